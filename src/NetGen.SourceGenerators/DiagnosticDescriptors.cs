@@ -1,0 +1,105 @@
+using Microsoft.CodeAnalysis;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>
+/// Every diagnostic NetGen reports. Ids: NG0xxx declarations, NG1xxx shapes, NG9xxx
+/// configuration and arguments. Each has a page under docs/diagnostics/ (the help link).
+/// </summary>
+internal static class DiagnosticDescriptors
+{
+    public const string UsageCategory = "NetGen.Usage";
+    public const string ShapesCategory = "NetGen.Shapes";
+
+    // One place for the documentation address, so that moving the docs is a one-line change.
+    private const string HelpBase = "https://github.com/netgen-dotnet/netgen/blob/main/docs/diagnostics/";
+
+    /// <summary>NG0001: "'{0}' has NetGen layer attributes but is not partial; add the 'partial' modifier so that NetGen can generate its members".</summary>
+    public static readonly DiagnosticDescriptor NotPartial = Create(
+        "NG0001", "Network class is not partial",
+        "'{0}' has NetGen layer attributes but is not partial; add the 'partial' modifier so that NetGen can generate its members",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0002: "Network '{0}' has no [Input] layer; start its layers with [Input(shape)], the shape of one sample".</summary>
+    public static readonly DiagnosticDescriptor MissingInput = Create(
+        "NG0002", "Network has no [Input]",
+        "Network '{0}' has no [Input] layer; start its layers with [Input(shape)], the shape of one sample",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0003: "{0} at layer {1} of '{2}': [Input] must be the first layer and appear only once".</summary>
+    public static readonly DiagnosticDescriptor InputNotFirst = Create(
+        "NG0003", "[Input] is not the first layer",
+        "{0} at layer {1} of '{2}': [Input] must be the first layer and appear only once",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0004: "The layer attributes of '{0}' are split across partial declarations; put them all on one declaration so that their order is defined".</summary>
+    public static readonly DiagnosticDescriptor SplitDeclarations = Create(
+        "NG0004", "Layer attributes on more than one partial declaration",
+        "The layer attributes of '{0}' are split across partial declarations; put them all on one declaration so that their order is defined",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0005: "'{0}' has NetGen layer attributes but no [Network] attribute; nothing is generated for it".</summary>
+    public static readonly DiagnosticDescriptor LayersWithoutNetwork = Create(
+        "NG0005", "Layer attributes without [Network]",
+        "'{0}' has NetGen layer attributes but no [Network] attribute; nothing is generated for it",
+        UsageCategory, DiagnosticSeverity.Warning);
+
+    /// <summary>NG0006: "Network '{0}' must be a non-generic, non-static class declared directly in a namespace".</summary>
+    public static readonly DiagnosticDescriptor UnsupportedType = Create(
+        "NG0006", "Unsupported network type",
+        "Network '{0}' must be a non-generic, non-static class declared directly in a namespace",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0007: "{0} at layer {1} comes after the loss {2} at layer {3}; the loss must be the last layer".</summary>
+    public static readonly DiagnosticDescriptor LayerAfterLoss = Create(
+        "NG0007", "Layer after the loss",
+        "{0} at layer {1} comes after the loss {2} at layer {3}; the loss must be the last layer",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1001: "{0} at layer {1} needs {2}, but receives {3}".</summary>
+    public static readonly DiagnosticDescriptor LossDoesNotFit = Create(
+        "NG1001", "Loss does not fit the network's output",
+        "{0} at layer {1} needs {2}, but receives {3}",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1002: "{0} at layer {1} is followed by {2}, which applies {3} itself; remove the {3} or it is applied twice".</summary>
+    public static readonly DiagnosticDescriptor DoubleActivation = Create(
+        "NG1002", "Activation applied twice by the loss",
+        "{0} at layer {1} is followed by {2}, which applies {3} itself; remove the {3} or it is applied twice",
+        ShapesCategory, DiagnosticSeverity.Warning);
+
+    /// <summary>NG9001: "{0} at layer {1}: {2}".</summary>
+    public static readonly DiagnosticDescriptor InvalidArgument = Create(
+        "NG9001", "Invalid layer argument",
+        "{0} at layer {1}: {2}",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG9999: "NetGen could not generate '{0}': {1}. This is a bug in NetGen; please report it.".</summary>
+    public static readonly DiagnosticDescriptor GeneratorFailure = Create(
+        "NG9999", "NetGen failed",
+        "NetGen could not generate '{0}': {1}. This is a bug in NetGen; please report it.",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>The descriptors the analyzer reports, in id order.</summary>
+    public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
+    {
+        NotPartial, MissingInput, InputNotFirst, SplitDeclarations, LayersWithoutNetwork, UnsupportedType,
+        LayerAfterLoss, LossDoesNotFit, DoubleActivation, InvalidArgument,
+    };
+
+    public static DiagnosticDescriptor? Find(string id)
+    {
+        foreach (DiagnosticDescriptor d in AnalyzerDescriptors)
+        {
+            if (d.Id == id)
+            {
+                return d;
+            }
+        }
+
+        return null;
+    }
+
+    private static DiagnosticDescriptor Create(string id, string title, string message, string category, DiagnosticSeverity severity) =>
+        new(id, title, message, category, severity, isEnabledByDefault: true, helpLinkUri: HelpBase + id + ".md");
+}

@@ -1,0 +1,110 @@
+using System;
+using System.Globalization;
+using System.Text;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>The layer kinds NetGen understands (one per layer attribute).</summary>
+internal enum LayerKind
+{
+    Input,
+    Dense,
+    ReLU,
+    LeakyReLU,
+    Sigmoid,
+    Tanh,
+    Gelu,
+    Softmax,
+    SoftmaxCrossEntropy,
+    MeanSquaredError,
+    BinaryCrossEntropy,
+}
+
+/// <summary>Mirror of <c>NetGen.Activation</c> (same names and values).</summary>
+internal enum ActivationKind
+{
+    None = 0,
+    ReLU = 1,
+    LeakyReLU = 2,
+    Sigmoid = 3,
+    Tanh = 4,
+    Gelu = 5,
+    Softmax = 6,
+}
+
+/// <summary>
+/// One layer attribute, as read from source: only strings, numbers, enums and equatable
+/// arrays, so that the model compares by value and caches.
+/// </summary>
+/// <param name="Kind">Which layer.</param>
+/// <param name="AttributeIndex">Position among the class's attributes (for diagnostic locations).</param>
+/// <param name="Ints">Integer arguments (Input: the shape; Dense: units).</param>
+/// <param name="Number">A real argument (LeakyReLU: alpha).</param>
+/// <param name="Activation">Dense's named Activation.</param>
+/// <param name="UseBias">Dense's named UseBias.</param>
+internal sealed record LayerSpec(
+    LayerKind Kind,
+    int AttributeIndex,
+    EquatableArray<int> Ints,
+    double Number,
+    ActivationKind Activation,
+    bool UseBias)
+{
+    public bool IsLoss => Kind is LayerKind.SoftmaxCrossEntropy or LayerKind.MeanSquaredError or LayerKind.BinaryCrossEntropy;
+
+    /// <summary>How the layer reads in a message or table: <c>Dense(128, ReLU)</c>.</summary>
+    public string Display
+    {
+        get
+        {
+            switch (Kind)
+            {
+                case LayerKind.Input:
+                    return "Input(" + string.Join(", ", Ints) + ")";
+                case LayerKind.Dense:
+                    var text = new StringBuilder("Dense(");
+                    text.Append(Ints.Length > 0 ? Ints[0].ToString(CultureInfo.InvariantCulture) : "?");
+                    if (Activation != ActivationKind.None)
+                    {
+                        text.Append(", ").Append(Activation);
+                    }
+
+                    if (!UseBias)
+                    {
+                        text.Append(", no bias");
+                    }
+
+                    return text.Append(')').ToString();
+                case LayerKind.LeakyReLU:
+                    return "LeakyReLU(" + Number.ToString("R", CultureInfo.InvariantCulture) + ")";
+                default:
+                    return Kind.ToString();
+            }
+        }
+    }
+}
+
+/// <summary>A problem found while reading or inferring shapes; the analyzer turns it into a diagnostic.</summary>
+/// <param name="Id">The descriptor id, e.g. NG1001.</param>
+/// <param name="AttributeIndex">The attribute it is reported on; <see cref="ClassLocation"/> for the class name.</param>
+/// <param name="Args">The message arguments.</param>
+internal sealed record Problem(string Id, int AttributeIndex, EquatableArray<string> Args)
+{
+    public const int ClassLocation = -1;
+    public const int NetworkAttributeLocation = -2;
+
+    public static Problem Create(string id, int attributeIndex, params string[] args) => new(id, attributeIndex, new EquatableArray<string>(args));
+}
+
+/// <summary>Everything the emitter needs about one network class.</summary>
+/// <param name="Namespace">The containing namespace, empty for the global namespace.</param>
+/// <param name="Name">The class name.</param>
+/// <param name="MetadataName">Full metadata name, used for the hint name.</param>
+/// <param name="Layers">The layers in declaration order.</param>
+/// <param name="Problems">Problems found while reading the attributes.</param>
+internal sealed record NetworkSpec(
+    string Namespace,
+    string Name,
+    string MetadataName,
+    EquatableArray<LayerSpec> Layers,
+    EquatableArray<Problem> Problems);

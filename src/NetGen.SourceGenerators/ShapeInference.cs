@@ -1,0 +1,449 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>A tensor in the activation arena; sizes are per sample.</summary>
+internal sealed class PlanTensor
+{
+    public PlanTensor(string constName, string description, int[] shape, int offset)
+    {
+        ConstName = constName;
+        Description = description;
+        Shape = shape;
+        Size = ShapeInference.Product(shape);
+        Offset = offset;
+    }
+
+    public string ConstName { get; }
+
+    public string Description { get; }
+
+    public int[] Shape { get; }
+
+    public int Size { get; }
+
+    public int Offset { get; }
+}
+
+/// <summary>A parameter tensor in the flat parameter buffer.</summary>
+internal sealed class PlanParameter
+{
+    public PlanParameter(string name, string constName, int[] shape, int offset)
+    {
+        Name = name;
+        ConstName = constName;
+        Shape = shape;
+        Size = ShapeInference.Product(shape);
+        Offset = offset;
+    }
+
+    public string Name { get; }
+
+    public string ConstName { get; }
+
+    public int[] Shape { get; }
+
+    public int Size { get; }
+
+    public int Offset { get; }
+}
+
+internal enum OpKind
+{
+    Dense,
+    Activation,
+}
+
+/// <summary>One step of the forward pass (a layer, or the activation fused into a Dense).</summary>
+internal sealed class PlanOp
+{
+    public OpKind Kind { get; set; }
+
+    public string Name { get; set; } = "";
+
+    public string MethodName { get; set; } = "";
+
+    public int LayerIndex { get; set; }
+
+    public PlanTensor Input { get; set; } = null!;
+
+    public PlanTensor Output { get; set; } = null!;
+
+    public PlanParameter? Weight { get; set; }
+
+    public PlanParameter? Bias { get; set; }
+
+    public int Rows { get; set; } = 1;
+
+    public int InFeatures { get; set; }
+
+    public int OutFeatures { get; set; }
+
+    public ActivationKind Activation { get; set; }
+
+    public double Alpha { get; set; }
+
+    public bool HeInit { get; set; }
+}
+
+/// <summary>One row of the summary table (one user layer).</summary>
+internal sealed class PlanRow
+{
+    public PlanRow(int index, string name, string display, int[] outputShape, int parameters)
+    {
+        Index = index;
+        Name = name;
+        Display = display;
+        OutputShape = outputShape;
+        Parameters = parameters;
+    }
+
+    public int Index { get; }
+
+    public string Name { get; }
+
+    public string Display { get; }
+
+    public int[] OutputShape { get; }
+
+    public int Parameters { get; }
+}
+
+/// <summary>The network after shape inference: every size known, every tensor placed.</summary>
+internal sealed class NetworkPlan
+{
+    public NetworkPlan(NetworkSpec spec) => Spec = spec;
+
+    public NetworkSpec Spec { get; }
+
+    public List<Problem> Problems { get; } = new();
+
+    public bool HasErrors => Problems.Any(p => DiagnosticDescriptors.Find(p.Id)?.DefaultSeverity == DiagnosticSeverity.Error);
+
+    public int[] InputShape { get; set; } = Array.Empty<int>();
+
+    public int[] OutputShape { get; set; } = Array.Empty<int>();
+
+    public int InputSize => ShapeInference.Product(InputShape);
+
+    public int OutputSize => ShapeInference.Product(OutputShape);
+
+    public List<PlanRow> Rows { get; } = new();
+
+    public List<PlanTensor> Tensors { get; } = new();
+
+    public List<PlanParameter> Parameters { get; } = new();
+
+    public List<PlanOp> Ops { get; } = new();
+
+    public LayerSpec? Loss { get; set; }
+
+    public PlanTensor? InputTensor { get; set; }
+
+    public PlanTensor? Probabilities { get; set; }
+
+    public int ParameterCount => Parameters.Sum(p => p.Size);
+
+    public int ActivationsPerSample => Tensors.Sum(t => t.Size);
+
+    /// <summary>The tensor the loss reads (the last op's output, or the input).</summary>
+    public PlanTensor? Last => Ops.Count > 0 ? Ops[Ops.Count - 1].Output : InputTensor;
+}
+
+/// <summary>
+/// Shape inference: a pure function from the spec to the plan and its problems. The generator
+/// emits from the plan; the analyzer reports the problems.
+/// </summary>
+internal static class ShapeInference
+{
+    public static int Product(int[] shape)
+    {
+        long p = 1;
+        foreach (int d in shape)
+        {
+            p *= d;
+        }
+
+        return p > int.MaxValue ? int.MaxValue : (int)p;
+    }
+
+    public static string FormatShape(int[] shape) => "[" + string.Join(", ", shape) + "]";
+
+    public static string FormatShapeWithCount(int[] shape) =>
+        FormatShape(shape) + " (" + Product(shape).ToString("N0", CultureInfo.InvariantCulture) + (Product(shape) == 1 ? " value)" : " values)");
+
+    public static NetworkPlan Infer(NetworkSpec spec)
+    {
+        var plan = new NetworkPlan(spec);
+        plan.Problems.AddRange(spec.Problems);
+        var counters = new Dictionary<string, int>();
+        var layers = spec.Layers;
+
+        if (layers.Length == 0 || layers[0].Kind != LayerKind.Input)
+        {
+            if (!layers.Any(l => l.Kind == LayerKind.Input))
+            {
+                plan.Problems.Add(Problem.Create(DiagnosticDescriptors.MissingInput.Id, Problem.NetworkAttributeLocation, spec.Name));
+            }
+        }
+
+        int[]? shape = null;
+        PlanTensor? current = null;
+        LayerSpec? loss = null;
+        int lossIndex = -1;
+        int offset = 0;
+
+        PlanTensor AddTensor(string constName, string description, int[] s)
+        {
+            var t = new PlanTensor(constName, description, s, offset);
+            offset += t.Size;
+            plan.Tensors.Add(t);
+            return t;
+        }
+
+        int paramOffset = 0;
+        PlanParameter AddParameter(string name, string constName, int[] s)
+        {
+            var p = new PlanParameter(name, constName, s, paramOffset);
+            paramOffset += p.Size;
+            plan.Parameters.Add(p);
+            return p;
+        }
+
+        for (int index = 0; index < layers.Length; index++)
+        {
+            LayerSpec layer = layers[index];
+            string at = index.ToString(CultureInfo.InvariantCulture);
+
+            if (loss is not null)
+            {
+                plan.Problems.Add(Problem.Create(DiagnosticDescriptors.LayerAfterLoss.Id, layer.AttributeIndex, layer.Display, at, loss.Display, lossIndex.ToString(CultureInfo.InvariantCulture)));
+                continue;
+            }
+
+            if (layer.Kind == LayerKind.Input)
+            {
+                if (index != 0)
+                {
+                    plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InputNotFirst.Id, layer.AttributeIndex, layer.Display, at, spec.Name));
+                    continue;
+                }
+
+                if (layer.Ints.Length == 0)
+                {
+                    plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, "the shape is empty; give one sample's dimensions, e.g. [Input(784)] or [Input(1, 28, 28)]"));
+                    return plan;
+                }
+
+                int[] dims = layer.Ints.AsSpan().ToArray();
+                int bad = Array.FindIndex(dims, d => d <= 0);
+                if (bad >= 0)
+                {
+                    plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, $"dimension {bad} is {dims[bad]}; every dimension must be positive"));
+                    return plan;
+                }
+
+                shape = dims;
+                plan.InputShape = dims;
+                current = AddTensor("Input", "network input", dims);
+                plan.InputTensor = current;
+                plan.Rows.Add(new PlanRow(0, "input", layer.Display, dims, 0));
+                continue;
+            }
+
+            if (shape is null || current is null)
+            {
+                // No usable input: nothing to infer (NG0002 or NG9001 already reported).
+                continue;
+            }
+
+            switch (layer.Kind)
+            {
+                case LayerKind.Dense:
+                {
+                    int units = layer.Ints.Length > 0 ? layer.Ints[0] : 0;
+                    if (units <= 0)
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, $"units must be positive, but is {units}"));
+                        shape = null;
+                        continue;
+                    }
+
+                    if (!Enum.IsDefined(typeof(ActivationKind), layer.Activation))
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, $"Activation {(int)layer.Activation} is not a NetGen.Activation value"));
+                        shape = null;
+                        continue;
+                    }
+
+                    string name = NextName(counters, "dense");
+                    string pascal = Pascal(name);
+                    int inFeatures = shape[shape.Length - 1];
+                    int[] outShape = (int[])shape.Clone();
+                    outShape[outShape.Length - 1] = units;
+                    var op = new PlanOp
+                    {
+                        Kind = OpKind.Dense,
+                        Name = name,
+                        MethodName = pascal,
+                        LayerIndex = index,
+                        Input = current,
+                        Weight = AddParameter(name + ".weight", pascal + "Weight", new[] { units, inFeatures }),
+                        Bias = layer.UseBias ? AddParameter(name + ".bias", pascal + "Bias", new[] { units }) : null,
+                        Rows = Product(shape) / inFeatures,
+                        InFeatures = inFeatures,
+                        OutFeatures = units,
+                    };
+                    op.Output = AddTensor(pascal + "Out", name + " output" + (layer.Activation == ActivationKind.None ? string.Empty : " (before " + layer.Activation + ")"), outShape);
+                    plan.Ops.Add(op);
+                    current = op.Output;
+                    if (layer.Activation != ActivationKind.None)
+                    {
+                        current = AddActivation(plan, layer.Activation, 0.01, name + "." + layer.Activation.ToString().ToLowerInvariant(), pascal + layer.Activation, index, current, AddTensor);
+                    }
+
+                    shape = outShape;
+                    plan.Rows.Add(new PlanRow(index, name, layer.Display, outShape, op.Weight.Size + (op.Bias?.Size ?? 0)));
+                    break;
+                }
+
+                case LayerKind.ReLU:
+                case LayerKind.LeakyReLU:
+                case LayerKind.Sigmoid:
+                case LayerKind.Tanh:
+                case LayerKind.Gelu:
+                case LayerKind.Softmax:
+                {
+                    if (layer.Kind == LayerKind.LeakyReLU && !(layer.Number >= 0))
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, $"alpha must be non-negative, but is {layer.Number.ToString("R", CultureInfo.InvariantCulture)}"));
+                        shape = null;
+                        continue;
+                    }
+
+                    var activation = (ActivationKind)Enum.Parse(typeof(ActivationKind), layer.Kind.ToString());
+                    string name = NextName(counters, layer.Kind.ToString().ToLowerInvariant());
+                    current = AddActivation(plan, activation, layer.Number, name, Pascal(name), index, current, AddTensor);
+                    plan.Rows.Add(new PlanRow(index, name, layer.Display, shape, 0));
+                    break;
+                }
+
+                case LayerKind.SoftmaxCrossEntropy:
+                case LayerKind.MeanSquaredError:
+                case LayerKind.BinaryCrossEntropy:
+                {
+                    loss = layer;
+                    lossIndex = index;
+                    if (layer.Kind == LayerKind.SoftmaxCrossEntropy && (shape.Length != 1 || shape[0] < 2))
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.LossDoesNotFit.Id, layer.AttributeIndex, layer.Display, at, "a vector of at least 2 class scores", FormatShapeWithCount(shape)));
+                        shape = null;
+                        continue;
+                    }
+
+                    CheckDoubleActivation(plan, layers, index, layer);
+                    plan.Loss = layer;
+                    if (layer.Kind != LayerKind.MeanSquaredError)
+                    {
+                        plan.Probabilities = AddTensor("Probabilities", layer.Kind == LayerKind.SoftmaxCrossEntropy ? "softmax of the logits" : "sigmoid of the logits", shape);
+                    }
+
+                    plan.Rows.Add(new PlanRow(index, "loss", layer.Display, shape, 0));
+                    break;
+                }
+            }
+        }
+
+        if (shape is not null)
+        {
+            plan.OutputShape = shape;
+        }
+
+        // He initialisation for a Dense whose output goes through a ReLU-family activation.
+        for (int i = 0; i < plan.Ops.Count; i++)
+        {
+            PlanOp op = plan.Ops[i];
+            if (op.Kind == OpKind.Dense && i + 1 < plan.Ops.Count && plan.Ops[i + 1].Kind == OpKind.Activation)
+            {
+                op.HeInit = plan.Ops[i + 1].Activation is ActivationKind.ReLU or ActivationKind.LeakyReLU or ActivationKind.Gelu;
+            }
+        }
+
+        return plan;
+    }
+
+    private static PlanTensor AddActivation(NetworkPlan plan, ActivationKind activation, double alpha, string name, string pascal, int index, PlanTensor input, Func<string, string, int[], PlanTensor> addTensor)
+    {
+        var op = new PlanOp
+        {
+            Kind = OpKind.Activation,
+            Name = name,
+            MethodName = pascal,
+            LayerIndex = index,
+            Input = input,
+            Activation = activation,
+            Alpha = alpha,
+            InFeatures = input.Shape[input.Shape.Length - 1],
+            OutFeatures = input.Shape[input.Shape.Length - 1],
+        };
+        op.Output = addTensor(pascal + "Out", name + " output", input.Shape);
+        plan.Ops.Add(op);
+        return op.Output;
+    }
+
+    private static void CheckDoubleActivation(NetworkPlan plan, EquatableArray<LayerSpec> layers, int lossIndex, LayerSpec loss)
+    {
+        if (lossIndex == 0 || loss.Kind == LayerKind.MeanSquaredError)
+        {
+            return;
+        }
+
+        LayerSpec previous = layers[lossIndex - 1];
+        ActivationKind applied = loss.Kind == LayerKind.SoftmaxCrossEntropy ? ActivationKind.Softmax : ActivationKind.Sigmoid;
+        bool twice = (previous.Kind == LayerKind.Softmax && applied == ActivationKind.Softmax)
+            || (previous.Kind == LayerKind.Sigmoid && applied == ActivationKind.Sigmoid)
+            || (previous.Kind == LayerKind.Dense && previous.Activation == applied);
+        if (twice)
+        {
+            string what = applied == ActivationKind.Softmax ? "softmax" : "sigmoid";
+            plan.Problems.Add(Problem.Create(
+                DiagnosticDescriptors.DoubleActivation.Id,
+                previous.AttributeIndex,
+                previous.Display,
+                (lossIndex - 1).ToString(CultureInfo.InvariantCulture),
+                loss.Display,
+                what));
+        }
+    }
+
+    private static string NextName(Dictionary<string, int> counters, string kind)
+    {
+        counters.TryGetValue(kind, out int n);
+        counters[kind] = ++n;
+        return kind + n.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary><c>dense1.relu</c> → <c>Dense1Relu</c>.</summary>
+    public static string Pascal(string name)
+    {
+        var chars = new List<char>(name.Length);
+        bool upper = true;
+        foreach (char c in name)
+        {
+            if (c == '.' || c == '_')
+            {
+                upper = true;
+                continue;
+            }
+
+            chars.Add(upper ? char.ToUpperInvariant(c) : c);
+            upper = false;
+        }
+
+        return new string(chars.ToArray());
+    }
+}

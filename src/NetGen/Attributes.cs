@@ -1,0 +1,166 @@
+using System;
+using System.Diagnostics;
+
+namespace NetGen;
+
+// Every attribute here is [Conditional]: the generator reads it from source, and it is not
+// kept in the user's compiled assembly unless NETGEN_KEEP_ATTRIBUTES is defined.
+
+/// <summary>
+/// Marks a <c>partial class</c> as a neural network. The layer attributes on the same
+/// declaration, in order, describe it; NetGen generates the parameter layout, forward and
+/// backward passes, training step, initialisation and summary at compile time.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class NetworkAttribute : Attribute
+{
+}
+
+/// <summary>Base type of every layer attribute; the generator reads them in declaration order.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public abstract class LayerAttribute : Attribute
+{
+}
+
+/// <summary>
+/// The shape of one input sample, without the batch axis (channels first for images:
+/// <c>[Input(1, 28, 28)]</c>). Must be the first layer.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class InputAttribute : LayerAttribute
+{
+    /// <summary>Creates the input layer.</summary>
+    /// <param name="shape">One sample's shape; every dimension must be positive.</param>
+    public InputAttribute(params int[] shape) => Shape = shape;
+
+    /// <summary>One sample's shape.</summary>
+    public int[] Shape { get; }
+}
+
+/// <summary>
+/// A fully connected layer, <c>y = x·Wᵀ + b</c>, acting on the last axis (as PyTorch's
+/// <c>nn.Linear</c> and Keras's <c>Dense</c>). The weight is laid out <c>[units, inputs]</c>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class DenseAttribute : LayerAttribute
+{
+    /// <summary>Creates a dense layer.</summary>
+    /// <param name="units">Output features; must be positive.</param>
+    public DenseAttribute(int units) => Units = units;
+
+    /// <summary>Output features.</summary>
+    public int Units { get; }
+
+    /// <summary>Activation applied to the output; <see cref="NetGen.Activation.None"/> by default.</summary>
+    public Activation Activation { get; set; }
+
+    /// <summary>Whether the layer has a bias vector (default true).</summary>
+    public bool UseBias { get; set; } = true;
+}
+
+/// <summary>Rectified linear unit, <c>max(x, 0)</c>.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class ReLUAttribute : LayerAttribute
+{
+}
+
+/// <summary>Leaky ReLU, <c>x</c> for positive <c>x</c>, else <c>alpha·x</c>.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class LeakyReLUAttribute : LayerAttribute
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="alpha">Slope for negative inputs; must be non-negative (default 0.01, as PyTorch).</param>
+    public LeakyReLUAttribute(double alpha = 0.01) => Alpha = alpha;
+
+    /// <summary>Slope for negative inputs.</summary>
+    public double Alpha { get; }
+}
+
+/// <summary>Logistic sigmoid, <c>1 / (1 + e^-x)</c>.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class SigmoidAttribute : LayerAttribute
+{
+}
+
+/// <summary>Hyperbolic tangent.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class TanhAttribute : LayerAttribute
+{
+}
+
+/// <summary>
+/// Gaussian error linear unit in its tanh approximation,
+/// <c>0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))</c>, the same as PyTorch's
+/// <c>nn.GELU(approximate='tanh')</c> and GPT-2's.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class GeluAttribute : LayerAttribute
+{
+}
+
+/// <summary>Softmax over the last axis.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class SoftmaxAttribute : LayerAttribute
+{
+}
+
+/// <summary>
+/// Softmax followed by cross-entropy against integer class labels, fused and numerically
+/// stable (PyTorch's <c>nn.CrossEntropyLoss</c> on logits, mean over the batch). The
+/// network's <c>Forward</c> returns the class probabilities.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class SoftmaxCrossEntropyAttribute : LayerAttribute
+{
+}
+
+/// <summary>
+/// Mean squared error against float targets of the output's size, averaged over every
+/// element of the batch (PyTorch's <c>nn.MSELoss</c> with reduction 'mean').
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class MeanSquaredErrorAttribute : LayerAttribute
+{
+}
+
+/// <summary>
+/// Binary cross-entropy on logits, fused with the sigmoid and numerically stable, against
+/// float targets in [0, 1], averaged over every element (PyTorch's
+/// <c>nn.BCEWithLogitsLoss</c>). The network's <c>Forward</c> returns the probabilities.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class BinaryCrossEntropyAttribute : LayerAttribute
+{
+}
+
+/// <summary>Activation applied by a layer such as <see cref="DenseAttribute"/>.</summary>
+public enum Activation
+{
+    /// <summary>No activation (identity).</summary>
+    None = 0,
+    /// <summary>Rectified linear unit.</summary>
+    ReLU = 1,
+    /// <summary>Leaky ReLU with slope 0.01 for negative inputs.</summary>
+    LeakyReLU = 2,
+    /// <summary>Logistic sigmoid.</summary>
+    Sigmoid = 3,
+    /// <summary>Hyperbolic tangent.</summary>
+    Tanh = 4,
+    /// <summary>GELU, tanh approximation (PyTorch's approximate='tanh').</summary>
+    Gelu = 5,
+    /// <summary>Softmax over the last axis.</summary>
+    Softmax = 6,
+}

@@ -1,0 +1,69 @@
+using System;
+using System.ComponentModel;
+
+namespace NetGen;
+
+/// <summary>
+/// Argument checks used by generated code, so that every public entry point of a network
+/// refuses bad input the same way, before anything is written.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class Guard
+{
+    /// <summary>
+    /// The batch size implied by <paramref name="length"/> values of <paramref name="sampleSize"/> each;
+    /// throws when it is not a whole, non-zero number of samples or exceeds <paramref name="maxBatchSize"/>.
+    /// </summary>
+    public static int BatchSize(int length, int sampleSize, int maxBatchSize, string paramName)
+    {
+        if (length == 0 || length % sampleSize != 0)
+        {
+            throw new ArgumentException(
+                $"'{paramName}' has {length} values, which is not a whole, non-zero number of samples of {sampleSize} values each.",
+                paramName);
+        }
+
+        int batch = length / sampleSize;
+        if (batch > maxBatchSize)
+        {
+            throw new ArgumentException(
+                $"'{paramName}' holds a batch of {batch} samples; this network was built for at most {maxBatchSize} (maxBatchSize).",
+                paramName);
+        }
+
+        return batch;
+    }
+
+    /// <summary>Throws unless <paramref name="length"/> equals <paramref name="expected"/>.</summary>
+    public static void Length(int length, int expected, string paramName, string what)
+    {
+        if (length != expected)
+        {
+            throw new ArgumentException($"'{paramName}' has {length} values; {expected} were expected ({what}).", paramName);
+        }
+    }
+
+    /// <summary>Throws unless every label lies in <c>[0, classes)</c>.</summary>
+    public static void Labels(ReadOnlySpan<int> labels, int classes, string paramName)
+    {
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if ((uint)labels[i] >= (uint)classes)
+            {
+                throw new ArgumentOutOfRangeException(
+                    paramName,
+                    labels[i],
+                    $"'{paramName}'[{i}] is {labels[i]}; class labels must lie in [0, {classes}).");
+            }
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="maxBatchSize"/> is positive.</summary>
+    public static void MaxBatchSize(int maxBatchSize, string paramName)
+    {
+        if (maxBatchSize <= 0)
+        {
+            throw new ArgumentOutOfRangeException(paramName, maxBatchSize, $"'{paramName}' must be positive.");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System;
+using System.Collections.Generic;
+
+namespace NetGen;
+
+/// <summary>What every generated network offers, whatever its loss.</summary>
+public interface INetwork
+{
+    /// <summary>Values in one input sample.</summary>
+    int InputSize { get; }
+
+    /// <summary>Values in one output sample.</summary>
+    int OutputSize { get; }
+
+    /// <summary>Trainable parameters, in total.</summary>
+    int ParameterCount { get; }
+
+    /// <summary>The largest batch the buffers were sized for at construction.</summary>
+    int MaxBatchSize { get; }
+
+    /// <summary>Every trainable parameter in one contiguous buffer, layer by layer, weight then bias.</summary>
+    Span<float> Parameters { get; }
+
+    /// <summary>The gradient of the mean loss for each parameter, laid out as <see cref="Parameters"/>.</summary>
+    Span<float> Gradients { get; }
+
+    /// <summary>Name, offset and shape of every parameter tensor in <see cref="Parameters"/>.</summary>
+    IReadOnlyList<ParameterInfo> ParameterLayout { get; }
+
+    /// <summary>A table of the layers with their output shapes and parameter counts.</summary>
+    string Summary { get; }
+
+    /// <summary>Inference: runs the network on a batch (<c>inputs.Length / InputSize</c> samples).</summary>
+    void Forward(ReadOnlySpan<float> inputs, Span<float> outputs);
+
+    /// <summary>Re-initialises the parameters (He for ReLU-family layers, Glorot otherwise; biases zero).</summary>
+    void InitializeParameters(int seed);
+
+    /// <summary>Sets every gradient to zero.</summary>
+    void ZeroGrad();
+}
+
+/// <summary>A network with a loss, trained against targets of type <typeparamref name="TTarget"/>
+/// (<see cref="int"/> class labels or <see cref="float"/> values).</summary>
+/// <typeparam name="TTarget">The target element type.</typeparam>
+public interface ITrainableNetwork<TTarget> : INetwork
+    where TTarget : unmanaged
+{
+    /// <summary>
+    /// Forward pass, loss and backward pass: afterwards <see cref="INetwork.Gradients"/> hold the
+    /// gradient of the returned mean loss. Parameters are not changed.
+    /// </summary>
+    float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<TTarget> targets);
+
+    /// <summary><see cref="ComputeGradients"/>, then one step of <paramref name="optimizer"/>.</summary>
+    float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<TTarget> targets, IOptimizer optimizer);
+}
+
+/// <summary>Updates a flat parameter buffer from its gradient buffer.</summary>
+public interface IOptimizer
+{
+    /// <summary>One update step. Must not allocate.</summary>
+    void Step(Span<float> parameters, ReadOnlySpan<float> gradients);
+}
+
+/// <summary>One parameter tensor inside a network's flat parameter buffer.</summary>
+public sealed class ParameterInfo
+{
+    private readonly int[] _shape;
+
+    /// <summary>Creates the description.</summary>
+    public ParameterInfo(string name, int offset, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(shape);
+        Name = name;
+        Offset = offset;
+        _shape = (int[])shape.Clone();
+        int length = 1;
+        foreach (int d in shape)
+        {
+            length *= d;
+        }
+
+        Length = length;
+    }
+
+    /// <summary>The tensor's name, as PyTorch would name it (<c>dense1.weight</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>Index of the first value in the parameter buffer.</summary>
+    public int Offset { get; }
+
+    /// <summary>Number of values.</summary>
+    public int Length { get; }
+
+    /// <summary>The tensor's shape (<c>[out, in]</c> for a dense weight).</summary>
+    public IReadOnlyList<int> Shape => _shape;
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} ({string.Join(", ", _shape)}) @ {Offset}";
+}

@@ -1,0 +1,412 @@
+using System;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace NetGen;
+
+/// <summary>
+/// Forward and backward kernels for the layers NetGen generates. Generated code calls them
+/// with constant sizes; they are public so that a person can call them too. Argument order
+/// is the same everywhere: outputs first, then inputs, then weights, then sizes. Backward
+/// kernels add into parameter gradients (as PyTorch's <c>.grad</c> accumulates) and
+/// overwrite input gradients. No kernel allocates.
+/// </summary>
+public static class Kernels
+{
+    // ---------------------------------------------------------------- Dense
+
+    /// <summary>
+    /// <c>output[r, o] = Σ_i input[r, i] · weight[o, i] + bias[o]</c> for <paramref name="rows"/> rows.
+    /// </summary>
+    /// <param name="output">[rows, outFeatures].</param>
+    /// <param name="input">[rows, inFeatures].</param>
+    /// <param name="weight">[outFeatures, inFeatures], as PyTorch's nn.Linear.</param>
+    /// <param name="bias">[outFeatures], or empty for a layer without bias.</param>
+    /// <param name="rows">Rows (batch size times any leading axes).</param>
+    /// <param name="inFeatures">Input features.</param>
+    /// <param name="outFeatures">Output features.</param>
+    public static void DenseForward(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int rows, int inFeatures, int outFeatures)
+    {
+        Span<float> y = output.Slice(0, rows * outFeatures);
+        if (bias.IsEmpty)
+        {
+            MatMul.MultiplyTransposed(y, input, weight, rows, outFeatures, inFeatures, accumulate: false);
+            return;
+        }
+
+        bias = bias.Slice(0, outFeatures);
+        for (int r = 0; r < rows; r++)
+        {
+            bias.CopyTo(y.Slice(r * outFeatures, outFeatures));
+        }
+
+        MatMul.MultiplyTransposed(y, input, weight, rows, outFeatures, inFeatures, accumulate: true);
+    }
+
+    /// <summary>
+    /// Backward of <see cref="DenseForward"/>: <c>dWeight += dOutputᵀ·input</c>, <c>dBias += Σ_r dOutput[r]</c>,
+    /// <c>dInput = dOutput·weight</c>.
+    /// </summary>
+    /// <param name="dInput">[rows, inFeatures], overwritten; empty when the input needs no gradient.</param>
+    /// <param name="dWeight">[outFeatures, inFeatures], accumulated.</param>
+    /// <param name="dBias">[outFeatures], accumulated; empty for a layer without bias.</param>
+    /// <param name="dOutput">[rows, outFeatures].</param>
+    /// <param name="input">[rows, inFeatures], the forward input.</param>
+    /// <param name="weight">[outFeatures, inFeatures].</param>
+    /// <param name="rows">Rows.</param>
+    /// <param name="inFeatures">Input features.</param>
+    /// <param name="outFeatures">Output features.</param>
+    public static void DenseBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int rows, int inFeatures, int outFeatures)
+    {
+        ReadOnlySpan<float> dy = dOutput.Slice(0, rows * outFeatures);
+        if (!dBias.IsEmpty)
+        {
+            Span<float> db = dBias.Slice(0, outFeatures);
+            for (int r = 0; r < rows; r++)
+            {
+                TensorPrimitives.Add(db, dy.Slice(r * outFeatures, outFeatures), db);
+            }
+        }
+
+        // dW[o, i] += Σ_r dy[r, o] · x[r, i]: A = dyᵀ through strides (1, outFeatures).
+        MatMul.Multiply(dWeight, dy, 1, outFeatures, input, outFeatures, inFeatures, rows, accumulate: true);
+        if (!dInput.IsEmpty)
+        {
+            // dx[r, i] = Σ_o dy[r, o] · W[o, i].
+            MatMul.Multiply(dInput, dy, outFeatures, 1, weight, rows, inFeatures, outFeatures, accumulate: false);
+        }
+    }
+
+    // ---------------------------------------------------------------- Activations
+
+    /// <summary>Applies <paramref name="activation"/> elementwise (softmax: along rows of <paramref name="cols"/>).</summary>
+    /// <param name="output">Same length as <paramref name="input"/>.</param>
+    /// <param name="input">The pre-activation values.</param>
+    /// <param name="activation">Which function.</param>
+    /// <param name="alpha">Negative slope for <see cref="Activation.LeakyReLU"/>.</param>
+    /// <param name="cols">Row length for <see cref="Activation.Softmax"/>.</param>
+    public static void ActivationForward(Span<float> output, ReadOnlySpan<float> input, Activation activation, float alpha, int cols)
+    {
+        CheckSame(output.Length, input.Length, nameof(output));
+        switch (activation)
+        {
+            case Activation.None:
+                input.CopyTo(output);
+                break;
+            case Activation.ReLU:
+                TensorPrimitives.Max(input, 0f, output);
+                break;
+            case Activation.LeakyReLU:
+                LeakyReluForward(output, input, alpha);
+                break;
+            case Activation.Sigmoid:
+                TensorPrimitives.Sigmoid(input, output);
+                break;
+            case Activation.Tanh:
+                TensorPrimitives.Tanh(input, output);
+                break;
+            case Activation.Gelu:
+                GeluForward(output, input);
+                break;
+            case Activation.Softmax:
+                SoftmaxRows(output, input, cols);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="ActivationForward"/>: <c>dInput = f'(input) ⊙ dOutput</c>
+    /// (softmax: the Jacobian-vector product per row). Needs the forward input and output.
+    /// </summary>
+    /// <param name="dInput">Overwritten; may be the same memory as <paramref name="dOutput"/>.</param>
+    /// <param name="dOutput">Gradient of the loss with respect to the output.</param>
+    /// <param name="input">The forward input.</param>
+    /// <param name="output">The forward output.</param>
+    /// <param name="activation">Which function.</param>
+    /// <param name="alpha">Negative slope for <see cref="Activation.LeakyReLU"/>.</param>
+    /// <param name="cols">Row length for <see cref="Activation.Softmax"/>.</param>
+    public static void ActivationBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> output, Activation activation, float alpha, int cols)
+    {
+        int n = dInput.Length;
+        CheckSame(dOutput.Length, n, nameof(dOutput));
+        CheckSame(input.Length, n, nameof(input));
+        CheckSame(output.Length, n, nameof(output));
+        ref float dx = ref MemoryMarshal.GetReference(dInput);
+        ref float dy = ref MemoryMarshal.GetReference(dOutput);
+        ref float x = ref MemoryMarshal.GetReference(input);
+        ref float y = ref MemoryMarshal.GetReference(output);
+        int w = Vector256<float>.Count;
+        int i = 0;
+        bool vectors = Vector256.IsHardwareAccelerated;
+        switch (activation)
+        {
+            case Activation.None:
+                dOutput.CopyTo(dInput);
+                return;
+            case Activation.ReLU:
+            case Activation.LeakyReLU:
+            {
+                float slope = activation == Activation.ReLU ? 0f : alpha;
+                if (vectors)
+                {
+                    var vs = Vector256.Create(slope);
+                    for (; i + w <= n; i += w)
+                    {
+                        var vdy = Vector256.LoadUnsafe(ref dy, (nuint)i);
+                        var positive = Vector256.GreaterThan(Vector256.LoadUnsafe(ref x, (nuint)i), Vector256<float>.Zero);
+                        Vector256.ConditionalSelect(positive, vdy, vdy * vs).StoreUnsafe(ref dx, (nuint)i);
+                    }
+                }
+
+                for (; i < n; i++)
+                {
+                    float g = Unsafe.Add(ref dy, i);
+                    Unsafe.Add(ref dx, i) = Unsafe.Add(ref x, i) > 0f ? g : g * slope;
+                }
+
+                return;
+            }
+
+            case Activation.Sigmoid:
+                if (vectors)
+                {
+                    for (; i + w <= n; i += w)
+                    {
+                        var vy = Vector256.LoadUnsafe(ref y, (nuint)i);
+                        (Vector256.LoadUnsafe(ref dy, (nuint)i) * vy * (Vector256<float>.One - vy)).StoreUnsafe(ref dx, (nuint)i);
+                    }
+                }
+
+                for (; i < n; i++)
+                {
+                    float s = Unsafe.Add(ref y, i);
+                    Unsafe.Add(ref dx, i) = Unsafe.Add(ref dy, i) * s * (1f - s);
+                }
+
+                return;
+            case Activation.Tanh:
+                if (vectors)
+                {
+                    for (; i + w <= n; i += w)
+                    {
+                        var vy = Vector256.LoadUnsafe(ref y, (nuint)i);
+                        (Vector256.LoadUnsafe(ref dy, (nuint)i) * (Vector256<float>.One - (vy * vy))).StoreUnsafe(ref dx, (nuint)i);
+                    }
+                }
+
+                for (; i < n; i++)
+                {
+                    float t = Unsafe.Add(ref y, i);
+                    Unsafe.Add(ref dx, i) = Unsafe.Add(ref dy, i) * (1f - (t * t));
+                }
+
+                return;
+            case Activation.Gelu:
+                GeluBackward(dInput, dOutput, input);
+                return;
+            case Activation.Softmax:
+                for (int r = 0; r + cols <= n; r += cols)
+                {
+                    ReadOnlySpan<float> yr = output.Slice(r, cols);
+                    float dot = TensorPrimitives.Dot(dOutput.Slice(r, cols), yr);
+                    for (int c = 0; c < cols; c++)
+                    {
+                        Unsafe.Add(ref dx, r + c) = yr[c] * (Unsafe.Add(ref dy, r + c) - dot);
+                    }
+                }
+
+                return;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+    }
+
+    private static void LeakyReluForward(Span<float> output, ReadOnlySpan<float> input, float alpha)
+    {
+        int n = input.Length;
+        ref float x = ref MemoryMarshal.GetReference(input);
+        ref float y = ref MemoryMarshal.GetReference(output);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(alpha);
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+            {
+                var vx = Vector256.LoadUnsafe(ref x, (nuint)i);
+                Vector256.ConditionalSelect(Vector256.GreaterThan(vx, Vector256<float>.Zero), vx, vx * va).StoreUnsafe(ref y, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref x, i);
+            Unsafe.Add(ref y, i) = v > 0f ? v : v * alpha;
+        }
+    }
+
+    private const float GeluC = 0.7978845608028654f; // √(2/π)
+    private const float GeluK = 0.044715f;
+
+    private static void GeluForward(Span<float> output, ReadOnlySpan<float> input)
+    {
+        int n = input.Length;
+        ref float x = ref MemoryMarshal.GetReference(input);
+        ref float y = ref MemoryMarshal.GetReference(output);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var half = Vector256.Create(0.5f);
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+            {
+                var vx = Vector256.LoadUnsafe(ref x, (nuint)i);
+                var t = Tanh(Vector256.Create(GeluC) * (vx + (Vector256.Create(GeluK) * vx * vx * vx)));
+                (half * vx * (Vector256<float>.One + t)).StoreUnsafe(ref y, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref x, i);
+            float t = MathF.Tanh(GeluC * (v + (GeluK * v * v * v)));
+            Unsafe.Add(ref y, i) = 0.5f * v * (1f + t);
+        }
+    }
+
+    private static void GeluBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input)
+    {
+        int n = input.Length;
+        ref float x = ref MemoryMarshal.GetReference(input);
+        ref float dy = ref MemoryMarshal.GetReference(dOutput);
+        ref float dx = ref MemoryMarshal.GetReference(dInput);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var half = Vector256.Create(0.5f);
+            var c = Vector256.Create(GeluC);
+            var k = Vector256.Create(GeluK);
+            var k3 = Vector256.Create(3f * GeluK);
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+            {
+                var vx = Vector256.LoadUnsafe(ref x, (nuint)i);
+                var x2 = vx * vx;
+                var t = Tanh(c * (vx + (k * x2 * vx)));
+                var du = c * (Vector256<float>.One + (k3 * x2));
+                var grad = (half * (Vector256<float>.One + t)) + (half * vx * (Vector256<float>.One - (t * t)) * du);
+                (grad * Vector256.LoadUnsafe(ref dy, (nuint)i)).StoreUnsafe(ref dx, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref x, i);
+            float t = MathF.Tanh(GeluC * (v + (GeluK * v * v * v)));
+            float du = GeluC * (1f + (3f * GeluK * v * v));
+            float grad = (0.5f * (1f + t)) + (0.5f * v * (1f - (t * t)) * du);
+            Unsafe.Add(ref dx, i) = grad * Unsafe.Add(ref dy, i);
+        }
+    }
+
+    // tanh(u) = 1 - 2 / (e^(2u) + 1), with u clamped so that e^(2u) stays finite.
+    private static Vector256<float> Tanh(Vector256<float> u)
+    {
+        var clamped = Vector256.Min(Vector256.Max(u, Vector256.Create(-20f)), Vector256.Create(20f));
+        var e = Vector256.Exp(clamped + clamped);
+        return Vector256<float>.One - (Vector256.Create(2f) / (e + Vector256<float>.One));
+    }
+
+    /// <summary>Softmax of each row of <paramref name="cols"/> values, stable (the row maximum is subtracted first).</summary>
+    public static void SoftmaxRows(Span<float> output, ReadOnlySpan<float> input, int cols)
+    {
+        CheckSame(output.Length, input.Length, nameof(output));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
+        for (int r = 0; r + cols <= input.Length; r += cols)
+        {
+            ReadOnlySpan<float> x = input.Slice(r, cols);
+            Span<float> y = output.Slice(r, cols);
+            float max = TensorPrimitives.Max(x);
+            TensorPrimitives.Subtract(x, max, y);
+            TensorPrimitives.Exp(y, y);
+            float sum = TensorPrimitives.Sum(y);
+            TensorPrimitives.Divide(y, sum, y);
+        }
+    }
+
+    // ---------------------------------------------------------------- Losses
+
+    /// <summary>
+    /// Fused softmax and cross-entropy over <paramref name="rows"/> rows of logits: writes the
+    /// probabilities and the gradient of the mean loss with respect to the logits,
+    /// <c>(p - onehot(label)) / rows</c>, and returns the mean loss. Labels must already be checked.
+    /// </summary>
+    public static float SoftmaxCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes)
+    {
+        double total = 0;
+        float scale = 1f / rows;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = logits.Slice(r * classes, classes);
+            Span<float> p = probabilities.Slice(r * classes, classes);
+            float max = TensorPrimitives.Max(x);
+            TensorPrimitives.Subtract(x, max, p);
+            TensorPrimitives.Exp(p, p);
+            float sum = TensorPrimitives.Sum(p);
+            TensorPrimitives.Divide(p, sum, p);
+            int label = labels[r];
+
+            // -log softmax(x)[label] = log Σ e^(x - max) - (x[label] - max): no log of a tiny probability.
+            total += Math.Log(sum) - (x[label] - max);
+            Span<float> g = dLogits.Slice(r * classes, classes);
+            TensorPrimitives.Multiply(p, scale, g);
+            g[label] -= scale;
+        }
+
+        return (float)(total / rows);
+    }
+
+    /// <summary>
+    /// Mean squared error over all <paramref name="count"/> values: writes the gradient
+    /// <c>2·(y - t) / count</c> and returns <c>Σ (y - t)² / count</c>.
+    /// </summary>
+    public static float MeanSquaredError(Span<float> dPredictions, ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets, int count)
+    {
+        Span<float> g = dPredictions.Slice(0, count);
+        TensorPrimitives.Subtract(predictions.Slice(0, count), targets.Slice(0, count), g);
+        double loss = TensorPrimitives.SumOfSquares(g) / (double)count;
+        TensorPrimitives.Multiply(g, 2f / count, g);
+        return (float)loss;
+    }
+
+    /// <summary>
+    /// Binary cross-entropy on logits, fused with the sigmoid, over <paramref name="count"/> values:
+    /// writes the probabilities and the gradient <c>(σ(x) - t) / count</c>, and returns the mean of
+    /// <c>max(x, 0) - x·t + log(1 + e^-|x|)</c> (stable for any x).
+    /// </summary>
+    public static float BinaryCrossEntropyWithLogits(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, int count)
+    {
+        double total = 0;
+        float scale = 1f / count;
+        Span<float> p = probabilities.Slice(0, count);
+        TensorPrimitives.Sigmoid(logits.Slice(0, count), p);
+        for (int i = 0; i < count; i++)
+        {
+            float x = logits[i];
+            float t = targets[i];
+            total += Math.Max(x, 0f) - (x * t) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+            dLogits[i] = (p[i] - t) * scale;
+        }
+
+        return (float)(total / count);
+    }
+
+    private static void CheckSame(int actual, int expected, string paramName)
+    {
+        if (actual != expected)
+        {
+            throw new ArgumentException($"'{paramName}' has {actual} values; {expected} were expected.", paramName);
+        }
+    }
+}

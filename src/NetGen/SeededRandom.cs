@@ -1,0 +1,108 @@
+using System;
+
+namespace NetGen;
+
+/// <summary>
+/// A small, fast, seeded generator (xoshiro128**, seeded through SplitMix64). NetGen uses its
+/// own rather than <see cref="Random"/> so that the same seed gives the same network on every
+/// .NET version and platform.
+/// </summary>
+public sealed class SeededRandom
+{
+    private uint _s0, _s1, _s2, _s3;
+
+    /// <summary>Creates a generator from <paramref name="seed"/>.</summary>
+    public SeededRandom(int seed) => Reset(seed);
+
+    /// <summary>Restarts the sequence from <paramref name="seed"/>.</summary>
+    public void Reset(int seed)
+    {
+        ulong x = (ulong)(uint)seed ^ 0x9E3779B97F4A7C15UL;
+        _s0 = (uint)SplitMix(ref x);
+        _s1 = (uint)SplitMix(ref x);
+        _s2 = (uint)SplitMix(ref x);
+        _s3 = (uint)SplitMix(ref x);
+        if ((_s0 | _s1 | _s2 | _s3) == 0)
+        {
+            _s0 = 1;
+        }
+    }
+
+    /// <summary>The next 32 random bits.</summary>
+    public uint NextUInt32()
+    {
+        uint result = RotateLeft(_s1 * 5, 7) * 9;
+        uint t = _s1 << 9;
+        _s2 ^= _s0;
+        _s3 ^= _s1;
+        _s1 ^= _s2;
+        _s0 ^= _s3;
+        _s2 ^= t;
+        _s3 = RotateLeft(_s3, 11);
+        return result;
+    }
+
+    /// <summary>Uniform in [0, 1), 24 bits of precision.</summary>
+    public float NextSingle() => (NextUInt32() >> 8) * (1f / (1 << 24));
+
+    /// <summary>Uniform integer in [0, <paramref name="maxExclusive"/>).</summary>
+    public int NextInt(int maxExclusive)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxExclusive);
+        return (int)(((ulong)NextUInt32() * (uint)maxExclusive) >> 32);
+    }
+
+    /// <summary>Standard normal (Box-Muller).</summary>
+    public float NextNormal()
+    {
+        double u1 = 1.0 - ((NextUInt32() >> 8) * (1.0 / (1 << 24))); // (0, 1]
+        double u2 = (NextUInt32() >> 8) * (1.0 / (1 << 24));
+        return (float)(Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2));
+    }
+
+    /// <summary>Shuffles <paramref name="values"/> in place (Fisher-Yates).</summary>
+    public void Shuffle(Span<int> values)
+    {
+        for (int i = values.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (values[i], values[j]) = (values[j], values[i]);
+        }
+    }
+
+    private static uint RotateLeft(uint x, int k) => (x << k) | (x >> (32 - k));
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}
+
+/// <summary>Weight initialisers used by generated <c>InitializeParameters</c>.</summary>
+public static class Initializers
+{
+    /// <summary>He (Kaiming) normal: N(0, 2 / fanIn), for layers followed by ReLU-family activations.</summary>
+    public static void HeNormal(Span<float> weights, int fanIn, SeededRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        float std = MathF.Sqrt(2f / fanIn);
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = random.NextNormal() * std;
+        }
+    }
+
+    /// <summary>Glorot (Xavier) uniform: U(-a, a), a = √(6 / (fanIn + fanOut)).</summary>
+    public static void GlorotUniform(Span<float> weights, int fanIn, int fanOut, SeededRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        float a = MathF.Sqrt(6f / (fanIn + fanOut));
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = ((2f * random.NextSingle()) - 1f) * a;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using NetGen;
+
+namespace NetGen.Tests;
+
+// The networks the runtime tests train and check. Each is generated at build time by the
+// generator referenced as an analyzer, exactly as in a user's project.
+
+[Network]
+[Input(784)]
+[Dense(128, Activation = Activation.ReLU)]
+[Dense(10)]
+[SoftmaxCrossEntropy]
+public partial class FashionMlp;
+
+[Network]
+[Input(2)]
+[Dense(4, Activation = Activation.Tanh)]
+[Dense(1)]
+[BinaryCrossEntropy]
+public partial class XorNet;
+
+[Network]
+[Input(5)]
+[Dense(7, Activation = Activation.Tanh)]
+[Dense(6, Activation = Activation.Sigmoid)]
+[Dense(4)]
+[SoftmaxCrossEntropy]
+public partial class ThreeLayerNet;
+
+[Network]
+[Input(6)]
+[Dense(5)]
+[LeakyReLU(0.1)]
+[Dense(5, Activation = Activation.Gelu)]
+[Dense(4, UseBias = false)]
+[ReLU]
+[Dense(3)]
+[MeanSquaredError]
+public partial class RegressionNet;
+
+[Network]
+[Input(4)]
+[Dense(6, Activation = Activation.LeakyReLU)]
+[Sigmoid]
+[Dense(5)]
+[Tanh]
+[Dense(3)]
+[Softmax]
+[MeanSquaredError]
+public partial class SoftmaxOutputNet;
+
+[Network]
+[Input(3, 4)]
+[Dense(5, Activation = Activation.ReLU)]
+[Gelu]
+[Dense(2)]
+[BinaryCrossEntropy]
+public partial class SequenceNet;
+
+[Network]
+[Input(8)]
+[Dense(4, Activation = Activation.ReLU)]
+[Dense(2)]
+public partial class InferenceOnlyNet;
