@@ -1,0 +1,64 @@
+namespace NetGen.Tests;
+
+/// <summary>After one warm-up call, inference and training allocate nothing: exactly zero bytes.</summary>
+public class AllocationTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(32)]
+    public void Forward_ComputeGradients_and_TrainStep_allocate_nothing(int batch)
+    {
+        var net = new FashionMlp(maxBatchSize: 32, seed: 1);
+        var sgd = new Sgd(0.01f);
+        float[] x = Reference.RandomFloats(batch * FashionMlp.InputSize, 1);
+        int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+        var y = new float[batch * FashionMlp.OutputSize];
+
+        // Warm-up: JIT, static initialisation, tiering.
+        for (int i = 0; i < 3; i++)
+        {
+            net.Forward(x, y);
+            net.ComputeGradients(x, labels);
+            net.TrainStep(x, labels, sgd);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        net.Forward(x, y);
+        long afterForward = GC.GetAllocatedBytesForCurrentThread();
+        net.ComputeGradients(x, labels);
+        long afterGradients = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            net.TrainStep(x, labels, sgd);
+        }
+
+        long afterTraining = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, afterForward - before);
+        Assert.Equal(0, afterGradients - afterForward);
+        Assert.Equal(0, afterTraining - afterGradients);
+    }
+
+    [Fact]
+    public void Every_activation_and_loss_kind_trains_without_allocating()
+    {
+        var regression = new RegressionNet(8, seed: 2);
+        var sequence = new SequenceNet(8, seed: 2);
+        var softmaxOut = new SoftmaxOutputNet(8, seed: 2);
+        var sgd = new Sgd(0.01f);
+        float[] x1 = Reference.RandomFloats(8 * RegressionNet.InputSize, 1), t1 = Reference.RandomFloats(8 * RegressionNet.OutputSize, 2);
+        float[] x2 = Reference.RandomFloats(8 * SequenceNet.InputSize, 3), t2 = Reference.RandomFloats(8 * SequenceNet.OutputSize, 4);
+        float[] x3 = Reference.RandomFloats(8 * SoftmaxOutputNet.InputSize, 5), t3 = Reference.RandomFloats(8 * SoftmaxOutputNet.OutputSize, 6);
+        void Step()
+        {
+            regression.TrainStep(x1, t1, sgd);
+            sequence.TrainStep(x2, t2, sgd);
+            softmaxOut.TrainStep(x3, t3, sgd);
+        }
+
+        Step();
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}

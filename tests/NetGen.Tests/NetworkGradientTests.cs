@@ -1,0 +1,194 @@
+namespace NetGen.Tests;
+
+/// <summary>
+/// Whole generated networks against a double-precision reference of the same architecture,
+/// written independently here: forward outputs, loss, and every parameter's gradient against
+/// central finite differences of the reference loss.
+/// </summary>
+public class NetworkGradientTests
+{
+    private enum Loss
+    {
+        None,
+        SoftmaxCrossEntropy,
+        MeanSquaredError,
+        BinaryCrossEntropy,
+    }
+
+    private abstract record Op;
+
+    private sealed record DenseOp(string Name, int In, int Out, bool Bias = true, Activation Activation = Activation.None) : Op;
+
+    private sealed record ActivationOp(Activation Activation, double Alpha = 0.01) : Op;
+
+    private sealed record Architecture(Loss Loss, int OutputSize, params Op[] Ops);
+
+    private static readonly Architecture ThreeLayer = new(
+        Loss.SoftmaxCrossEntropy, 4,
+        new DenseOp("dense1", 5, 7, Activation: Activation.Tanh),
+        new DenseOp("dense2", 7, 6, Activation: Activation.Sigmoid),
+        new DenseOp("dense3", 6, 4));
+
+    private static readonly Architecture Regression = new(
+        Loss.MeanSquaredError, 3,
+        new DenseOp("dense1", 6, 5),
+        new ActivationOp(Activation.LeakyReLU, 0.1),
+        new DenseOp("dense2", 5, 5, Activation: Activation.Gelu),
+        new DenseOp("dense3", 5, 4, Bias: false),
+        new ActivationOp(Activation.ReLU),
+        new DenseOp("dense4", 4, 3));
+
+    private static readonly Architecture SoftmaxOutput = new(
+        Loss.MeanSquaredError, 3,
+        new DenseOp("dense1", 4, 6, Activation: Activation.LeakyReLU),
+        new ActivationOp(Activation.Sigmoid),
+        new DenseOp("dense2", 6, 5),
+        new ActivationOp(Activation.Tanh),
+        new DenseOp("dense3", 5, 3),
+        new ActivationOp(Activation.Softmax));
+
+    private static readonly Architecture Sequence = new(
+        Loss.BinaryCrossEntropy, 6,
+        new DenseOp("dense1", 4, 5, Activation: Activation.ReLU),
+        new ActivationOp(Activation.Gelu),
+        new DenseOp("dense2", 5, 2));
+
+    private static readonly Architecture Xor = new(
+        Loss.BinaryCrossEntropy, 1,
+        new DenseOp("dense1", 2, 4, Activation: Activation.Tanh),
+        new DenseOp("dense2", 4, 1));
+
+    private static readonly Architecture Fashion = new(
+        Loss.SoftmaxCrossEntropy, 10,
+        new DenseOp("dense1", 784, 128, Activation: Activation.ReLU),
+        new DenseOp("dense2", 128, 10));
+
+    private static readonly Architecture InferenceOnly = new(
+        Loss.None, 2,
+        new DenseOp("dense1", 8, 4, Activation: Activation.ReLU),
+        new DenseOp("dense2", 4, 2));
+
+    [Fact]
+    public void Three_layer_net_gradients_match_finite_differences() =>
+        CheckClassifier(new ThreeLayerNet(8, seed: 3), ThreeLayer, batch: 3);
+
+    [Fact]
+    public void Fashion_mlp_gradients_match_finite_differences_on_a_sample_of_parameters() =>
+        CheckClassifier(new FashionMlp(8, seed: 4), Fashion, batch: 2, checkEvery: 97);
+
+    [Fact]
+    public void Regression_net_with_every_activation_layer_matches_finite_differences() =>
+        CheckRegressor(new RegressionNet(4, seed: 5), Regression, batch: 4, binaryTargets: false);
+
+    [Fact]
+    public void Softmax_output_layer_with_mse_matches_finite_differences() =>
+        CheckRegressor(new SoftmaxOutputNet(4, seed: 6), SoftmaxOutput, batch: 3, binaryTargets: false);
+
+    [Fact]
+    public void Dense_on_the_last_axis_of_a_sequence_matches_finite_differences() =>
+        CheckRegressor(new SequenceNet(4, seed: 7), Sequence, batch: 2, binaryTargets: true);
+
+    [Fact]
+    public void Xor_net_with_binary_cross_entropy_matches_finite_differences() =>
+        CheckRegressor(new XorNet(4, seed: 8), Xor, batch: 4, binaryTargets: true);
+
+    [Fact]
+    public void Network_without_a_loss_runs_inference_like_the_reference()
+    {
+        var net = new InferenceOnlyNet(3, seed: 9);
+        float[] x = Reference.RandomFloats(3 * InferenceOnlyNet.InputSize, 90);
+        var y = new float[3 * InferenceOnlyNet.OutputSize];
+        net.Forward(x, y);
+        double[] expected = Run(InferenceOnly, Reference.ToDouble(net.Parameters), InferenceOnlyNet.ParameterLayout, Reference.ToDouble(x));
+        Reference.AssertClose(expected, y, 1e-5, 1e-5, "outputs");
+    }
+
+    private static void CheckClassifier(ITrainableNetwork<int> net, Architecture arch, int batch, int checkEvery = 1)
+    {
+        float[] x = Reference.RandomFloats(batch * net.InputSize, 100);
+        int[] labels = Enumerable.Range(0, batch).Select(i => (i * 7) % net.OutputSize).ToArray();
+        double[] theta = Reference.ToDouble(net.Parameters);
+        double[] xd = Reference.ToDouble(x);
+        double LossOf() => Reference.SoftmaxCrossEntropy(Run(arch, theta, net.ParameterLayout, xd), labels, net.OutputSize);
+
+        float loss = net.ComputeGradients(x, labels);
+        Assert.Equal(LossOf(), loss, 1e-5);
+        CheckGradients(net, theta, LossOf, checkEvery);
+
+        var outputs = new float[batch * net.OutputSize];
+        net.Forward(x, outputs);
+        Reference.AssertClose(Reference.Activate(Activation.Softmax, Run(arch, theta, net.ParameterLayout, xd), net.OutputSize), outputs, 1e-6, 1e-5, "probabilities");
+    }
+
+    private static void CheckRegressor(ITrainableNetwork<float> net, Architecture arch, int batch, bool binaryTargets)
+    {
+        float[] x = Reference.RandomFloats(batch * net.InputSize, 200);
+        float[] t = Reference.RandomFloats(batch * net.OutputSize, 201);
+        if (binaryTargets)
+        {
+            t = t.Select(v => v > 0 ? 1f : 0f).ToArray();
+        }
+
+        double[] theta = Reference.ToDouble(net.Parameters);
+        double[] xd = Reference.ToDouble(x);
+        double LossOf()
+        {
+            double[] y = Run(arch, theta, net.ParameterLayout, xd);
+            return arch.Loss == Loss.BinaryCrossEntropy ? Reference.BinaryCrossEntropy(y, t) : Reference.MeanSquaredError(y, t);
+        }
+
+        float loss = net.ComputeGradients(x, t);
+        Assert.Equal(LossOf(), loss, 1e-5);
+        CheckGradients(net, theta, LossOf, 1);
+
+        var outputs = new float[batch * net.OutputSize];
+        net.Forward(x, outputs);
+        double[] raw = Run(arch, theta, net.ParameterLayout, xd);
+        double[] expected = arch.Loss == Loss.BinaryCrossEntropy ? Reference.Activate(Activation.Sigmoid, raw, 1) : raw;
+        Reference.AssertClose(expected, outputs, 1e-6, 1e-5, "outputs");
+    }
+
+    private static void CheckGradients(INetwork net, double[] theta, Func<double> lossOf, int checkEvery)
+    {
+        Assert.Equal(net.ParameterCount, theta.Length);
+        float[] gradients = net.Gradients.ToArray();
+        for (int i = 0; i < theta.Length; i += checkEvery)
+        {
+            double fd = Reference.CentralDifference(lossOf, theta, i);
+            string name = net.ParameterLayout.Last(p => p.Offset <= i).Name;
+            double error = Math.Abs(gradients[i] - fd);
+            Assert.True(error <= 1e-5 + (1e-3 * Math.Abs(fd)), $"gradient of {name} (parameter {i}): finite difference {fd:G9}, generated {gradients[i]:G9}");
+        }
+    }
+
+    /// <summary>The reference forward pass, in double, reading parameters by their names.</summary>
+    private static double[] Run(Architecture arch, double[] theta, IReadOnlyList<ParameterInfo> layout, double[] x)
+    {
+        double[] Slice(string name)
+        {
+            ParameterInfo p = layout.Single(q => q.Name == name);
+            return theta.AsSpan(p.Offset, p.Length).ToArray();
+        }
+
+        int width = 0;
+        foreach (Op op in arch.Ops)
+        {
+            switch (op)
+            {
+                case DenseOp d:
+                    double[] w = Slice(d.Name + ".weight");
+                    Assert.Equal(new[] { d.Out, d.In }, layout.Single(q => q.Name == d.Name + ".weight").Shape);
+                    double[]? b = d.Bias ? Slice(d.Name + ".bias") : null;
+                    x = Reference.Dense(x, w, b, x.Length / d.In, d.In, d.Out);
+                    x = Reference.Activate(d.Activation, x, d.Out);
+                    width = d.Out;
+                    break;
+                case ActivationOp a:
+                    x = Reference.Activate(a.Activation, x, width, a.Alpha);
+                    break;
+            }
+        }
+
+        return x;
+    }
+}
