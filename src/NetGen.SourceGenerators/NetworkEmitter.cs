@@ -248,7 +248,7 @@ internal static class NetworkEmitter
                     w.Line($"{K}.SoftmaxRows(outputs, A({last.ConstName}, {last.Size}, n), cols: {plan.OutputSize});");
                     break;
                 case LayerKind.BinaryCrossEntropy:
-                    w.Line($"global::System.Numerics.Tensors.TensorPrimitives.Sigmoid(A({last.ConstName}, {last.Size}, n), outputs);");
+                    w.Line($"{K}.ActivationForward(outputs, A({last.ConstName}, {last.Size}, n), global::NetGen.Activation.Sigmoid, alpha: 0f, cols: {plan.OutputSize});");
                     break;
                 default:
                     w.Line($"A({last.ConstName}, {last.Size}, n).CopyTo(outputs);");
@@ -418,9 +418,9 @@ internal static class NetworkEmitter
             for (int i = plan.Ops.Count - 1; i >= 0; i--)
             {
                 PlanOp op = plan.Ops[i];
-                if (op.Kind == OpKind.Activation && op.Input == plan.InputTensor)
+                if (op.Kind == OpKind.Activation && !op.NeedsInputGradient)
                 {
-                    w.Line($"// {op.Name} reads the network input, which needs no gradient.");
+                    w.Line($"// {op.Name}: no layer before it has parameters, so its input needs no gradient.");
                     continue;
                 }
 
@@ -468,8 +468,8 @@ internal static class NetworkEmitter
         using (w.Block($"private void {op.MethodName}Backward(int n)"))
         {
             w.Line($"{K}.DenseBackward(");
-            w.Line(op.Input == plan.InputTensor
-                ? "    default, // the network input needs no gradient"
+            w.Line(!op.NeedsInputGradient
+                ? "    default, // no layer before this one has parameters: its input needs no gradient"
                 : $"    D({op.Input.ConstName}, {op.Input.Size}, n), // d input ({rowShape}, {op.InFeatures})");
             w.Line($"    G({weight.ConstName}, {weight.Size}), // d {weight.Name}");
             w.Line(op.Bias is { } b ? $"    G({b.ConstName}, {b.Size}), // d {b.Name}" : "    default, // no bias");
@@ -492,6 +492,11 @@ internal static class NetworkEmitter
         w.Line($"private void {op.MethodName}Forward(int n) =>");
         w.Line($"    {K}.ActivationForward({y}, {x}, {tail});");
         w.Line();
+        if (!op.NeedsInputGradient)
+        {
+            return;
+        }
+
         w.Line($"private void {op.MethodName}Backward(int n) =>");
         w.Line($"    {K}.ActivationBackward(D({op.Input.ConstName}, {op.Input.Size}, n), D({op.Output.ConstName}, {op.Output.Size}, n), {x}, {y}, {tail});");
         w.Line();

@@ -88,6 +88,9 @@ internal sealed class PlanOp
     public double Alpha { get; set; }
 
     public bool HeInit { get; set; }
+
+    /// <summary>Whether backward must produce the input's gradient: only when a layer before it has parameters.</summary>
+    public bool NeedsInputGradient { get; set; }
 }
 
 /// <summary>One row of the summary table (one user layer).</summary>
@@ -364,9 +367,12 @@ internal static class ShapeInference
         }
 
         // He initialisation for a Dense whose output goes through a ReLU-family activation.
+        bool parametersBefore = false;
         for (int i = 0; i < plan.Ops.Count; i++)
         {
             PlanOp op = plan.Ops[i];
+            op.NeedsInputGradient = parametersBefore;
+            parametersBefore |= op.Weight is not null;
             if (op.Kind == OpKind.Dense && i + 1 < plan.Ops.Count && plan.Ops[i + 1].Kind == OpKind.Activation)
             {
                 op.HeInit = plan.Ops[i + 1].Activation is ActivationKind.ReLU or ActivationKind.LeakyReLU or ActivationKind.Gelu;
