@@ -30,7 +30,7 @@ public sealed class NetworkGenerator : IIncrementalGenerator
                 NetworkReader.NetworkAttributeName,
                 static (node, _) => node is ClassDeclarationSyntax,
                 static (ctx, ct) => ctx.TargetSymbol is INamedTypeSymbol type && NetworkReader.IsPartial(type, ct)
-                    ? NetworkReader.Read(type, out _, ct)
+                    ? ReadSafely(type, ct)
                     : null)
             .Where(static spec => spec is not null)
             .Select(static (spec, _) => spec!)
@@ -39,8 +39,31 @@ public sealed class NetworkGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(networks, static (spc, spec) => Execute(spc, spec));
     }
 
+    // A generator must never throw: an exception is a build failure with a useless message.
+    // A failure becomes NG9999, reported by the output step.
+    private static NetworkSpec ReadSafely(INamedTypeSymbol type, System.Threading.CancellationToken cancellationToken)
+    {
+        try
+        {
+            return NetworkReader.Read(type, out _, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return new NetworkSpec(string.Empty, type.Name, type.Name, EquatableArray<LayerSpec>.Empty, new EquatableArray<Problem>(new[] { Failure(type.Name, e) }));
+        }
+    }
+
+    private static Problem Failure(string name, Exception e) =>
+        Problem.Create(DiagnosticDescriptors.GeneratorFailure.Id, Problem.ClassLocation, name, e.GetType().Name + ": " + e.Message);
+
     private static void Execute(SourceProductionContext context, NetworkSpec spec)
     {
+        foreach (Problem failure in spec.Problems.Where(p => p.Id == DiagnosticDescriptors.GeneratorFailure.Id))
+        {
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.GeneratorFailure, Location.None, failure.Args[0], failure.Args[1]));
+            return;
+        }
+
         // The analyzer reports an unsupported declaration (NG0006); emitting a partial for a
         // nested or generic class would only add compiler errors beside it.
         if (spec.Problems.Any(p => p.Id == DiagnosticDescriptors.UnsupportedType.Id))
@@ -55,7 +78,6 @@ public sealed class NetworkGenerator : IIncrementalGenerator
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // A generator must never throw: an exception is a build failure with a useless message.
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.GeneratorFailure, Location.None, spec.Name, e.GetType().Name + ": " + e.Message));
             return;
         }

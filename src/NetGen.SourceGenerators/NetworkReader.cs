@@ -136,7 +136,7 @@ internal static class NetworkReader
                     // [Input(1, 28, 28)] binds the params array element by element in some compilers' views.
                     foreach (TypedConstant value in args)
                     {
-                        if (value.Value is int d)
+                        if (value.Kind != TypedConstantKind.Array && value.Value is int d)
                         {
                             ints.Add(d);
                         }

@@ -15,12 +15,15 @@ internal sealed class PlanTensor
         Description = description;
         Shape = shape;
         Size = ShapeInference.Product(shape);
+        LongSize = ShapeInference.LongProduct(shape);
         Offset = offset;
     }
 
     public string ConstName { get; }
 
     public string Description { get; }
+
+    public long LongSize { get; }
 
     public int[] Shape { get; }
 
@@ -38,8 +41,11 @@ internal sealed class PlanParameter
         ConstName = constName;
         Shape = shape;
         Size = ShapeInference.Product(shape);
+        LongSize = ShapeInference.LongProduct(shape);
         Offset = offset;
     }
+
+    public long LongSize { get; }
 
     public string Name { get; }
 
@@ -149,9 +155,9 @@ internal sealed class NetworkPlan
 
     public PlanTensor? Probabilities { get; set; }
 
-    public int ParameterCount => Parameters.Sum(p => p.Size);
+    public int ParameterCount => (int)Math.Min(int.MaxValue, Parameters.Sum(p => p.LongSize));
 
-    public int ActivationsPerSample => Tensors.Sum(t => t.Size);
+    public int ActivationsPerSample => (int)Math.Min(int.MaxValue, Tensors.Sum(t => t.LongSize));
 
     /// <summary>The tensor the loss reads (the last op's output, or the input).</summary>
     public PlanTensor? Last => Ops.Count > 0 ? Ops[Ops.Count - 1].Output : InputTensor;
@@ -165,13 +171,19 @@ internal static class ShapeInference
 {
     public static int Product(int[] shape)
     {
+        long p = LongProduct(shape);
+        return p > int.MaxValue ? int.MaxValue : (int)p;
+    }
+
+    public static long LongProduct(int[] shape)
+    {
         long p = 1;
         foreach (int d in shape)
         {
-            p *= d;
+            p = Math.Min(p * d, 1L << 40);
         }
 
-        return p > int.MaxValue ? int.MaxValue : (int)p;
+        return p;
     }
 
     public static string FormatShape(int[] shape) => "[" + string.Join(", ", shape) + "]";
@@ -364,6 +376,33 @@ internal static class ShapeInference
         if (shape is not null)
         {
             plan.OutputShape = shape;
+        }
+
+        // Buffers are float[] indexed by int: refuse a network whose sizes do not fit, on the first
+        // layer that makes them overflow (a batch of one sample; MaxBatchSize is checked at run time).
+        long parameters = 0, activations = plan.InputTensor?.LongSize ?? 0;
+        if (activations > int.MaxValue)
+        {
+            LayerSpec input = layers[0];
+            plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, input.AttributeIndex, input.Display, "0", "one sample would exceed " + int.MaxValue.ToString("N0", CultureInfo.InvariantCulture) + " values"));
+            return plan;
+        }
+
+        foreach (PlanOp op in plan.Ops)
+        {
+            parameters += (op.Weight?.LongSize ?? 0) + (op.Bias?.LongSize ?? 0);
+            activations += op.Output.LongSize;
+            if (parameters > int.MaxValue || activations > int.MaxValue)
+            {
+                LayerSpec layer = layers[op.LayerIndex];
+                plan.Problems.Add(Problem.Create(
+                    DiagnosticDescriptors.InvalidArgument.Id,
+                    layer.AttributeIndex,
+                    layer.Display,
+                    op.LayerIndex.ToString(CultureInfo.InvariantCulture),
+                    "the network's " + (parameters > int.MaxValue ? "parameters" : "activations for one sample") + " would exceed " + int.MaxValue.ToString("N0", CultureInfo.InvariantCulture) + " values"));
+                break;
+            }
         }
 
         // He initialisation for a Dense whose output goes through a ReLU-family activation.

@@ -1,0 +1,192 @@
+using System.Collections.Immutable;
+using Microsoft.CodeAnalysis;
+
+namespace NetGen.Generator.Tests;
+
+/// <summary>Each diagnostic at its exact location (the text it underlines) with its exact message.</summary>
+public class AnalyzerTests
+{
+    private static async Task<Diagnostic> Single(string source, string id, string underlined, string message, DiagnosticSeverity severity = DiagnosticSeverity.Error)
+    {
+        ImmutableArray<Diagnostic> diagnostics = await TestCompiler.Analyze(source);
+        Diagnostic d = Assert.Single(diagnostics);
+        Assert.Equal(id, d.Id);
+        Assert.Equal(severity, d.Severity);
+        Assert.Equal(message, d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(underlined, source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+        Assert.Equal($"https://github.com/netgen-dotnet/netgen/blob/main/docs/diagnostics/{id}.md", d.Descriptor.HelpLinkUri);
+        return d;
+    }
+
+    private static string Net(string layers, string declaration = "public partial class Net;") =>
+        "using NetGen;\n\nnamespace App;\n\n[Network]\n" + layers + "\n" + declaration + "\n";
+
+    [Fact]
+    public async Task NG0001_a_network_class_that_is_not_partial()
+    {
+        var d = await Single(
+            Net("[Input(4)]\n[Dense(2)]", "public class Net { }"),
+            "NG0001", "Net", "'Net' has NetGen layer attributes but is not partial; add the 'partial' modifier so that NetGen can generate its members");
+        Assert.Equal(8, d.Location.GetLineSpan().StartLinePosition.Line + 1);
+    }
+
+    [Fact]
+    public Task NG0002_no_input_layer() => Single(
+        Net("[Dense(2)]\n[SoftmaxCrossEntropy]"),
+        "NG0002", "Network", "Network 'Net' has no [Input] layer; start its layers with [Input(shape)], the shape of one sample");
+
+    [Fact]
+    public Task NG0003_input_that_is_not_first() => Single(
+        Net("[Input(4)]\n[Dense(3)]\n[Input(3)]"),
+        "NG0003", "Input(3)", "Input(3) at layer 2 of 'Net': [Input] must be the first layer and appear only once");
+
+    [Fact]
+    public Task NG0004_layers_split_across_partial_declarations() => Single(
+        Net("[Input(4)]\n[Dense(3)]") + "\n[Dense(2)]\npublic partial class Net { }\n",
+        "NG0004", "Dense(2)", "The layer attributes of 'Net' are split across partial declarations; put them all on one declaration so that their order is defined");
+
+    [Fact]
+    public Task NG0005_layers_without_network() => Single(
+        "using NetGen;\n\n[Input(4)]\n[Dense(2)]\npublic partial class Net;\n",
+        "NG0005", "Input(4)", "'Net' has NetGen layer attributes but no [Network] attribute; nothing is generated for it", DiagnosticSeverity.Warning);
+
+    [Fact]
+    public Task NG0006_a_nested_network() => Single(
+        "using NetGen;\n\npublic partial class Outer\n{\n    [Network]\n    [Input(4)]\n    [Dense(2)]\n    public partial class Inner;\n}\n",
+        "NG0006", "Inner", "Network 'Inner' must be a non-generic, non-static class declared directly in a namespace");
+
+    [Fact]
+    public Task NG0007_a_layer_after_the_loss() => Single(
+        Net("[Input(4)]\n[Dense(3)]\n[SoftmaxCrossEntropy]\n[Dense(2)]"),
+        "NG0007", "Dense(2)", "Dense(2) at layer 3 comes after the loss SoftmaxCrossEntropy at layer 2; the loss must be the last layer");
+
+    [Fact]
+    public Task NG1001_softmax_cross_entropy_on_a_non_vector() => Single(
+        Net("[Input(3, 28, 28)]\n[Dense(10)]\n[SoftmaxCrossEntropy]"),
+        "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, but receives [3, 28, 10] (840 values)");
+
+    [Fact]
+    public Task NG1001_softmax_cross_entropy_on_a_single_score() => Single(
+        Net("[Input(4)]\n[Dense(1)]\n[SoftmaxCrossEntropy]"),
+        "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, but receives [1] (1 value)");
+
+    [Fact]
+    public Task NG1002_softmax_before_softmax_cross_entropy() => Single(
+        Net("[Input(4)]\n[Dense(3)]\n[Softmax]\n[SoftmaxCrossEntropy]"),
+        "NG1002", "Softmax", "Softmax at layer 2 is followed by SoftmaxCrossEntropy, which applies softmax itself; remove the softmax or it is applied twice", DiagnosticSeverity.Warning);
+
+    [Fact]
+    public Task NG1002_sigmoid_activation_before_binary_cross_entropy() => Single(
+        Net("[Input(4)]\n[Dense(1, Activation = Activation.Sigmoid)]\n[BinaryCrossEntropy]"),
+        "NG1002", "Dense(1, Activation = Activation.Sigmoid)", "Dense(1, Sigmoid) at layer 1 is followed by BinaryCrossEntropy, which applies sigmoid itself; remove the sigmoid or it is applied twice", DiagnosticSeverity.Warning);
+
+    [Theory]
+    [InlineData("[Input(4)]\n[Dense(0)]", "Dense(0)", "Dense(0) at layer 1: units must be positive, but is 0")]
+    [InlineData("[Input(4)]\n[Dense(-3)]", "Dense(-3)", "Dense(-3) at layer 1: units must be positive, but is -3")]
+    [InlineData("[Input]\n[Dense(2)]", "Input", "Input() at layer 0: the shape is empty; give one sample's dimensions, e.g. [Input(784)] or [Input(1, 28, 28)]")]
+    [InlineData("[Input(1, 0, 28)]\n[Dense(2)]", "Input(1, 0, 28)", "Input(1, 0, 28) at layer 0: dimension 1 is 0; every dimension must be positive")]
+    [InlineData("[Input(4)]\n[LeakyReLU(-0.5)]", "LeakyReLU(-0.5)", "LeakyReLU(-0.5) at layer 1: alpha must be non-negative, but is -0.5")]
+    [InlineData("[Input(100000, 100000)]\n[Dense(2)]", "Input(100000, 100000)", "Input(100000, 100000) at layer 0: one sample would exceed 2,147,483,647 values")]
+    [InlineData("[Input(100000)]\n[Dense(100000)]", "Dense(100000)", "Dense(100000) at layer 1: the network's parameters would exceed 2,147,483,647 values")]
+    public Task NG9001_invalid_arguments(string layers, string underlined, string message) =>
+        Single(Net(layers), "NG9001", underlined, message);
+
+    [Fact]
+    public async Task Valid_networks_have_no_diagnostics()
+    {
+        Assert.Empty(await TestCompiler.Analyze(BaselineTests.FashionMlp, BaselineTests.Regression, BaselineTests.Sequence, BaselineTests.InferenceOnly));
+    }
+
+    [Fact]
+    public async Task An_invalid_network_still_binds_so_that_only_NetGen_reports_errors()
+    {
+        const string source = """
+            using NetGen;
+
+            namespace App;
+
+            [Network]
+            [Input(784)]
+            [Dense(0)]
+            [SoftmaxCrossEntropy]
+            public partial class Broken;
+
+            public static class Use
+            {
+                public static float Train(float[] x, int[] y)
+                {
+                    var net = new Broken(maxBatchSize: 8, seed: 1);
+                    net.Forward(x, new float[10]);
+                    return net.TrainStep(x, y, new Sgd(0.1f));
+                }
+            }
+            """;
+        var (output, _) = TestCompiler.Generate(source);
+        Assert.Empty(TestCompiler.CompilerProblems(output));
+        Diagnostic d = Assert.Single(await TestCompiler.Analyze(source));
+        Assert.Equal("NG9001", d.Id);
+    }
+
+    [Fact]
+    public async Task Pragma_suppresses_a_warning()
+    {
+        string source = Net("[Input(4)]\n[Dense(3)]\n#pragma warning disable NG1002\n[Softmax]\n#pragma warning restore NG1002\n[SoftmaxCrossEntropy]");
+        Assert.Empty(await TestCompiler.Analyze(source));
+    }
+
+    [Fact]
+    public void Training_with_the_wrong_target_type_is_a_compile_error_that_says_why()
+    {
+        const string source = """
+            using NetGen;
+
+            namespace App;
+
+            [Network]
+            [Input(4)]
+            [Dense(3)]
+            [SoftmaxCrossEntropy]
+            public partial class Classifier;
+
+            [Network]
+            [Input(4)]
+            [Dense(3)]
+            public partial class Encoder;
+
+            public static class Use
+            {
+                public static void Train(float[] x, float[] t, int[] y)
+                {
+                    new Classifier(4).TrainStep(x, t, new Sgd(0.1f));
+                    new Encoder(4).ComputeGradients(x, y);
+                }
+            }
+            """;
+        var (output, _) = TestCompiler.Generate(source);
+        Diagnostic[] errors = TestCompiler.CompilerProblems(output).OrderBy(d => d.Location.SourceSpan.Start).ToArray();
+        Assert.Equal(2, errors.Length);
+        Assert.All(errors, e => Assert.Equal("CS0619", e.Id));
+        Assert.Contains("Classifier is trained with int class labels: its loss is SoftmaxCrossEntropy.", errors[0].GetMessage());
+        Assert.Contains("Encoder has no loss layer, so it cannot be trained; add one, e.g. [SoftmaxCrossEntropy], as its last layer.", errors[1].GetMessage());
+    }
+
+    [Fact]
+    public void The_generator_never_throws_on_broken_source()
+    {
+        string[] broken =
+        {
+            "using NetGen; [Network][Input(null)][Dense(2)] partial class A;",
+            "using NetGen; [Network][Input(\"x\")][Dense(units: \"y\")] partial class B;",
+            "using NetGen; [Network][Dense(2, Activation = (Activation)42)][Input(3)] partial class C;",
+            "using NetGen; [Network][Input(3)][LeakyReLU(double.NaN)][SoftmaxCrossEntropy] partial class D;",
+            "using NetGen; [Network] partial class E;",
+            "using NetGen; [Network][Input(3)][MeanSquaredError][BinaryCrossEntropy] partial class F<T>;",
+            "using NetGen; [Network][Input(100000, 100000)][Dense(100000)] partial class G;",
+        };
+        foreach (string source in broken)
+        {
+            var (_, result) = TestCompiler.Generate(source);
+            Assert.DoesNotContain(result.Diagnostics, d => d.Id == "NG9999");
+        }
+    }
+}
