@@ -59,6 +59,9 @@ public interface ITrainableNetwork<TTarget> : INetwork
 /// <summary>Updates a flat parameter buffer from its gradient buffer.</summary>
 public interface IOptimizer
 {
+    /// <summary>The step size; learning-rate schedules change it between steps.</summary>
+    float LearningRate { get; set; }
+
     /// <summary>One update step. Must not allocate.</summary>
     void Step(Span<float> parameters, ReadOnlySpan<float> gradients);
 }

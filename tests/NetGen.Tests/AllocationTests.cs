@@ -44,15 +44,15 @@ public class AllocationTests
         var regression = new RegressionNet(8, seed: 2);
         var sequence = new SequenceNet(8, seed: 2);
         var softmaxOut = new SoftmaxOutputNet(8, seed: 2);
-        var sgd = new Sgd(0.01f);
+        Sgd sgd1 = new(0.01f), sgd2 = new(0.01f), sgd3 = new(0.01f, momentum: 0.9f);
         float[] x1 = Reference.RandomFloats(8 * RegressionNet.InputSize, 1), t1 = Reference.RandomFloats(8 * RegressionNet.OutputSize, 2);
         float[] x2 = Reference.RandomFloats(8 * SequenceNet.InputSize, 3), t2 = Reference.RandomFloats(8 * SequenceNet.OutputSize, 4);
         float[] x3 = Reference.RandomFloats(8 * SoftmaxOutputNet.InputSize, 5), t3 = Reference.RandomFloats(8 * SoftmaxOutputNet.OutputSize, 6);
         void Step()
         {
-            regression.TrainStep(x1, t1, sgd);
-            sequence.TrainStep(x2, t2, sgd);
-            softmaxOut.TrainStep(x3, t3, sgd);
+            regression.TrainStep(x1, t1, sgd1);
+            sequence.TrainStep(x2, t2, sgd2);
+            softmaxOut.TrainStep(x3, t3, sgd3);
         }
 
         Step();

@@ -76,7 +76,7 @@ public class BadInputTests
         Assert.Equal(parameters, net.Parameters.ToArray());
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => new FashionMlp(maxBatchSize: 0));
         Assert.Equal("maxBatchSize", e.ParamName);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(0f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(-0.1f));
         Assert.Throws<ArgumentException>(() => new Sgd(0.1f).Step(new float[3], new float[2]));
     }
 }

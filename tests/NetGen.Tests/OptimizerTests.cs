@@ -1,0 +1,261 @@
+namespace NetGen.Tests;
+
+/// <summary>
+/// Each optimizer against an independent double-precision implementation of PyTorch's
+/// documented update rule, written here from the formulas; convergence on a convex problem;
+/// zero allocation per step.
+/// </summary>
+public class OptimizerTests
+{
+    private const int Count = 37; // several vectors and a scalar tail
+    private const int Steps = 6;
+
+    /// <summary>A double-precision reference optimizer: state per parameter, one step at a time.</summary>
+    private abstract class ReferenceRule
+    {
+        public abstract void Step(double[] p, double[] g, int t);
+    }
+
+    private sealed class SgdRule(double lr, double mu, double tau, double wd, bool nesterov) : ReferenceRule
+    {
+        private readonly double[] _b = new double[Count];
+
+        public override void Step(double[] p, double[] grad, int t)
+        {
+            for (int i = 0; i < p.Length; i++)
+            {
+                double g = grad[i] + (wd * p[i]);
+                if (mu != 0)
+                {
+                    _b[i] = t > 1 ? (mu * _b[i]) + ((1 - tau) * g) : g;
+                    g = nesterov ? g + (mu * _b[i]) : _b[i];
+                }
+
+                p[i] -= lr * g;
+            }
+        }
+    }
+
+    private sealed class AdagradRule(double lr, double decay, double wd, double init, double eps) : ReferenceRule
+    {
+        private readonly double[] _s = Enumerable.Repeat(init, Count).ToArray();
+
+        public override void Step(double[] p, double[] grad, int t)
+        {
+            double clr = lr / (1 + ((t - 1) * decay));
+            for (int i = 0; i < p.Length; i++)
+            {
+                double g = grad[i] + (wd * p[i]);
+                _s[i] += g * g;
+                p[i] -= clr * g / (Math.Sqrt(_s[i]) + eps);
+            }
+        }
+    }
+
+    private sealed class RmsPropRule(double lr, double alpha, double eps, double wd, double mu, bool centered) : ReferenceRule
+    {
+        private readonly double[] _v = new double[Count], _a = new double[Count], _b = new double[Count];
+
+        public override void Step(double[] p, double[] grad, int t)
+        {
+            for (int i = 0; i < p.Length; i++)
+            {
+                double g = grad[i] + (wd * p[i]);
+                _v[i] = (alpha * _v[i]) + ((1 - alpha) * g * g);
+                double v = _v[i];
+                if (centered)
+                {
+                    _a[i] = (alpha * _a[i]) + ((1 - alpha) * g);
+                    v -= _a[i] * _a[i];
+                }
+
+                if (mu > 0)
+                {
+                    _b[i] = (mu * _b[i]) + (g / (Math.Sqrt(v) + eps));
+                    p[i] -= lr * _b[i];
+                }
+                else
+                {
+                    p[i] -= lr * g / (Math.Sqrt(v) + eps);
+                }
+            }
+        }
+    }
+
+    private sealed class AdamRule(double lr, double b1, double b2, double eps, double wd, bool amsgrad, bool decoupled) : ReferenceRule
+    {
+        private readonly double[] _m = new double[Count], _v = new double[Count], _vMax = new double[Count];
+
+        public override void Step(double[] p, double[] grad, int t)
+        {
+            for (int i = 0; i < p.Length; i++)
+            {
+                double g = grad[i];
+                if (decoupled)
+                {
+                    p[i] -= lr * wd * p[i];
+                }
+                else
+                {
+                    g += wd * p[i];
+                }
+
+                _m[i] = (b1 * _m[i]) + ((1 - b1) * g);
+                _v[i] = (b2 * _v[i]) + ((1 - b2) * g * g);
+                double mHat = _m[i] / (1 - Math.Pow(b1, t));
+                double vHat = _v[i] / (1 - Math.Pow(b2, t));
+                if (amsgrad)
+                {
+                    vHat = _vMax[i] = Math.Max(_vMax[i], vHat);
+                }
+
+                p[i] -= lr * mHat / (Math.Sqrt(vHat) + eps);
+            }
+        }
+    }
+
+    public static TheoryData<string> Cases => new()
+    {
+        "sgd", "sgd wd", "momentum", "momentum dampening wd", "nesterov wd",
+        "adagrad", "adagrad decay wd init",
+        "rmsprop", "rmsprop centered", "rmsprop momentum wd", "rmsprop centered momentum",
+        "adam", "adam wd", "adam amsgrad", "adamw", "adamw amsgrad",
+    };
+
+    private static (IOptimizer Optimizer, ReferenceRule Reference) Create(string name) => name switch
+    {
+        "sgd" => (new Sgd(0.1f), new SgdRule(0.1, 0, 0, 0, false)),
+        "sgd wd" => (new Sgd(0.1f, weightDecay: 0.01f), new SgdRule(0.1, 0, 0, 0.01, false)),
+        "momentum" => (new Sgd(0.1f, momentum: 0.9f), new SgdRule(0.1, 0.9, 0, 0, false)),
+        "momentum dampening wd" => (new Sgd(0.05f, momentum: 0.8f, dampening: 0.3f, weightDecay: 0.02f), new SgdRule(0.05, 0.8, 0.3, 0.02, false)),
+        "nesterov wd" => (new Sgd(0.05f, momentum: 0.9f, weightDecay: 0.01f, nesterov: true), new SgdRule(0.05, 0.9, 0, 0.01, true)),
+        "adagrad" => (new Adagrad(), new AdagradRule(0.01, 0, 0, 0, 1e-10)),
+        "adagrad decay wd init" => (new Adagrad(0.1f, learningRateDecay: 0.05f, weightDecay: 0.01f, initialAccumulatorValue: 0.1f, epsilon: 1e-6f), new AdagradRule(0.1, 0.05, 0.01, 0.1, 1e-6)),
+        "rmsprop" => (new RmsProp(), new RmsPropRule(0.01, 0.99, 1e-8, 0, 0, false)),
+        "rmsprop centered" => (new RmsProp(0.01f, centered: true), new RmsPropRule(0.01, 0.99, 1e-8, 0, 0, true)),
+        "rmsprop momentum wd" => (new RmsProp(0.01f, alpha: 0.9f, weightDecay: 0.01f, momentum: 0.5f), new RmsPropRule(0.01, 0.9, 1e-8, 0.01, 0.5, false)),
+        "rmsprop centered momentum" => (new RmsProp(0.005f, momentum: 0.9f, centered: true), new RmsPropRule(0.005, 0.99, 1e-8, 0, 0.9, true)),
+        "adam" => (new Adam(), new AdamRule(1e-3, 0.9, 0.999, 1e-8, 0, false, false)),
+        "adam wd" => (new Adam(0.01f, weightDecay: 0.1f), new AdamRule(0.01, 0.9, 0.999, 1e-8, 0.1, false, false)),
+        "adam amsgrad" => (new Adam(0.01f, beta1: 0.8f, beta2: 0.99f, amsgrad: true), new AdamRule(0.01, 0.8, 0.99, 1e-8, 0, true, false)),
+        "adamw" => (new AdamW(), new AdamRule(1e-3, 0.9, 0.999, 1e-8, 0.01, false, true)),
+        "adamw amsgrad" => (new AdamW(0.01f, weightDecay: 0.1f, amsgrad: true), new AdamRule(0.01, 0.9, 0.999, 1e-8, 0.1, true, true)),
+        _ => throw new ArgumentOutOfRangeException(nameof(name)),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Steps_match_the_documented_update_rule_in_double_precision(string name)
+    {
+        var (optimizer, reference) = Create(name);
+        float[] p = Reference.RandomFloats(Count, 1, scale: 2f);
+        double[] expected = Reference.ToDouble(p);
+        for (int t = 1; t <= Steps; t++)
+        {
+            // Gradients of varying sign and size, some exactly zero, a few large.
+            float[] g = Reference.RandomFloats(Count, 100 + t, scale: t % 2 == 0 ? 3f : 0.5f);
+            g[t] = 0f;
+            g[Count - t] = 40f;
+            optimizer.Step(p, g);
+            reference.Step(expected, Reference.ToDouble(g), t);
+            for (int i = 0; i < Count; i++)
+            {
+                double error = Math.Abs(p[i] - expected[i]);
+                Assert.True(error <= 1e-6 * Math.Max(1, Math.Abs(expected[i])), $"{name}, step {t}, parameter {i}: expected {expected[i]:G9}, got {p[i]:G9}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Each_optimizer_minimises_a_convex_quadratic(string name)
+    {
+        // f(θ) = ½ Σ aᵢ (θᵢ − cᵢ)², with curvatures from 0.5 to 2: minimum at c.
+        var (optimizer, _) = Create(name);
+        optimizer.LearningRate = name.StartsWith("sgd", StringComparison.Ordinal) || name.StartsWith("momentum", StringComparison.Ordinal) || name.StartsWith("nesterov", StringComparison.Ordinal)
+            ? 0.1f
+            : name.StartsWith("adagrad", StringComparison.Ordinal) ? 0.5f : 0.05f;
+        const int n = 10;
+        var theta = new float[n];
+        var grad = new float[n];
+        float[] c = Reference.RandomFloats(n, 7, scale: 1f);
+        float F()
+        {
+            float f = 0;
+            for (int i = 0; i < n; i++)
+            {
+                float a = 0.5f + (1.5f * i / (n - 1));
+                f += 0.5f * a * (theta[i] - c[i]) * (theta[i] - c[i]);
+            }
+
+            return f;
+        }
+
+        float start = F();
+        for (int step = 0; step < 2000; step++)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                float a = 0.5f + (1.5f * i / (n - 1));
+                grad[i] = a * (theta[i] - c[i]);
+            }
+
+            optimizer.Step(theta, grad);
+        }
+
+        // Weight decay moves the minimum towards zero; allow for it, but demand a large decrease.
+        Assert.True(F() < start * (name.Contains("wd", StringComparison.Ordinal) || name.StartsWith("adamw", StringComparison.Ordinal) ? 0.05f : 1e-3f), $"{name}: f went from {start} to {F()}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_step_allocates_nothing_after_binding(string name)
+    {
+        var (optimizer, _) = Create(name);
+        var p = new float[1000];
+        var g = Reference.RandomFloats(1000, 3);
+        ((Optimizer)optimizer).Bind(p.Length);
+        optimizer.Step(p, g);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            optimizer.Step(p, g);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Binding_is_once_per_parameter_count_and_bad_hyper_parameters_are_refused()
+    {
+        var adam = new Adam();
+        adam.Bind(new FashionMlp(1));
+        Assert.Equal(FashionMlp.ParameterCount, adam.ParameterCount);
+        Assert.Throws<InvalidOperationException>(() => adam.Step(new float[3], new float[3]));
+        Assert.Throws<ArgumentException>(() => adam.Step(new float[3], new float[2]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(beta1: 1f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(learningRate: -1f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RmsProp(epsilon: 0f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(0.1f, momentum: -0.1f));
+        Assert.Throws<ArgumentException>(() => new Sgd(0.1f, nesterov: true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(weightDecay: -1f));
+    }
+
+    [Fact]
+    public void Reset_forgets_the_state()
+    {
+        float[] p1 = Reference.RandomFloats(Count, 1), p2 = (float[])p1.Clone();
+        float[] g = Reference.RandomFloats(Count, 2);
+        var a = new Adam(0.01f);
+        a.Step(p1, g);
+        a.Step(p1, g);
+        a.Reset();
+        Assert.Equal(0, a.StepCount);
+        var b = new Adam(0.01f);
+        float[] q1 = (float[])p1.Clone();
+        a.Step(p1, g);
+        b.Step(q1, g);
+        Assert.Equal(q1, p1);
+        _ = p2;
+    }
+}
