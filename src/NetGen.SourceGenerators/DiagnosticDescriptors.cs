@@ -68,6 +68,12 @@ internal static class DiagnosticDescriptors
         "{0} at layer {1} is followed by {2}, which applies {3} itself; remove the {3} or it is applied twice",
         ShapesCategory, DiagnosticSeverity.Warning);
 
+    /// <summary>NG1003: "{0} at layer {1} normalises the features of a vector input [features], but receives {2}".</summary>
+    public static readonly DiagnosticDescriptor BatchNormInput = Create(
+        "NG1003", "BatchNorm input is not a vector",
+        "{0} at layer {1} normalises the features of a vector input [features], but receives {2}",
+        ShapesCategory, DiagnosticSeverity.Error);
+
     /// <summary>NG9001: "{0} at layer {1}: {2}".</summary>
     public static readonly DiagnosticDescriptor InvalidArgument = Create(
         "NG9001", "Invalid layer argument",
@@ -84,7 +90,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
     {
         NotPartial, MissingInput, InputNotFirst, SplitDeclarations, LayersWithoutNetwork, UnsupportedType,
-        LayerAfterLoss, LossDoesNotFit, DoubleActivation, InvalidArgument,
+        LayerAfterLoss, LossDoesNotFit, DoubleActivation, BatchNormInput, InvalidArgument,
     };
 
     public static DiagnosticDescriptor? Find(string id)

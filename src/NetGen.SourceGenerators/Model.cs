@@ -15,6 +15,8 @@ internal enum LayerKind
     Tanh,
     Gelu,
     Softmax,
+    Dropout,
+    BatchNorm,
     SoftmaxCrossEntropy,
     MeanSquaredError,
     BinaryCrossEntropy,
@@ -39,17 +41,20 @@ internal enum ActivationKind
 /// <param name="Kind">Which layer.</param>
 /// <param name="AttributeIndex">Position among the class's attributes (for diagnostic locations).</param>
 /// <param name="Ints">Integer arguments (Input: the shape; Dense: units).</param>
-/// <param name="Number">A real argument (LeakyReLU: alpha).</param>
+/// <param name="Numbers">Real arguments (LeakyReLU: alpha; Dense: L1, L2; Dropout: rate; BatchNorm: momentum, epsilon).</param>
 /// <param name="Activation">Dense's named Activation.</param>
 /// <param name="UseBias">Dense's named UseBias.</param>
 internal sealed record LayerSpec(
     LayerKind Kind,
     int AttributeIndex,
     EquatableArray<int> Ints,
-    double Number,
+    EquatableArray<double> Numbers,
     ActivationKind Activation,
     bool UseBias)
 {
+    /// <summary>Real argument <paramref name="index"/>, or <paramref name="fallback"/> when absent.</summary>
+    public double Number(int index, double fallback = 0) => index < Numbers.Length ? Numbers[index] : fallback;
+
     public bool IsLoss => Kind is LayerKind.SoftmaxCrossEntropy or LayerKind.MeanSquaredError or LayerKind.BinaryCrossEntropy;
 
     /// <summary>How the layer reads in a message or table: <c>Dense(128, ReLU)</c>.</summary>
@@ -74,14 +79,36 @@ internal sealed record LayerSpec(
                         text.Append(", no bias");
                     }
 
+                    if (Number(0) != 0)
+                    {
+                        text.Append(", L1 = ").Append(Format(Number(0)));
+                    }
+
+                    if (Number(1) != 0)
+                    {
+                        text.Append(", L2 = ").Append(Format(Number(1)));
+                    }
+
                     return text.Append(')').ToString();
                 case LayerKind.LeakyReLU:
-                    return "LeakyReLU(" + Number.ToString("R", CultureInfo.InvariantCulture) + ")";
+                    return "LeakyReLU(" + Format(Number(0)) + ")";
+                case LayerKind.Dropout:
+                    return "Dropout(" + Format(Number(0)) + ")";
+                case LayerKind.BatchNorm:
+                    var bn = new StringBuilder("BatchNorm");
+                    if (Number(0, 0.1) != 0.1 || Number(1, 1e-5) != 1e-5)
+                    {
+                        bn.Append("(Momentum = ").Append(Format(Number(0, 0.1))).Append(", Epsilon = ").Append(Format(Number(1, 1e-5))).Append(')');
+                    }
+
+                    return bn.ToString();
                 default:
                     return Kind.ToString();
             }
         }
     }
+
+    public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
 
 /// <summary>A problem found while reading or inferring shapes; the analyzer turns it into a diagnostic.</summary>

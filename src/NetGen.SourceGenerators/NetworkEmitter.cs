@@ -153,6 +153,29 @@ internal static class NetworkEmitter
             w.Line();
         }
 
+        w.Line("/// <summary>Values of non-trainable state (BatchNorm running statistics) in total.</summary>");
+        w.Line($"public const int StateCount = {plan.StateCount};");
+        w.Line();
+        if (plan.State.Count > 0)
+        {
+            w.Line("// State: offsets into State (not trained by gradients; saved with the model).");
+            int sw = plan.State.Max(p => p.ConstName.Length);
+            foreach (PlanParameter p in plan.State)
+            {
+                w.Line($"private const int {p.ConstName.PadRight(sw)} = {p.Offset,9}; // {p.Name} {Dims(p.Shape)}");
+            }
+
+            w.Line();
+        }
+
+        w.Line($"// Scratch: per-batch working space, independent of the batch size ({plan.ScratchSize} values).");
+        foreach (PlanOp op in plan.Ops.Where(o => o.Kind == OpKind.BatchNorm))
+        {
+            w.Line($"private const int {op.ScratchConst} = {op.ScratchOffset}; // {op.Name}: batch mean, 1/std, two sums ({op.InFeatures} each)");
+        }
+
+        w.Line($"private const int ScratchSize = {plan.ScratchSize};");
+        w.Line();
         w.Line("// Activations, per sample: with a batch of n, the tensor at offset T of size S occupies");
         w.Line("// [T * n, (T + S) * n) of the arena, so every batch size packs without gaps.");
         int tw = plan.Tensors.Max(t => t.ConstName.Length);
@@ -170,8 +193,15 @@ internal static class NetworkEmitter
         string name = plan.Spec.Name;
         w.Line("private readonly float[] _parameters = new float[ParameterCount];");
         w.Line("private readonly float[] _gradients = new float[ParameterCount];");
+        w.Line("private readonly float[] _state = new float[StateCount];");
+        w.Line("private readonly float[] _scratch = new float[ScratchSize];");
         w.Line("private readonly float[] _activations;");
         w.Line("private readonly float[] _activationGradients;");
+        if (plan.Loss is not null)
+        {
+            w.Line("private int _lastBatch;");
+        }
+
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Creates the network and allocates every buffer it will use, once: nothing is allocated by");
@@ -185,6 +215,7 @@ internal static class NetworkEmitter
             w.Line("MaxBatchSize = maxBatchSize;");
             w.Line("_activations = new float[checked(maxBatchSize * ActivationsPerSample)];");
             w.Line("_activationGradients = new float[checked(maxBatchSize * ActivationsPerSample)];");
+            w.Line("Random = new global::NetGen.SeededRandom(unchecked(seed ^ 0x5EED));");
             w.Line("InitializeParameters(seed);");
         }
 
@@ -209,6 +240,28 @@ internal static class NetworkEmitter
 
         w.Line("    });");
         w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public {Span} State => _state;");
+        w.Line();
+        w.Line("/// <summary>Name, offset and shape of every state tensor, in buffer order.</summary>");
+        w.Line("public static global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> StateLayout { get; } =");
+        w.Line("    global::System.Array.AsReadOnly(new global::NetGen.ParameterInfo[]");
+        w.Line("    {");
+        foreach (PlanParameter p in plan.State)
+        {
+            w.Line($"        new(\"{p.Name}\", {p.ConstName}, {string.Join(", ", p.Shape)}),");
+        }
+
+        w.Line("    });");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line("public global::NetGen.SeededRandom Random { get; }");
+        w.Line();
+        EmitExplicitInterface(w);
+    }
+
+    private static void EmitExplicitInterface(IndentedWriter w)
+    {
         w.Line("int global::NetGen.INetwork.InputSize => InputSize;");
         w.Line();
         w.Line("int global::NetGen.INetwork.OutputSize => OutputSize;");
@@ -218,6 +271,8 @@ internal static class NetworkEmitter
         w.Line("string global::NetGen.INetwork.Summary => Summary;");
         w.Line();
         w.Line("global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> global::NetGen.INetwork.ParameterLayout => ParameterLayout;");
+        w.Line();
+        w.Line("global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> global::NetGen.INetwork.StateLayout => StateLayout;");
         w.Line();
     }
 
@@ -241,7 +296,7 @@ internal static class NetworkEmitter
             w.Line($"int n = {Guard}.BatchSize(inputs.Length, InputSize, MaxBatchSize, nameof(inputs));");
             w.Line($"{Guard}.Length(outputs.Length, n * OutputSize, nameof(outputs), \"batch size times OutputSize\");");
             w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
-            w.Line("ForwardPass(n);");
+            w.Line("ForwardPass(n, training: false);");
             switch (plan.Loss?.Kind)
             {
                 case LayerKind.SoftmaxCrossEntropy:
@@ -275,52 +330,51 @@ internal static class NetworkEmitter
 
         string target = TargetType(plan);
         string targets = target == "int" ? "labels" : "targets";
-        PlanTensor last = plan.Last!;
-        string count = $"n * {plan.OutputSize}";
+        PlanTensor outputs = plan.Probabilities ?? plan.Last!;
         w.Line("/// <summary>");
-        w.Line($"/// Forward pass, {plan.Loss.Display} loss and backward pass on a batch: afterwards <see cref=\"Gradients\"/>");
-        w.Line("/// hold the gradient of the returned mean loss. Parameters are not changed.");
+        w.Line($"/// Training mode: forward pass, {plan.Loss.Display} loss{(plan.Ops.Any(o => o.L1 != 0 || o.L2 != 0) ? " plus the L1/L2 penalties" : string.Empty)} and backward pass on a batch:");
+        w.Line("/// afterwards <see cref=\"Gradients\"/> hold the gradient of the returned mean loss. Parameters are not changed.");
         w.Line("/// </summary>");
-        w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
-        w.Line(target == "int"
-            ? $"/// <param name=\"labels\">One class label in [0, {plan.OutputSize}) per sample.</param>"
-            : "/// <param name=\"targets\">Batch size times <see cref=\"OutputSize\"/> target values.</param>");
+        EmitTargetParams(w, plan, target);
         w.Line("/// <returns>The mean loss over the batch.</returns>");
         using (w.Block($"public float ComputeGradients({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets})"))
         {
-            w.Line($"int n = {Guard}.BatchSize(inputs.Length, InputSize, MaxBatchSize, nameof(inputs));");
-            if (target == "int")
+            EmitChecks(w, plan, target);
+            foreach (PlanOp bn in plan.Ops.Where(o => o.Kind == OpKind.BatchNorm))
             {
-                w.Line($"{Guard}.Length(labels.Length, n, nameof(labels), \"one label per sample\");");
-                w.Line($"{Guard}.Labels(labels, OutputSize, nameof(labels));");
-            }
-            else
-            {
-                w.Line($"{Guard}.Length(targets.Length, n * OutputSize, nameof(targets), \"batch size times OutputSize\");");
+                string rows = bn.Rows == 1 ? "n" : $"n * {bn.Rows}";
+                w.Line($"{Guard}.TrainingBatchNorm({rows}, \"{bn.Name} (layer {bn.LayerIndex})\", nameof(inputs));");
             }
 
             w.Line("ZeroGrad();");
             w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
-            w.Line("ForwardPass(n);");
-            string logits = $"A({last.ConstName}, {last.Size}, n)";
-            string dLogits = $"D({last.ConstName}, {last.Size}, n)";
-            switch (plan.Loss.Kind)
-            {
-                case LayerKind.SoftmaxCrossEntropy:
-                    w.Line($"float loss = {K}.SoftmaxCrossEntropy(A(Probabilities, {plan.OutputSize}, n), {dLogits}, {logits}, labels, rows: n, classes: {plan.OutputSize});");
-                    break;
-                case LayerKind.BinaryCrossEntropy:
-                    w.Line($"float loss = {K}.BinaryCrossEntropyWithLogits(A(Probabilities, {plan.OutputSize}, n), {dLogits}, {logits}, targets, count: {count});");
-                    break;
-                default:
-                    w.Line($"float loss = {K}.MeanSquaredError({dLogits}, {logits}, targets, count: {count});");
-                    break;
-            }
-
+            w.Line("ForwardPass(n, training: true);");
+            EmitLoss(w, plan, withGradients: true);
             w.Line("BackwardPass(n);");
+            w.Line("_lastBatch = n;");
             w.Line("return loss;");
         }
 
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Inference mode (dropout off, BatchNorm on running statistics): forward pass and loss, no gradients;");
+        w.Line("/// the validation loss. <see cref=\"LastOutputs\"/> then holds the outputs.");
+        w.Line("/// </summary>");
+        EmitTargetParams(w, plan, target);
+        w.Line("/// <returns>The mean loss over the batch.</returns>");
+        using (w.Block($"public float Evaluate({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets})"))
+        {
+            EmitChecks(w, plan, target);
+            w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+            w.Line("ForwardPass(n, training: false);");
+            EmitLoss(w, plan, withGradients: false);
+            w.Line("_lastBatch = n;");
+            w.Line("return loss;");
+        }
+
+        w.Line();
+        w.Line("/// <summary>The outputs of the last <see cref=\"ComputeGradients\"/> or <see cref=\"Evaluate\"/> call, batch size times <see cref=\"OutputSize\"/> values.</summary>");
+        w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => A({outputs.ConstName}, {outputs.Size}, _lastBatch);");
         w.Line();
         w.Line("/// <summary><see cref=\"ComputeGradients\"/>, then one step of <paramref name=\"optimizer\"/> on the parameters.</summary>");
         w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
@@ -344,35 +398,86 @@ internal static class NetworkEmitter
         EmitUnusableTraining(w, other, otherName, message);
     }
 
+    private static void EmitTargetParams(IndentedWriter w, NetworkPlan plan, string target)
+    {
+        w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
+        w.Line(target == "int"
+            ? $"/// <param name=\"labels\">One class label in [0, {plan.OutputSize}) per sample.</param>"
+            : "/// <param name=\"targets\">Batch size times <see cref=\"OutputSize\"/> target values.</param>");
+    }
+
+    private static void EmitChecks(IndentedWriter w, NetworkPlan plan, string target)
+    {
+        w.Line($"int n = {Guard}.BatchSize(inputs.Length, InputSize, MaxBatchSize, nameof(inputs));");
+        if (target == "int")
+        {
+            w.Line($"{Guard}.Length(labels.Length, n, nameof(labels), \"one label per sample\");");
+            w.Line($"{Guard}.Labels(labels, OutputSize, nameof(labels));");
+        }
+        else
+        {
+            w.Line($"{Guard}.Length(targets.Length, n * OutputSize, nameof(targets), \"batch size times OutputSize\");");
+        }
+    }
+
+    private static void EmitLoss(IndentedWriter w, NetworkPlan plan, bool withGradients)
+    {
+        PlanTensor last = plan.Last!;
+        string count = $"n * {plan.OutputSize}";
+        string logits = $"A({last.ConstName}, {last.Size}, n)";
+        string dLogits = $"D({last.ConstName}, {last.Size}, n)";
+        switch (plan.Loss!.Kind)
+        {
+            case LayerKind.SoftmaxCrossEntropy:
+                w.Line($"float loss = {K}.SoftmaxCrossEntropy(A(Probabilities, {plan.OutputSize}, n), {dLogits}, {logits}, labels, rows: n, classes: {plan.OutputSize});");
+                break;
+            case LayerKind.BinaryCrossEntropy:
+                w.Line($"float loss = {K}.BinaryCrossEntropyWithLogits(A(Probabilities, {plan.OutputSize}, n), {dLogits}, {logits}, targets, count: {count});");
+                break;
+            default:
+                w.Line($"float loss = {K}.MeanSquaredError({dLogits}, {logits}, targets, count: {count});");
+                break;
+        }
+
+        foreach (PlanOp op in plan.Ops.Where(o => o.L1 != 0 || o.L2 != 0))
+        {
+            PlanParameter weight = op.Weight!;
+            string gradient = withGradients ? $"G({weight.ConstName}, {weight.Size})" : "default";
+            w.Line($"loss += {K}.WeightPenalty({gradient}, P({weight.ConstName}, {weight.Size}), l1: {Float(op.L1)}, l2: {Float(op.L2)}); // {weight.Name}");
+        }
+    }
+
+    private static string Float(double value) => ((float)value).ToString("R", CultureInfo.InvariantCulture) + "f";
+
     // Overloads that must not be called: they exist so that the mistake is a compile-time error
     // with a message that says what to do, not "no overload takes these arguments".
     private static void EmitUnusableTraining(IndentedWriter w, string target, string targets, string message)
     {
         string literal = "\"" + message.Replace("\"", "\\\"") + "\"";
-        w.Line($"/// <summary>Not available: {XmlEscape(message)}</summary>");
-        w.Line("/// <param name=\"inputs\">Unused.</param>");
-        w.Line($"/// <param name=\"{targets}\">Unused.</param>");
-        w.Line("/// <returns>Never returns.</returns>");
-        w.Line($"[global::System.Obsolete({literal}, error: true)]");
-        w.Line($"public float ComputeGradients({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) =>");
-        w.Line($"    throw new global::System.NotSupportedException({literal});");
-        w.Line();
-        w.Line($"/// <summary>Not available: {XmlEscape(message)}</summary>");
-        w.Line("/// <param name=\"inputs\">Unused.</param>");
-        w.Line($"/// <param name=\"{targets}\">Unused.</param>");
-        w.Line("/// <param name=\"optimizer\">Unused.</param>");
-        w.Line("/// <returns>Never returns.</returns>");
-        w.Line($"[global::System.Obsolete({literal}, error: true)]");
-        w.Line($"public float TrainStep({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}, global::NetGen.IOptimizer optimizer) =>");
-        w.Line($"    throw new global::System.NotSupportedException({literal});");
-        w.Line();
+        foreach ((string method, string extra) in new[] { ("ComputeGradients", ""), ("Evaluate", ""), ("TrainStep", ", global::NetGen.IOptimizer optimizer") })
+        {
+            w.Line($"/// <summary>Not available: {XmlEscape(message)}</summary>");
+            w.Line("/// <param name=\"inputs\">Unused.</param>");
+            w.Line($"/// <param name=\"{targets}\">Unused.</param>");
+            if (extra.Length > 0)
+            {
+                w.Line("/// <param name=\"optimizer\">Unused.</param>");
+            }
+
+            w.Line("/// <returns>Never returns.</returns>");
+            w.Line($"[global::System.Obsolete({literal}, error: true)]");
+            w.Line($"public float {method}({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}{extra}) =>");
+            w.Line($"    throw new global::System.NotSupportedException({literal});");
+            w.Line();
+        }
     }
 
     private static void EmitInitialization(IndentedWriter w, NetworkPlan plan)
     {
         w.Line("/// <summary>");
         w.Line("/// Draws new parameters from <paramref name=\"seed\"/>: He normal for a weight followed by a ReLU-family");
-        w.Line("/// activation, Glorot uniform for the others; biases zero. Allocates only the random generator.");
+        w.Line("/// activation, Glorot uniform for the others; biases zero; BatchNorm scale 1 and running statistics reset.");
+        w.Line("/// Allocates only the random generator.");
         w.Line("/// </summary>");
         w.Line("/// <param name=\"seed\">The same seed gives the same parameters on every platform.</param>");
         using (w.Block("public void InitializeParameters(int seed)"))
@@ -395,6 +500,14 @@ internal static class NetworkEmitter
                     w.Line($"P({bias.ConstName}, {bias.Size}).Clear();");
                 }
             }
+
+            foreach (PlanOp op in plan.Ops.Where(o => o.Kind == OpKind.BatchNorm))
+            {
+                w.Line($"P({op.Weight!.ConstName}, {op.Weight.Size}).Fill(1f); // {op.Name}: scale 1, shift 0, running mean 0, running variance 1");
+                w.Line($"P({op.Bias!.ConstName}, {op.Bias.Size}).Clear();");
+                w.Line($"S({op.RunningMean!.ConstName}, {op.RunningMean.Size}).Clear();");
+                w.Line($"S({op.RunningVariance!.ConstName}, {op.RunningVariance.Size}).Fill(1f);");
+            }
         }
 
         w.Line();
@@ -403,11 +516,12 @@ internal static class NetworkEmitter
     private static void EmitPasses(IndentedWriter w, NetworkPlan plan)
     {
         w.Line("// The forward pass: every layer in order, reading the arena and writing the next tensor.");
-        using (w.Block("private void ForwardPass(int n)"))
+        w.Line("// Training mode draws dropout masks and normalises with batch statistics; inference does neither.");
+        using (w.Block("private void ForwardPass(int n, bool training)"))
         {
             foreach (PlanOp op in plan.Ops)
             {
-                w.Line($"{op.MethodName}Forward(n);");
+                w.Line(op.Kind is OpKind.Dropout or OpKind.BatchNorm ? $"{op.MethodName}Forward(n, training);" : $"{op.MethodName}Forward(n);");
             }
         }
 
@@ -418,7 +532,7 @@ internal static class NetworkEmitter
             for (int i = plan.Ops.Count - 1; i >= 0; i--)
             {
                 PlanOp op = plan.Ops[i];
-                if (op.Kind == OpKind.Activation && !op.NeedsInputGradient)
+                if (op.Kind is OpKind.Activation or OpKind.Dropout && !op.NeedsInputGradient)
                 {
                     w.Line($"// {op.Name}: no layer before it has parameters, so its input needs no gradient.");
                     continue;
@@ -437,18 +551,97 @@ internal static class NetworkEmitter
         {
             LayerSpec layer = plan.Spec.Layers[op.LayerIndex];
             w.Line($"// Layer {op.LayerIndex}, {op.Name}: {layer.Display}, {ShapeInference.FormatShape(op.Input.Shape)} -> {ShapeInference.FormatShape(op.Output.Shape)}");
-            if (op.Kind == OpKind.Dense)
+            switch (op.Kind)
             {
-                EmitDense(w, plan, op);
-            }
-            else
-            {
-                EmitActivation(w, op);
+                case OpKind.Dense:
+                    EmitDense(w, op);
+                    break;
+                case OpKind.Dropout:
+                    EmitDropout(w, op);
+                    break;
+                case OpKind.BatchNorm:
+                    EmitBatchNorm(w, op);
+                    break;
+                default:
+                    EmitActivation(w, op);
+                    break;
             }
         }
     }
 
-    private static void EmitDense(IndentedWriter w, NetworkPlan plan, PlanOp op)
+    private static void EmitDropout(IndentedWriter w, PlanOp op)
+    {
+        string x = $"A({op.Input.ConstName}, {op.Input.Size}, n)";
+        string y = $"A({op.Output.ConstName}, {op.Output.Size}, n)";
+        string mask = $"A({op.Mask!.ConstName}, {op.Mask.Size}, n)";
+        using (w.Block($"private void {op.MethodName}Forward(int n, bool training)"))
+        {
+            using (w.Block("if (training)"))
+            {
+                w.Line($"{K}.DropoutForward({y}, {mask}, {x}, rate: {Float(op.Rate)}, Random);");
+            }
+
+            using (w.Block("else"))
+            {
+                w.Line($"{x}.CopyTo({y}); // identity at inference");
+            }
+        }
+
+        w.Line();
+        if (op.NeedsInputGradient)
+        {
+            w.Line($"private void {op.MethodName}Backward(int n) =>");
+            w.Line($"    {K}.DropoutBackward(D({op.Input.ConstName}, {op.Input.Size}, n), D({op.Output.ConstName}, {op.Output.Size}, n), {mask});");
+            w.Line();
+        }
+    }
+
+    private static void EmitBatchNorm(IndentedWriter w, PlanOp op)
+    {
+        int f = op.InFeatures;
+        string x = $"A({op.Input.ConstName}, {op.Input.Size}, n)";
+        string y = $"A({op.Output.ConstName}, {op.Output.Size}, n)";
+        string gamma = $"P({op.Weight!.ConstName}, {f})";
+        string beta = $"P({op.Bias!.ConstName}, {f})";
+        string mean = $"W({op.ScratchConst}, {f})";
+        string inv = $"W({op.ScratchConst} + {f}, {f})";
+        string rows = op.Rows == 1 ? "n" : $"n * {op.Rows}";
+        using (w.Block($"private void {op.MethodName}Forward(int n, bool training)"))
+        {
+            using (w.Block("if (training)"))
+            {
+                w.Line($"{K}.BatchNormTrainingForward(");
+                w.Line($"    {y}, {mean}, {inv}, // output, batch mean, batch 1/std");
+                w.Line($"    S({op.RunningMean!.ConstName}, {f}), S({op.RunningVariance!.ConstName}, {f}), // {op.RunningMean.Name}, {op.RunningVariance.Name}");
+                w.Line($"    {x}, {gamma}, {beta},");
+                w.Line($"    rows: {rows}, features: {f}, momentum: {Float(op.Momentum)}, epsilon: {Float(op.Epsilon)});");
+            }
+
+            using (w.Block("else"))
+            {
+                w.Line($"{K}.BatchNormInferenceForward(");
+                w.Line($"    {y}, {x}, {gamma}, {beta}, S({op.RunningMean.ConstName}, {f}), S({op.RunningVariance.ConstName}, {f}),");
+                w.Line($"    rows: {rows}, features: {f}, epsilon: {Float(op.Epsilon)});");
+            }
+        }
+
+        w.Line();
+        using (w.Block($"private void {op.MethodName}Backward(int n)"))
+        {
+            w.Line($"{K}.BatchNormBackward(");
+            w.Line(op.NeedsInputGradient
+                ? $"    D({op.Input.ConstName}, {op.Input.Size}, n), // d input"
+                : "    default, // no layer before this one has parameters: its input needs no gradient");
+            w.Line($"    G({op.Weight.ConstName}, {f}), G({op.Bias.ConstName}, {f}), // d {op.Weight.Name}, d {op.Bias.Name}");
+            w.Line($"    W({op.ScratchConst} + {2 * f}, {2 * f}), // working space for two sums");
+            w.Line($"    D({op.Output.ConstName}, {op.Output.Size}, n), {x}, {gamma}, {mean}, {inv},");
+            w.Line($"    rows: {rows}, features: {f});");
+        }
+
+        w.Line();
+    }
+
+    private static void EmitDense(IndentedWriter w, PlanOp op)
     {
         PlanParameter weight = op.Weight!;
         string rows = op.Rows == 1 ? "n" : $"n * {op.Rows}";
@@ -512,6 +705,10 @@ internal static class NetworkEmitter
         w.Line($"private {Span} A(int offset, int size, int n) => new(_activations, offset * n, size * n);");
         w.Line();
         w.Line($"private {Span} D(int offset, int size, int n) => new(_activationGradients, offset * n, size * n);");
+        w.Line();
+        w.Line($"private {Span} S(int offset, int length) => new(_state, offset, length);");
+        w.Line();
+        w.Line($"private {Span} W(int offset, int length) => new(_scratch, offset, length);");
     }
 
     // A network whose attributes have errors still gets its public surface, so that the user's
@@ -557,16 +754,22 @@ internal static class NetworkEmitter
             w.Line("/// <inheritdoc/>");
             w.Line($"public {Span} Gradients => {fail}");
             w.Line();
-            w.Line("int global::NetGen.INetwork.InputSize => InputSize;");
+            w.Line("/// <summary>Unknown: the network has errors.</summary>");
+            w.Line("public const int StateCount = 0;");
             w.Line();
-            w.Line("int global::NetGen.INetwork.OutputSize => OutputSize;");
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public {Span} State => {fail}");
             w.Line();
-            w.Line("int global::NetGen.INetwork.ParameterCount => ParameterCount;");
+            w.Line("/// <summary>Always throws: the network has errors.</summary>");
+            w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> StateLayout => {fail}");
             w.Line();
-            w.Line("string global::NetGen.INetwork.Summary => Summary;");
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public global::NetGen.SeededRandom Random => {fail}");
             w.Line();
-            w.Line("global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> global::NetGen.INetwork.ParameterLayout => ParameterLayout;");
+            w.Line("/// <summary>Always throws: the network has errors.</summary>");
+            w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => {fail}");
             w.Line();
+            EmitExplicitInterface(w);
             w.Line("/// <inheritdoc/>");
             w.Line($"public void Forward({ReadOnlySpan} inputs, {Span} outputs) => {fail}");
             w.Line();
@@ -583,6 +786,12 @@ internal static class NetworkEmitter
                 w.Line($"/// <param name=\"{targets}\">Unused.</param>");
                 w.Line("/// <returns>Never returns.</returns>");
                 w.Line($"public float ComputeGradients({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) => {fail}");
+                w.Line();
+                w.Line("/// <summary>Always throws: the network has errors.</summary>");
+                w.Line("/// <param name=\"inputs\">Unused.</param>");
+                w.Line($"/// <param name=\"{targets}\">Unused.</param>");
+                w.Line("/// <returns>Never returns.</returns>");
+                w.Line($"public float Evaluate({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) => {fail}");
                 w.Line();
                 w.Line("/// <summary>Always throws: the network has errors.</summary>");
                 w.Line("/// <param name=\"inputs\">Unused.</param>");

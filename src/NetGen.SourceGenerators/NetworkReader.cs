@@ -107,6 +107,8 @@ internal static class NetworkReader
             "TanhAttribute" => LayerKind.Tanh,
             "GeluAttribute" => LayerKind.Gelu,
             "SoftmaxAttribute" => LayerKind.Softmax,
+            "DropoutAttribute" => LayerKind.Dropout,
+            "BatchNormAttribute" => LayerKind.BatchNorm,
             "SoftmaxCrossEntropyAttribute" => LayerKind.SoftmaxCrossEntropy,
             "MeanSquaredErrorAttribute" => LayerKind.MeanSquaredError,
             "BinaryCrossEntropyAttribute" => LayerKind.BinaryCrossEntropy,
@@ -117,7 +119,7 @@ internal static class NetworkReader
     private static LayerSpec ReadLayer(LayerKind kind, AttributeData attribute, int index)
     {
         var ints = new List<int>();
-        double number = 0;
+        var numbers = new List<double>();
         var activation = ActivationKind.None;
         bool useBias = true;
         ImmutableArray<TypedConstant> args = attribute.ConstructorArguments;
@@ -128,7 +130,7 @@ internal static class NetworkReader
                 {
                     foreach (TypedConstant value in args[0].Values)
                     {
-                        ints.Add(value.Value is int d ? d : 0);
+                        ints.Add(ScalarValue(value) is int d ? d : 0);
                     }
                 }
                 else
@@ -136,7 +138,7 @@ internal static class NetworkReader
                     // [Input(1, 28, 28)] binds the params array element by element in some compilers' views.
                     foreach (TypedConstant value in args)
                     {
-                        if (value.Kind != TypedConstantKind.Array && value.Value is int d)
+                        if (ScalarValue(value) is int d)
                         {
                             ints.Add(d);
                         }
@@ -145,28 +147,60 @@ internal static class NetworkReader
 
                 break;
             case LayerKind.Dense:
-                ints.Add(args.Length > 0 && args[0].Value is int units ? units : 0);
+                ints.Add(args.Length > 0 && ScalarValue(args[0]) is int units ? units : 0);
                 break;
             case LayerKind.LeakyReLU:
-                number = args.Length > 0 ? ToDouble(args[0].Value, 0.01) : 0.01;
+                numbers.Add(args.Length > 0 ? ToDouble(ScalarValue(args[0]), 0.01) : 0.01);
                 break;
+            case LayerKind.Dropout:
+                numbers.Add(args.Length > 0 ? ToDouble(ScalarValue(args[0]), double.NaN) : double.NaN);
+                break;
+        }
+
+        // Named real arguments, in the positions LayerSpec documents.
+        if (kind == LayerKind.Dense)
+        {
+            numbers.Add(Named(attribute, "L1", 0));
+            numbers.Add(Named(attribute, "L2", 0));
+        }
+        else if (kind == LayerKind.BatchNorm)
+        {
+            numbers.Add(Named(attribute, "Momentum", 0.1));
+            numbers.Add(Named(attribute, "Epsilon", 1e-5));
         }
 
         foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
         {
             switch (named.Key)
             {
-                case "Activation" when named.Value.Value is int a:
+                case "Activation" when ScalarValue(named.Value) is int a:
                     activation = (ActivationKind)a;
                     break;
-                case "UseBias" when named.Value.Value is bool b:
+                case "UseBias" when ScalarValue(named.Value) is bool b:
                     useBias = b;
                     break;
             }
         }
 
-        return new LayerSpec(kind, index, new EquatableArray<int>(ints), number, activation, useBias);
+        return new LayerSpec(kind, index, new EquatableArray<int>(ints), new EquatableArray<double>(numbers), activation, useBias);
     }
+
+    private static double Named(AttributeData attribute, string name, double fallback)
+    {
+        foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+        {
+            if (named.Key == name)
+            {
+                return ToDouble(ScalarValue(named.Value), fallback);
+            }
+        }
+
+        return fallback;
+    }
+
+    // TypedConstant.Value throws for arrays (a user can write anything while typing).
+    private static object? ScalarValue(TypedConstant constant) =>
+        constant.Kind is TypedConstantKind.Array or TypedConstantKind.Error ? null : constant.Value;
 
     private static double ToDouble(object? value, double fallback) => value switch
     {

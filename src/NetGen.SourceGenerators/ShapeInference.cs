@@ -62,6 +62,8 @@ internal enum OpKind
 {
     Dense,
     Activation,
+    Dropout,
+    BatchNorm,
 }
 
 /// <summary>One step of the forward pass (a layer, or the activation fused into a Dense).</summary>
@@ -97,6 +99,29 @@ internal sealed class PlanOp
 
     /// <summary>Whether backward must produce the input's gradient: only when a layer before it has parameters.</summary>
     public bool NeedsInputGradient { get; set; }
+
+    /// <summary>Dense: L1 and L2 penalties on the weight.</summary>
+    public double L1 { get; set; }
+
+    public double L2 { get; set; }
+
+    /// <summary>Dropout: the rate and the mask tensor.</summary>
+    public double Rate { get; set; }
+
+    public PlanTensor? Mask { get; set; }
+
+    /// <summary>BatchNorm: running statistics (state), scratch offset (4 × features), momentum, epsilon.</summary>
+    public PlanParameter? RunningMean { get; set; }
+
+    public PlanParameter? RunningVariance { get; set; }
+
+    public string ScratchConst { get; set; } = "";
+
+    public int ScratchOffset { get; set; }
+
+    public double Momentum { get; set; }
+
+    public double Epsilon { get; set; }
 }
 
 /// <summary>One row of the summary table (one user layer).</summary>
@@ -147,6 +172,12 @@ internal sealed class NetworkPlan
 
     public List<PlanParameter> Parameters { get; } = new();
 
+    /// <summary>Non-trainable state saved with the model (BatchNorm running statistics).</summary>
+    public List<PlanParameter> State { get; } = new();
+
+    /// <summary>Per-batch working space (BatchNorm batch statistics), independent of the batch size.</summary>
+    public int ScratchSize { get; set; }
+
     public List<PlanOp> Ops { get; } = new();
 
     public LayerSpec? Loss { get; set; }
@@ -156,6 +187,8 @@ internal sealed class NetworkPlan
     public PlanTensor? Probabilities { get; set; }
 
     public int ParameterCount => (int)Math.Min(int.MaxValue, Parameters.Sum(p => p.LongSize));
+
+    public int StateCount => (int)Math.Min(int.MaxValue, State.Sum(p => p.LongSize));
 
     public int ActivationsPerSample => (int)Math.Min(int.MaxValue, Tensors.Sum(t => t.LongSize));
 
@@ -218,6 +251,15 @@ internal static class ShapeInference
             offset += t.Size;
             plan.Tensors.Add(t);
             return t;
+        }
+
+        int stateOffset = 0;
+        PlanParameter AddState(string name, string constName, int[] s)
+        {
+            var p = new PlanParameter(name, constName, s, stateOffset);
+            stateOffset += p.Size;
+            plan.State.Add(p);
+            return p;
         }
 
         int paramOffset = 0;
@@ -295,6 +337,15 @@ internal static class ShapeInference
                         continue;
                     }
 
+                    double l1 = layer.Number(0), l2 = layer.Number(1);
+                    if (!(l1 >= 0) || !(l2 >= 0) || double.IsInfinity(l1) || double.IsInfinity(l2))
+                    {
+                        string which = !(l1 >= 0) || double.IsInfinity(l1) ? "L1" : "L2";
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, $"{which} must be non-negative and finite, but is {LayerSpec.Format(which == "L1" ? l1 : l2)}"));
+                        shape = null;
+                        continue;
+                    }
+
                     string name = NextName(counters, "dense");
                     string pascal = Pascal(name);
                     int inFeatures = shape[shape.Length - 1];
@@ -312,6 +363,8 @@ internal static class ShapeInference
                         Rows = Product(shape) / inFeatures,
                         InFeatures = inFeatures,
                         OutFeatures = units,
+                        L1 = l1,
+                        L2 = l2,
                     };
                     op.Output = AddTensor(pascal + "Out", name + " output" + (layer.Activation == ActivationKind.None ? string.Empty : " (before " + layer.Activation + ")"), outShape);
                     plan.Ops.Add(op);
@@ -333,17 +386,87 @@ internal static class ShapeInference
                 case LayerKind.Gelu:
                 case LayerKind.Softmax:
                 {
-                    if (layer.Kind == LayerKind.LeakyReLU && !(layer.Number >= 0))
+                    if (layer.Kind == LayerKind.LeakyReLU && !(layer.Number(0) >= 0))
                     {
-                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, $"alpha must be non-negative, but is {layer.Number.ToString("R", CultureInfo.InvariantCulture)}"));
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, $"alpha must be non-negative, but is {LayerSpec.Format(layer.Number(0))}"));
                         shape = null;
                         continue;
                     }
 
                     var activation = (ActivationKind)Enum.Parse(typeof(ActivationKind), layer.Kind.ToString());
                     string name = NextName(counters, layer.Kind.ToString().ToLowerInvariant());
-                    current = AddActivation(plan, activation, layer.Number, name, Pascal(name), index, current, AddTensor);
+                    current = AddActivation(plan, activation, layer.Number(0), name, Pascal(name), index, current, AddTensor);
                     plan.Rows.Add(new PlanRow(index, name, layer.Display, shape, 0));
+                    break;
+                }
+
+                case LayerKind.Dropout:
+                {
+                    double rate = layer.Number(0, double.NaN);
+                    if (!(rate >= 0 && rate < 1))
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, $"rate must lie in [0, 1), but is {LayerSpec.Format(rate)}"));
+                        shape = null;
+                        continue;
+                    }
+
+                    string name = NextName(counters, "dropout");
+                    string pascal = Pascal(name);
+                    var op = new PlanOp { Kind = OpKind.Dropout, Name = name, MethodName = pascal, LayerIndex = index, Input = current, Rate = rate };
+                    op.Mask = AddTensor(pascal + "Mask", name + " mask (0 or 1/(1-rate))", shape);
+                    op.Output = AddTensor(pascal + "Out", name + " output", shape);
+                    plan.Ops.Add(op);
+                    current = op.Output;
+                    plan.Rows.Add(new PlanRow(index, name, layer.Display, shape, 0));
+                    break;
+                }
+
+                case LayerKind.BatchNorm:
+                {
+                    double momentum = layer.Number(0, 0.1), epsilon = layer.Number(1, 1e-5);
+                    string? bad = !(momentum >= 0 && momentum <= 1) ? $"Momentum must lie in [0, 1], but is {LayerSpec.Format(momentum)}"
+                        : !(epsilon > 0) || double.IsInfinity(epsilon) ? $"Epsilon must be positive, but is {LayerSpec.Format(epsilon)}"
+                        : null;
+                    if (bad is not null)
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, bad));
+                        shape = null;
+                        continue;
+                    }
+
+                    if (shape.Length != 1)
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.BatchNormInput.Id, layer.AttributeIndex, layer.Display, at, FormatShapeWithCount(shape)));
+                        shape = null;
+                        continue;
+                    }
+
+                    int features = shape[0];
+                    string name = NextName(counters, "batchnorm");
+                    string pascal = Pascal(name);
+                    var op = new PlanOp
+                    {
+                        Kind = OpKind.BatchNorm,
+                        Name = name,
+                        MethodName = pascal,
+                        LayerIndex = index,
+                        Input = current,
+                        InFeatures = features,
+                        OutFeatures = features,
+                        Momentum = momentum,
+                        Epsilon = epsilon,
+                        Weight = AddParameter(name + ".weight", pascal + "Weight", new[] { features }),
+                        Bias = AddParameter(name + ".bias", pascal + "Bias", new[] { features }),
+                        RunningMean = AddState(name + ".running_mean", pascal + "RunningMean", new[] { features }),
+                        RunningVariance = AddState(name + ".running_var", pascal + "RunningVar", new[] { features }),
+                        ScratchConst = pascal + "Scratch",
+                        ScratchOffset = plan.ScratchSize,
+                    };
+                    plan.ScratchSize += 4 * features;
+                    op.Output = AddTensor(pascal + "Out", name + " output", shape);
+                    plan.Ops.Add(op);
+                    current = op.Output;
+                    plan.Rows.Add(new PlanRow(index, name, layer.Display, shape, 2 * features));
                     break;
                 }
 
@@ -412,9 +535,17 @@ internal static class ShapeInference
             PlanOp op = plan.Ops[i];
             op.NeedsInputGradient = parametersBefore;
             parametersBefore |= op.Weight is not null;
-            if (op.Kind == OpKind.Dense && i + 1 < plan.Ops.Count && plan.Ops[i + 1].Kind == OpKind.Activation)
+            if (op.Kind == OpKind.Dense)
             {
-                op.HeInit = plan.Ops[i + 1].Activation is ActivationKind.ReLU or ActivationKind.LeakyReLU or ActivationKind.Gelu;
+                // The activation that follows, looking past normalisation and dropout.
+                int next = i + 1;
+                while (next < plan.Ops.Count && plan.Ops[next].Kind is OpKind.BatchNorm or OpKind.Dropout)
+                {
+                    next++;
+                }
+
+                op.HeInit = next < plan.Ops.Count && plan.Ops[next].Kind == OpKind.Activation
+                    && plan.Ops[next].Activation is ActivationKind.ReLU or ActivationKind.LeakyReLU or ActivationKind.Gelu;
             }
         }
 

@@ -60,6 +60,56 @@ public sealed class DenseAttribute : LayerAttribute
 
     /// <summary>Whether the layer has a bias vector (default true).</summary>
     public bool UseBias { get; set; } = true;
+
+    /// <summary>
+    /// L1 penalty on the weight (not the bias): <c>L1·Σ|w|</c> is added to the loss and
+    /// <c>L1·sign(w)</c> to its gradient (Keras's kernel_regularizer). Default 0.
+    /// </summary>
+    public double L1 { get; set; }
+
+    /// <summary>
+    /// L2 penalty on the weight (not the bias): <c>L2·Σw²</c> is added to the loss and
+    /// <c>2·L2·w</c> to its gradient (Keras's kernel_regularizer). Default 0. For PyTorch-style
+    /// weight decay on every parameter use the optimizer's <c>weightDecay</c> instead.
+    /// </summary>
+    public double L2 { get; set; }
+}
+
+/// <summary>
+/// Inverted dropout: in training, each value is zeroed with probability <c>rate</c> and the
+/// others are scaled by <c>1 / (1 − rate)</c>; at inference it is the identity (PyTorch's
+/// <c>nn.Dropout</c>). The mask comes from the network's seeded <c>Random</c>, so a run is
+/// reproducible, and the backward pass uses the same mask.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class DropoutAttribute : LayerAttribute
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="rate">Probability of zeroing a value, in [0, 1).</param>
+    public DropoutAttribute(double rate) => Rate = rate;
+
+    /// <summary>Probability of zeroing a value.</summary>
+    public double Rate { get; }
+}
+
+/// <summary>
+/// Batch normalisation over the features of a vector input (PyTorch's <c>nn.BatchNorm1d</c>):
+/// in training, each feature is normalised with the batch's mean and (biased) variance and the
+/// running estimates are updated, <c>running = (1 − momentum)·running + momentum·batch</c>, with
+/// the unbiased variance; at inference the running estimates are used. Learnable scale
+/// (<c>weight</c>, initially 1) and shift (<c>bias</c>, initially 0). The running statistics are
+/// state, not trainable parameters: they live in the network's <c>State</c> buffer.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class BatchNormAttribute : LayerAttribute
+{
+    /// <summary>Weight of the current batch in the running statistics, in [0, 1] (default 0.1).</summary>
+    public double Momentum { get; set; } = 0.1;
+
+    /// <summary>Added to the variance before the square root; positive (default 1e-5).</summary>
+    public double Epsilon { get; set; } = 1e-5;
 }
 
 /// <summary>Rectified linear unit, <c>max(x, 0)</c>.</summary>

@@ -58,6 +58,20 @@ public static class Guard
         }
     }
 
+    /// <summary>
+    /// Throws unless a BatchNorm layer sees at least two values per feature in training (PyTorch
+    /// refuses the same: a batch of one has no variance).
+    /// </summary>
+    public static void TrainingBatchNorm(int rows, string layer, string paramName)
+    {
+        if (rows < 2)
+        {
+            throw new ArgumentException(
+                $"{layer} is a BatchNorm layer: in training it needs a batch of at least 2 samples to compute batch statistics, but the batch has {rows}. Use a larger batch, or Evaluate/Forward (inference, running statistics) for one sample.",
+                paramName);
+        }
+    }
+
     /// <summary>Throws unless <paramref name="maxBatchSize"/> is positive.</summary>
     public static void MaxBatchSize(int maxBatchSize, string paramName)
     {

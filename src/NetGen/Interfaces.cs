@@ -27,6 +27,18 @@ public interface INetwork
     /// <summary>Name, offset and shape of every parameter tensor in <see cref="Parameters"/>.</summary>
     IReadOnlyList<ParameterInfo> ParameterLayout { get; }
 
+    /// <summary>
+    /// State that is not trained by gradients but belongs to the model (BatchNorm's running
+    /// mean and variance), in one buffer; empty when the network has none.
+    /// </summary>
+    Span<float> State { get; }
+
+    /// <summary>Name, offset and shape of every tensor in <see cref="State"/>.</summary>
+    IReadOnlyList<ParameterInfo> StateLayout { get; }
+
+    /// <summary>The generator that draws dropout masks; reset it to repeat a run.</summary>
+    SeededRandom Random { get; }
+
     /// <summary>A table of the layers with their output shapes and parameter counts.</summary>
     string Summary { get; }
 
@@ -54,6 +66,18 @@ public interface ITrainableNetwork<TTarget> : INetwork
 
     /// <summary><see cref="ComputeGradients"/>, then one step of <paramref name="optimizer"/>.</summary>
     float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<TTarget> targets, IOptimizer optimizer);
+
+    /// <summary>
+    /// Inference-mode forward pass and loss (dropout off, BatchNorm on running statistics), no
+    /// gradients: the validation loss. Includes the layers' L1/L2 penalties, as the training loss does.
+    /// </summary>
+    float Evaluate(ReadOnlySpan<float> inputs, ReadOnlySpan<TTarget> targets);
+
+    /// <summary>
+    /// The outputs of the last <see cref="ComputeGradients"/> or <see cref="Evaluate"/> call
+    /// (probabilities for the cross-entropy losses), batch size times <see cref="INetwork.OutputSize"/> values.
+    /// </summary>
+    ReadOnlySpan<float> LastOutputs { get; }
 }
 
 /// <summary>Updates a flat parameter buffer from its gradient buffer.</summary>

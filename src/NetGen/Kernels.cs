@@ -335,6 +335,183 @@ public static class Kernels
         }
     }
 
+    // ---------------------------------------------------------------- Dropout
+
+    /// <summary>
+    /// Inverted dropout in training: <c>mask[i]</c> is 0 with probability <paramref name="rate"/>, else
+    /// <c>1 / (1 − rate)</c>, drawn in order from <paramref name="random"/>; <c>output = input ⊙ mask</c>.
+    /// </summary>
+    public static void DropoutForward(Span<float> output, Span<float> mask, ReadOnlySpan<float> input, float rate, SeededRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        CheckSame(output.Length, input.Length, nameof(output));
+        CheckSame(mask.Length, input.Length, nameof(mask));
+        float scale = 1f / (1f - rate);
+        for (int i = 0; i < mask.Length; i++)
+        {
+            mask[i] = random.NextSingle() < rate ? 0f : scale;
+        }
+
+        TensorPrimitives.Multiply(input, mask, output);
+    }
+
+    /// <summary>Backward of <see cref="DropoutForward"/>: <c>dInput = dOutput ⊙ mask</c>, the same mask.</summary>
+    public static void DropoutBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> mask) =>
+        TensorPrimitives.Multiply(dOutput, mask, dInput);
+
+    // ---------------------------------------------------------------- Batch normalisation
+
+    /// <summary>
+    /// Training-mode batch normalisation of <paramref name="rows"/> rows of <paramref name="features"/>:
+    /// per feature, the batch mean μ and biased variance σ², <c>y = γ·(x − μ)/√(σ² + ε) + β</c>; saves μ
+    /// and 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
+    /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d).
+    /// </summary>
+    public static void BatchNormTrainingForward(
+        Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int features, float momentum, float epsilon)
+    {
+        if (rows < 2)
+        {
+            throw new ArgumentException($"Batch normalisation in training needs at least 2 values per feature, but the batch has {rows}.", nameof(rows));
+        }
+
+        Span<float> mean = batchMean.Slice(0, features);
+        Span<float> inv = batchInverseStd.Slice(0, features);
+        mean.Clear();
+        inv.Clear();
+        for (int r = 0; r < rows; r++)
+        {
+            TensorPrimitives.Add(mean, input.Slice(r * features, features), mean);
+        }
+
+        TensorPrimitives.Multiply(mean, 1f / rows, mean);
+
+        // Two passes: the variance from the deviations, not E[x²] − E[x]², which cancels badly.
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = input.Slice(r * features, features);
+            for (int f = 0; f < features; f++)
+            {
+                float d = x[f] - mean[f];
+                inv[f] += d * d;
+            }
+        }
+
+        float unbias = rows / (rows - 1f);
+        for (int f = 0; f < features; f++)
+        {
+            float variance = inv[f] / rows;
+            runningMean[f] = ((1f - momentum) * runningMean[f]) + (momentum * mean[f]);
+            runningVariance[f] = ((1f - momentum) * runningVariance[f]) + (momentum * variance * unbias);
+            inv[f] = 1f / MathF.Sqrt(variance + epsilon);
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = input.Slice(r * features, features);
+            Span<float> y = output.Slice(r * features, features);
+            for (int f = 0; f < features; f++)
+            {
+                y[f] = (gamma[f] * (x[f] - mean[f]) * inv[f]) + beta[f];
+            }
+        }
+    }
+
+    /// <summary>Inference-mode batch normalisation with the running statistics: <c>y = γ·(x − μ̂)/√(σ̂² + ε) + β</c>.</summary>
+    public static void BatchNormInferenceForward(
+        Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVariance, int rows, int features, float epsilon)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = input.Slice(r * features, features);
+            Span<float> y = output.Slice(r * features, features);
+            for (int f = 0; f < features; f++)
+            {
+                y[f] = (gamma[f] * (x[f] - runningMean[f]) / MathF.Sqrt(runningVariance[f] + epsilon)) + beta[f];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="BatchNormTrainingForward"/>, with x̂ = (x − μ)/σ:
+    /// <c>dγ += Σ dy·x̂</c>, <c>dβ += Σ dy</c>, <c>dx = γ/(N·σ)·(N·dy − Σdy − x̂·Σ(dy·x̂))</c>.
+    /// </summary>
+    /// <param name="dInput">[rows, features], overwritten; empty when not needed.</param>
+    /// <param name="dGamma">[features], accumulated.</param>
+    /// <param name="dBeta">[features], accumulated.</param>
+    /// <param name="scratch">At least <c>2·features</c> values of working space.</param>
+    /// <param name="dOutput">[rows, features].</param>
+    /// <param name="input">[rows, features], the forward input.</param>
+    /// <param name="gamma">[features], the scale.</param>
+    /// <param name="batchMean">[features], saved by the forward pass.</param>
+    /// <param name="batchInverseStd">[features], saved by the forward pass.</param>
+    /// <param name="rows">Rows (values per feature).</param>
+    /// <param name="features">Features.</param>
+    public static void BatchNormBackward(
+        Span<float> dInput, Span<float> dGamma, Span<float> dBeta, Span<float> scratch, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int features)
+    {
+        Span<float> sumDy = scratch.Slice(0, features);
+        Span<float> sumDyXhat = scratch.Slice(features, features);
+        sumDy.Clear();
+        sumDyXhat.Clear();
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = input.Slice(r * features, features);
+            ReadOnlySpan<float> dy = dOutput.Slice(r * features, features);
+            for (int f = 0; f < features; f++)
+            {
+                float xhat = (x[f] - batchMean[f]) * batchInverseStd[f];
+                sumDy[f] += dy[f];
+                sumDyXhat[f] += dy[f] * xhat;
+            }
+        }
+
+        TensorPrimitives.Add(dGamma.Slice(0, features), sumDyXhat, dGamma.Slice(0, features));
+        TensorPrimitives.Add(dBeta.Slice(0, features), sumDy, dBeta.Slice(0, features));
+        if (dInput.IsEmpty)
+        {
+            return;
+        }
+
+        float inverseRows = 1f / rows;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = input.Slice(r * features, features);
+            ReadOnlySpan<float> dy = dOutput.Slice(r * features, features);
+            Span<float> dx = dInput.Slice(r * features, features);
+            for (int f = 0; f < features; f++)
+            {
+                float xhat = (x[f] - batchMean[f]) * batchInverseStd[f];
+                dx[f] = gamma[f] * batchInverseStd[f] * (dy[f] - ((sumDy[f] + (xhat * sumDyXhat[f])) * inverseRows));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- Weight penalties
+
+    /// <summary>
+    /// L1/L2 penalty on <paramref name="weights"/>: returns <c>l1·Σ|w| + l2·Σw²</c> and, unless
+    /// <paramref name="gradient"/> is empty, adds <c>l1·sign(w) + 2·l2·w</c> to it.
+    /// </summary>
+    public static float WeightPenalty(Span<float> gradient, ReadOnlySpan<float> weights, float l1, float l2)
+    {
+        float penalty = (l1 * TensorPrimitives.SumOfMagnitudes(weights)) + (l2 * TensorPrimitives.SumOfSquares(weights));
+        if (!gradient.IsEmpty)
+        {
+            CheckSame(gradient.Length, weights.Length, nameof(gradient));
+            for (int i = 0; i < weights.Length; i++)
+            {
+                float w = weights[i];
+                gradient[i] += (l1 * MathF.Sign(w)) + (2f * l2 * w);
+            }
+        }
+
+        return penalty;
+    }
+
     // ---------------------------------------------------------------- Losses
 
     /// <summary>

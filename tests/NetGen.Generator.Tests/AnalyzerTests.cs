@@ -88,13 +88,29 @@ public class AnalyzerTests
     [InlineData("[Input(4)]\n[LeakyReLU(-0.5)]", "LeakyReLU(-0.5)", "LeakyReLU(-0.5) at layer 1: alpha must be non-negative, but is -0.5")]
     [InlineData("[Input(100000, 100000)]\n[Dense(2)]", "Input(100000, 100000)", "Input(100000, 100000) at layer 0: one sample would exceed 2,147,483,647 values")]
     [InlineData("[Input(100000)]\n[Dense(100000)]", "Dense(100000)", "Dense(100000) at layer 1: the network's parameters would exceed 2,147,483,647 values")]
+    [InlineData("[Input(4)]\n[Dropout(1.0)]", "Dropout(1.0)", "Dropout(1) at layer 1: rate must lie in [0, 1), but is 1")]
+    [InlineData("[Input(4)]\n[Dropout(-0.1)]", "Dropout(-0.1)", "Dropout(-0.1) at layer 1: rate must lie in [0, 1), but is -0.1")]
+    [InlineData("[Input(4)]\n[Dense(3, L2 = -0.01)]", "Dense(3, L2 = -0.01)", "Dense(3, L2 = -0.01) at layer 1: L2 must be non-negative and finite, but is -0.01")]
+    [InlineData("[Input(4)]\n[Dense(3, L1 = -1)]", "Dense(3, L1 = -1)", "Dense(3, L1 = -1) at layer 1: L1 must be non-negative and finite, but is -1")]
+    [InlineData("[Input(4)]\n[BatchNorm(Momentum = 1.5)]", "BatchNorm(Momentum = 1.5)", "BatchNorm(Momentum = 1.5, Epsilon = 1E-05) at layer 1: Momentum must lie in [0, 1], but is 1.5")]
+    [InlineData("[Input(4)]\n[BatchNorm(Epsilon = 0)]", "BatchNorm(Epsilon = 0)", "BatchNorm(Momentum = 0.1, Epsilon = 0) at layer 1: Epsilon must be positive, but is 0")]
     public Task NG9001_invalid_arguments(string layers, string underlined, string message) =>
         Single(Net(layers), "NG9001", underlined, message);
 
     [Fact]
+    public Task NG1003_batchnorm_on_a_non_vector() => Single(
+        Net("[Input(3, 8)]\n[Dense(4)]\n[BatchNorm]"),
+        "NG1003", "BatchNorm", "BatchNorm at layer 2 normalises the features of a vector input [features], but receives [3, 4] (12 values)");
+
+    [Fact]
+    public Task NG0007_dropout_after_the_loss() => Single(
+        Net("[Input(4)]\n[Dense(3)]\n[SoftmaxCrossEntropy]\n[Dropout(0.5)]"),
+        "NG0007", "Dropout(0.5)", "Dropout(0.5) at layer 3 comes after the loss SoftmaxCrossEntropy at layer 2; the loss must be the last layer");
+
+    [Fact]
     public async Task Valid_networks_have_no_diagnostics()
     {
-        Assert.Empty(await TestCompiler.Analyze(BaselineTests.FashionMlp, BaselineTests.Regression, BaselineTests.Sequence, BaselineTests.InferenceOnly));
+        Assert.Empty(await TestCompiler.Analyze(BaselineTests.FashionMlp, BaselineTests.Regression, BaselineTests.Sequence, BaselineTests.InferenceOnly, BaselineTests.Regularized));
     }
 
     [Fact]

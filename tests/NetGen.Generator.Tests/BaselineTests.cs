@@ -61,6 +61,22 @@ public class BaselineTests
         public partial class Encoder;
         """;
 
+    public const string Regularized = """
+        using NetGen;
+
+        namespace Samples;
+
+        [Network]
+        [Input(784)]
+        [Dense(256, L2 = 0.0001)]
+        [BatchNorm]
+        [ReLU]
+        [Dropout(0.25)]
+        [Dense(10)]
+        [SoftmaxCrossEntropy]
+        public partial class RegularizedMlp;
+        """;
+
     public const string Invalid = """
         using NetGen;
 
@@ -78,6 +94,7 @@ public class BaselineTests
     [InlineData(nameof(Regression), Regression, "Samples.Regression.Regressor.g.cs")]
     [InlineData(nameof(Sequence), Sequence, "TokenTagger.g.cs")]
     [InlineData(nameof(InferenceOnly), InferenceOnly, "Samples.Encoder.g.cs")]
+    [InlineData(nameof(Regularized), Regularized, "Samples.RegularizedMlp.g.cs")]
     [InlineData(nameof(Invalid), Invalid, "Samples.Broken.g.cs")]
     public void Generated_code_matches_the_approved_baseline_and_compiles_without_warnings(string name, string source, string hintName)
     {

@@ -17,7 +17,11 @@ public class NetworkGradientTests
 
     private abstract record Op;
 
-    private sealed record DenseOp(string Name, int In, int Out, bool Bias = true, Activation Activation = Activation.None) : Op;
+    private sealed record DenseOp(string Name, int In, int Out, bool Bias = true, Activation Activation = Activation.None, double L1 = 0, double L2 = 0) : Op;
+
+    private sealed record DropoutOp(double Rate) : Op;
+
+    private sealed record BatchNormOp(string Name, int Features, double Epsilon = 1e-5) : Op;
 
     private sealed record ActivationOp(Activation Activation, double Alpha = 0.01) : Op;
 
@@ -68,6 +72,40 @@ public class NetworkGradientTests
         new DenseOp("dense1", 8, 4, Activation: Activation.ReLU),
         new DenseOp("dense2", 4, 2));
 
+    private static readonly Architecture Regularized = new(
+        Loss.SoftmaxCrossEntropy, 4,
+        new DenseOp("dense1", 6, 8, L1: 0.001, L2: 0.01),
+        new BatchNormOp("batchnorm1", 8),
+        new ActivationOp(Activation.ReLU),
+        new DropoutOp(0.3),
+        new DenseOp("dense2", 8, 5, Activation: Activation.Tanh, L2: 0.05),
+        new BatchNormOp("batchnorm2", 5, Epsilon: 0.001),
+        new DropoutOp(0.5),
+        new DenseOp("dense3", 5, 4));
+
+    private static readonly Architecture InputDropout = new(
+        Loss.MeanSquaredError, 2,
+        new DropoutOp(0.2),
+        new DenseOp("dense1", 3, 2));
+
+    [Fact]
+    public void Dropout_batchnorm_and_weight_penalties_match_finite_differences_in_training_mode()
+    {
+        // The dropout masks are drawn from the network's Random: replay the same sequence here.
+        var net = new RegularizedNet(8, seed: 11);
+        const int batch = 5;
+        net.Random.Reset(1234);
+        CheckClassifier(net, Regularized, batch, masksSeed: 1234);
+    }
+
+    [Fact]
+    public void Dropout_on_the_input_matches_finite_differences()
+    {
+        var net = new InputDropoutNet(4, seed: 12);
+        net.Random.Reset(99);
+        CheckRegressor(net, InputDropout, batch: 4, binaryTargets: false, masksSeed: 99);
+    }
+
     [Fact]
     public void Three_layer_net_gradients_match_finite_differences() =>
         CheckClassifier(new ThreeLayerNet(8, seed: 3), ThreeLayer, batch: 3);
@@ -103,24 +141,74 @@ public class NetworkGradientTests
         Reference.AssertClose(expected, y, 1e-5, 1e-5, "outputs");
     }
 
-    private static void CheckClassifier(ITrainableNetwork<int> net, Architecture arch, int batch, int checkEvery = 1)
+    private static void CheckClassifier(ITrainableNetwork<int> net, Architecture arch, int batch, int checkEvery = 1, int? masksSeed = null)
     {
         float[] x = Reference.RandomFloats(batch * net.InputSize, 100);
         int[] labels = Enumerable.Range(0, batch).Select(i => (i * 7) % net.OutputSize).ToArray();
         double[] theta = Reference.ToDouble(net.Parameters);
         double[] xd = Reference.ToDouble(x);
-        double LossOf() => Reference.SoftmaxCrossEntropy(Run(arch, theta, net.ParameterLayout, xd), labels, net.OutputSize);
+        List<double[]> masks = Masks(arch, batch, net.InputSize, masksSeed);
+        double LossOf() => Reference.SoftmaxCrossEntropy(Run(arch, theta, net.ParameterLayout, xd, masks), labels, net.OutputSize) + Penalty(arch, theta, net.ParameterLayout);
 
         float loss = net.ComputeGradients(x, labels);
         Assert.Equal(LossOf(), loss, 1e-5);
         CheckGradients(net, theta, LossOf, checkEvery);
+        Reference.AssertClose(Reference.Activate(Activation.Softmax, Run(arch, theta, net.ParameterLayout, xd, masks), net.OutputSize), net.LastOutputs, 1e-6, 1e-5, "training probabilities");
 
-        var outputs = new float[batch * net.OutputSize];
-        net.Forward(x, outputs);
-        Reference.AssertClose(Reference.Activate(Activation.Softmax, Run(arch, theta, net.ParameterLayout, xd), net.OutputSize), outputs, 1e-6, 1e-5, "probabilities");
+        // Inference: no dropout, BatchNorm on the running statistics (checked elsewhere); without
+        // either, the reference applies.
+        if (masks.Count == 0 && !arch.Ops.OfType<BatchNormOp>().Any())
+        {
+            var outputs = new float[batch * net.OutputSize];
+            net.Forward(x, outputs);
+            Reference.AssertClose(Reference.Activate(Activation.Softmax, Run(arch, theta, net.ParameterLayout, xd, masks), net.OutputSize), outputs, 1e-6, 1e-5, "probabilities");
+        }
     }
 
-    private static void CheckRegressor(ITrainableNetwork<float> net, Architecture arch, int batch, bool binaryTargets)
+    /// <summary>The dropout masks the network draws, in order: one value per element, 0 with probability rate.</summary>
+    private static List<double[]> Masks(Architecture arch, int batch, int inputSize, int? seed)
+    {
+        var masks = new List<double[]>();
+        if (seed is null)
+        {
+            return masks;
+        }
+
+        var random = new SeededRandom(seed.Value);
+        int width = inputSize;
+        foreach (Op op in arch.Ops)
+        {
+            switch (op)
+            {
+                case DenseOp d:
+                    width = d.Out;
+                    break;
+                case DropoutOp drop:
+                    float scale = 1f / (1f - (float)drop.Rate);
+                    masks.Add(Enumerable.Range(0, batch * width).Select(_ => random.NextSingle() < (float)drop.Rate ? 0.0 : scale).ToArray());
+                    break;
+            }
+        }
+
+        return masks;
+    }
+
+    private static double Penalty(Architecture arch, double[] theta, IReadOnlyList<ParameterInfo> layout)
+    {
+        double total = 0;
+        foreach (DenseOp d in arch.Ops.OfType<DenseOp>())
+        {
+            ParameterInfo w = layout.Single(q => q.Name == d.Name + ".weight");
+            for (int i = w.Offset; i < w.Offset + w.Length; i++)
+            {
+                total += (d.L1 * Math.Abs(theta[i])) + (d.L2 * theta[i] * theta[i]);
+            }
+        }
+
+        return total;
+    }
+
+    private static void CheckRegressor(ITrainableNetwork<float> net, Architecture arch, int batch, bool binaryTargets, int? masksSeed = null)
     {
         float[] x = Reference.RandomFloats(batch * net.InputSize, 200);
         float[] t = Reference.RandomFloats(batch * net.OutputSize, 201);
@@ -131,9 +219,10 @@ public class NetworkGradientTests
 
         double[] theta = Reference.ToDouble(net.Parameters);
         double[] xd = Reference.ToDouble(x);
+        List<double[]> masks = Masks(arch, batch, net.InputSize, masksSeed);
         double LossOf()
         {
-            double[] y = Run(arch, theta, net.ParameterLayout, xd);
+            double[] y = Run(arch, theta, net.ParameterLayout, xd, masks);
             return arch.Loss == Loss.BinaryCrossEntropy ? Reference.BinaryCrossEntropy(y, t) : Reference.MeanSquaredError(y, t);
         }
 
@@ -141,9 +230,14 @@ public class NetworkGradientTests
         Assert.Equal(LossOf(), loss, 1e-5);
         CheckGradients(net, theta, LossOf, 1);
 
+        if (masks.Count > 0)
+        {
+            return;
+        }
+
         var outputs = new float[batch * net.OutputSize];
         net.Forward(x, outputs);
-        double[] raw = Run(arch, theta, net.ParameterLayout, xd);
+        double[] raw = Run(arch, theta, net.ParameterLayout, xd, masks);
         double[] expected = arch.Loss == Loss.BinaryCrossEntropy ? Reference.Activate(Activation.Sigmoid, raw, 1) : raw;
         Reference.AssertClose(expected, outputs, 1e-6, 1e-5, "outputs");
     }
@@ -162,8 +256,9 @@ public class NetworkGradientTests
     }
 
     /// <summary>The reference forward pass, in double, reading parameters by their names.</summary>
-    private static double[] Run(Architecture arch, double[] theta, IReadOnlyList<ParameterInfo> layout, double[] x)
+    private static double[] Run(Architecture arch, double[] theta, IReadOnlyList<ParameterInfo> layout, double[] x, List<double[]>? masks = null)
     {
+        int maskIndex = 0;
         double[] Slice(string name)
         {
             ParameterInfo p = layout.Single(q => q.Name == name);
@@ -185,6 +280,13 @@ public class NetworkGradientTests
                     break;
                 case ActivationOp a:
                     x = Reference.Activate(a.Activation, x, width, a.Alpha);
+                    break;
+                case DropoutOp:
+                    double[] mask = masks![maskIndex++];
+                    x = x.Select((v, i) => v * mask[i]).ToArray();
+                    break;
+                case BatchNormOp bn:
+                    x = Reference.BatchNormTraining(x, Slice(bn.Name + ".weight"), Slice(bn.Name + ".bias"), bn.Features, bn.Epsilon);
                     break;
             }
         }

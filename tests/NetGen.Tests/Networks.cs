@@ -62,3 +62,23 @@ public partial class SequenceNet;
 [Dense(4, Activation = Activation.ReLU)]
 [Dense(2)]
 public partial class InferenceOnlyNet;
+
+[Network]
+[Input(6)]
+[Dense(8, L1 = 0.001, L2 = 0.01)]
+[BatchNorm]
+[ReLU]
+[Dropout(0.3)]
+[Dense(5, Activation = Activation.Tanh, L2 = 0.05)]
+[BatchNorm(Momentum = 0.2, Epsilon = 0.001)]
+[Dropout(0.5)]
+[Dense(4)]
+[SoftmaxCrossEntropy]
+public partial class RegularizedNet;
+
+[Network]
+[Input(3)]
+[Dropout(0.2)]
+[Dense(2)]
+[MeanSquaredError]
+public partial class InputDropoutNet;

@@ -76,6 +76,35 @@ internal static class Reference
         return y;
     }
 
+    /// <summary>Training-mode batch normalisation: batch mean and biased variance per feature.</summary>
+    public static double[] BatchNormTraining(double[] x, double[] gamma, double[] beta, int features, double epsilon)
+    {
+        int rows = x.Length / features;
+        var y = new double[x.Length];
+        for (int f = 0; f < features; f++)
+        {
+            double mean = 0, variance = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                mean += x[(r * features) + f];
+            }
+
+            mean /= rows;
+            for (int r = 0; r < rows; r++)
+            {
+                variance += (x[(r * features) + f] - mean) * (x[(r * features) + f] - mean);
+            }
+
+            variance /= rows;
+            for (int r = 0; r < rows; r++)
+            {
+                y[(r * features) + f] = (gamma[f] * (x[(r * features) + f] - mean) / Math.Sqrt(variance + epsilon)) + beta[f];
+            }
+        }
+
+        return y;
+    }
+
     public static double SoftmaxCrossEntropy(double[] logits, int[] labels, int classes)
     {
         double total = 0;
