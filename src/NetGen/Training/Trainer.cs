@@ -1,0 +1,293 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using System.Threading;
+
+namespace NetGen.Training;
+
+/// <summary>How a <see cref="Trainer{TTarget}"/> runs.</summary>
+public sealed class TrainerOptions
+{
+    /// <summary>Samples per optimizer step (at most the network's MaxBatchSize). Default 32.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Epochs to run. Default 10.</summary>
+    public int Epochs { get; init; } = 10;
+
+    /// <summary>Seed of the shuffling, so that a run is reproducible. Default 0.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Shuffle the training samples every epoch (default true).</summary>
+    public bool Shuffle { get; init; } = true;
+
+    /// <summary>
+    /// Skip the last, smaller batch of an epoch (default false). A network with BatchNorm needs at
+    /// least 2 samples per training batch: drop the last batch when it could hold a single sample.
+    /// </summary>
+    public bool DropLast { get; init; }
+
+    /// <summary>The learning-rate schedule; null keeps the optimizer's rate.</summary>
+    public LearningRateSchedule? Schedule { get; init; }
+
+    /// <summary>Clip the gradients to this global L2 norm before each step (PyTorch's clip_grad_norm_); null: no clipping.</summary>
+    public float? MaxGradientNorm { get; init; }
+}
+
+/// <summary>What one epoch measured.</summary>
+/// <param name="Epoch">1-based.</param>
+/// <param name="Epochs">Epochs in the run.</param>
+/// <param name="LearningRate">The rate of the epoch's last step.</param>
+/// <param name="TrainLoss">Mean training loss over the epoch's samples (training mode, penalties included).</param>
+/// <param name="TrainAccuracy">Top-1 accuracy of the training-mode outputs, for class labels; else null.</param>
+/// <param name="ValidationLoss">Mean inference-mode loss on the validation set, when there is one.</param>
+/// <param name="ValidationAccuracy">Top-1 validation accuracy, for class labels.</param>
+/// <param name="SamplesPerSecond">Training samples per second in this epoch (validation excluded).</param>
+/// <param name="EpochTime">Wall time of the epoch's training.</param>
+/// <param name="Elapsed">Wall time since the run started, validation included.</param>
+public sealed record EpochReport(
+    int Epoch,
+    int Epochs,
+    float LearningRate,
+    double TrainLoss,
+    double? TrainAccuracy,
+    double? ValidationLoss,
+    double? ValidationAccuracy,
+    double SamplesPerSecond,
+    TimeSpan EpochTime,
+    TimeSpan Elapsed);
+
+/// <summary>Mean loss and, for class labels, top-1 accuracy over a data set.</summary>
+/// <param name="Loss">Mean loss.</param>
+/// <param name="Accuracy">Top-1 accuracy, or null for float targets.</param>
+public readonly record struct Evaluation(double Loss, double? Accuracy);
+
+/// <summary>An <see cref="IProgress{T}"/> that calls its action at once, on the training thread.</summary>
+/// <typeparam name="T">The report type.</typeparam>
+public sealed class SynchronousProgress<T> : IProgress<T>
+{
+    private readonly Action<T> _action;
+
+    /// <summary>Creates the progress sink.</summary>
+    public SynchronousProgress(Action<T> action) => _action = action ?? throw new ArgumentNullException(nameof(action));
+
+    /// <inheritdoc/>
+    public void Report(T value) => _action(value);
+}
+
+/// <summary>
+/// The training loop: epochs of seeded, shuffled mini-batches; forward, loss, backward,
+/// optional gradient clipping, learning-rate schedule, optimizer step; per-epoch metrics and
+/// validation. Batch buffers are allocated once, here: nothing is allocated per batch.
+/// </summary>
+/// <typeparam name="TTarget"><see cref="int"/> class labels or <see cref="float"/> targets.</typeparam>
+public sealed class Trainer<TTarget>
+    where TTarget : unmanaged
+{
+    private readonly ITrainableNetwork<TTarget> _network;
+    private readonly IOptimizer _optimizer;
+    private readonly float[] _inputs;
+    private readonly TTarget[] _targets;
+    private readonly float _baseRate;
+    private readonly int _targetSize;
+
+    /// <summary>Creates the trainer and its batch buffers.</summary>
+    /// <exception cref="ArgumentException">The batch size exceeds the network's MaxBatchSize.</exception>
+    public Trainer(ITrainableNetwork<TTarget> network, IOptimizer optimizer, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Options = options ?? new TrainerOptions();
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.BatchSize, "options.BatchSize");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.Epochs, "options.Epochs");
+        if (Options.BatchSize > network.MaxBatchSize)
+        {
+            throw new ArgumentException($"The batch size {Options.BatchSize} exceeds the network's MaxBatchSize {network.MaxBatchSize}.", nameof(options));
+        }
+
+        if (Options.MaxGradientNorm is { } max && !(max > 0f))
+        {
+            throw new ArgumentException("MaxGradientNorm must be positive.", nameof(options));
+        }
+
+        _network = network;
+        _optimizer = optimizer;
+        _baseRate = optimizer.LearningRate;
+        _targetSize = typeof(TTarget) == typeof(int) ? 1 : network.OutputSize;
+        _inputs = new float[Options.BatchSize * network.InputSize];
+        _targets = new TTarget[Options.BatchSize * _targetSize];
+        if (optimizer is Optimizer bindable)
+        {
+            bindable.Bind(network);
+        }
+    }
+
+    /// <summary>The options.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>Optimizer steps taken by this trainer (the schedule's clock).</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Trains for <see cref="TrainerOptions.Epochs"/> epochs; reports each epoch to <paramref name="progress"/>.</summary>
+    /// <returns>The per-epoch reports.</returns>
+    public IReadOnlyList<EpochReport> Fit(DataSet<TTarget> train, DataSet<TTarget>? validation = null, IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default)
+    {
+        Check(train, nameof(train));
+        if (validation is not null)
+        {
+            Check(validation, nameof(validation));
+        }
+
+        int batch = Options.BatchSize;
+        int batches = Options.DropLast ? train.Count / batch : (train.Count + batch - 1) / batch;
+        if (batches == 0)
+        {
+            throw new ArgumentException($"'{nameof(train)}' has {train.Count} samples, fewer than one batch of {batch} (DropLast).", nameof(train));
+        }
+
+        var order = new int[train.Count];
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        var random = new SeededRandom(Options.Seed);
+        var reports = new List<EpochReport>(Options.Epochs);
+        var total = Stopwatch.StartNew();
+        var clock = new Stopwatch();
+        for (int epoch = 1; epoch <= Options.Epochs; epoch++)
+        {
+            if (Options.Shuffle)
+            {
+                random.Shuffle(order);
+            }
+
+            clock.Restart();
+            double lossSum = 0;
+            long correct = 0;
+            int seen = 0;
+            for (int b = 0; b < batches; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int n = Math.Min(batch, train.Count - (b * batch));
+                for (int i = 0; i < n; i++)
+                {
+                    int sample = order[(b * batch) + i];
+                    train.Inputs.AsSpan(sample * train.InputSize, train.InputSize).CopyTo(_inputs.AsSpan(i * train.InputSize));
+                    train.Targets.AsSpan(sample * _targetSize, _targetSize).CopyTo(_targets.AsSpan(i * _targetSize));
+                }
+
+                ReadOnlySpan<TTarget> targets = _targets.AsSpan(0, n * _targetSize);
+                float loss = _network.ComputeGradients(_inputs.AsSpan(0, n * train.InputSize), targets);
+                lossSum += (double)loss * n;
+                correct += Correct(_network.LastOutputs, targets);
+                seen += n;
+                if (Options.MaxGradientNorm is { } maxNorm)
+                {
+                    GradientClipping.ClipByGlobalNorm(_network.Gradients, maxNorm);
+                }
+
+                if (Options.Schedule is { } schedule)
+                {
+                    _optimizer.LearningRate = schedule.Rate(Step, batches, _baseRate);
+                }
+
+                _optimizer.Step(_network.Parameters, _network.Gradients);
+                Step++;
+            }
+
+            TimeSpan epochTime = clock.Elapsed;
+            Evaluation? validated = validation is null ? null : Evaluate(validation);
+            var report = new EpochReport(
+                epoch,
+                Options.Epochs,
+                _optimizer.LearningRate,
+                lossSum / seen,
+                typeof(TTarget) == typeof(int) ? (double)correct / seen : null,
+                validated?.Loss,
+                validated?.Accuracy,
+                seen / Math.Max(epochTime.TotalSeconds, 1e-9),
+                epochTime,
+                total.Elapsed);
+            reports.Add(report);
+            progress?.Report(report);
+        }
+
+        return reports;
+    }
+
+    /// <summary>Inference-mode mean loss and accuracy over <paramref name="data"/>, in batches.</summary>
+    public Evaluation Evaluate(DataSet<TTarget> data)
+    {
+        Check(data, nameof(data));
+        int batch = Options.BatchSize;
+        double lossSum = 0;
+        long correct = 0;
+        for (int start = 0; start < data.Count; start += batch)
+        {
+            int n = Math.Min(batch, data.Count - start);
+            ReadOnlySpan<TTarget> targets = data.Targets.AsSpan(start * _targetSize, n * _targetSize);
+            lossSum += (double)_network.Evaluate(data.Inputs.AsSpan(start * data.InputSize, n * data.InputSize), targets) * n;
+            correct += Correct(_network.LastOutputs, targets);
+        }
+
+        return new Evaluation(lossSum / data.Count, typeof(TTarget) == typeof(int) ? (double)correct / data.Count : null);
+    }
+
+    private int Correct(ReadOnlySpan<float> outputs, ReadOnlySpan<TTarget> targets)
+    {
+        if (typeof(TTarget) != typeof(int))
+        {
+            return 0;
+        }
+
+        ReadOnlySpan<int> labels = System.Runtime.InteropServices.MemoryMarshal.Cast<TTarget, int>(targets);
+        int classes = _network.OutputSize;
+        int correct = 0;
+        for (int i = 0; i < labels.Length; i++)
+        {
+            if (TensorPrimitives.IndexOfMax(outputs.Slice(i * classes, classes)) == labels[i])
+            {
+                correct++;
+            }
+        }
+
+        return correct;
+    }
+
+    private void Check(DataSet<TTarget> data, string name)
+    {
+        ArgumentNullException.ThrowIfNull(data, name);
+        if (data.InputSize != _network.InputSize || data.TargetSize != _targetSize)
+        {
+            throw new ArgumentException($"'{name}' has samples of {data.InputSize} values and targets of {data.TargetSize}; the network needs {_network.InputSize} and {_targetSize}.", name);
+        }
+
+        if (data.Count == 0)
+        {
+            throw new ArgumentException($"'{name}' is empty.", name);
+        }
+    }
+}
+
+/// <summary>Gradient clipping.</summary>
+public static class GradientClipping
+{
+    /// <summary>
+    /// Scales <paramref name="gradients"/> so that their global L2 norm is at most
+    /// <paramref name="maxNorm"/>, as PyTorch's <c>clip_grad_norm_</c>: the factor is
+    /// <c>maxNorm / (norm + 1e-6)</c>, applied when below 1.
+    /// </summary>
+    /// <returns>The norm before clipping.</returns>
+    public static float ClipByGlobalNorm(Span<float> gradients, float maxNorm)
+    {
+        float norm = TensorPrimitives.Norm(gradients);
+        float factor = maxNorm / (norm + 1e-6f);
+        if (factor < 1f)
+        {
+            TensorPrimitives.Multiply(gradients, factor, gradients);
+        }
+
+        return norm;
+    }
+}

@@ -1,0 +1,160 @@
+using NetGen.Training;
+
+namespace NetGen.Tests;
+
+public class TrainerTests
+{
+    /// <summary>Four Gaussian blobs in 5 dimensions, one per class of ThreeLayerNet.</summary>
+    private static DataSet<int> Blobs(int count, int seed)
+    {
+        var random = new SeededRandom(seed);
+        var x = new float[count * ThreeLayerNet.InputSize];
+        var y = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            y[i] = random.NextInt(4);
+            for (int d = 0; d < ThreeLayerNet.InputSize; d++)
+            {
+                float centre = d == y[i] ? 2f : (d == 4 && y[i] == 3 ? -2f : 0f);
+                x[(i * ThreeLayerNet.InputSize) + d] = centre + (0.5f * random.NextNormal());
+            }
+        }
+
+        return new DataSet<int>(x, y, ThreeLayerNet.InputSize);
+    }
+
+    [Fact]
+    public void Fit_lowers_the_loss_and_reaches_a_stated_accuracy_with_validation()
+    {
+        var net = new ThreeLayerNet(16, seed: 1);
+        var trainer = new Trainer<int>(net, new Adam(0.01f), new TrainerOptions { BatchSize = 16, Epochs = 8, Seed = 3 });
+        var reports = new List<EpochReport>();
+        IReadOnlyList<EpochReport> history = trainer.Fit(Blobs(800, 1), Blobs(200, 2), new SynchronousProgress<EpochReport>(reports.Add));
+
+        Assert.Equal(8, history.Count);
+        Assert.Equal(history, reports);
+        Assert.True(history[^1].TrainLoss < history[0].TrainLoss / 2, $"loss {history[0].TrainLoss} -> {history[^1].TrainLoss}");
+        Assert.True(history[^1].ValidationAccuracy >= 0.95, $"validation accuracy {history[^1].ValidationAccuracy}");
+        Assert.All(history, r => Assert.True(r.SamplesPerSecond > 0 && r.ValidationLoss is not null));
+        Assert.Equal(8 * 50, trainer.Step);
+
+        // Evaluate agrees with the last report's validation metrics.
+        Evaluation evaluation = trainer.Evaluate(Blobs(200, 2));
+        Assert.Equal(history[^1].ValidationLoss!.Value, evaluation.Loss, 1e-9);
+        Assert.Equal(history[^1].ValidationAccuracy, evaluation.Accuracy);
+    }
+
+    [Fact]
+    public void The_same_seeds_give_the_same_run_and_another_shuffling_seed_does_not()
+    {
+        double[] Run(int shuffleSeed)
+        {
+            var net = new RegularizedNet(16, seed: 5);
+            var trainer = new Trainer<int>(net, new Sgd(0.05f, momentum: 0.9f), new TrainerOptions { BatchSize = 16, Epochs = 3, Seed = shuffleSeed, DropLast = true });
+            var data = new DataSet<int>(Reference.RandomFloats(160 * 6, 9), Enumerable.Range(0, 160).Select(i => i % 4).ToArray(), 6);
+            return trainer.Fit(data).Select(r => r.TrainLoss).ToArray();
+        }
+
+        Assert.Equal(Run(1), Run(1));
+        Assert.NotEqual(Run(1), Run(2));
+    }
+
+    [Fact]
+    public void Float_targets_train_without_accuracy()
+    {
+        var net = new XorNet(4, seed: 1);
+        var data = new DataSet<float>(new float[] { 0, 0, 0, 1, 1, 0, 1, 1 }, new float[] { 0, 1, 1, 0 }, 2);
+        var trainer = new Trainer<float>(net, new Adam(0.05f), new TrainerOptions { BatchSize = 4, Epochs = 300, Shuffle = false });
+        IReadOnlyList<EpochReport> history = trainer.Fit(data);
+        Assert.Null(history[^1].TrainAccuracy);
+        Assert.True(history[^1].TrainLoss < 0.1, $"loss {history[^1].TrainLoss}");
+    }
+
+    [Fact]
+    public void Schedules_follow_their_formulas()
+    {
+        var step = new StepDecay(everyEpochs: 2, gamma: 0.5f);
+        Assert.Equal(new[] { 1f, 1f, 0.5f, 0.5f, 0.25f }, Enumerable.Range(0, 5).Select(e => step.Rate(e * 10, 10, 1f)));
+
+        var cosine = new CosineDecay(epochs: 2, minRate: 0.1f);
+        Assert.Equal(1f, cosine.Rate(0, 10, 1f), 6);
+        Assert.Equal(0.55f, cosine.Rate(10, 10, 1f), 6);     // halfway: (base + min) / 2
+        Assert.Equal(0.1f, cosine.Rate(20, 10, 1f), 6);
+        Assert.Equal(0.1f, cosine.Rate(35, 10, 1f), 6);      // stays at the minimum
+
+        var warmup = new LinearWarmup(4, new CosineDecay(1));
+        Assert.Equal(new[] { 0.25f, 0.5f, 0.75f, 1f }, Enumerable.Range(0, 4).Select(s => warmup.Rate(s, 8, 1f)));
+        Assert.Equal(1f, warmup.Rate(4, 8, 1f), 6);          // the cosine starts after the warm-up
+        Assert.Equal(0.5f, warmup.Rate(8, 8, 1f), 6);
+        Assert.Equal(2f, new LinearWarmup(2).Rate(10, 8, 2f));
+    }
+
+    [Fact]
+    public void The_trainer_applies_the_schedule_before_each_step()
+    {
+        var net = new ThreeLayerNet(10, seed: 1);
+        var sgd = new Sgd(0.1f);
+        var trainer = new Trainer<int>(net, sgd, new TrainerOptions { BatchSize = 10, Epochs = 3, Schedule = new StepDecay(1, 0.5f) });
+        IReadOnlyList<EpochReport> history = trainer.Fit(Blobs(50, 1));
+        Assert.Equal(new[] { 0.1f, 0.05f, 0.025f }, history.Select(r => r.LearningRate));
+    }
+
+    [Fact]
+    public void Clipping_scales_to_the_max_norm_as_pytorch()
+    {
+        float[] g = { 3f, 4f };
+        Assert.Equal(5f, GradientClipping.ClipByGlobalNorm(g, 1f));
+        Assert.Equal(1f / (5f + 1e-6f) * 3f, g[0], 6);
+        Assert.Equal(1f / (5f + 1e-6f) * 4f, g[1], 6);
+        float[] small = { 0.3f, 0.4f };
+        GradientClipping.ClipByGlobalNorm(small, 1f);
+        Assert.Equal(new[] { 0.3f, 0.4f }, small);
+    }
+
+    [Fact]
+    public void Clipping_in_the_trainer_bounds_every_update()
+    {
+        // With plain SGD the update is lr·g: clipped to norm 0.01, no parameter moves further than lr·0.01.
+        var net = new ThreeLayerNet(8, seed: 1);
+        float[] before = net.Parameters.ToArray();
+        var trainer = new Trainer<int>(net, new Sgd(1f), new TrainerOptions { BatchSize = 8, Epochs = 1, MaxGradientNorm = 0.01f });
+        trainer.Fit(Blobs(8, 3));
+        double moved = Math.Sqrt(before.Select((v, i) => (v - net.Parameters[i]) * (double)(v - net.Parameters[i])).Sum());
+        Assert.InRange(moved, 0.009, 0.0100001);
+    }
+
+    [Fact]
+    public void Nothing_is_allocated_per_batch()
+    {
+        // Allocation per extra epoch must not depend on how many batches an epoch has.
+        long PerExtraEpochs(int samples)
+        {
+            long Allocated(int epochs)
+            {
+                var net = new ThreeLayerNet(8, seed: 1);
+                var trainer = new Trainer<int>(net, new Adam(0.01f), new TrainerOptions { BatchSize = 8, Epochs = epochs });
+                DataSet<int> data = Blobs(samples, 1);
+                trainer.Fit(data); // warm-up of the code paths
+                trainer = new Trainer<int>(net, new Adam(0.01f), new TrainerOptions { BatchSize = 8, Epochs = epochs });
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                trainer.Fit(data);
+                return GC.GetAllocatedBytesForCurrentThread() - before;
+            }
+
+            return Allocated(4) - Allocated(2);
+        }
+
+        Assert.Equal(PerExtraEpochs(16), PerExtraEpochs(800));
+    }
+
+    [Fact]
+    public void Bad_configurations_are_refused()
+    {
+        var net = new ThreeLayerNet(8);
+        Assert.Throws<ArgumentException>(() => new Trainer<int>(net, new Sgd(0.1f), new TrainerOptions { BatchSize = 9 }));
+        Assert.Throws<ArgumentException>(() => new Trainer<int>(net, new Sgd(0.1f), new TrainerOptions { MaxGradientNorm = 0f, BatchSize = 8 }));
+        var trainer = new Trainer<int>(net, new Sgd(0.1f), new TrainerOptions { BatchSize = 8 });
+        Assert.Throws<ArgumentException>(() => trainer.Fit(new DataSet<int>(new float[12], new int[2], 6)));
+        Assert.Throws<ArgumentException>(() => new DataSet<int>(new float[10], new int[2], 6));
+    }
+}
