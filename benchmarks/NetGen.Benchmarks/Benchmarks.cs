@@ -98,3 +98,39 @@ internal static class Data
         return (inputs, labels);
     }
 }
+
+/// <summary>The 784-128-10 training step with each optimizer: plain SGD, SGD with momentum, Adam.</summary>
+[MemoryDiagnoser]
+public class OptimizerStep
+{
+    private FashionMlp _net = null!;
+    private Sgd _sgd = null!;
+    private Sgd _momentum = null!;
+    private Adam _adam = null!;
+    private float[] _inputs = null!;
+    private int[] _labels = null!;
+
+    [Params(1, 32)]
+    public int Batch { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _net = new FashionMlp(Batch, seed: 1);
+        _sgd = new Sgd(0.001f);
+        _momentum = new Sgd(0.001f, momentum: 0.9f);
+        _adam = new Adam(0.0001f);
+        _momentum.Bind(_net);
+        _adam.Bind(_net);
+        (_inputs, _labels) = Data.Batch(Batch);
+    }
+
+    [Benchmark(Baseline = true, Description = "SGD")]
+    public float PlainSgd() => _net.TrainStep(_inputs, _labels, _sgd);
+
+    [Benchmark(Description = "SGD, momentum 0.9")]
+    public float Momentum() => _net.TrainStep(_inputs, _labels, _momentum);
+
+    [Benchmark(Description = "Adam")]
+    public float Adam() => _net.TrainStep(_inputs, _labels, _adam);
+}

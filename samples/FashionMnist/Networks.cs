@@ -2,10 +2,10 @@ using NetGen;
 
 namespace FashionMnist;
 
-/// <summary>
-/// A multi-layer perceptron for 28x28 grayscale images: 784 inputs, two hidden ReLU layers,
-/// ten class scores. NetGen generates everything else at compile time.
-/// </summary>
+// Three multi-layer perceptrons for 28x28 grayscale images (784 inputs, ten class scores);
+// pick one with --model. NetGen generates everything else at compile time.
+
+/// <summary>Two hidden ReLU layers (--model mlp, the default).</summary>
 [Network]
 [Input(784)]
 [Dense(256, Activation = Activation.ReLU)]
@@ -13,3 +13,30 @@ namespace FashionMnist;
 [Dense(10)]
 [SoftmaxCrossEntropy]
 public partial class FashionMlp;
+
+/// <summary>The same with dropout after each hidden layer (--model dropout).</summary>
+[Network]
+[Input(784)]
+[Dense(256, Activation = Activation.ReLU)]
+[Dropout(0.2)]
+[Dense(128, Activation = Activation.ReLU)]
+[Dropout(0.2)]
+[Dense(10)]
+[SoftmaxCrossEntropy]
+public partial class FashionMlpDropout;
+
+/// <summary>
+/// The same with batch normalisation before each ReLU (--model batchnorm); the dense layers
+/// need no bias, BatchNorm's shift takes its place.
+/// </summary>
+[Network]
+[Input(784)]
+[Dense(256, UseBias = false)]
+[BatchNorm]
+[ReLU]
+[Dense(128, UseBias = false)]
+[BatchNorm]
+[ReLU]
+[Dense(10)]
+[SoftmaxCrossEntropy]
+public partial class FashionMlpBatchNorm;

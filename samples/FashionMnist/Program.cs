@@ -1,14 +1,13 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Numerics.Tensors;
 using System.Reflection;
 using FashionMnist;
 using NetGen;
 using NetGen.Data;
+using NetGen.Training;
 
 // Trains a NetGen MLP on Fashion-MNIST and prints per-epoch progress.
 //
-//   dotnet run -c Release --project samples/FashionMnist [-- options]
+//   dotnet run -c Release --project samples/FashionMnist [-- options]     (--help lists them)
 //
 // Data: --data DIR (IDX files, gzip'd or not), else /usr/share/datasets/fashion-mnist when
 // present (Debian's dataset-fashion-mnist), else the subset embedded in this program.
@@ -19,68 +18,74 @@ if (options is null)
 }
 
 Dataset data = Dataset.Load(options.DataDirectory, options.Limit);
-Console.WriteLine($"Fashion-MNIST from {data.Source}: {data.TrainCount:N0} training and {data.TestCount:N0} test images");
-Console.WriteLine(FashionMlp.Summary);
+Console.WriteLine($"Fashion-MNIST from {data.Source}: {data.Train.Count:N0} training and {data.Test.Count:N0} test images");
 
-var net = new FashionMlp(maxBatchSize: Math.Max(options.BatchSize, Dataset.EvalBatch), seed: options.Seed);
-var sgd = new Sgd(options.LearningRate);
-var random = new SeededRandom(options.Seed);
-int[] order = Enumerable.Range(0, data.TrainCount).ToArray();
-var inputs = new float[options.BatchSize * FashionMlp.InputSize];
-var labels = new int[options.BatchSize];
-var total = Stopwatch.StartNew();
-double testAccuracy = 0;
-
-Console.WriteLine($"SGD, learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}");
-Console.WriteLine("epoch   loss    train acc  test acc  samples/s   elapsed");
-for (int epoch = 1; epoch <= options.Epochs; epoch++)
+ITrainableNetwork<int> net = options.Model switch
 {
-    random.Shuffle(order);
-    var clock = Stopwatch.StartNew();
-    double lossSum = 0;
-    int batches = 0;
-    for (int start = 0; start + options.BatchSize <= order.Length; start += options.BatchSize)
-    {
-        for (int i = 0; i < options.BatchSize; i++)
-        {
-            int sample = order[start + i];
-            data.TrainImages.AsSpan(sample * FashionMlp.InputSize, FashionMlp.InputSize).CopyTo(inputs.AsSpan(i * FashionMlp.InputSize));
-            labels[i] = data.TrainLabels[sample];
-        }
+    "dropout" => new FashionMlpDropout(options.BatchSize, options.Seed),
+    "batchnorm" => new FashionMlpBatchNorm(options.BatchSize, options.Seed),
+    _ => new FashionMlp(options.BatchSize, options.Seed),
+};
+Console.WriteLine(net.Summary);
 
-        lossSum += net.TrainStep(inputs, labels, sgd);
-        batches++;
-    }
-
-    double seconds = clock.Elapsed.TotalSeconds;
-    double trainAccuracy = Dataset.Accuracy(net, data.TrainImages, data.TrainLabels);
-    testAccuracy = Dataset.Accuracy(net, data.TestImages, data.TestLabels);
-    Console.WriteLine(
-        $"{epoch,5}  {lossSum / batches,7:F4}  {trainAccuracy,9:P2}  {testAccuracy,8:P2}  {batches * options.BatchSize / seconds,9:N0}  {total.Elapsed.TotalSeconds,7:F1}s");
-}
-
-Console.WriteLine($"Test accuracy {testAccuracy:P2} after {options.Epochs} epochs in {total.Elapsed.TotalSeconds:F1}s.");
-if (options.MinimumAccuracy is { } minimum && testAccuracy < minimum)
+IOptimizer optimizer = options.Optimizer switch
 {
-    Console.Error.WriteLine($"Test accuracy {testAccuracy:P2} is below the required {minimum:P2}.");
+    "momentum" => new Sgd(options.LearningRate, momentum: 0.9f),
+    "nesterov" => new Sgd(options.LearningRate, momentum: 0.9f, nesterov: true),
+    "adagrad" => new Adagrad(options.LearningRate),
+    "rmsprop" => new RmsProp(options.LearningRate),
+    "adam" => new Adam(options.LearningRate),
+    "adamw" => new AdamW(options.LearningRate),
+    _ => new Sgd(options.LearningRate),
+};
+
+var trainer = new Trainer<int>(net, optimizer, new TrainerOptions
+{
+    BatchSize = options.BatchSize,
+    Epochs = options.Epochs,
+    Seed = options.Seed,
+    DropLast = options.Model == "batchnorm",
+    Schedule = options.Cosine ? new CosineDecay(options.Epochs) : null,
+});
+
+Console.WriteLine($"{optimizer.GetType().Name} ({options.Optimizer}), learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}{(options.Cosine ? " with cosine decay" : string.Empty)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}");
+Console.WriteLine("epoch   loss    train acc  test loss  test acc  samples/s   elapsed");
+IReadOnlyList<EpochReport> history = trainer.Fit(data.Train, data.Test, new SynchronousProgress<EpochReport>(r => Console.WriteLine(
+    $"{r.Epoch,5}  {r.TrainLoss,7:F4}  {r.TrainAccuracy,9:P2}  {r.ValidationLoss,9:F4}  {r.ValidationAccuracy,8:P2}  {r.SamplesPerSecond,9:N0}  {r.Elapsed.TotalSeconds,7:F1}s")));
+
+EpochReport last = history[^1];
+Console.WriteLine($"Test accuracy {last.ValidationAccuracy:P2} after {options.Epochs} epochs in {last.Elapsed.TotalSeconds:F1}s.");
+if (options.MinimumAccuracy is { } minimum && last.ValidationAccuracy < minimum)
+{
+    Console.Error.WriteLine($"Test accuracy {last.ValidationAccuracy:P2} is below the required {minimum:P2}.");
     return 1;
 }
 
 return 0;
 
-internal sealed record Options(string? DataDirectory, int Epochs, int BatchSize, float LearningRate, int Seed, int? Limit, double? MinimumAccuracy)
+internal sealed record Options(
+    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy)
 {
     public const string EmbeddedMarker = "<embedded>";
+
+    private static readonly Dictionary<string, float> DefaultRates = new()
+    {
+        ["sgd"] = 0.1f, ["momentum"] = 0.01f, ["nesterov"] = 0.01f, ["adagrad"] = 0.01f, ["rmsprop"] = 0.0005f, ["adam"] = 0.001f, ["adamw"] = 0.001f,
+    };
 
     private const string Usage = """
         Options:
           --data DIR          Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist
                               when present, else the embedded 10,000/2,000 subset)
           --embedded          use the embedded subset even when the full set is installed
+          --model NAME        mlp (default), dropout, batchnorm
+          --optimizer NAME    sgd (default), momentum, nesterov, adagrad, rmsprop, adam, adamw
+          --lr X              learning rate (default per optimizer: sgd 0.1, momentum and nesterov 0.01,
+                              adagrad 0.01, rmsprop 0.0005, adam and adamw 0.001)
+          --schedule NAME     cosine (default: the rate decays to 0 over the run) or constant
           --epochs N          epochs (default 10)
           --batch N           mini-batch size (default 64)
-          --lr X              SGD learning rate (default 0.1)
-          --seed N            seed for initialisation and shuffling (default 1)
+          --seed N            seed for initialisation, dropout and shuffling (default 1)
           --limit N           train on the first N images only (quick runs)
           --min-accuracy X    exit with code 1 if the final test accuracy is below X (0-1)
         """;
@@ -88,8 +93,10 @@ internal sealed record Options(string? DataDirectory, int Epochs, int BatchSize,
     public static Options? Parse(string[] args)
     {
         string? data = null;
+        string model = "mlp", optimizer = "sgd";
         int epochs = 10, batch = 64, seed = 1;
-        float lr = 0.1f;
+        float? lr = null;
+        bool cosine = true;
         int? limit = null;
         double? minimum = null;
         try
@@ -101,9 +108,12 @@ internal sealed record Options(string? DataDirectory, int Epochs, int BatchSize,
                 {
                     case "--data": data = Next(); break;
                     case "--embedded": data = EmbeddedMarker; break;
+                    case "--model": model = Next(); break;
+                    case "--optimizer": optimizer = Next(); break;
                     case "--epochs": epochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--batch": batch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--lr": lr = float.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--schedule": cosine = Next() switch { "cosine" => true, "constant" => false, var other => throw new FormatException($"unknown schedule {other}") }; break;
                     case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--limit": limit = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--min-accuracy": minimum = double.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -112,9 +122,19 @@ internal sealed record Options(string? DataDirectory, int Epochs, int BatchSize,
                 }
             }
 
-            if (epochs <= 0 || batch <= 0 || !(lr > 0) || limit <= 0)
+            if (model is not ("mlp" or "dropout" or "batchnorm"))
             {
-                throw new FormatException("epochs, batch, lr and limit must be positive");
+                throw new FormatException($"unknown model {model}");
+            }
+
+            if (!DefaultRates.ContainsKey(optimizer))
+            {
+                throw new FormatException($"unknown optimizer {optimizer}");
+            }
+
+            if (epochs <= 0 || batch <= 1 || lr <= 0 || limit <= 0)
+            {
+                throw new FormatException("epochs, lr and limit must be positive, and batch at least 2");
             }
         }
         catch (FormatException e)
@@ -124,37 +144,27 @@ internal sealed record Options(string? DataDirectory, int Epochs, int BatchSize,
             return null;
         }
 
-        return new Options(data, epochs, batch, lr, seed, limit, minimum);
+        return new Options(data, model, optimizer, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum);
     }
 }
 
 internal sealed class Dataset
 {
-    public const int EvalBatch = 256;
     private const string DebianDirectory = "/usr/share/datasets/fashion-mnist";
+    private const int ImageSize = 28 * 28;
 
-    private Dataset(string source, float[] trainImages, int[] trainLabels, float[] testImages, int[] testLabels)
+    private Dataset(string source, DataSet<int> train, DataSet<int> test)
     {
         Source = source;
-        TrainImages = trainImages;
-        TrainLabels = trainLabels;
-        TestImages = testImages;
-        TestLabels = testLabels;
+        Train = train;
+        Test = test;
     }
 
     public string Source { get; }
 
-    public float[] TrainImages { get; }
+    public DataSet<int> Train { get; }
 
-    public int[] TrainLabels { get; }
-
-    public float[] TestImages { get; }
-
-    public int[] TestLabels { get; }
-
-    public int TrainCount => TrainLabels.Length;
-
-    public int TestCount => TestLabels.Length;
+    public DataSet<int> Test { get; }
 
     public static Dataset Load(string? directory, int? limit)
     {
@@ -169,20 +179,18 @@ internal sealed class Dataset
             : name => Idx.Read(Find(directory, name));
         IdxTensor trainImages = read("train-images-idx3-ubyte"), trainLabels = read("train-labels-idx1-ubyte");
         IdxTensor testImages = read("t10k-images-idx3-ubyte"), testLabels = read("t10k-labels-idx1-ubyte");
-        if (trainImages.ItemSize != FashionMlp.InputSize || trainImages.Count != trainLabels.Count || testImages.Count != testLabels.Count)
+        if (trainImages.ItemSize != ImageSize || trainImages.Count != trainLabels.Count || testImages.Count != testLabels.Count)
         {
             throw new InvalidDataException("The images must be 28x28 and the label files must match the image files.");
         }
 
-        float[] trainX = Idx.ToUnitFloats(trainImages);
-        int[] trainY = Idx.ToLabels(trainLabels);
-        if (limit is int n && n < trainY.Length)
+        var train = new DataSet<int>(Idx.ToUnitFloats(trainImages), Idx.ToLabels(trainLabels), ImageSize);
+        if (limit is int n && n < train.Count)
         {
-            trainX = trainX.AsSpan(0, n * FashionMlp.InputSize).ToArray();
-            trainY = trainY.AsSpan(0, n).ToArray();
+            train = train.Take(n);
         }
 
-        return new Dataset(directory ?? "the embedded subset", trainX, trainY, Idx.ToUnitFloats(testImages), Idx.ToLabels(testLabels));
+        return new Dataset(directory ?? "the embedded subset", train, new DataSet<int>(Idx.ToUnitFloats(testImages), Idx.ToLabels(testLabels), ImageSize));
     }
 
     private static string Find(string directory, string name)
@@ -197,25 +205,5 @@ internal sealed class Dataset
         }
 
         throw new FileNotFoundException($"{name}(.gz) not found in {directory}");
-    }
-
-    public static double Accuracy(FashionMlp net, float[] images, int[] labels)
-    {
-        var probabilities = new float[EvalBatch * FashionMlp.OutputSize];
-        int correct = 0;
-        for (int start = 0; start < labels.Length; start += EvalBatch)
-        {
-            int n = Math.Min(EvalBatch, labels.Length - start);
-            net.Forward(images.AsSpan(start * FashionMlp.InputSize, n * FashionMlp.InputSize), probabilities.AsSpan(0, n * FashionMlp.OutputSize));
-            for (int i = 0; i < n; i++)
-            {
-                if (TensorPrimitives.IndexOfMax(probabilities.AsSpan(i * FashionMlp.OutputSize, FashionMlp.OutputSize)) == labels[start + i])
-                {
-                    correct++;
-                }
-            }
-        }
-
-        return (double)correct / labels.Length;
     }
 }

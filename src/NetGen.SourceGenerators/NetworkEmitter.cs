@@ -215,7 +215,7 @@ internal static class NetworkEmitter
             w.Line("MaxBatchSize = maxBatchSize;");
             w.Line("_activations = new float[checked(maxBatchSize * ActivationsPerSample)];");
             w.Line("_activationGradients = new float[checked(maxBatchSize * ActivationsPerSample)];");
-            w.Line("Random = new global::NetGen.SeededRandom(unchecked(seed ^ 0x5EED));");
+            w.Line("RandomSource = new global::NetGen.SeededRandom(unchecked(seed ^ 0x5EED));");
             w.Line("InitializeParameters(seed);");
         }
 
@@ -255,7 +255,7 @@ internal static class NetworkEmitter
         w.Line("    });");
         w.Line();
         w.Line("/// <inheritdoc/>");
-        w.Line("public global::NetGen.SeededRandom Random { get; }");
+        w.Line("public global::NetGen.SeededRandom RandomSource { get; }");
         w.Line();
         EmitExplicitInterface(w);
     }
@@ -578,7 +578,7 @@ internal static class NetworkEmitter
         {
             using (w.Block("if (training)"))
             {
-                w.Line($"{K}.DropoutForward({y}, {mask}, {x}, rate: {Float(op.Rate)}, Random);");
+                w.Line($"{K}.DropoutForward({y}, {mask}, {x}, rate: {Float(op.Rate)}, RandomSource);");
             }
 
             using (w.Block("else"))
@@ -764,7 +764,7 @@ internal static class NetworkEmitter
             w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> StateLayout => {fail}");
             w.Line();
             w.Line("/// <inheritdoc/>");
-            w.Line($"public global::NetGen.SeededRandom Random => {fail}");
+            w.Line($"public global::NetGen.SeededRandom RandomSource => {fail}");
             w.Line();
             w.Line("/// <summary>Always throws: the network has errors.</summary>");
             w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => {fail}");

@@ -78,7 +78,7 @@ public sealed class DenseAttribute : LayerAttribute
 /// <summary>
 /// Inverted dropout: in training, each value is zeroed with probability <c>rate</c> and the
 /// others are scaled by <c>1 / (1 − rate)</c>; at inference it is the identity (PyTorch's
-/// <c>nn.Dropout</c>). The mask comes from the network's seeded <c>Random</c>, so a run is
+/// <c>nn.Dropout</c>). The mask comes from the network's seeded <c>RandomSource</c>, so a run is
 /// reproducible, and the backward pass uses the same mask.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]

@@ -36,8 +36,12 @@ public interface INetwork
     /// <summary>Name, offset and shape of every tensor in <see cref="State"/>.</summary>
     IReadOnlyList<ParameterInfo> StateLayout { get; }
 
-    /// <summary>The generator that draws dropout masks; reset it to repeat a run.</summary>
-    SeededRandom Random { get; }
+    /// <summary>
+    /// The seeded generator that draws dropout masks (seeded from the constructor's seed); reset
+    /// it to repeat a run. Not named Random, so that <c>Random</c> inside a network class still
+    /// means <see cref="System.Random"/>.
+    /// </summary>
+    SeededRandom RandomSource { get; }
 
     /// <summary>A table of the layers with their output shapes and parameter counts.</summary>
     string Summary { get; }

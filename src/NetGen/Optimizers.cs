@@ -219,7 +219,24 @@ public sealed class Sgd : Optimizer
         }
 
         ref float b = ref MemoryMarshal.GetArrayDataReference(_momentum);
-        for (int i = 0; i < n; i++)
+        int j = 0;
+        {
+            var vlr = Vector256.Create(lr);
+            var vwd = Vector256.Create(wd);
+            var vmu = Vector256.Create(mu);
+            var vkeep = Vector256.Create(keep);
+            for (int end = VectorEnd(n); j < end; j += Vector256<float>.Count)
+            {
+                var vp = Vector256.LoadUnsafe(ref p, (nuint)j);
+                var vg = Vector256.LoadUnsafe(ref g, (nuint)j) + (vwd * vp);
+                var vb = first ? vg : (vmu * Vector256.LoadUnsafe(ref b, (nuint)j)) + (vkeep * vg);
+                vb.StoreUnsafe(ref b, (nuint)j);
+                vg = Nesterov ? vg + (vmu * vb) : vb;
+                (vp - (vlr * vg)).StoreUnsafe(ref p, (nuint)j);
+            }
+        }
+
+        for (int i = j; i < n; i++)
         {
             ref float pi = ref Unsafe.Add(ref p, i);
             ref float bi = ref Unsafe.Add(ref b, i);

@@ -91,10 +91,10 @@ public class NetworkGradientTests
     [Fact]
     public void Dropout_batchnorm_and_weight_penalties_match_finite_differences_in_training_mode()
     {
-        // The dropout masks are drawn from the network's Random: replay the same sequence here.
+        // The dropout masks are drawn from the network's RandomSource: replay the same sequence here.
         var net = new RegularizedNet(8, seed: 11);
         const int batch = 5;
-        net.Random.Reset(1234);
+        net.RandomSource.Reset(1234);
         CheckClassifier(net, Regularized, batch, masksSeed: 1234);
     }
 
@@ -102,7 +102,7 @@ public class NetworkGradientTests
     public void Dropout_on_the_input_matches_finite_differences()
     {
         var net = new InputDropoutNet(4, seed: 12);
-        net.Random.Reset(99);
+        net.RandomSource.Reset(99);
         CheckRegressor(net, InputDropout, batch: 4, binaryTargets: false, masksSeed: 99);
     }
 
