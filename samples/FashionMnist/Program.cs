@@ -3,6 +3,7 @@ using System.Reflection;
 using FashionMnist;
 using NetGen;
 using NetGen.Data;
+using NetGen.IO;
 using NetGen.Training;
 
 // Trains a NetGen MLP on Fashion-MNIST and prints per-epoch progress.
@@ -54,6 +55,12 @@ IReadOnlyList<EpochReport> history = trainer.Fit(data.Train, data.Test, new Sync
     $"{r.Epoch,5}  {r.TrainLoss,7:F4}  {r.TrainAccuracy,9:P2}  {r.ValidationLoss,9:F4}  {r.ValidationAccuracy,8:P2}  {r.SamplesPerSecond,9:N0}  {r.Elapsed.TotalSeconds,7:F1}s")));
 
 EpochReport last = history[^1];
+if (options.SavePath is { } savePath)
+{
+    SafeTensors.Save(net, savePath, new Dictionary<string, string> { ["model"] = net.GetType().Name });
+    Console.WriteLine($"Saved the parameters and state to {savePath} (safetensors).");
+}
+
 Console.WriteLine($"Test accuracy {last.ValidationAccuracy:P2} after {options.Epochs} epochs in {last.Elapsed.TotalSeconds:F1}s.");
 if (options.MinimumAccuracy is { } minimum && last.ValidationAccuracy < minimum)
 {
@@ -64,7 +71,7 @@ if (options.MinimumAccuracy is { } minimum && last.ValidationAccuracy < minimum)
 return 0;
 
 internal sealed record Options(
-    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy)
+    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath)
 {
     public const string EmbeddedMarker = "<embedded>";
 
@@ -88,6 +95,7 @@ internal sealed record Options(
           --seed N            seed for initialisation, dropout and shuffling (default 1)
           --limit N           train on the first N images only (quick runs)
           --min-accuracy X    exit with code 1 if the final test accuracy is below X (0-1)
+          --save FILE         save the trained parameters and state (safetensors)
         """;
 
     public static Options? Parse(string[] args)
@@ -99,6 +107,7 @@ internal sealed record Options(
         bool cosine = true;
         int? limit = null;
         double? minimum = null;
+        string? save = null;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -117,6 +126,7 @@ internal sealed record Options(
                     case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--limit": limit = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--min-accuracy": minimum = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--save": save = Next(); break;
                     case "--help" or "-h": Console.WriteLine(Usage); return null;
                     default: throw new FormatException($"unknown option {args[i]}");
                 }
@@ -144,7 +154,7 @@ internal sealed record Options(
             return null;
         }
 
-        return new Options(data, model, optimizer, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum);
+        return new Options(data, model, optimizer, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save);
     }
 }
 

@@ -1,0 +1,186 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using NetGen.IO;
+
+namespace NetGen.Tests;
+
+public class SafeTensorsTests
+{
+    private static string TempFile() => Path.Combine(Path.GetTempPath(), "netgen-" + Guid.NewGuid().ToString("N") + ".safetensors");
+
+    private static RegularizedNet Trained()
+    {
+        var net = new RegularizedNet(8, seed: 1);
+        float[] x = Reference.RandomFloats(8 * RegularizedNet.InputSize, 1);
+        int[] y = Enumerable.Range(0, 8).Select(i => i % 4).ToArray();
+        var adam = new Adam(0.01f);
+        for (int i = 0; i < 5; i++)
+        {
+            net.TrainStep(x, y, adam);
+        }
+
+        return net;
+    }
+
+    [Fact]
+    public void Round_trip_restores_parameters_and_state_exactly()
+    {
+        RegularizedNet trained = Trained();
+        string path = TempFile();
+        try
+        {
+            SafeTensors.Save(trained, path, new Dictionary<string, string> { ["format"] = "pt" });
+            var loaded = new RegularizedNet(8, seed: 99);
+            SafeTensors.Load(loaded, path);
+            Assert.Equal(trained.Parameters.ToArray(), loaded.Parameters.ToArray());
+            Assert.Equal(trained.State.ToArray(), loaded.State.ToArray());
+
+            float[] x = Reference.RandomFloats(3 * RegularizedNet.InputSize, 5);
+            var a = new float[12];
+            var b = new float[12];
+            trained.Forward(x, a);
+            loaded.Forward(x, b);
+            Assert.Equal(a, b);
+            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + "*.tmp"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void The_file_follows_the_safetensors_layout()
+    {
+        var stream = new MemoryStream();
+        var net = new XorNet(1, seed: 2);
+        SafeTensors.Save(net, stream);
+        byte[] bytes = stream.ToArray();
+        int headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        Assert.Equal(0, headerLength % 8);
+        using JsonDocument header = JsonDocument.Parse(Encoding.UTF8.GetString(bytes, 8, headerLength).TrimEnd());
+        JsonElement w1 = header.RootElement.GetProperty("dense1.weight");
+        Assert.Equal("F32", w1.GetProperty("dtype").GetString());
+        Assert.Equal(new[] { 4, 2 }, w1.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(new[] { 0, 32 }, w1.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(new[] { 64, 68 }, header.RootElement.GetProperty("dense2.bias").GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(8 + headerLength + (4 * XorNet.ParameterCount), bytes.Length);
+        Assert.Equal(net.Parameters[0], BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(8 + headerLength)));
+    }
+
+    public static TheoryData<string, string> Corruptions => new()
+    {
+        { "truncated", "occupies bytes" },
+        { "header-length", "header length" },
+        { "shape", "tensor 'dense1.weight' has shape (2, 4); the network needs (4, 2)" },
+        { "missing", "tensor 'dense2.bias' (1) is missing" },
+        { "dtype", "tensor 'dense1.weight' is F16" },
+        { "extra", "tensor 'dense9.weight' is not part of this network" },
+        { "json", "not valid safetensors JSON" },
+        { "short", "too short" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Corruptions))]
+    public void Mismatched_or_truncated_files_are_refused_naming_the_problem_and_nothing_is_loaded(string corruption, string message)
+    {
+        var stream = new MemoryStream();
+        SafeTensors.Save(new XorNet(1, seed: 2), stream);
+        byte[] bytes = stream.ToArray();
+        int headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        string header = Encoding.UTF8.GetString(bytes, 8, headerLength);
+        byte[] WithHeader(string h)
+        {
+            byte[] text = Encoding.UTF8.GetBytes(h);
+            var result = new byte[8 + text.Length + (bytes.Length - 8 - headerLength)];
+            BinaryPrimitives.WriteUInt64LittleEndian(result, (ulong)text.Length);
+            text.CopyTo(result, 8);
+            bytes.AsSpan(8 + headerLength).CopyTo(result.AsSpan(8 + text.Length));
+            return result;
+        }
+
+        byte[] bad = corruption switch
+        {
+            "truncated" => bytes.AsSpan(0, bytes.Length - 3).ToArray(),
+            "header-length" => bytes.Select((b, i) => i == 5 ? (byte)1 : b).ToArray(),
+            "shape" => WithHeader(header.Replace("\"shape\":[4,2]", "\"shape\":[2,4]", StringComparison.Ordinal)),
+            "missing" => WithHeader(header.Replace("\"dense2.bias\"", "\"dense2.offset\"", StringComparison.Ordinal)),
+            "dtype" => WithHeader(header.Replace("\"F32\"", "\"F16\"", StringComparison.Ordinal)),
+            "extra" => WithHeader(header.TrimEnd()[..^1] + ",\"dense9.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}"),
+            "json" => WithHeader("{\"dense1.weight\": [1, 2"),
+            _ => bytes.AsSpan(0, 5).ToArray(),
+        };
+
+        var net = new XorNet(1, seed: 7);
+        float[] before = net.Parameters.ToArray();
+        var e = Assert.Throws<InvalidDataException>(() => SafeTensors.Load(net, new MemoryStream(bad), "model.safetensors"));
+        Assert.Contains(message, e.Message);
+        Assert.StartsWith("model.safetensors: ", e.Message);
+        Assert.Equal(before, net.Parameters.ToArray());
+    }
+
+    [Fact]
+    public void A_file_for_another_architecture_is_refused()
+    {
+        var stream = new MemoryStream();
+        SafeTensors.Save(new ThreeLayerNet(1), stream);
+        var e = Assert.Throws<InvalidDataException>(() => SafeTensors.Load(new RegularizedNet(2), new MemoryStream(stream.ToArray())));
+        Assert.Contains("dense1.weight", e.Message);
+    }
+
+    [Fact]
+    public void A_failed_save_leaves_the_previous_file_intact()
+    {
+        string path = TempFile();
+        try
+        {
+            File.WriteAllText(path, "previous");
+            Assert.ThrowsAny<Exception>(() => SafeTensors.Save(new ThrowingNetwork(), path));
+            Assert.Equal("previous", File.ReadAllText(path));
+            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + "*.tmp"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>A network whose parameters cannot be read, to make a save fail halfway.</summary>
+    private sealed class ThrowingNetwork : INetwork
+    {
+        public int InputSize => 1;
+
+        public int OutputSize => 1;
+
+        public int ParameterCount => 1;
+
+        public int MaxBatchSize => 1;
+
+        public Span<float> Parameters => throw new InvalidOperationException("disk on fire");
+
+        public Span<float> Gradients => Span<float>.Empty;
+
+        public IReadOnlyList<ParameterInfo> ParameterLayout { get; } = new[] { new ParameterInfo("w", 0, 1) };
+
+        public Span<float> State => Span<float>.Empty;
+
+        public IReadOnlyList<ParameterInfo> StateLayout { get; } = Array.Empty<ParameterInfo>();
+
+        public SeededRandom RandomSource { get; } = new(0);
+
+        public string Summary => "";
+
+        public void Forward(ReadOnlySpan<float> inputs, Span<float> outputs)
+        {
+        }
+
+        public void InitializeParameters(int seed)
+        {
+        }
+
+        public void ZeroGrad()
+        {
+        }
+    }
+}
