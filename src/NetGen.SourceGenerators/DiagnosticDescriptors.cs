@@ -68,10 +68,40 @@ internal static class DiagnosticDescriptors
         "{0} at layer {1} is followed by {2}, which applies {3} itself; remove the {3} or it is applied twice",
         ShapesCategory, DiagnosticSeverity.Warning);
 
-    /// <summary>NG1003: "{0} at layer {1} normalises the features of a vector input [features], but receives {2}".</summary>
+    /// <summary>NG1003: "{0} at layer {1} normalises the features of a vector [features] or the channels of an image [C, H, W], but receives {2}".</summary>
     public static readonly DiagnosticDescriptor BatchNormInput = Create(
         "NG1003", "BatchNorm input is not a vector",
-        "{0} at layer {1} normalises the features of a vector input [features], but receives {2}",
+        "{0} at layer {1} normalises the features of a vector [features] or the channels of an image [C, H, W], but receives {2}",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1004: "{0} at layer {1} receives {2}; its {3} window does not fit the padded {4} input".</summary>
+    public static readonly DiagnosticDescriptor WindowTooLarge = Create(
+        "NG1004", "Kernel larger than the padded input",
+        "{0} at layer {1} receives {2}; its {3} window does not fit the padded {4} input",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1005: "{0} at layer {1} receives {2}; its output would be {3}".</summary>
+    public static readonly DiagnosticDescriptor EmptyOutput = Create(
+        "NG1005", "Output side would be zero or less",
+        "{0} at layer {1} receives {2}; its output would be {3}",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1006: "{0} at layer {1}: Same padding needs {2} rows and columns in total, which do not split evenly; NetGen pads {3} before and {4} after, as TensorFlow and PyTorch do".</summary>
+    public static readonly DiagnosticDescriptor AsymmetricPadding = Create(
+        "NG1006", "Same padding is asymmetric",
+        "{0} at layer {1}: Same padding needs {2} rows and columns in total, which do not split evenly; NetGen pads {3} before and {4} after, as TensorFlow and PyTorch do",
+        ShapesCategory, DiagnosticSeverity.Warning);
+
+    /// <summary>NG1007: "{0} at layer {1} receives {2}: Dense acts on the last axis, giving {3}; insert [Flatten] to connect every value".</summary>
+    public static readonly DiagnosticDescriptor DenseAfterImage = Create(
+        "NG1007", "Dense after a [C, H, W] output",
+        "{0} at layer {1} receives {2}: Dense acts on the last axis, giving {3}; insert [Flatten] to connect every value",
+        ShapesCategory, DiagnosticSeverity.Warning);
+
+    /// <summary>NG1008: "{0} at layer {1} needs a [C, H, W] input but receives {2}".</summary>
+    public static readonly DiagnosticDescriptor NeedsImage = Create(
+        "NG1008", "Layer needs a [C, H, W] input",
+        "{0} at layer {1} needs a [C, H, W] input but receives {2}",
         ShapesCategory, DiagnosticSeverity.Error);
 
     /// <summary>NG9001: "{0} at layer {1}: {2}".</summary>
@@ -90,7 +120,8 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
     {
         NotPartial, MissingInput, InputNotFirst, SplitDeclarations, LayersWithoutNetwork, UnsupportedType,
-        LayerAfterLoss, LossDoesNotFit, DoubleActivation, BatchNormInput, InvalidArgument,
+        LayerAfterLoss, LossDoesNotFit, DoubleActivation, BatchNormInput, WindowTooLarge, EmptyOutput, AsymmetricPadding,
+        DenseAfterImage, NeedsImage, InvalidArgument,
     };
 
     public static DiagnosticDescriptor? Find(string id)

@@ -17,6 +17,11 @@ internal enum LayerKind
     Softmax,
     Dropout,
     BatchNorm,
+    Conv2D,
+    MaxPool2D,
+    AvgPool2D,
+    GlobalAveragePool,
+    Flatten,
     SoftmaxCrossEntropy,
     MeanSquaredError,
     BinaryCrossEntropy,
@@ -40,7 +45,8 @@ internal enum ActivationKind
 /// </summary>
 /// <param name="Kind">Which layer.</param>
 /// <param name="AttributeIndex">Position among the class's attributes (for diagnostic locations).</param>
-/// <param name="Ints">Integer arguments (Input: the shape; Dense: units).</param>
+/// <param name="Ints">Integer arguments (Input: the shape; Dense: units; Conv2D: filters, kernel, stride,
+/// dilation, padding mode, padding pixels; pools: size, stride (0: the size), padding mode, padding pixels).</param>
 /// <param name="Numbers">Real arguments (LeakyReLU: alpha; Dense: L1, L2; Dropout: rate; BatchNorm: momentum, epsilon).</param>
 /// <param name="Activation">Dense's named Activation.</param>
 /// <param name="UseBias">Dense's named UseBias.</param>
@@ -94,6 +100,45 @@ internal sealed record LayerSpec(
                     return "LeakyReLU(" + Format(Number(0)) + ")";
                 case LayerKind.Dropout:
                     return "Dropout(" + Format(Number(0)) + ")";
+                case LayerKind.Conv2D:
+                {
+                    var conv = new StringBuilder("Conv2D(").Append(Int(0)).Append(", ").Append(Int(1));
+                    if (Int(2) != 1)
+                    {
+                        conv.Append(", Stride = ").Append(Int(2));
+                    }
+
+                    if (Int(3) != 1)
+                    {
+                        conv.Append(", Dilation = ").Append(Int(3));
+                    }
+
+                    AppendPadding(conv, Int(4), Int(5));
+                    if (Activation != ActivationKind.None)
+                    {
+                        conv.Append(", ").Append(Activation);
+                    }
+
+                    if (!UseBias)
+                    {
+                        conv.Append(", no bias");
+                    }
+
+                    return conv.Append(')').ToString();
+                }
+
+                case LayerKind.MaxPool2D:
+                case LayerKind.AvgPool2D:
+                {
+                    var pool = new StringBuilder(Kind.ToString()).Append('(').Append(Int(0));
+                    if (Int(1) != 0 && Int(1) != Int(0))
+                    {
+                        pool.Append(", Stride = ").Append(Int(1));
+                    }
+
+                    AppendPadding(pool, Int(2), Int(3));
+                    return pool.Append(')').ToString();
+                }
                 case LayerKind.BatchNorm:
                     var bn = new StringBuilder("BatchNorm");
                     if (Number(0, 0.1) != 0.1 || Number(1, 1e-5) != 1e-5)
@@ -109,6 +154,21 @@ internal sealed record LayerSpec(
     }
 
     public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Integer argument <paramref name="index"/>, or 0 when absent.</summary>
+    public int Int(int index) => index < Ints.Length ? Ints[index] : 0;
+
+    private static void AppendPadding(StringBuilder text, int mode, int pixels)
+    {
+        if (pixels >= 0)
+        {
+            text.Append(", Padding = ").Append(pixels);
+        }
+        else if (mode == 1)
+        {
+            text.Append(", Same");
+        }
+    }
 }
 
 /// <summary>A problem found while reading or inferring shapes; the analyzer turns it into a diagnostic.</summary>

@@ -115,7 +115,7 @@ internal static class NetworkEmitter
             EmitInitialization(w, plan);
             EmitPasses(w, plan);
             EmitLayerMethods(w, plan);
-            EmitBufferHelpers(w);
+            EmitBufferHelpers(w, plan);
         }
     }
 
@@ -171,11 +171,37 @@ internal static class NetworkEmitter
         w.Line($"// Scratch: per-batch working space, independent of the batch size ({plan.ScratchSize} values).");
         foreach (PlanOp op in plan.Ops.Where(o => o.Kind == OpKind.BatchNorm))
         {
-            w.Line($"private const int {op.ScratchConst} = {op.ScratchOffset}; // {op.Name}: batch mean, 1/std, two sums ({op.InFeatures} each)");
+            w.Line($"private const int {op.ScratchConst} = {op.ScratchOffset}; // {op.Name}: batch mean, then 1/std ({op.InFeatures} each)");
+        }
+
+        if (plan.ColumnsSize > 0)
+        {
+            w.Line($"private const int Columns = {plan.ColumnsOffset}; // im2col of one sample, shared by the convolutions ({plan.ColumnsSize} values at most)");
         }
 
         w.Line($"private const int ScratchSize = {plan.ScratchSize};");
         w.Line();
+        if (plan.IndexTensors.Count > 0)
+        {
+            w.Line("// Integer tensors (max-pooling winners), per sample, laid out as the activations.");
+            int iw = plan.IndexTensors.Max(t => t.ConstName.Length);
+            foreach (PlanTensor t in plan.IndexTensors)
+            {
+                w.Line($"private const int {t.ConstName.PadRight(iw)} = {t.Offset,9}; // {t.Description} {Dims(t.Shape)}");
+            }
+
+            w.Line($"private const int IndicesPerSample = {plan.IndicesPerSample};");
+            w.Line();
+        }
+
+        foreach (PlanOp op in plan.Ops.Where(o => o.Window is not null))
+        {
+            PlanWindow g = op.Window!;
+            w.Line($"// {op.Name}: a {g.Kernel}x{g.Kernel} window, stride {g.Stride}, dilation {g.Dilation}, padding {g.PadTop} before (top and left), over {Dims(new[] { g.Channels, g.Height, g.Width })}.");
+            w.Line($"private static readonly global::NetGen.Window2D {op.MethodName}Window = new(Channels: {g.Channels}, Height: {g.Height}, Width: {g.Width}, KernelHeight: {g.Kernel}, KernelWidth: {g.Kernel}, Stride: {g.Stride}, Dilation: {g.Dilation}, PadTop: {g.PadTop}, PadLeft: {g.PadLeft}, OutHeight: {g.OutHeight}, OutWidth: {g.OutWidth});");
+            w.Line();
+        }
+
         w.Line("// Activations, per sample: with a batch of n, the tensor at offset T of size S occupies");
         w.Line("// [T * n, (T + S) * n) of the arena, so every batch size packs without gaps.");
         int tw = plan.Tensors.Max(t => t.ConstName.Length);
@@ -197,6 +223,11 @@ internal static class NetworkEmitter
         w.Line("private readonly float[] _scratch = new float[ScratchSize];");
         w.Line("private readonly float[] _activations;");
         w.Line("private readonly float[] _activationGradients;");
+        if (plan.IndexTensors.Count > 0)
+        {
+            w.Line("private readonly int[] _indices;");
+        }
+
         if (plan.Loss is not null)
         {
             w.Line("private int _lastBatch;");
@@ -215,6 +246,11 @@ internal static class NetworkEmitter
             w.Line("MaxBatchSize = maxBatchSize;");
             w.Line("_activations = new float[checked(maxBatchSize * ActivationsPerSample)];");
             w.Line("_activationGradients = new float[checked(maxBatchSize * ActivationsPerSample)];");
+            if (plan.IndexTensors.Count > 0)
+            {
+                w.Line("_indices = new int[checked(maxBatchSize * IndicesPerSample)];");
+            }
+
             w.Line("RandomSource = new global::NetGen.SeededRandom(unchecked(seed ^ 0x5EED));");
             w.Line("InitializeParameters(seed);");
         }
@@ -483,16 +519,17 @@ internal static class NetworkEmitter
         using (w.Block("public void InitializeParameters(int seed)"))
         {
             w.Line("var random = new global::NetGen.SeededRandom(seed);");
-            foreach (PlanOp op in plan.Ops.Where(o => o.Kind == OpKind.Dense))
+            foreach (PlanOp op in plan.Ops.Where(o => o.Kind is OpKind.Dense or OpKind.Conv2D))
             {
                 PlanParameter weight = op.Weight!;
+                int fanOut = op.Kind == OpKind.Conv2D ? op.OutFeatures * op.Window!.Kernel * op.Window.Kernel : op.OutFeatures;
                 if (op.HeInit)
                 {
                     w.Line($"global::NetGen.Initializers.HeNormal(P({weight.ConstName}, {weight.Size}), fanIn: {op.InFeatures}, random);");
                 }
                 else
                 {
-                    w.Line($"global::NetGen.Initializers.GlorotUniform(P({weight.ConstName}, {weight.Size}), fanIn: {op.InFeatures}, fanOut: {op.OutFeatures}, random);");
+                    w.Line($"global::NetGen.Initializers.GlorotUniform(P({weight.ConstName}, {weight.Size}), fanIn: {op.InFeatures}, fanOut: {fanOut}, random);");
                 }
 
                 if (op.Bias is { } bias)
@@ -532,7 +569,7 @@ internal static class NetworkEmitter
             for (int i = plan.Ops.Count - 1; i >= 0; i--)
             {
                 PlanOp op = plan.Ops[i];
-                if (op.Kind is OpKind.Activation or OpKind.Dropout && !op.NeedsInputGradient)
+                if (op.Kind is OpKind.Activation or OpKind.Dropout or OpKind.MaxPool2D or OpKind.AvgPool2D or OpKind.GlobalAveragePool && !op.NeedsInputGradient)
                 {
                     w.Line($"// {op.Name}: no layer before it has parameters, so its input needs no gradient.");
                     continue;
@@ -561,6 +598,14 @@ internal static class NetworkEmitter
                     break;
                 case OpKind.BatchNorm:
                     EmitBatchNorm(w, op);
+                    break;
+                case OpKind.Conv2D:
+                    EmitConv(w, op);
+                    break;
+                case OpKind.MaxPool2D:
+                case OpKind.AvgPool2D:
+                case OpKind.GlobalAveragePool:
+                    EmitPool(w, op);
                     break;
                 default:
                     EmitActivation(w, op);
@@ -606,6 +651,7 @@ internal static class NetworkEmitter
         string mean = $"W({op.ScratchConst}, {f})";
         string inv = $"W({op.ScratchConst} + {f}, {f})";
         string rows = op.Rows == 1 ? "n" : $"n * {op.Rows}";
+        string dims = $"rows: {rows}, channels: {f}, spatial: {op.Spatial}";
         using (w.Block($"private void {op.MethodName}Forward(int n, bool training)"))
         {
             using (w.Block("if (training)"))
@@ -614,14 +660,14 @@ internal static class NetworkEmitter
                 w.Line($"    {y}, {mean}, {inv}, // output, batch mean, batch 1/std");
                 w.Line($"    S({op.RunningMean!.ConstName}, {f}), S({op.RunningVariance!.ConstName}, {f}), // {op.RunningMean.Name}, {op.RunningVariance.Name}");
                 w.Line($"    {x}, {gamma}, {beta},");
-                w.Line($"    rows: {rows}, features: {f}, momentum: {Float(op.Momentum)}, epsilon: {Float(op.Epsilon)});");
+                w.Line($"    {dims}, momentum: {Float(op.Momentum)}, epsilon: {Float(op.Epsilon)});");
             }
 
             using (w.Block("else"))
             {
                 w.Line($"{K}.BatchNormInferenceForward(");
                 w.Line($"    {y}, {x}, {gamma}, {beta}, S({op.RunningMean.ConstName}, {f}), S({op.RunningVariance.ConstName}, {f}),");
-                w.Line($"    rows: {rows}, features: {f}, epsilon: {Float(op.Epsilon)});");
+                w.Line($"    {dims}, epsilon: {Float(op.Epsilon)});");
             }
         }
 
@@ -633,12 +679,71 @@ internal static class NetworkEmitter
                 ? $"    D({op.Input.ConstName}, {op.Input.Size}, n), // d input"
                 : "    default, // no layer before this one has parameters: its input needs no gradient");
             w.Line($"    G({op.Weight.ConstName}, {f}), G({op.Bias.ConstName}, {f}), // d {op.Weight.Name}, d {op.Bias.Name}");
-            w.Line($"    W({op.ScratchConst} + {2 * f}, {2 * f}), // working space for two sums");
             w.Line($"    D({op.Output.ConstName}, {op.Output.Size}, n), {x}, {gamma}, {mean}, {inv},");
-            w.Line($"    rows: {rows}, features: {f});");
+            w.Line($"    {dims});");
         }
 
         w.Line();
+    }
+
+    private static void EmitConv(IndentedWriter w, PlanOp op)
+    {
+        PlanParameter weight = op.Weight!;
+        PlanWindow g = op.Window!;
+        string columns = $"W(Columns, {g.PatchSize * g.Positions})";
+        string bias = op.Bias is { } b ? $"P({b.ConstName}, {b.Size})" : "default";
+        string dBias = op.Bias is { } db ? $"G({db.ConstName}, {db.Size})" : "default";
+        w.Line($"private void {op.MethodName}Forward(int n) =>");
+        w.Line($"    global::NetGen.ConvKernels.Conv2DForward(");
+        w.Line($"        A({op.Output.ConstName}, {op.Output.Size}, n), {columns}, // output (n, {op.OutFeatures}, {g.OutHeight}, {g.OutWidth}), im2col scratch");
+        w.Line($"        A({op.Input.ConstName}, {op.Input.Size}, n), P({weight.ConstName}, {weight.Size}), {bias}, // input, {weight.Name} {Dims(weight.Shape)}, bias");
+        w.Line($"        batch: n, filters: {op.OutFeatures}, {op.MethodName}Window);");
+        w.Line();
+        w.Line($"private void {op.MethodName}Backward(int n) =>");
+        w.Line($"    global::NetGen.ConvKernels.Conv2DBackward(");
+        w.Line(op.NeedsInputGradient
+            ? $"        D({op.Input.ConstName}, {op.Input.Size}, n), // d input"
+            : "        default, // no layer before this one has parameters: its input needs no gradient");
+        w.Line($"        G({weight.ConstName}, {weight.Size}), {dBias}, {columns},");
+        w.Line($"        D({op.Output.ConstName}, {op.Output.Size}, n), A({op.Input.ConstName}, {op.Input.Size}, n), P({weight.ConstName}, {weight.Size}),");
+        w.Line($"        batch: n, filters: {op.OutFeatures}, {op.MethodName}Window);");
+        w.Line();
+    }
+
+    private static void EmitPool(IndentedWriter w, PlanOp op)
+    {
+        string x = $"A({op.Input.ConstName}, {op.Input.Size}, n)";
+        string y = $"A({op.Output.ConstName}, {op.Output.Size}, n)";
+        string dx = $"D({op.Input.ConstName}, {op.Input.Size}, n)";
+        string dy = $"D({op.Output.ConstName}, {op.Output.Size}, n)";
+        const string C = "global::NetGen.ConvKernels";
+        string forward, backward;
+        switch (op.Kind)
+        {
+            case OpKind.MaxPool2D:
+                string argmax = $"I({op.Indices!.ConstName}, {op.Indices.Size}, n)";
+                forward = $"{C}.MaxPoolForward({y}, {argmax}, {x}, batch: n, {op.MethodName}Window);";
+                backward = $"{C}.MaxPoolBackward({dx}, {dy}, {argmax}, batch: n, {op.MethodName}Window);";
+                break;
+            case OpKind.AvgPool2D:
+                forward = $"{C}.AvgPoolForward({y}, {x}, batch: n, {op.MethodName}Window);";
+                backward = $"{C}.AvgPoolBackward({dx}, {dy}, batch: n, {op.MethodName}Window);";
+                break;
+            default:
+                forward = $"{C}.GlobalAveragePoolForward({y}, {x}, batch: n, channels: {op.InFeatures}, spatial: {op.Spatial});";
+                backward = $"{C}.GlobalAveragePoolBackward({dx}, {dy}, batch: n, channels: {op.InFeatures}, spatial: {op.Spatial});";
+                break;
+        }
+
+        w.Line($"private void {op.MethodName}Forward(int n) =>");
+        w.Line("    " + forward);
+        w.Line();
+        if (op.NeedsInputGradient)
+        {
+            w.Line($"private void {op.MethodName}Backward(int n) =>");
+            w.Line("    " + backward);
+            w.Line();
+        }
     }
 
     private static void EmitDense(IndentedWriter w, PlanOp op)
@@ -695,7 +800,7 @@ internal static class NetworkEmitter
         w.Line();
     }
 
-    private static void EmitBufferHelpers(IndentedWriter w)
+    private static void EmitBufferHelpers(IndentedWriter w, NetworkPlan plan)
     {
         w.Line("// Views of the buffers: P and G by parameter offset, A and D by per-sample activation offset.");
         w.Line($"private {Span} P(int offset, int length) => new(_parameters, offset, length);");
@@ -709,6 +814,11 @@ internal static class NetworkEmitter
         w.Line($"private {Span} S(int offset, int length) => new(_state, offset, length);");
         w.Line();
         w.Line($"private {Span} W(int offset, int length) => new(_scratch, offset, length);");
+        if (plan.IndexTensors.Count > 0)
+        {
+            w.Line();
+            w.Line("private global::System.Span<int> I(int offset, int size, int n) => new(_indices, offset * n, size * n);");
+        }
     }
 
     // A network whose attributes have errors still gets its public surface, so that the user's

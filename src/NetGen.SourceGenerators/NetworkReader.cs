@@ -109,6 +109,11 @@ internal static class NetworkReader
             "SoftmaxAttribute" => LayerKind.Softmax,
             "DropoutAttribute" => LayerKind.Dropout,
             "BatchNormAttribute" => LayerKind.BatchNorm,
+            "Conv2DAttribute" => LayerKind.Conv2D,
+            "MaxPool2DAttribute" => LayerKind.MaxPool2D,
+            "AvgPool2DAttribute" => LayerKind.AvgPool2D,
+            "GlobalAveragePoolAttribute" => LayerKind.GlobalAveragePool,
+            "FlattenAttribute" => LayerKind.Flatten,
             "SoftmaxCrossEntropyAttribute" => LayerKind.SoftmaxCrossEntropy,
             "MeanSquaredErrorAttribute" => LayerKind.MeanSquaredError,
             "BinaryCrossEntropyAttribute" => LayerKind.BinaryCrossEntropy,
@@ -155,6 +160,21 @@ internal static class NetworkReader
             case LayerKind.Dropout:
                 numbers.Add(args.Length > 0 ? ToDouble(ScalarValue(args[0]), double.NaN) : double.NaN);
                 break;
+            case LayerKind.Conv2D:
+                ints.Add(args.Length > 0 && ScalarValue(args[0]) is int filters ? filters : 0);
+                ints.Add(args.Length > 1 && ScalarValue(args[1]) is int kernel ? kernel : 0);
+                ints.Add(NamedInt(attribute, "Stride", 1));
+                ints.Add(NamedInt(attribute, "Dilation", 1));
+                ints.Add(NamedInt(attribute, "Padding", 0));
+                ints.Add(NamedInt(attribute, "PaddingPixels", -1));
+                break;
+            case LayerKind.MaxPool2D:
+            case LayerKind.AvgPool2D:
+                ints.Add(args.Length > 0 && ScalarValue(args[0]) is int size ? size : 0);
+                ints.Add(NamedInt(attribute, "Stride", 0));
+                ints.Add(NamedInt(attribute, "Padding", 0));
+                ints.Add(NamedInt(attribute, "PaddingPixels", -1));
+                break;
         }
 
         // Named real arguments, in the positions LayerSpec documents.
@@ -183,6 +203,19 @@ internal static class NetworkReader
         }
 
         return new LayerSpec(kind, index, new EquatableArray<int>(ints), new EquatableArray<double>(numbers), activation, useBias);
+    }
+
+    private static int NamedInt(AttributeData attribute, string name, int fallback)
+    {
+        foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
+        {
+            if (named.Key == name && ScalarValue(named.Value) is int value)
+            {
+                return value;
+            }
+        }
+
+        return fallback;
     }
 
     private static double Named(AttributeData attribute, string name, double fallback)

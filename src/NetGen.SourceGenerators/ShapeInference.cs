@@ -64,6 +64,18 @@ internal enum OpKind
     Activation,
     Dropout,
     BatchNorm,
+    Conv2D,
+    MaxPool2D,
+    AvgPool2D,
+    GlobalAveragePool,
+}
+
+/// <summary>A convolution or pooling window over a [C, H, W] input (mirrors <c>NetGen.Window2D</c>).</summary>
+internal sealed record PlanWindow(int Channels, int Height, int Width, int Kernel, int Stride, int Dilation, int PadTop, int PadLeft, int OutHeight, int OutWidth)
+{
+    public int PatchSize => Channels * Kernel * Kernel;
+
+    public int Positions => OutHeight * OutWidth;
 }
 
 /// <summary>One step of the forward pass (a layer, or the activation fused into a Dense).</summary>
@@ -122,6 +134,15 @@ internal sealed class PlanOp
     public double Momentum { get; set; }
 
     public double Epsilon { get; set; }
+
+    /// <summary>BatchNorm and global pooling: values per channel per sample (1 for vectors, H·W for images).</summary>
+    public int Spatial { get; set; } = 1;
+
+    /// <summary>Conv2D and pooling: the window.</summary>
+    public PlanWindow? Window { get; set; }
+
+    /// <summary>MaxPool2D: the winning input index of every output, in the index arena.</summary>
+    public PlanTensor? Indices { get; set; }
 }
 
 /// <summary>One row of the summary table (one user layer).</summary>
@@ -175,8 +196,18 @@ internal sealed class NetworkPlan
     /// <summary>Non-trainable state saved with the model (BatchNorm running statistics).</summary>
     public List<PlanParameter> State { get; } = new();
 
-    /// <summary>Per-batch working space (BatchNorm batch statistics), independent of the batch size.</summary>
+    /// <summary>Per-batch working space (BatchNorm batch statistics, then the im2col columns), independent of the batch size.</summary>
     public int ScratchSize { get; set; }
+
+    /// <summary>Offset and size of the im2col columns in the scratch (shared by every convolution).</summary>
+    public int ColumnsOffset { get; set; }
+
+    public int ColumnsSize { get; set; }
+
+    /// <summary>Integer tensors (max-pooling indices), per sample.</summary>
+    public List<PlanTensor> IndexTensors { get; } = new();
+
+    public int IndicesPerSample => (int)Math.Min(int.MaxValue, IndexTensors.Sum(t => t.LongSize));
 
     public List<PlanOp> Ops { get; } = new();
 
@@ -346,6 +377,13 @@ internal static class ShapeInference
                         continue;
                     }
 
+                    if (shape.Length == 3)
+                    {
+                        int[] would = (int[])shape.Clone();
+                        would[2] = units;
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.DenseAfterImage.Id, layer.AttributeIndex, layer.Display, at, FormatShapeWithCount(shape), FormatShape(would)));
+                    }
+
                     string name = NextName(counters, "dense");
                     string pascal = Pascal(name);
                     int inFeatures = shape[shape.Length - 1];
@@ -400,6 +438,116 @@ internal static class ShapeInference
                     break;
                 }
 
+                case LayerKind.Flatten:
+                {
+                    // No copy and no op: the same memory, read as a vector.
+                    int[] flat = { Product(shape) };
+                    current = new PlanTensor(current.ConstName, current.Description, flat, current.Offset);
+                    shape = flat;
+                    plan.Rows.Add(new PlanRow(index, NextName(counters, "flatten"), layer.Display, flat, 0));
+                    break;
+                }
+
+                case LayerKind.Conv2D:
+                case LayerKind.MaxPool2D:
+                case LayerKind.AvgPool2D:
+                case LayerKind.GlobalAveragePool:
+                {
+                    if (shape.Length != 3)
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.NeedsImage.Id, layer.AttributeIndex, layer.Display, at, FormatShapeWithCount(shape) + (shape.Length == 1 ? "; give [Input(channels, height, width)] or remove the [Flatten] before it" : string.Empty)));
+                        shape = null;
+                        continue;
+                    }
+
+                    string kind = layer.Kind switch
+                    {
+                        LayerKind.Conv2D => "conv",
+                        LayerKind.MaxPool2D => "maxpool",
+                        LayerKind.AvgPool2D => "avgpool",
+                        _ => "globalavgpool",
+                    };
+                    if (layer.Kind == LayerKind.GlobalAveragePool)
+                    {
+                        string gname = NextName(counters, kind);
+                        var gap = new PlanOp { Kind = OpKind.GlobalAveragePool, Name = gname, MethodName = Pascal(gname), LayerIndex = index, Input = current, InFeatures = shape[0], OutFeatures = shape[0], Spatial = shape[1] * shape[2] };
+                        int[] pooled = { shape[0] };
+                        gap.Output = AddTensor(Pascal(gname) + "Out", gname + " output", pooled);
+                        plan.Ops.Add(gap);
+                        current = gap.Output;
+                        shape = pooled;
+                        plan.Rows.Add(new PlanRow(index, gname, layer.Display, pooled, 0));
+                        break;
+                    }
+
+                    bool conv = layer.Kind == LayerKind.Conv2D;
+                    int filters = conv ? layer.Int(0) : shape[0];
+                    int kernel = conv ? layer.Int(1) : layer.Int(0);
+                    int stride = conv ? layer.Int(2) : (layer.Int(1) == 0 ? kernel : layer.Int(1));
+                    int dilation = conv ? layer.Int(3) : 1;
+                    int mode = conv ? layer.Int(4) : layer.Int(2);
+                    int pixels = conv ? layer.Int(5) : layer.Int(3);
+                    string? bad = conv && filters <= 0 ? $"filters must be positive, but is {filters}"
+                        : kernel <= 0 ? $"the kernel side must be positive, but is {kernel}"
+                        : stride <= 0 ? $"Stride must be positive, but is {stride}"
+                        : dilation <= 0 ? $"Dilation must be positive, but is {dilation}"
+                        : pixels < -1 ? $"PaddingPixels must be non-negative, but is {pixels}"
+                        : mode is not (0 or 1) ? $"Padding {mode} is not a NetGen.Padding value"
+                        : conv && !Enum.IsDefined(typeof(ActivationKind), layer.Activation) ? $"Activation {(int)layer.Activation} is not a NetGen.Activation value"
+                        : null;
+                    if (bad is not null)
+                    {
+                        plan.Problems.Add(Problem.Create(DiagnosticDescriptors.InvalidArgument.Id, layer.AttributeIndex, layer.Display, at, bad));
+                        shape = null;
+                        continue;
+                    }
+
+                    PlanWindow? window = Window(plan, layer, at, shape, filters, kernel, stride, dilation, mode, pixels);
+                    if (window is null)
+                    {
+                        shape = null;
+                        continue;
+                    }
+
+                    string name = NextName(counters, kind);
+                    string pascal = Pascal(name);
+                    int[] outShape = { filters, window.OutHeight, window.OutWidth };
+                    var op = new PlanOp
+                    {
+                        Kind = conv ? OpKind.Conv2D : layer.Kind == LayerKind.MaxPool2D ? OpKind.MaxPool2D : OpKind.AvgPool2D,
+                        Name = name,
+                        MethodName = pascal,
+                        LayerIndex = index,
+                        Input = current,
+                        Window = window,
+                        InFeatures = window.PatchSize,
+                        OutFeatures = filters,
+                    };
+                    if (conv)
+                    {
+                        op.Weight = AddParameter(name + ".weight", pascal + "Weight", new[] { filters, shape[0], kernel, kernel });
+                        op.Bias = layer.UseBias ? AddParameter(name + ".bias", pascal + "Bias", new[] { filters }) : null;
+                        plan.ColumnsSize = Math.Max(plan.ColumnsSize, (int)Math.Min(int.MaxValue, (long)window.PatchSize * window.Positions));
+                    }
+                    else if (op.Kind == OpKind.MaxPool2D)
+                    {
+                        op.Indices = new PlanTensor(pascal + "Argmax", name + " winning input index", outShape, plan.IndicesPerSample);
+                        plan.IndexTensors.Add(op.Indices);
+                    }
+
+                    op.Output = AddTensor(pascal + "Out", name + " output" + (conv && layer.Activation != ActivationKind.None ? " (before " + layer.Activation + ")" : string.Empty), outShape);
+                    plan.Ops.Add(op);
+                    current = op.Output;
+                    if (conv && layer.Activation != ActivationKind.None)
+                    {
+                        current = AddActivation(plan, layer.Activation, 0.01, name + "." + layer.Activation.ToString().ToLowerInvariant(), pascal + layer.Activation, index, current, AddTensor);
+                    }
+
+                    shape = outShape;
+                    plan.Rows.Add(new PlanRow(index, name, layer.Display, outShape, (op.Weight?.Size ?? 0) + (op.Bias?.Size ?? 0)));
+                    break;
+                }
+
                 case LayerKind.Dropout:
                 {
                     double rate = layer.Number(0, double.NaN);
@@ -434,7 +582,7 @@ internal static class ShapeInference
                         continue;
                     }
 
-                    if (shape.Length != 1)
+                    if (shape.Length != 1 && shape.Length != 3)
                     {
                         plan.Problems.Add(Problem.Create(DiagnosticDescriptors.BatchNormInput.Id, layer.AttributeIndex, layer.Display, at, FormatShapeWithCount(shape)));
                         shape = null;
@@ -461,8 +609,9 @@ internal static class ShapeInference
                         RunningVariance = AddState(name + ".running_var", pascal + "RunningVar", new[] { features }),
                         ScratchConst = pascal + "Scratch",
                         ScratchOffset = plan.ScratchSize,
+                        Spatial = shape.Length == 3 ? shape[1] * shape[2] : 1,
                     };
-                    plan.ScratchSize += 4 * features;
+                    plan.ScratchSize += 2 * features;
                     op.Output = AddTensor(pascal + "Out", name + " output", shape);
                     plan.Ops.Add(op);
                     current = op.Output;
@@ -501,6 +650,9 @@ internal static class ShapeInference
             plan.OutputShape = shape;
         }
 
+        plan.ColumnsOffset = plan.ScratchSize;
+        plan.ScratchSize += plan.ColumnsSize;
+
         // Buffers are float[] indexed by int: refuse a network whose sizes do not fit, on the first
         // layer that makes them overflow (a batch of one sample; MaxBatchSize is checked at run time).
         long parameters = 0, activations = plan.InputTensor?.LongSize ?? 0;
@@ -535,7 +687,7 @@ internal static class ShapeInference
             PlanOp op = plan.Ops[i];
             op.NeedsInputGradient = parametersBefore;
             parametersBefore |= op.Weight is not null;
-            if (op.Kind == OpKind.Dense)
+            if (op.Kind is OpKind.Dense or OpKind.Conv2D)
             {
                 // The activation that follows, looking past normalisation and dropout.
                 int next = i + 1;
@@ -550,6 +702,53 @@ internal static class ShapeInference
         }
 
         return plan;
+    }
+
+    /// <summary>
+    /// The output geometry of a window over [C, H, W]; reports NG1004 (window larger than the
+    /// padded input), NG1005 (empty output) or NG1006 (asymmetric Same padding, a warning).
+    /// </summary>
+    private static PlanWindow? Window(NetworkPlan plan, LayerSpec layer, string at, int[] shape, int outChannels, int kernel, int stride, int dilation, int mode, int pixels)
+    {
+        int h = shape[1], w = shape[2];
+        long span = ((long)dilation * (kernel - 1)) + 1;
+        int padTop, padLeft, outH, outW;
+        if (pixels >= 0 || mode == 0)
+        {
+            int p = Math.Max(pixels, 0);
+            if (layer.Kind == LayerKind.Conv2D && (h + (2L * p) < span || w + (2L * p) < span))
+            {
+                string spanText = span + "x" + span + (dilation > 1 ? $" (kernel {kernel}, dilation {dilation})" : string.Empty);
+                plan.Problems.Add(Problem.Create(DiagnosticDescriptors.WindowTooLarge.Id, layer.AttributeIndex, layer.Display, at, FormatShape(shape), spanText, (h + (2 * p)) + "x" + (w + (2 * p))));
+                return null;
+            }
+
+            padTop = padLeft = p;
+            outH = (int)Math.Floor(((h + (2.0 * p) - span) / stride) + 1);
+            outW = (int)Math.Floor(((w + (2.0 * p) - span) / stride) + 1);
+        }
+        else
+        {
+            outH = (h + stride - 1) / stride;
+            outW = (w + stride - 1) / stride;
+            long totalH = Math.Max(((long)(outH - 1) * stride) + span - h, 0);
+            long totalW = Math.Max(((long)(outW - 1) * stride) + span - w, 0);
+            padTop = (int)(totalH / 2);
+            padLeft = (int)(totalW / 2);
+            if (totalH % 2 != 0 || totalW % 2 != 0)
+            {
+                long total = totalH % 2 != 0 ? totalH : totalW;
+                plan.Problems.Add(Problem.Create(DiagnosticDescriptors.AsymmetricPadding.Id, layer.AttributeIndex, layer.Display, at, total.ToString(CultureInfo.InvariantCulture), (total / 2).ToString(CultureInfo.InvariantCulture), (total - (total / 2)).ToString(CultureInfo.InvariantCulture)));
+            }
+        }
+
+        if (outH <= 0 || outW <= 0)
+        {
+            plan.Problems.Add(Problem.Create(DiagnosticDescriptors.EmptyOutput.Id, layer.AttributeIndex, layer.Display, at, FormatShape(shape), FormatShape(new[] { outChannels, outH, outW })));
+            return null;
+        }
+
+        return new PlanWindow(shape[0], h, w, kernel, stride, dilation, padTop, padLeft, outH, outW);
     }
 
     private static PlanTensor AddActivation(NetworkPlan plan, ActivationKind activation, double alpha, string name, string pascal, int index, PlanTensor input, Func<string, string, int[], PlanTensor> addTensor)

@@ -214,3 +214,120 @@ public enum Activation
     /// <summary>Softmax over the last axis.</summary>
     Softmax = 6,
 }
+
+/// <summary>How a convolution or pooling window treats the borders.</summary>
+public enum Padding
+{
+    /// <summary>No padding: windows stay inside the input (the default).</summary>
+    Valid = 0,
+
+    /// <summary>
+    /// Pad so that the output side is ⌈input / stride⌉. When the total padding is odd, the extra
+    /// row and column go after (bottom and right), as in TensorFlow and PyTorch; NetGen warns (NG1006).
+    /// </summary>
+    Same = 1,
+}
+
+/// <summary>
+/// 2-D convolution (cross-correlation, as PyTorch's <c>nn.Conv2d</c>) over a channels-first
+/// <c>[C, H, W]</c> input: <c>filters</c> output channels, a square <c>kernel</c>; weight laid
+/// out <c>[filters, C, kernel, kernel]</c>. Lowered to im2col and the SIMD matrix product.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class Conv2DAttribute : LayerAttribute
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="filters">Output channels; positive.</param>
+    /// <param name="kernel">Kernel side; positive.</param>
+    public Conv2DAttribute(int filters, int kernel)
+    {
+        Filters = filters;
+        Kernel = kernel;
+    }
+
+    /// <summary>Output channels.</summary>
+    public int Filters { get; }
+
+    /// <summary>Kernel side.</summary>
+    public int Kernel { get; }
+
+    /// <summary>Step between windows (default 1).</summary>
+    public int Stride { get; set; } = 1;
+
+    /// <summary>Spacing between kernel taps (default 1; the window spans dilation·(kernel − 1) + 1).</summary>
+    public int Dilation { get; set; } = 1;
+
+    /// <summary><see cref="NetGen.Padding.Valid"/> (default) or <see cref="NetGen.Padding.Same"/>.</summary>
+    public Padding Padding { get; set; }
+
+    /// <summary>Explicit zero padding on every side, in pixels (PyTorch's <c>padding=p</c>); overrides <see cref="Padding"/> when set.</summary>
+    public int PaddingPixels { get; set; } = -1;
+
+    /// <summary>Whether the layer has a bias per filter (default true).</summary>
+    public bool UseBias { get; set; } = true;
+
+    /// <summary>Activation applied to the output (default none).</summary>
+    public Activation Activation { get; set; }
+}
+
+/// <summary>2-D max pooling over each channel of a <c>[C, H, W]</c> input (PyTorch's <c>nn.MaxPool2d</c>); padding never wins.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class MaxPool2DAttribute : LayerAttribute
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="size">Window side; positive.</param>
+    public MaxPool2DAttribute(int size) => Size = size;
+
+    /// <summary>Window side.</summary>
+    public int Size { get; }
+
+    /// <summary>Step between windows (default: the window side).</summary>
+    public int Stride { get; set; }
+
+    /// <summary><see cref="NetGen.Padding.Valid"/> (default) or <see cref="NetGen.Padding.Same"/>.</summary>
+    public Padding Padding { get; set; }
+
+    /// <summary>Explicit padding on every side, in pixels; overrides <see cref="Padding"/> when set.</summary>
+    public int PaddingPixels { get; set; } = -1;
+}
+
+/// <summary>
+/// 2-D average pooling over each channel of a <c>[C, H, W]</c> input (PyTorch's
+/// <c>nn.AvgPool2d</c>; padding counts as zeros, count_include_pad=True).
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class AvgPool2DAttribute : LayerAttribute
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="size">Window side; positive.</param>
+    public AvgPool2DAttribute(int size) => Size = size;
+
+    /// <summary>Window side.</summary>
+    public int Size { get; }
+
+    /// <summary>Step between windows (default: the window side).</summary>
+    public int Stride { get; set; }
+
+    /// <summary><see cref="NetGen.Padding.Valid"/> (default) or <see cref="NetGen.Padding.Same"/>.</summary>
+    public Padding Padding { get; set; }
+
+    /// <summary>Explicit padding on every side, in pixels; overrides <see cref="Padding"/> when set.</summary>
+    public int PaddingPixels { get; set; } = -1;
+}
+
+/// <summary>Global average pooling: the mean of each channel, <c>[C, H, W]</c> → <c>[C]</c>.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class GlobalAveragePoolAttribute : LayerAttribute
+{
+}
+
+/// <summary>Flattens one sample into a vector, <c>[C, H, W]</c> → <c>[C·H·W]</c>; costs nothing (same memory).</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class FlattenAttribute : LayerAttribute
+{
+}

@@ -362,58 +362,54 @@ public static class Kernels
     // ---------------------------------------------------------------- Batch normalisation
 
     /// <summary>
-    /// Training-mode batch normalisation of <paramref name="rows"/> rows of <paramref name="features"/>:
-    /// per feature, the batch mean μ and biased variance σ², <c>y = γ·(x − μ)/√(σ² + ε) + β</c>; saves μ
-    /// and 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
-    /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d).
+    /// Training-mode batch normalisation of <paramref name="rows"/> samples laid out
+    /// [rows, channels, spatial] (spatial = 1 for vectors, H·W for images): per channel, the mean μ
+    /// and biased variance σ² over rows × spatial, <c>y = γ·(x − μ)/√(σ² + ε) + β</c>; saves μ and
+    /// 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
+    /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d/2d).
     /// </summary>
     public static void BatchNormTrainingForward(
         Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
-        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int features, float momentum, float epsilon)
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial, float momentum, float epsilon)
     {
-        if (rows < 2)
+        long count = (long)rows * spatial;
+        if (count < 2)
         {
-            throw new ArgumentException($"Batch normalisation in training needs at least 2 values per feature, but the batch has {rows}.", nameof(rows));
+            throw new ArgumentException($"Batch normalisation in training needs at least 2 values per channel, but the batch has {count}.", nameof(rows));
         }
 
-        Span<float> mean = batchMean.Slice(0, features);
-        Span<float> inv = batchInverseStd.Slice(0, features);
-        mean.Clear();
-        inv.Clear();
-        for (int r = 0; r < rows; r++)
+        for (int c = 0; c < channels; c++)
         {
-            TensorPrimitives.Add(mean, input.Slice(r * features, features), mean);
-        }
-
-        TensorPrimitives.Multiply(mean, 1f / rows, mean);
-
-        // Two passes: the variance from the deviations, not E[x²] − E[x]², which cancels badly.
-        for (int r = 0; r < rows; r++)
-        {
-            ReadOnlySpan<float> x = input.Slice(r * features, features);
-            for (int f = 0; f < features; f++)
+            // Two passes: the variance from the deviations, not E[x²] − E[x]², which cancels badly.
+            double sum = 0;
+            for (int r = 0; r < rows; r++)
             {
-                float d = x[f] - mean[f];
-                inv[f] += d * d;
+                sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
             }
-        }
 
-        float unbias = rows / (rows - 1f);
-        for (int f = 0; f < features; f++)
-        {
-            float variance = inv[f] / rows;
-            runningMean[f] = ((1f - momentum) * runningMean[f]) + (momentum * mean[f]);
-            runningVariance[f] = ((1f - momentum) * runningVariance[f]) + (momentum * variance * unbias);
-            inv[f] = 1f / MathF.Sqrt(variance + epsilon);
-        }
-
-        for (int r = 0; r < rows; r++)
-        {
-            ReadOnlySpan<float> x = input.Slice(r * features, features);
-            Span<float> y = output.Slice(r * features, features);
-            for (int f = 0; f < features; f++)
+            float mean = (float)(sum / count);
+            double squares = 0;
+            for (int r = 0; r < rows; r++)
             {
-                y[f] = (gamma[f] * (x[f] - mean[f]) * inv[f]) + beta[f];
+                ReadOnlySpan<float> x = input.Slice(((r * channels) + c) * spatial, spatial);
+                for (int s = 0; s < x.Length; s++)
+                {
+                    float d = x[s] - mean;
+                    squares += d * d;
+                }
+            }
+
+            float variance = (float)(squares / count);
+            batchMean[c] = mean;
+            float inv = batchInverseStd[c] = 1f / MathF.Sqrt(variance + epsilon);
+            runningMean[c] = ((1f - momentum) * runningMean[c]) + (momentum * mean);
+            runningVariance[c] = ((1f - momentum) * runningVariance[c]) + (momentum * (float)(squares / (count - 1)));
+            float scale = gamma[c] * inv, shift = beta[c] - (mean * scale);
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                TensorPrimitives.Multiply(input.Slice(o, spatial), scale, output.Slice(o, spatial));
+                TensorPrimitives.Add(output.Slice(o, spatial), shift, output.Slice(o, spatial));
             }
         }
     }
@@ -421,71 +417,76 @@ public static class Kernels
     /// <summary>Inference-mode batch normalisation with the running statistics: <c>y = γ·(x − μ̂)/√(σ̂² + ε) + β</c>.</summary>
     public static void BatchNormInferenceForward(
         Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVariance, int rows, int features, float epsilon)
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVariance, int rows, int channels, int spatial, float epsilon)
     {
-        for (int r = 0; r < rows; r++)
+        for (int c = 0; c < channels; c++)
         {
-            ReadOnlySpan<float> x = input.Slice(r * features, features);
-            Span<float> y = output.Slice(r * features, features);
-            for (int f = 0; f < features; f++)
+            float scale = gamma[c] / MathF.Sqrt(runningVariance[c] + epsilon);
+            float shift = beta[c] - (runningMean[c] * scale);
+            for (int r = 0; r < rows; r++)
             {
-                y[f] = (gamma[f] * (x[f] - runningMean[f]) / MathF.Sqrt(runningVariance[f] + epsilon)) + beta[f];
+                int o = ((r * channels) + c) * spatial;
+                TensorPrimitives.Multiply(input.Slice(o, spatial), scale, output.Slice(o, spatial));
+                TensorPrimitives.Add(output.Slice(o, spatial), shift, output.Slice(o, spatial));
             }
         }
     }
 
     /// <summary>
-    /// Backward of <see cref="BatchNormTrainingForward"/>, with x̂ = (x − μ)/σ:
-    /// <c>dγ += Σ dy·x̂</c>, <c>dβ += Σ dy</c>, <c>dx = γ/(N·σ)·(N·dy − Σdy − x̂·Σ(dy·x̂))</c>.
+    /// Backward of <see cref="BatchNormTrainingForward"/>, with x̂ = (x − μ)/σ and M = rows·spatial:
+    /// <c>dγ += Σ dy·x̂</c>, <c>dβ += Σ dy</c>, <c>dx = γ/σ·(dy − (Σdy + x̂·Σ(dy·x̂))/M)</c>.
     /// </summary>
-    /// <param name="dInput">[rows, features], overwritten; empty when not needed.</param>
-    /// <param name="dGamma">[features], accumulated.</param>
-    /// <param name="dBeta">[features], accumulated.</param>
-    /// <param name="scratch">At least <c>2·features</c> values of working space.</param>
-    /// <param name="dOutput">[rows, features].</param>
-    /// <param name="input">[rows, features], the forward input.</param>
-    /// <param name="gamma">[features], the scale.</param>
-    /// <param name="batchMean">[features], saved by the forward pass.</param>
-    /// <param name="batchInverseStd">[features], saved by the forward pass.</param>
-    /// <param name="rows">Rows (values per feature).</param>
-    /// <param name="features">Features.</param>
+    /// <param name="dInput">[rows, channels, spatial], overwritten; empty when not needed.</param>
+    /// <param name="dGamma">[channels], accumulated.</param>
+    /// <param name="dBeta">[channels], accumulated.</param>
+    /// <param name="dOutput">[rows, channels, spatial].</param>
+    /// <param name="input">[rows, channels, spatial], the forward input.</param>
+    /// <param name="gamma">[channels], the scale.</param>
+    /// <param name="batchMean">[channels], saved by the forward pass.</param>
+    /// <param name="batchInverseStd">[channels], saved by the forward pass.</param>
+    /// <param name="rows">Samples (times any leading axes).</param>
+    /// <param name="channels">Channels (features).</param>
+    /// <param name="spatial">Values per channel per sample (1 for vectors).</param>
     public static void BatchNormBackward(
-        Span<float> dInput, Span<float> dGamma, Span<float> dBeta, Span<float> scratch, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int features)
+        Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int channels, int spatial)
     {
-        Span<float> sumDy = scratch.Slice(0, features);
-        Span<float> sumDyXhat = scratch.Slice(features, features);
-        sumDy.Clear();
-        sumDyXhat.Clear();
-        for (int r = 0; r < rows; r++)
+        float inverseCount = 1f / ((float)rows * spatial);
+        for (int c = 0; c < channels; c++)
         {
-            ReadOnlySpan<float> x = input.Slice(r * features, features);
-            ReadOnlySpan<float> dy = dOutput.Slice(r * features, features);
-            for (int f = 0; f < features; f++)
+            float mean = batchMean[c], inv = batchInverseStd[c];
+            double sumDy = 0, sumDyXhat = 0;
+            for (int r = 0; r < rows; r++)
             {
-                float xhat = (x[f] - batchMean[f]) * batchInverseStd[f];
-                sumDy[f] += dy[f];
-                sumDyXhat[f] += dy[f] * xhat;
+                int o = ((r * channels) + c) * spatial;
+                ReadOnlySpan<float> x = input.Slice(o, spatial);
+                ReadOnlySpan<float> dy = dOutput.Slice(o, spatial);
+                for (int s = 0; s < spatial; s++)
+                {
+                    sumDy += dy[s];
+                    sumDyXhat += dy[s] * (x[s] - mean) * inv;
+                }
             }
-        }
 
-        TensorPrimitives.Add(dGamma.Slice(0, features), sumDyXhat, dGamma.Slice(0, features));
-        TensorPrimitives.Add(dBeta.Slice(0, features), sumDy, dBeta.Slice(0, features));
-        if (dInput.IsEmpty)
-        {
-            return;
-        }
-
-        float inverseRows = 1f / rows;
-        for (int r = 0; r < rows; r++)
-        {
-            ReadOnlySpan<float> x = input.Slice(r * features, features);
-            ReadOnlySpan<float> dy = dOutput.Slice(r * features, features);
-            Span<float> dx = dInput.Slice(r * features, features);
-            for (int f = 0; f < features; f++)
+            dGamma[c] += (float)sumDyXhat;
+            dBeta[c] += (float)sumDy;
+            if (dInput.IsEmpty)
             {
-                float xhat = (x[f] - batchMean[f]) * batchInverseStd[f];
-                dx[f] = gamma[f] * batchInverseStd[f] * (dy[f] - ((sumDy[f] + (xhat * sumDyXhat[f])) * inverseRows));
+                continue;
+            }
+
+            float a = (float)sumDy * inverseCount, b = (float)sumDyXhat * inverseCount, scale = gamma[c] * inv;
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                ReadOnlySpan<float> x = input.Slice(o, spatial);
+                ReadOnlySpan<float> dy = dOutput.Slice(o, spatial);
+                Span<float> dx = dInput.Slice(o, spatial);
+                for (int s = 0; s < spatial; s++)
+                {
+                    float xhat = (x[s] - mean) * inv;
+                    dx[s] = scale * (dy[s] - a - (xhat * b));
+                }
             }
         }
     }

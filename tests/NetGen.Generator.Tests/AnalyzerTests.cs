@@ -62,8 +62,8 @@ public class AnalyzerTests
 
     [Fact]
     public Task NG1001_softmax_cross_entropy_on_a_non_vector() => Single(
-        Net("[Input(3, 28, 28)]\n[Dense(10)]\n[SoftmaxCrossEntropy]"),
-        "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, but receives [3, 28, 10] (840 values)");
+        Net("[Input(3, 28)]\n[Dense(10)]\n[SoftmaxCrossEntropy]"),
+        "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, but receives [3, 10] (30 values)");
 
     [Fact]
     public Task NG1001_softmax_cross_entropy_on_a_single_score() => Single(
@@ -88,6 +88,9 @@ public class AnalyzerTests
     [InlineData("[Input(4)]\n[LeakyReLU(-0.5)]", "LeakyReLU(-0.5)", "LeakyReLU(-0.5) at layer 1: alpha must be non-negative, but is -0.5")]
     [InlineData("[Input(100000, 100000)]\n[Dense(2)]", "Input(100000, 100000)", "Input(100000, 100000) at layer 0: one sample would exceed 2,147,483,647 values")]
     [InlineData("[Input(100000)]\n[Dense(100000)]", "Dense(100000)", "Dense(100000) at layer 1: the network's parameters would exceed 2,147,483,647 values")]
+    [InlineData("[Input(1, 8, 8)]\n[Conv2D(0, 3)]", "Conv2D(0, 3)", "Conv2D(0, 3) at layer 1: filters must be positive, but is 0")]
+    [InlineData("[Input(1, 8, 8)]\n[Conv2D(4, 3, Stride = 0)]", "Conv2D(4, 3, Stride = 0)", "Conv2D(4, 3, Stride = 0) at layer 1: Stride must be positive, but is 0")]
+    [InlineData("[Input(1, 8, 8)]\n[MaxPool2D(0)]", "MaxPool2D(0)", "MaxPool2D(0) at layer 1: the kernel side must be positive, but is 0")]
     [InlineData("[Input(4)]\n[Dropout(1.0)]", "Dropout(1.0)", "Dropout(1) at layer 1: rate must lie in [0, 1), but is 1")]
     [InlineData("[Input(4)]\n[Dropout(-0.1)]", "Dropout(-0.1)", "Dropout(-0.1) at layer 1: rate must lie in [0, 1), but is -0.1")]
     [InlineData("[Input(4)]\n[Dense(3, L2 = -0.01)]", "Dense(3, L2 = -0.01)", "Dense(3, L2 = -0.01) at layer 1: L2 must be non-negative and finite, but is -0.01")]
@@ -100,7 +103,37 @@ public class AnalyzerTests
     [Fact]
     public Task NG1003_batchnorm_on_a_non_vector() => Single(
         Net("[Input(3, 8)]\n[Dense(4)]\n[BatchNorm]"),
-        "NG1003", "BatchNorm", "BatchNorm at layer 2 normalises the features of a vector input [features], but receives [3, 4] (12 values)");
+        "NG1003", "BatchNorm", "BatchNorm at layer 2 normalises the features of a vector [features] or the channels of an image [C, H, W], but receives [3, 4] (12 values)");
+
+    [Fact]
+    public Task NG1004_a_kernel_larger_than_the_padded_input() => Single(
+        Net("[Input(1, 8, 8)]\n[Conv2D(16, 3)]\n[MaxPool2D(2)]\n[Conv2D(32, 5)]"),
+        "NG1004", "Conv2D(32, 5)", "Conv2D(32, 5) at layer 3 receives [16, 3, 3]; its 5x5 window does not fit the padded 3x3 input");
+
+    [Fact]
+    public Task NG1004_dilation_counts_in_the_window() => Single(
+        Net("[Input(1, 6, 6)]\n[Conv2D(4, 3, Dilation = 4, PaddingPixels = 1)]"),
+        "NG1004", "Conv2D(4, 3, Dilation = 4, PaddingPixels = 1)", "Conv2D(4, 3, Dilation = 4, Padding = 1) at layer 1 receives [1, 6, 6]; its 9x9 (kernel 3, dilation 4) window does not fit the padded 8x8 input");
+
+    [Fact]
+    public Task NG1005_a_pool_that_shrinks_a_side_to_zero() => Single(
+        Net("[Input(32, 1, 1)]\n[MaxPool2D(2)]"),
+        "NG1005", "MaxPool2D(2)", "MaxPool2D(2) at layer 1 receives [32, 1, 1]; its output would be [32, 0, 0]");
+
+    [Fact]
+    public Task NG1006_same_padding_with_an_even_kernel() => Single(
+        Net("[Input(1, 8, 8)]\n[Conv2D(4, 4, Padding = Padding.Same)]"),
+        "NG1006", "Conv2D(4, 4, Padding = Padding.Same)", "Conv2D(4, 4, Same) at layer 1: Same padding needs 3 rows and columns in total, which do not split evenly; NetGen pads 1 before and 2 after, as TensorFlow and PyTorch do", DiagnosticSeverity.Warning);
+
+    [Fact]
+    public Task NG1007_dense_after_an_image() => Single(
+        Net("[Input(1, 8, 8)]\n[Conv2D(4, 3)]\n[Dense(10)]"),
+        "NG1007", "Dense(10)", "Dense(10) at layer 2 receives [4, 6, 6] (144 values): Dense acts on the last axis, giving [4, 6, 10]; insert [Flatten] to connect every value", DiagnosticSeverity.Warning);
+
+    [Fact]
+    public Task NG1008_a_convolution_after_a_flat_vector() => Single(
+        Net("[Input(784)]\n[Conv2D(16, 3)]"),
+        "NG1008", "Conv2D(16, 3)", "Conv2D(16, 3) at layer 1 needs a [C, H, W] input but receives [784] (784 values); give [Input(channels, height, width)] or remove the [Flatten] before it");
 
     [Fact]
     public Task NG0007_dropout_after_the_loss() => Single(

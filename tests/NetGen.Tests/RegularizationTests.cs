@@ -16,7 +16,7 @@ public class RegularizationTests
         var inv = new float[features];
         var runningMean = new float[features];
         float[] runningVar = Enumerable.Repeat(1f, features).ToArray();
-        Kernels.BatchNormTrainingForward(y, mean, inv, runningMean, runningVar, x, gamma, beta, rows, features, momentum: 0.1f, epsilon: eps);
+        Kernels.BatchNormTrainingForward(y, mean, inv, runningMean, runningVar, x, gamma, beta, rows, features, spatial: 1, momentum: 0.1f, epsilon: eps);
         double[] xd = Reference.ToDouble(x), gd = Reference.ToDouble(gamma), bd = Reference.ToDouble(beta);
         Reference.AssertClose(Reference.BatchNormTraining(xd, gd, bd, features, eps), y, 1e-5, 1e-5, "y");
 
@@ -33,7 +33,7 @@ public class RegularizationTests
         var dx = new float[x.Length];
         var dGamma = new float[features];
         var dBeta = new float[features];
-        Kernels.BatchNormBackward(dx, dGamma, dBeta, new float[2 * features], dy, x, gamma, mean, inv, rows, features);
+        Kernels.BatchNormBackward(dx, dGamma, dBeta, dy, x, gamma, mean, inv, rows, features, spatial: 1);
         double Loss() => Reference.BatchNormTraining(xd, gd, bd, features, eps).Select((v, i) => v * dy[i]).Sum();
         Reference.AssertClose(xd.Select((_, i) => Reference.CentralDifference(Loss, xd, i)).ToArray(), dx, 1e-4, 1e-3, "dX");
         Reference.AssertClose(gd.Select((_, i) => Reference.CentralDifference(Loss, gd, i)).ToArray(), dGamma, 1e-5, 1e-4, "dGamma");
@@ -45,7 +45,7 @@ public class RegularizationTests
     {
         float[] x = { 1f, 2f, 3f, 4f };
         var y = new float[4];
-        Kernels.BatchNormInferenceForward(y, x, new[] { 2f, 1f }, new[] { 0.5f, 0f }, new[] { 1f, 2f }, new[] { 4f, 0.25f }, rows: 2, features: 2, epsilon: 0f);
+        Kernels.BatchNormInferenceForward(y, x, new[] { 2f, 1f }, new[] { 0.5f, 0f }, new[] { 1f, 2f }, new[] { 4f, 0.25f }, rows: 2, channels: 2, spatial: 1, epsilon: 0f);
         Assert.Equal(new[] { 0.5f, 0f, 2.5f, 4f }, y); // (x − μ̂)·γ/√σ̂² + β per feature
     }
 
