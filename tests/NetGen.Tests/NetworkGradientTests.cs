@@ -21,7 +21,13 @@ public class NetworkGradientTests
 
     private sealed record DropoutOp(double Rate) : Op;
 
-    private sealed record BatchNormOp(string Name, int Features, double Epsilon = 1e-5) : Op;
+    private sealed record BatchNormOp(string Name, int Features, double Epsilon = 1e-5, int Spatial = 1) : Op;
+
+    private sealed record ConvOp(string Name, int Filters, Window2D Window, bool Bias = true, Activation Activation = Activation.None) : Op;
+
+    private sealed record PoolOp(Window2D Window, bool Max) : Op;
+
+    private sealed record GlobalPoolOp(int Channels, int Spatial) : Op;
 
     private sealed record ActivationOp(Activation Activation, double Alpha = 0.01) : Op;
 
@@ -87,6 +93,33 @@ public class NetworkGradientTests
         Loss.MeanSquaredError, 2,
         new DropoutOp(0.2),
         new DenseOp("dense1", 3, 2));
+
+    private static readonly Architecture SmallCnnArch = new(
+        Loss.SoftmaxCrossEntropy, 3,
+        new ConvOp("conv1", 3, new Window2D(2, 7, 6, 3, 3, 1, 1, 1, 1, 7, 6), Activation: Activation.Tanh),
+        new BatchNormOp("batchnorm1", 3, Spatial: 42),
+        new PoolOp(new Window2D(3, 7, 6, 2, 2, 2, 1, 0, 0, 3, 3), Max: true),
+        new ConvOp("conv2", 4, new Window2D(3, 3, 3, 2, 2, 1, 2, 1, 1, 3, 3)),
+        new PoolOp(new Window2D(4, 3, 3, 2, 2, 1, 1, 0, 0, 2, 2), Max: false),
+        new DenseOp("dense1", 16, 3));
+
+    private static readonly Architecture GapCnnArch = new(
+        Loss.MeanSquaredError, 2,
+        new ConvOp("conv1", 4, new Window2D(3, 6, 6, 3, 3, 2, 1, 1, 1, 3, 3), Bias: false, Activation: Activation.Sigmoid),
+        new GlobalPoolOp(4, 9),
+        new DenseOp("dense1", 4, 2));
+
+    [Fact]
+    public void A_cnn_with_same_padding_batchnorm_pooling_dilation_and_flatten_matches_finite_differences()
+    {
+        var net = new SmallCnn(4, seed: 21);
+        CheckClassifier(net, SmallCnnArch, batch: 3);
+        Assert.Equal("conv1.weight (3, 2, 3, 3) @ 0", SmallCnn.ParameterLayout[0].ToString());
+    }
+
+    [Fact]
+    public void A_strided_cnn_with_global_average_pooling_matches_finite_differences() =>
+        CheckRegressor(new GapCnn(4, seed: 22), GapCnnArch, batch: 3, binaryTargets: false);
 
     [Fact]
     public void Dropout_batchnorm_and_weight_penalties_match_finite_differences_in_training_mode()
@@ -286,7 +319,20 @@ public class NetworkGradientTests
                     x = x.Select((v, i) => v * mask[i]).ToArray();
                     break;
                 case BatchNormOp bn:
-                    x = Reference.BatchNormTraining(x, Slice(bn.Name + ".weight"), Slice(bn.Name + ".bias"), bn.Features, bn.Epsilon);
+                    x = Reference.BatchNormTraining(x, Slice(bn.Name + ".weight"), Slice(bn.Name + ".bias"), bn.Features, bn.Epsilon, bn.Spatial);
+                    break;
+                case ConvOp conv:
+                    x = ConvTests.Conv(x, Slice(conv.Name + ".weight"), conv.Bias ? Slice(conv.Name + ".bias") : null, x.Length / conv.Window.InputSize, conv.Window, conv.Filters);
+                    x = Reference.Activate(conv.Activation, x, conv.Window.OutWidth);
+                    width = conv.Window.OutWidth;
+                    break;
+                case PoolOp pool:
+                    x = ConvTests.Pool(x, x.Length / pool.Window.InputSize, pool.Window, pool.Max);
+                    width = pool.Window.OutWidth;
+                    break;
+                case GlobalPoolOp gap:
+                    x = Enumerable.Range(0, x.Length / gap.Spatial).Select(i => x.Skip(i * gap.Spatial).Take(gap.Spatial).Average()).ToArray();
+                    width = gap.Channels;
                     break;
             }
         }

@@ -82,3 +82,23 @@ public partial class RegularizedNet;
 [Dense(2)]
 [MeanSquaredError]
 public partial class InputDropoutNet;
+
+[Network]
+[Input(2, 7, 6)]
+[Conv2D(3, 3, Padding = Padding.Same, Activation = Activation.Tanh)]
+[BatchNorm]
+[MaxPool2D(2)]
+[Conv2D(4, 2, Dilation = 2, PaddingPixels = 1)]
+[AvgPool2D(2, Stride = 1)]
+[Flatten]
+[Dense(3)]
+[SoftmaxCrossEntropy]
+public partial class SmallCnn;
+
+[Network]
+[Input(3, 6, 6)]
+[Conv2D(4, 3, Stride = 2, PaddingPixels = 1, Activation = Activation.Sigmoid, UseBias = false)]
+[GlobalAveragePool]
+[Dense(2)]
+[MeanSquaredError]
+public partial class GapCnn;

@@ -77,28 +77,38 @@ internal static class Reference
     }
 
     /// <summary>Training-mode batch normalisation: batch mean and biased variance per feature.</summary>
-    public static double[] BatchNormTraining(double[] x, double[] gamma, double[] beta, int features, double epsilon)
+    public static double[] BatchNormTraining(double[] x, double[] gamma, double[] beta, int features, double epsilon, int spatial = 1)
     {
-        int rows = x.Length / features;
+        int rows = x.Length / (features * spatial);
         var y = new double[x.Length];
+        int Index(int r, int f, int s) => (((r * features) + f) * spatial) + s;
         for (int f = 0; f < features; f++)
         {
             double mean = 0, variance = 0;
             for (int r = 0; r < rows; r++)
             {
-                mean += x[(r * features) + f];
+                for (int s = 0; s < spatial; s++)
+                {
+                    mean += x[Index(r, f, s)];
+                }
             }
 
-            mean /= rows;
+            mean /= rows * spatial;
             for (int r = 0; r < rows; r++)
             {
-                variance += (x[(r * features) + f] - mean) * (x[(r * features) + f] - mean);
+                for (int s = 0; s < spatial; s++)
+                {
+                    variance += (x[Index(r, f, s)] - mean) * (x[Index(r, f, s)] - mean);
+                }
             }
 
-            variance /= rows;
+            variance /= rows * spatial;
             for (int r = 0; r < rows; r++)
             {
-                y[(r * features) + f] = (gamma[f] * (x[(r * features) + f] - mean) / Math.Sqrt(variance + epsilon)) + beta[f];
+                for (int s = 0; s < spatial; s++)
+                {
+                    y[Index(r, f, s)] = (gamma[f] * (x[Index(r, f, s)] - mean) / Math.Sqrt(variance + epsilon)) + beta[f];
+                }
             }
         }
 

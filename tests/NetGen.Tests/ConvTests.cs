@@ -1,0 +1,183 @@
+namespace NetGen.Tests;
+
+/// <summary>Convolution and pooling: kernels against direct double-precision references and finite differences; whole CNNs.</summary>
+public class ConvTests
+{
+    /// <summary>Direct convolution in double: six nested loops, the definition.</summary>
+    internal static double[] Conv(double[] x, double[] w, double[]? b, int n, Window2D g, int filters)
+    {
+        var y = new double[n * filters * g.Positions];
+        for (int s = 0; s < n; s++)
+        {
+            for (int f = 0; f < filters; f++)
+            {
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                {
+                    for (int ox = 0; ox < g.OutWidth; ox++)
+                    {
+                        double sum = b?[f] ?? 0;
+                        for (int c = 0; c < g.Channels; c++)
+                        {
+                            for (int i = 0; i < g.KernelHeight; i++)
+                            {
+                                for (int j = 0; j < g.KernelWidth; j++)
+                                {
+                                    int yy = (oy * g.Stride) - g.PadTop + (i * g.Dilation);
+                                    int xx = (ox * g.Stride) - g.PadLeft + (j * g.Dilation);
+                                    if (yy >= 0 && yy < g.Height && xx >= 0 && xx < g.Width)
+                                    {
+                                        sum += x[(s * g.InputSize) + (((c * g.Height) + yy) * g.Width) + xx] * w[(((((f * g.Channels) + c) * g.KernelHeight) + i) * g.KernelWidth) + j];
+                                    }
+                                }
+                            }
+                        }
+
+                        y[(((((s * filters) + f) * g.OutHeight) + oy) * g.OutWidth) + ox] = sum;
+                    }
+                }
+            }
+        }
+
+        return y;
+    }
+
+    /// <summary>Max or average pooling in double (average divides by the full window, padding included).</summary>
+    internal static double[] Pool(double[] x, int n, Window2D g, bool max)
+    {
+        var y = new double[n * g.Channels * g.Positions];
+        for (int s = 0; s < n; s++)
+        {
+            for (int c = 0; c < g.Channels; c++)
+            {
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                {
+                    for (int ox = 0; ox < g.OutWidth; ox++)
+                    {
+                        double acc = max ? double.NegativeInfinity : 0;
+                        for (int i = 0; i < g.KernelHeight; i++)
+                        {
+                            for (int j = 0; j < g.KernelWidth; j++)
+                            {
+                                int yy = (oy * g.Stride) - g.PadTop + (i * g.Dilation);
+                                int xx = (ox * g.Stride) - g.PadLeft + (j * g.Dilation);
+                                if (yy >= 0 && yy < g.Height && xx >= 0 && xx < g.Width)
+                                {
+                                    double v = x[(s * g.InputSize) + (((c * g.Height) + yy) * g.Width) + xx];
+                                    acc = max ? Math.Max(acc, v) : acc + v;
+                                }
+                            }
+                        }
+
+                        y[(((((s * g.Channels) + c) * g.OutHeight) + oy) * g.OutWidth) + ox] = max ? acc : acc / (g.KernelHeight * g.KernelWidth);
+                    }
+                }
+            }
+        }
+
+        return y;
+    }
+
+    public static TheoryData<string, int, int, int, int, int, int, int> Geometries => new()
+    {
+        // name, C, H, W, kernel, stride, dilation, padding (-1: Same, computed here)
+        { "3x3 valid", 2, 7, 6, 3, 1, 1, 0 },
+        { "3x3 same", 3, 5, 5, 3, 1, 1, 1 },
+        { "stride 2 padded", 2, 7, 7, 3, 2, 1, 1 },
+        { "dilation 2", 1, 8, 7, 3, 1, 2, 0 },
+        { "2x2 stride 2 dilation 2 padded", 3, 6, 6, 2, 2, 2, 1 },
+        { "1x1", 4, 3, 3, 1, 1, 1, 0 },
+    };
+
+    private static Window2D Geometry(int c, int h, int w, int k, int stride, int dilation, int pad)
+    {
+        int span = (dilation * (k - 1)) + 1;
+        return new Window2D(c, h, w, k, k, stride, dilation, pad, pad, ((h + (2 * pad) - span) / stride) + 1, ((w + (2 * pad) - span) / stride) + 1);
+    }
+
+    [Theory]
+    [MemberData(nameof(Geometries))]
+    public void Conv2D_matches_the_direct_convolution_and_finite_differences(string name, int c, int h, int w, int k, int stride, int dilation, int pad)
+    {
+        const int n = 2, filters = 3;
+        Window2D g = Geometry(c, h, w, k, stride, dilation, pad);
+        float[] x = Reference.RandomFloats(n * g.InputSize, 1);
+        float[] weight = Reference.RandomFloats(filters * g.PatchSize, 2);
+        float[] bias = Reference.RandomFloats(filters, 3);
+        float[] dy = Reference.RandomFloats(n * filters * g.Positions, 4);
+        var columns = new float[g.PatchSize * g.Positions];
+        var y = new float[dy.Length];
+        ConvKernels.Conv2DForward(y, columns, x, weight, bias, n, filters, g);
+        double[] xd = Reference.ToDouble(x), wd = Reference.ToDouble(weight), bd = Reference.ToDouble(bias);
+        Reference.AssertClose(Conv(xd, wd, bd, n, g, filters), y, 1e-5, 1e-5, $"{name}: y");
+
+        var dx = Enumerable.Repeat(9f, x.Length).ToArray();
+        var dw = new float[weight.Length];
+        var db = new float[filters];
+        ConvKernels.Conv2DBackward(dx, dw, db, columns, dy, x, weight, n, filters, g);
+        double Loss() => Conv(xd, wd, bd, n, g, filters).Select((v, i) => v * dy[i]).Sum();
+        Reference.AssertClose(xd.Select((_, i) => Reference.CentralDifference(Loss, xd, i)).ToArray(), dx, 1e-5, 1e-4, $"{name}: dX");
+        Reference.AssertClose(wd.Select((_, i) => Reference.CentralDifference(Loss, wd, i)).ToArray(), dw, 1e-5, 1e-4, $"{name}: dW");
+        Reference.AssertClose(bd.Select((_, i) => Reference.CentralDifference(Loss, bd, i)).ToArray(), db, 1e-5, 1e-4, $"{name}: dB");
+    }
+
+    [Theory]
+    [MemberData(nameof(Geometries))]
+    public void Pooling_matches_the_reference_and_finite_differences(string name, int c, int h, int w, int k, int stride, int dilation, int pad)
+    {
+        const int n = 2;
+        Window2D g = Geometry(c, h, w, k, stride, dilation, Math.Min(pad, k / 2));
+        // Distinct values, so that the maximum is unique and differentiable.
+        float[] x = Enumerable.Range(0, n * g.InputSize).Select(i => ((i * 7919) % 1009) / 100f).ToArray();
+        float[] dy = Reference.RandomFloats(n * c * g.Positions, 5);
+        double[] xd = Reference.ToDouble(x);
+        foreach (bool max in new[] { true, false })
+        {
+            var y = new float[dy.Length];
+            var argmax = new int[dy.Length];
+            var dx = new float[x.Length];
+            if (max)
+            {
+                ConvKernels.MaxPoolForward(y, argmax, x, n, g);
+                ConvKernels.MaxPoolBackward(dx, dy, argmax, n, g);
+            }
+            else
+            {
+                ConvKernels.AvgPoolForward(y, x, n, g);
+                ConvKernels.AvgPoolBackward(dx, dy, n, g);
+            }
+
+            Reference.AssertClose(Pool(xd, n, g, max), y, 1e-6, 1e-6, $"{name} {(max ? "max" : "avg")}: y");
+            double Loss() => Pool(xd, n, g, max).Select((v, i) => v * dy[i]).Sum();
+            Reference.AssertClose(xd.Select((_, i) => Reference.CentralDifference(Loss, xd, i, h: 1e-4)).ToArray(), dx, 1e-5, 1e-4, $"{name} {(max ? "max" : "avg")}: dX");
+        }
+    }
+
+    [Fact]
+    public void Global_average_pool_and_batchnorm_over_channels_match_the_reference()
+    {
+        const int n = 3, c = 2, spatial = 5;
+        float[] x = Reference.RandomFloats(n * c * spatial, 1, scale: 2f);
+        var y = new float[n * c];
+        ConvKernels.GlobalAveragePoolForward(y, x, n, c, spatial);
+        for (int i = 0; i < n * c; i++)
+        {
+            Assert.Equal(x.Skip(i * spatial).Take(spatial).Average(), y[i], 6);
+        }
+
+        // BatchNorm2d: statistics per channel over batch and positions.
+        float[] gamma = { 1.5f, -0.5f }, beta = { 0.1f, 0.2f };
+        float[] dy = Reference.RandomFloats(x.Length, 2);
+        var z = new float[x.Length];
+        float[] mean = new float[c], inv = new float[c], rm = new float[c], rv = { 1f, 1f };
+        Kernels.BatchNormTrainingForward(z, mean, inv, rm, rv, x, gamma, beta, n, c, spatial, 0.1f, 1e-5f);
+        double[] xd = Reference.ToDouble(x);
+        double[] Bn2d() => Reference.BatchNormTraining(xd, new double[] { 1.5, -0.5 }, new double[] { 0.1, 0.2 }, c, 1e-5, spatial);
+        Reference.AssertClose(Bn2d(), z, 1e-5, 1e-5, "bn2d y");
+        var dx = new float[x.Length];
+        var dg = new float[c];
+        var dbeta = new float[c];
+        Kernels.BatchNormBackward(dx, dg, dbeta, dy, x, gamma, mean, inv, n, c, spatial);
+        double Loss() => Bn2d().Select((v, i) => v * dy[i]).Sum();
+        Reference.AssertClose(xd.Select((_, i) => Reference.CentralDifference(Loss, xd, i)).ToArray(), dx, 1e-4, 1e-3, "bn2d dX");
+    }
+}
