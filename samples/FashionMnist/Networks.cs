@@ -40,3 +40,24 @@ public partial class FashionMlpDropout;
 [Dense(10)]
 [SoftmaxCrossEntropy]
 public partial class FashionMlpBatchNorm;
+
+/// <summary>
+/// A small convolutional network (--model cnn): two Conv2D + BatchNorm + ReLU + MaxPool
+/// blocks, then a dense classifier with dropout.
+/// </summary>
+[Network]
+[Input(1, 28, 28)]
+[Conv2D(16, 3, Padding = Padding.Same, UseBias = false)]
+[BatchNorm]
+[ReLU]
+[MaxPool2D(2)]
+[Conv2D(32, 3, Padding = Padding.Same, UseBias = false)]
+[BatchNorm]
+[ReLU]
+[MaxPool2D(2)]
+[Flatten]
+[Dense(128, Activation = Activation.ReLU)]
+[Dropout(0.3)]
+[Dense(10)]
+[SoftmaxCrossEntropy]
+public partial class FashionCnn;

@@ -25,6 +25,7 @@ ITrainableNetwork<int> net = options.Model switch
 {
     "dropout" => new FashionMlpDropout(options.BatchSize, options.Seed),
     "batchnorm" => new FashionMlpBatchNorm(options.BatchSize, options.Seed),
+    "cnn" => new FashionCnn(options.BatchSize, options.Seed),
     _ => new FashionMlp(options.BatchSize, options.Seed),
 };
 Console.WriteLine(net.Summary);
@@ -45,7 +46,7 @@ var trainer = new Trainer<int>(net, optimizer, new TrainerOptions
     BatchSize = options.BatchSize,
     Epochs = options.Epochs,
     Seed = options.Seed,
-    DropLast = options.Model == "batchnorm",
+    DropLast = options.Model is "batchnorm" or "cnn",
     Schedule = options.Cosine ? new CosineDecay(options.Epochs) : null,
 });
 
@@ -85,7 +86,7 @@ internal sealed record Options(
           --data DIR          Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist
                               when present, else the embedded 10,000/2,000 subset)
           --embedded          use the embedded subset even when the full set is installed
-          --model NAME        mlp (default), dropout, batchnorm
+          --model NAME        mlp (default), dropout, batchnorm, cnn
           --optimizer NAME    sgd (default), momentum, nesterov, adagrad, rmsprop, adam, adamw
           --lr X              learning rate (default per optimizer: sgd 0.1, momentum and nesterov 0.01,
                               adagrad 0.01, rmsprop 0.0005, adam and adamw 0.001)
@@ -132,7 +133,7 @@ internal sealed record Options(
                 }
             }
 
-            if (model is not ("mlp" or "dropout" or "batchnorm"))
+            if (model is not ("mlp" or "dropout" or "batchnorm" or "cnn"))
             {
                 throw new FormatException($"unknown model {model}");
             }

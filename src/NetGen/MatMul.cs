@@ -141,7 +141,27 @@ public static class MatMul
             }
         }
 
-        // Remaining columns (fewer than 16, or all of them on the scalar path).
+        // Then one vector of 8 columns, if that many remain.
+        if (UseVectors && j + w <= n)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                ref float c0 = ref Unsafe.Add(ref rc, (i * n) + j);
+                Vector256<float> x0 = accumulate ? Vector256.LoadUnsafe(ref c0) : Vector256<float>.Zero;
+                ref float ai = ref Unsafe.Add(ref ra, i * aRowStride);
+                ref float bj = ref Unsafe.Add(ref rb, j);
+                for (int p = 0; p < k; p++)
+                {
+                    x0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref ai, p * aColStride)), Vector256.LoadUnsafe(ref Unsafe.Add(ref bj, p * n)), x0);
+                }
+
+                x0.StoreUnsafe(ref c0);
+            }
+
+            j += w;
+        }
+
+        // Remaining columns (fewer than 8, or all of them on the scalar path).
         for (int i = 0; i < m; i++)
         {
             for (int jj = j; jj < n; jj++)
