@@ -8,8 +8,10 @@ namespace NetGen.Generator.Tests;
 /// the baseline and shows the first differing line. Set NETGEN_UPDATE_BASELINES=1 to accept
 /// the new output (then review the diff in git).
 /// </summary>
-public class BaselineTests
+public class BaselineTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    private readonly Xunit.Abstractions.ITestOutputHelper _output = output;
+
     public const string FashionMlp = """
         using NetGen;
 
@@ -77,6 +79,56 @@ public class BaselineTests
         public partial class RegularizedMlp;
         """;
 
+    public const string Cnn = """
+        using NetGen;
+
+        namespace Samples;
+
+        [Network]
+        [Input(1, 28, 28)]
+        [Conv2D(16, 3, Padding = Padding.Same, UseBias = false)]
+        [BatchNorm]
+        [ReLU]
+        [MaxPool2D(2)]
+        [Conv2D(32, 3, Stride = 2, Activation = Activation.ReLU)]
+        [AvgPool2D(2)]
+        [Flatten]
+        [Dense(10)]
+        [SoftmaxCrossEntropy]
+        public partial class FashionCnn;
+        """;
+
+    public const string Vgg = """
+        using NetGen;
+
+        namespace Samples;
+
+        [Network]
+        [Input(3, 32, 32)]
+        [Conv2D(64, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [Conv2D(64, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [MaxPool2D(2)]
+        [Conv2D(128, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [Conv2D(128, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [MaxPool2D(2)]
+        [Conv2D(256, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [Conv2D(256, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [Conv2D(256, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [MaxPool2D(2)]
+        [Conv2D(512, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [Conv2D(512, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [Conv2D(512, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [MaxPool2D(2)]
+        [Conv2D(512, 3, Padding = Padding.Same, Activation = Activation.ReLU)]
+        [MaxPool2D(2)]
+        [Flatten]
+        [Dense(512, Activation = Activation.ReLU)]
+        [Dropout(0.5)]
+        [Dense(10)]
+        [SoftmaxCrossEntropy]
+        public partial class Vgg11;
+        """;
+
     public const string Invalid = """
         using NetGen;
 
@@ -95,6 +147,7 @@ public class BaselineTests
     [InlineData(nameof(Sequence), Sequence, "TokenTagger.g.cs")]
     [InlineData(nameof(InferenceOnly), InferenceOnly, "Samples.Encoder.g.cs")]
     [InlineData(nameof(Regularized), Regularized, "Samples.RegularizedMlp.g.cs")]
+    [InlineData(nameof(Cnn), Cnn, "Samples.FashionCnn.g.cs")]
     [InlineData(nameof(Invalid), Invalid, "Samples.Broken.g.cs")]
     public void Generated_code_matches_the_approved_baseline_and_compiles_without_warnings(string name, string source, string hintName)
     {
@@ -102,6 +155,20 @@ public class BaselineTests
         string generated = TestCompiler.GeneratedText(result, hintName);
         Assert.Empty(TestCompiler.CompilerProblems(output));
         Baseline.Verify(name, generated);
+    }
+
+    [Fact]
+    public void A_vgg11_style_network_generates_and_compiles_and_the_time_is_reported()
+    {
+        // Warm the generator up, then time a cold driver on the eleven-convolution network.
+        TestCompiler.Generate(FashionMlp);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (output, result) = TestCompiler.Generate(Vgg);
+        clock.Stop();
+        Assert.Empty(TestCompiler.CompilerProblems(output));
+        string code = TestCompiler.GeneratedText(result, "Samples.Vgg11.g.cs");
+        Assert.Contains("public const int ParameterCount = 10262858;", code);
+        _output.WriteLine($"VGG-11 style network: generated {code.Length:N0} characters in {clock.Elapsed.TotalMilliseconds:F0} ms (driver run, including parsing and binding).");
     }
 
     [Fact]

@@ -94,3 +94,28 @@ public class LearningTests
         return (double)correct / y.Length;
     }
 }
+
+public class DeepNetworkTests
+{
+    [Fact]
+    public void A_vgg_style_network_of_ten_convolutions_trains()
+    {
+        Assert.Equal(10, VggNet.ParameterLayout.Count(p => p.Name.StartsWith("conv", StringComparison.Ordinal) && p.Name.EndsWith(".weight", StringComparison.Ordinal)));
+        Assert.Contains("[32, 2, 2]", VggNet.Summary);
+        var net = new VggNet(8, seed: 1);
+        var adam = new Adam(0.002f);
+        float[] x = Reference.RandomFloats(8 * VggNet.InputSize, 3);
+        int[] labels = { 0, 1, 2, 3, 4, 5, 6, 7 };
+        float first = net.TrainStep(x, labels, adam);
+        float last = first;
+        for (int step = 0; step < 60; step++)
+        {
+            last = net.TrainStep(x, labels, adam);
+        }
+
+        // Memorising eight samples: the loss must fall far below ln(10) ≈ 2.3.
+        Assert.True(last < first / 4, $"loss {first} -> {last}");
+        net.Evaluate(x, labels);
+        Assert.True(net.LastOutputs.Length == 80);
+    }
+}
