@@ -492,6 +492,7 @@ internal static class ShapeInference
                         : stride <= 0 ? $"Stride must be positive, but is {stride}"
                         : dilation <= 0 ? $"Dilation must be positive, but is {dilation}"
                         : pixels < -1 ? $"PaddingPixels must be non-negative, but is {pixels}"
+                        : !conv && pixels > kernel / 2 ? $"PaddingPixels must be at most half the window ({kernel / 2}), as in PyTorch, but is {pixels}: a window of padding alone has no value"
                         : mode is not (0 or 1) ? $"Padding {mode} is not a NetGen.Padding value"
                         : conv && !Enum.IsDefined(typeof(ActivationKind), layer.Activation) ? $"Activation {(int)layer.Activation} is not a NetGen.Activation value"
                         : null;

@@ -90,6 +90,7 @@ public class AnalyzerTests
     [InlineData("[Input(100000)]\n[Dense(100000)]", "Dense(100000)", "Dense(100000) at layer 1: the network's parameters would exceed 2,147,483,647 values")]
     [InlineData("[Input(1, 8, 8)]\n[Conv2D(0, 3)]", "Conv2D(0, 3)", "Conv2D(0, 3) at layer 1: filters must be positive, but is 0")]
     [InlineData("[Input(1, 8, 8)]\n[Conv2D(4, 3, Stride = 0)]", "Conv2D(4, 3, Stride = 0)", "Conv2D(4, 3, Stride = 0) at layer 1: Stride must be positive, but is 0")]
+    [InlineData("[Input(1, 8, 8)]\n[MaxPool2D(2, PaddingPixels = 2)]", "MaxPool2D(2, PaddingPixels = 2)", "MaxPool2D(2, Padding = 2) at layer 1: PaddingPixels must be at most half the window (1), as in PyTorch, but is 2: a window of padding alone has no value")]
     [InlineData("[Input(1, 8, 8)]\n[MaxPool2D(0)]", "MaxPool2D(0)", "MaxPool2D(0) at layer 1: the kernel side must be positive, but is 0")]
     [InlineData("[Input(4)]\n[Dropout(1.0)]", "Dropout(1.0)", "Dropout(1) at layer 1: rate must lie in [0, 1), but is 1")]
     [InlineData("[Input(4)]\n[Dropout(-0.1)]", "Dropout(-0.1)", "Dropout(-0.1) at layer 1: rate must lie in [0, 1), but is -0.1")]
