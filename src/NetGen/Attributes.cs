@@ -94,7 +94,9 @@ public sealed class DropoutAttribute : LayerAttribute
 }
 
 /// <summary>
-/// Batch normalisation over the features of a vector input (PyTorch's <c>nn.BatchNorm1d</c>):
+/// Batch normalisation over the features of a vector input (PyTorch's <c>nn.BatchNorm1d</c>), or
+/// over the channels of a <c>[C, H, W]</c> input (<c>nn.BatchNorm2d</c>: statistics over the batch
+/// and every position):
 /// in training, each feature is normalised with the batch's mean and (biased) variance and the
 /// running estimates are updated, <c>running = (1 − momentum)·running + momentum·batch</c>, with
 /// the unbiased variance; at inference the running estimates are used. Learnable scale
@@ -271,14 +273,14 @@ public sealed class Conv2DAttribute : LayerAttribute
     public Activation Activation { get; set; }
 }
 
-/// <summary>2-D max pooling over each channel of a <c>[C, H, W]</c> input (PyTorch's <c>nn.MaxPool2d</c>); padding never wins.</summary>
+/// <summary>What the two pooling layers share: a square window, its stride and padding.</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
 [Conditional("NETGEN_KEEP_ATTRIBUTES")]
-public sealed class MaxPool2DAttribute : LayerAttribute
+public abstract class Pool2DAttribute : LayerAttribute
 {
-    /// <summary>Creates the layer.</summary>
+    /// <summary>Sets the window side.</summary>
     /// <param name="size">Window side; positive.</param>
-    public MaxPool2DAttribute(int size) => Size = size;
+    protected Pool2DAttribute(int size) => Size = size;
 
     /// <summary>Window side.</summary>
     public int Size { get; }
@@ -289,8 +291,21 @@ public sealed class MaxPool2DAttribute : LayerAttribute
     /// <summary><see cref="NetGen.Padding.Valid"/> (default) or <see cref="NetGen.Padding.Same"/>.</summary>
     public Padding Padding { get; set; }
 
-    /// <summary>Explicit padding on every side, in pixels; overrides <see cref="Padding"/> when set.</summary>
+    /// <summary>Explicit padding on every side, in pixels, at most half the window (as PyTorch); overrides <see cref="Padding"/> when set.</summary>
     public int PaddingPixels { get; set; } = -1;
+}
+
+/// <summary>2-D max pooling over each channel of a <c>[C, H, W]</c> input (PyTorch's <c>nn.MaxPool2d</c>); padding never wins.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class MaxPool2DAttribute : Pool2DAttribute
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="size">Window side; positive.</param>
+    public MaxPool2DAttribute(int size)
+        : base(size)
+    {
+    }
 }
 
 /// <summary>
@@ -299,23 +314,14 @@ public sealed class MaxPool2DAttribute : LayerAttribute
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
 [Conditional("NETGEN_KEEP_ATTRIBUTES")]
-public sealed class AvgPool2DAttribute : LayerAttribute
+public sealed class AvgPool2DAttribute : Pool2DAttribute
 {
     /// <summary>Creates the layer.</summary>
     /// <param name="size">Window side; positive.</param>
-    public AvgPool2DAttribute(int size) => Size = size;
-
-    /// <summary>Window side.</summary>
-    public int Size { get; }
-
-    /// <summary>Step between windows (default: the window side).</summary>
-    public int Stride { get; set; }
-
-    /// <summary><see cref="NetGen.Padding.Valid"/> (default) or <see cref="NetGen.Padding.Same"/>.</summary>
-    public Padding Padding { get; set; }
-
-    /// <summary>Explicit padding on every side, in pixels; overrides <see cref="Padding"/> when set.</summary>
-    public int PaddingPixels { get; set; } = -1;
+    public AvgPool2DAttribute(int size)
+        : base(size)
+    {
+    }
 }
 
 /// <summary>Global average pooling: the mean of each channel, <c>[C, H, W]</c> → <c>[C]</c>.</summary>

@@ -15,15 +15,16 @@ namespace NetGen;
 /// (outer-product form, vectorised along the rows of B and C; the backward pass).</item>
 /// </list>
 /// Both use <see cref="Vector256{T}"/> when the hardware accelerates it and fall back to scalar
-/// code otherwise (<see cref="UseVectors"/> can force the fallback, for tests).
+/// code otherwise (the tests force the fallback to check it against the same references).
 /// </summary>
 public static class MatMul
 {
     /// <summary>
     /// Whether the vector paths may be used. True when 256-bit vectors are hardware accelerated;
-    /// tests set it to false to check the scalar path against the same references.
+    /// tests set it to false to check the scalar path against the same references. Internal: a
+    /// process-wide switch is not something a library should offer its users.
     /// </summary>
-    public static bool UseVectors { get; set; } = Vector256.IsHardwareAccelerated;
+    internal static bool UseVectors { get; set; } = Vector256.IsHardwareAccelerated;
 
     /// <summary>
     /// <c>C[m, n] (+)= Σ_p A[m, p] · B[n, p]</c>: A is <c>[m, k]</c>, B is <c>[n, k]</c>, C is <c>[m, n]</c>.
