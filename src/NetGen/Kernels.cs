@@ -314,7 +314,7 @@ public static class Kernels
     private static Vector256<float> Tanh(Vector256<float> u)
     {
         var clamped = Vector256.Min(Vector256.Max(u, Vector256.Create(-20f)), Vector256.Create(20f));
-        var e = Vector256.Exp(clamped + clamped);
+        var e = Simd.Exp(clamped + clamped);
         return Vector256<float>.One - (Vector256.Create(2f) / (e + Vector256<float>.One));
     }
 

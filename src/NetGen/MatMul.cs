@@ -153,7 +153,7 @@ public static class MatMul
                 ref float bj = ref Unsafe.Add(ref rb, j);
                 for (int p = 0; p < k; p++)
                 {
-                    x0 = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref ai, p * aColStride)), Vector256.LoadUnsafe(ref Unsafe.Add(ref bj, p * n)), x0);
+                    x0 = Simd.Fma(Vector256.Create(Unsafe.Add(ref ai, p * aColStride)), Vector256.LoadUnsafe(ref Unsafe.Add(ref bj, p * n)), x0);
                 }
 
                 x0.StoreUnsafe(ref c0);
@@ -204,13 +204,13 @@ public static class MatMul
         int p = 0;
         for (; p + 2 * w <= k; p += 2 * w)
         {
-            acc0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256.LoadUnsafe(ref b, (nuint)p), acc0);
-            acc1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a, (nuint)(p + w)), Vector256.LoadUnsafe(ref b, (nuint)(p + w)), acc1);
+            acc0 = Simd.Fma(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256.LoadUnsafe(ref b, (nuint)p), acc0);
+            acc1 = Simd.Fma(Vector256.LoadUnsafe(ref a, (nuint)(p + w)), Vector256.LoadUnsafe(ref b, (nuint)(p + w)), acc1);
         }
 
         for (; p + w <= k; p += w)
         {
-            acc0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256.LoadUnsafe(ref b, (nuint)p), acc0);
+            acc0 = Simd.Fma(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256.LoadUnsafe(ref b, (nuint)p), acc0);
         }
 
         float sum = Vector256.Sum(acc0 + acc1);
@@ -240,17 +240,17 @@ public static class MatMul
             var vb0 = Vector256.LoadUnsafe(ref b0, (nuint)p);
             var vb1 = Vector256.LoadUnsafe(ref b1, (nuint)p);
             var va = Vector256.LoadUnsafe(ref a0, (nuint)p);
-            c00 = Vector256.FusedMultiplyAdd(va, vb0, c00);
-            c01 = Vector256.FusedMultiplyAdd(va, vb1, c01);
+            c00 = Simd.Fma(va, vb0, c00);
+            c01 = Simd.Fma(va, vb1, c01);
             va = Vector256.LoadUnsafe(ref a1, (nuint)p);
-            c10 = Vector256.FusedMultiplyAdd(va, vb0, c10);
-            c11 = Vector256.FusedMultiplyAdd(va, vb1, c11);
+            c10 = Simd.Fma(va, vb0, c10);
+            c11 = Simd.Fma(va, vb1, c11);
             va = Vector256.LoadUnsafe(ref a2, (nuint)p);
-            c20 = Vector256.FusedMultiplyAdd(va, vb0, c20);
-            c21 = Vector256.FusedMultiplyAdd(va, vb1, c21);
+            c20 = Simd.Fma(va, vb0, c20);
+            c21 = Simd.Fma(va, vb1, c21);
             va = Vector256.LoadUnsafe(ref a3, (nuint)p);
-            c30 = Vector256.FusedMultiplyAdd(va, vb0, c30);
-            c31 = Vector256.FusedMultiplyAdd(va, vb1, c31);
+            c30 = Simd.Fma(va, vb0, c30);
+            c31 = Simd.Fma(va, vb1, c31);
         }
 
         float s00 = Vector256.Sum(c00), s01 = Vector256.Sum(c01), s10 = Vector256.Sum(c10), s11 = Vector256.Sum(c11);
@@ -285,10 +285,10 @@ public static class MatMul
         for (; p + w <= k; p += w)
         {
             var va = Vector256.LoadUnsafe(ref a0, (nuint)p);
-            c0 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref b0, (nuint)p), c0);
-            c1 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref b1, (nuint)p), c1);
-            c2 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref b2, (nuint)p), c2);
-            c3 = Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref b3, (nuint)p), c3);
+            c0 = Simd.Fma(va, Vector256.LoadUnsafe(ref b0, (nuint)p), c0);
+            c1 = Simd.Fma(va, Vector256.LoadUnsafe(ref b1, (nuint)p), c1);
+            c2 = Simd.Fma(va, Vector256.LoadUnsafe(ref b2, (nuint)p), c2);
+            c3 = Simd.Fma(va, Vector256.LoadUnsafe(ref b3, (nuint)p), c3);
         }
 
         float s0 = Vector256.Sum(c0), s1 = Vector256.Sum(c1), s2 = Vector256.Sum(c2), s3 = Vector256.Sum(c3);
@@ -338,17 +338,17 @@ public static class MatMul
             var b1 = Vector256.LoadUnsafe(ref bp, (nuint)w);
             ref float ap = ref Unsafe.Add(ref ai, p * cs);
             var a0 = Vector256.Create(ap);
-            x00 = Vector256.FusedMultiplyAdd(a0, b0, x00);
-            x01 = Vector256.FusedMultiplyAdd(a0, b1, x01);
+            x00 = Simd.Fma(a0, b0, x00);
+            x01 = Simd.Fma(a0, b1, x01);
             var a1 = Vector256.Create(Unsafe.Add(ref ap, rs));
-            x10 = Vector256.FusedMultiplyAdd(a1, b0, x10);
-            x11 = Vector256.FusedMultiplyAdd(a1, b1, x11);
+            x10 = Simd.Fma(a1, b0, x10);
+            x11 = Simd.Fma(a1, b1, x11);
             var a2 = Vector256.Create(Unsafe.Add(ref ap, 2 * rs));
-            x20 = Vector256.FusedMultiplyAdd(a2, b0, x20);
-            x21 = Vector256.FusedMultiplyAdd(a2, b1, x21);
+            x20 = Simd.Fma(a2, b0, x20);
+            x21 = Simd.Fma(a2, b1, x21);
             var a3 = Vector256.Create(Unsafe.Add(ref ap, 3 * rs));
-            x30 = Vector256.FusedMultiplyAdd(a3, b0, x30);
-            x31 = Vector256.FusedMultiplyAdd(a3, b1, x31);
+            x30 = Simd.Fma(a3, b0, x30);
+            x31 = Simd.Fma(a3, b1, x31);
         }
 
         x00.StoreUnsafe(ref c0); x01.StoreUnsafe(ref c0, (nuint)w);
@@ -369,8 +369,8 @@ public static class MatMul
         {
             ref float bp = ref Unsafe.Add(ref bj, p * n);
             var a0 = Vector256.Create(Unsafe.Add(ref ai, p * cs));
-            x0 = Vector256.FusedMultiplyAdd(a0, Vector256.LoadUnsafe(ref bp), x0);
-            x1 = Vector256.FusedMultiplyAdd(a0, Vector256.LoadUnsafe(ref bp, (nuint)w), x1);
+            x0 = Simd.Fma(a0, Vector256.LoadUnsafe(ref bp), x0);
+            x1 = Simd.Fma(a0, Vector256.LoadUnsafe(ref bp, (nuint)w), x1);
         }
 
         x0.StoreUnsafe(ref c0);

@@ -10,7 +10,9 @@ public class IdxTests
         var header = new List<byte> { 0, 0, 8, (byte)dims.Length };
         foreach (int d in dims)
         {
-            header.AddRange(BitConverter.GetBytes(d).Reverse());
+            var bytes = new byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes, d);
+            header.AddRange(bytes);
         }
 
         return header.Concat(data).ToArray();
