@@ -1,4 +1,6 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace NetGen;
 
@@ -40,6 +42,7 @@ public readonly record struct Window2D(
 public static class ConvKernels
 {
     /// <summary>Unfolds one sample into <paramref name="columns"/> [C·kH·kW, OH·OW]; padding reads as 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Im2Col(Span<float> columns, ReadOnlySpan<float> input, in Window2D g)
     {
         int p = g.Positions;
@@ -80,6 +83,7 @@ public static class ConvKernels
     }
 
     /// <summary>Folds <paramref name="columns"/> back, adding each entry into its input position (the adjoint of <see cref="Im2Col"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Col2ImAdd(Span<float> input, ReadOnlySpan<float> columns, in Window2D g)
     {
         int p = g.Positions;
@@ -126,6 +130,7 @@ public static class ConvKernels
     /// <param name="batch">Samples.</param>
     /// <param name="filters">F.</param>
     /// <param name="g">The window geometry.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2DForward(Span<float> output, Span<float> columns, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
@@ -159,6 +164,7 @@ public static class ConvKernels
     /// <param name="batch">Samples.</param>
     /// <param name="filters">F.</param>
     /// <param name="g">The window geometry.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2DBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, Span<float> columns, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
@@ -188,9 +194,55 @@ public static class ConvKernels
     }
 
     /// <summary>Max pooling; records each output's winning input index (within its sample) for the backward pass. Padding never wins.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxPoolForward(Span<float> output, Span<int> argmax, ReadOnlySpan<float> input, int batch, in Window2D g)
     {
         int outSize = g.Channels * g.Positions;
+        MatMul.CheckLength(input.Length, (long)batch * g.InputSize, nameof(input));
+        MatMul.CheckLength(output.Length, (long)batch * outSize, nameof(output));
+        MatMul.CheckLength(argmax.Length, (long)batch * outSize, nameof(argmax));
+        if (g.PadTop == 0 && g.PadLeft == 0)
+        {
+            // Every window lies inside the input (valid padding): no bounds to test per tap.
+            ref float x = ref MemoryMarshal.GetReference(input);
+            ref float y = ref MemoryMarshal.GetReference(output);
+            ref int a = ref MemoryMarshal.GetReference(argmax);
+            int o = 0;
+            for (int plane = 0; plane < batch * g.Channels; plane++)
+            {
+                int planeStart = plane * g.Height * g.Width;
+                int sampleStart = (plane / g.Channels) * g.InputSize;
+                for (int oy = 0; oy < g.OutHeight; oy++)
+                {
+                    for (int ox = 0; ox < g.OutWidth; ox++, o++)
+                    {
+                        int start = planeStart + (oy * g.Stride * g.Width) + (ox * g.Stride);
+                        int bestIndex = start;
+                        float best = Unsafe.Add(ref x, start);
+                        for (int ki = 0; ki < g.KernelHeight; ki++)
+                        {
+                            int row = start + (ki * g.Dilation * g.Width);
+                            for (int kj = 0; kj < g.KernelWidth; kj++)
+                            {
+                                // Branch-free (conditional moves): on real data the winner is unpredictable,
+                                // and a mispredicted branch per tap cost more than the rest of the loop.
+                                int index = row + (kj * g.Dilation);
+                                float v = Unsafe.Add(ref x, index);
+                                bool wins = v > best;
+                                bestIndex = wins ? index : bestIndex;
+                                best = wins ? v : best;
+                            }
+                        }
+
+                        Unsafe.Add(ref y, o) = best;
+                        Unsafe.Add(ref a, o) = bestIndex - sampleStart;
+                    }
+                }
+            }
+
+            return;
+        }
+
         for (int n = 0; n < batch; n++)
         {
             ReadOnlySpan<float> x = input.Slice(n * g.InputSize, g.InputSize);
@@ -237,6 +289,7 @@ public static class ConvKernels
     }
 
     /// <summary>Backward of max pooling: each output gradient goes to its winning input.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxPoolBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, int batch, in Window2D g)
     {
         int outSize = g.Channels * g.Positions;
@@ -259,6 +312,7 @@ public static class ConvKernels
     /// Average pooling; padding counts as zeros in the average (PyTorch's default,
     /// count_include_pad=True), so every window divides by kH·kW.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgPoolForward(Span<float> output, ReadOnlySpan<float> input, int batch, in Window2D g)
     {
         int outSize = g.Channels * g.Positions;
@@ -299,6 +353,7 @@ public static class ConvKernels
     }
 
     /// <summary>Backward of average pooling.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AvgPoolBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, int batch, in Window2D g)
     {
         int outSize = g.Channels * g.Positions;

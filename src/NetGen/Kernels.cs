@@ -87,6 +87,7 @@ public static class Kernels
     /// <param name="activation">Which function.</param>
     /// <param name="alpha">Negative slope for <see cref="Activation.LeakyReLU"/>.</param>
     /// <param name="cols">Row length for <see cref="Activation.Softmax"/>.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ActivationForward(Span<float> output, ReadOnlySpan<float> input, Activation activation, float alpha, int cols)
     {
         CheckSame(output.Length, input.Length, nameof(output));
@@ -129,6 +130,7 @@ public static class Kernels
     /// <param name="activation">Which function.</param>
     /// <param name="alpha">Negative slope for <see cref="Activation.LeakyReLU"/>.</param>
     /// <param name="cols">Row length for <see cref="Activation.Softmax"/>.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ActivationBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> output, Activation activation, float alpha, int cols)
     {
         int n = dInput.Length;
@@ -225,6 +227,7 @@ public static class Kernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void LeakyReluForward(Span<float> output, ReadOnlySpan<float> input, float alpha)
     {
         int n = input.Length;
@@ -251,6 +254,7 @@ public static class Kernels
     private const float GeluC = 0.7978845608028654f; // √(2/π)
     private const float GeluK = 0.044715f;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GeluForward(Span<float> output, ReadOnlySpan<float> input)
     {
         int n = input.Length;
@@ -276,6 +280,7 @@ public static class Kernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GeluBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input)
     {
         int n = input.Length;
@@ -368,6 +373,7 @@ public static class Kernels
     /// 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
     /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d/2d).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingForward(
         Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
         ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial, float momentum, float epsilon)
@@ -415,6 +421,7 @@ public static class Kernels
     }
 
     /// <summary>Inference-mode batch normalisation with the running statistics: <c>y = γ·(x − μ̂)/√(σ̂² + ε) + β</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormInferenceForward(
         Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVariance, int rows, int channels, int spatial, float epsilon)
@@ -447,6 +454,7 @@ public static class Kernels
     /// <param name="rows">Samples (times any leading axes).</param>
     /// <param name="channels">Channels (features).</param>
     /// <param name="spatial">Values per channel per sample (1 for vectors).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormBackward(
         Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int channels, int spatial)

@@ -16,6 +16,9 @@ namespace NetGen;
 /// </list>
 /// Both use <see cref="Vector256{T}"/> when the hardware accelerates it and fall back to scalar
 /// code otherwise (the tests force the fallback to check it against the same references).
+/// The kernels are marked AggressiveOptimization: compiled fully optimised on first use rather
+/// than starting as unoptimised tier-0 code, which runs vector code about ten times slower and,
+/// for loops, stays in use until on-stack replacement (measured: 4.6 against 53 GFLOPS).
 /// </summary>
 public static class MatMul
 {
@@ -36,6 +39,7 @@ public static class MatMul
     /// <param name="n">Rows of B, columns of C.</param>
     /// <param name="k">Shared inner dimension.</param>
     /// <param name="accumulate">Add to C instead of overwriting it.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyTransposed(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate)
     {
         CheckDims(m, n, k);
@@ -104,6 +108,7 @@ public static class MatMul
     /// <param name="n">Columns of B and C.</param>
     /// <param name="k">Shared inner dimension.</param>
     /// <param name="accumulate">Add to C instead of overwriting it.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(Span<float> c, ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate)
     {
         CheckDims(m, n, k);
@@ -196,6 +201,7 @@ public static class MatMul
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float DotVector(ref float a, ref float b, int k)
     {
         int w = Vector256<float>.Count;
@@ -223,6 +229,7 @@ public static class MatMul
     }
 
     // Four rows of A against two rows of B: 8 accumulators, 6 loads per 8 products.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot4x2(ref float c, ref float a, ref float b, int i, int j, int n, int k, bool accumulate)
     {
         int w = Vector256<float>.Count;
@@ -272,6 +279,7 @@ public static class MatMul
     }
 
     // One row of A against four rows of B (batch-1 inference): 4 accumulators, 5 loads per 4 products.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot1x4(ref float c, ref float a, ref float b, int i, int j, int n, int k, bool accumulate)
     {
         int w = Vector256<float>.Count;
@@ -309,6 +317,7 @@ public static class MatMul
     }
 
     // Four rows of C, sixteen columns: 8 accumulators; per step 2 loads of B, 4 broadcasts of A, 8 FMAs.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Outer4x16(ref float c, ref float a, ref float b, int i, int j, int rs, int cs, int n, int k, bool accumulate)
     {
         int w = Vector256<float>.Count;
@@ -357,6 +366,7 @@ public static class MatMul
         x30.StoreUnsafe(ref c3); x31.StoreUnsafe(ref c3, (nuint)w);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Outer1x16(ref float c, ref float a, ref float b, int i, int j, int rs, int cs, int n, int k, bool accumulate)
     {
         int w = Vector256<float>.Count;
