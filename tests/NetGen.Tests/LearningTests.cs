@@ -3,7 +3,7 @@ using NetGen.Data;
 namespace NetGen.Tests;
 
 /// <summary>Training really learns: XOR exactly, and Fashion-MNIST to a stated accuracy.</summary>
-public class LearningTests
+public class LearningTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void A_2_4_1_network_learns_xor()
@@ -72,6 +72,7 @@ public class LearningTests
         }
 
         double accuracy = Accuracy(net, testX, testY);
+        output.WriteLine($"Fashion-MNIST subset: loss {firstEpochLoss:F4} -> {lastEpochLoss:F4}, test accuracy {accuracy:P2}");
         Assert.True(lastEpochLoss < firstEpochLoss, $"loss {firstEpochLoss} -> {lastEpochLoss}");
         Assert.True(accuracy >= 0.80, $"test accuracy {accuracy:P1}");
     }
