@@ -372,6 +372,7 @@ public static class Kernels
     /// and biased variance σ² over rows × spatial, <c>y = γ·(x − μ)/√(σ² + ε) + β</c>; saves μ and
     /// 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
     /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d/2d).
+    /// <paramref name="output"/> must not overlap <paramref name="input"/> (it holds the deviations meanwhile).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingForward(
@@ -397,12 +398,12 @@ public static class Kernels
             double squares = 0;
             for (int r = 0; r < rows; r++)
             {
-                ReadOnlySpan<float> x = input.Slice(((r * channels) + c) * spatial, spatial);
-                for (int s = 0; s < x.Length; s++)
-                {
-                    float d = x[s] - mean;
-                    squares += d * d;
-                }
+                // The deviations go through the output slice (overwritten below), so that both
+                // passes are vector operations without a temporary buffer.
+                int o = ((r * channels) + c) * spatial;
+                Span<float> deviation = output.Slice(o, spatial);
+                TensorPrimitives.Subtract(input.Slice(o, spatial), mean, deviation);
+                squares += TensorPrimitives.SumOfSquares(deviation);
             }
 
             float variance = (float)(squares / count);
@@ -469,10 +470,21 @@ public static class Kernels
                 int o = ((r * channels) + c) * spatial;
                 ReadOnlySpan<float> x = input.Slice(o, spatial);
                 ReadOnlySpan<float> dy = dOutput.Slice(o, spatial);
-                for (int s = 0; s < spatial; s++)
+                sumDy += TensorPrimitives.Sum(dy);
+                if (dInput.IsEmpty)
                 {
-                    sumDy += dy[s];
-                    sumDyXhat += dy[s] * (x[s] - mean) * inv;
+                    for (int s = 0; s < spatial; s++)
+                    {
+                        sumDyXhat += dy[s] * (x[s] - mean) * inv;
+                    }
+                }
+                else
+                {
+                    // x̂ is kept in dInput's slice, which the second pass turns into the gradient.
+                    Span<float> xhat = dInput.Slice(o, spatial);
+                    TensorPrimitives.Subtract(x, mean, xhat);
+                    TensorPrimitives.Multiply(xhat, inv, xhat);
+                    sumDyXhat += TensorPrimitives.Dot(dy, xhat);
                 }
             }
 
@@ -483,18 +495,16 @@ public static class Kernels
                 continue;
             }
 
+            // dx = γ/σ·(dy − a − x̂·b), with a = Σdy/M and b = Σ(dy·x̂)/M.
             float a = (float)sumDy * inverseCount, b = (float)sumDyXhat * inverseCount, scale = gamma[c] * inv;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ReadOnlySpan<float> x = input.Slice(o, spatial);
-                ReadOnlySpan<float> dy = dOutput.Slice(o, spatial);
                 Span<float> dx = dInput.Slice(o, spatial);
-                for (int s = 0; s < spatial; s++)
-                {
-                    float xhat = (x[s] - mean) * inv;
-                    dx[s] = scale * (dy[s] - a - (xhat * b));
-                }
+                TensorPrimitives.Multiply(dx, -b, dx);
+                TensorPrimitives.Add(dx, dOutput.Slice(o, spatial), dx);
+                TensorPrimitives.Add(dx, -a, dx);
+                TensorPrimitives.Multiply(dx, scale, dx);
             }
         }
     }

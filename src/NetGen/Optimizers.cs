@@ -391,7 +391,29 @@ public sealed class RmsProp : Optimizer
     {
         int n = parameters.Length;
         float lr = LearningRate, wd = WeightDecay, a = Alpha, oneMinusA = 1f - Alpha, eps = Epsilon, mu = Momentum;
-        for (int i = 0; i < n; i++)
+        int i = 0;
+        if (!Centered && mu == 0f)
+        {
+            // The common case, vectorised: v ← αv + (1 − α)g², θ ← θ − lr·g/(√v + ε).
+            ref float p = ref Ref(parameters);
+            ref float g = ref Ref(gradients);
+            ref float sq = ref MemoryMarshal.GetArrayDataReference(_square);
+            var va = Vector256.Create(a);
+            var vb = Vector256.Create(oneMinusA);
+            var vwd = Vector256.Create(wd);
+            var vlr = Vector256.Create(lr);
+            var veps = Vector256.Create(eps);
+            for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
+            {
+                var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
+                var vg = Vector256.LoadUnsafe(ref g, (nuint)i) + (vwd * vp);
+                var vv = (va * Vector256.LoadUnsafe(ref sq, (nuint)i)) + (vb * vg * vg);
+                vv.StoreUnsafe(ref sq, (nuint)i);
+                (vp - (vlr * vg / (Vector256.Sqrt(vv) + veps))).StoreUnsafe(ref p, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
         {
             float g = gradients[i] + (wd * parameters[i]);
             float v = _square[i] = (a * _square[i]) + (oneMinusA * g * g);
