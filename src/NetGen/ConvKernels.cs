@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace NetGen;
 
@@ -207,6 +208,7 @@ public static class ConvKernels
             ref float x = ref MemoryMarshal.GetReference(input);
             ref float y = ref MemoryMarshal.GetReference(output);
             ref int a = ref MemoryMarshal.GetReference(argmax);
+            bool pairs = Vector256.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2 && g.Stride == 2 && g.Dilation == 1;
             int o = 0;
             for (int plane = 0; plane < batch * g.Channels; plane++)
             {
@@ -214,7 +216,52 @@ public static class ConvKernels
                 int sampleStart = (plane / g.Channels) * g.InputSize;
                 for (int oy = 0; oy < g.OutHeight; oy++)
                 {
-                    for (int ox = 0; ox < g.OutWidth; ox++, o++)
+                    int ox = 0;
+                    if (pairs)
+                    {
+                        // 2x2 windows, stride 2 (the common case): eight outputs at a time, the even and
+                        // odd columns of two input rows deinterleaved, compared with vector selects.
+                        // The last block may overlap the previous one (recomputing the same outputs), so
+                        // that a row of 14 outputs takes two vector blocks rather than one and six scalar.
+                        int blocks = g.OutWidth >= 8 && (2 * (g.OutWidth - 8)) + 16 <= g.Width ? (g.OutWidth + 7) / 8 : 0;
+                        int rowStart = o;
+                        for (int blockIndex = 0; blockIndex < blocks; blockIndex++)
+                        {
+                            ox = Math.Min(blockIndex * 8, g.OutWidth - 8);
+                            o = rowStart + ox;
+                            int top = planeStart + (2 * oy * g.Width) + (2 * ox);
+                            var first = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+                            Vector256<float> t0 = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)top), first);
+                            Vector256<float> t1 = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)(top + 8)), first);
+                            Vector256<float> b0 = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width)), first);
+                            Vector256<float> b1 = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width + 8)), first);
+                            var topEven = Vector256.Create(t0.GetLower(), t1.GetLower());
+                            var topOdd = Vector256.Create(t0.GetUpper(), t1.GetUpper());
+                            var bottomEven = Vector256.Create(b0.GetLower(), b1.GetLower());
+                            var bottomOdd = Vector256.Create(b0.GetUpper(), b1.GetUpper());
+                            Vector256<int> index = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + Vector256.Create(top - sampleStart);
+
+                            // Visit the taps in the scalar order, strictly greater wins: the same winners.
+                            Vector256<float> best = topEven;
+                            Vector256<int> bestIndex = index;
+                            Vector256<float> wins = Vector256.GreaterThan(topOdd, best);
+                            best = Vector256.ConditionalSelect(wins, topOdd, best);
+                            bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256<int>.One, bestIndex);
+                            wins = Vector256.GreaterThan(bottomEven, best);
+                            best = Vector256.ConditionalSelect(wins, bottomEven, best);
+                            bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256.Create(g.Width), bestIndex);
+                            wins = Vector256.GreaterThan(bottomOdd, best);
+                            best = Vector256.ConditionalSelect(wins, bottomOdd, best);
+                            bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256.Create(g.Width + 1), bestIndex);
+                            best.StoreUnsafe(ref y, (nuint)o);
+                            bestIndex.StoreUnsafe(ref a, (nuint)o);
+                        }
+
+                        ox = blocks > 0 ? g.OutWidth : 0;
+                        o = rowStart + ox;
+                    }
+
+                    for (; ox < g.OutWidth; ox++, o++)
                     {
                         int start = planeStart + (oy * g.Stride * g.Width) + (ox * g.Stride);
                         int bestIndex = start;

@@ -86,6 +86,7 @@ public class ConvTests
         { "dilation 2", 1, 8, 7, 3, 1, 2, 0 },
         { "2x2 stride 2 dilation 2 padded", 3, 6, 6, 2, 2, 2, 1 },
         { "1x1", 4, 3, 3, 1, 1, 1, 0 },
+        { "2x2 stride 2, wide rows", 2, 5, 37, 2, 2, 1, 0 },
     };
 
     private static Window2D Geometry(int c, int h, int w, int k, int stride, int dilation, int pad)
