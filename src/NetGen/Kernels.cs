@@ -385,6 +385,12 @@ public static class Kernels
             throw new ArgumentException($"Batch normalisation in training needs at least 2 values per channel, but the batch has {count}.", nameof(rows));
         }
 
+        if (spatial == 1)
+        {
+            VectorBatchNormTrainingForward(output, batchMean, batchInverseStd, runningMean, runningVariance, input, gamma, beta, rows, channels, momentum, epsilon);
+            return;
+        }
+
         for (int c = 0; c < channels; c++)
         {
             // Two passes: the variance from the deviations, not E[x²] − E[x]², which cancels badly.
@@ -460,6 +466,12 @@ public static class Kernels
         Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int channels, int spatial)
     {
+        if (spatial == 1)
+        {
+            VectorBatchNormBackward(dInput, dGamma, dBeta, dOutput, input, gamma, batchMean, batchInverseStd, rows, channels);
+            return;
+        }
+
         float inverseCount = 1f / ((float)rows * spatial);
         for (int c = 0; c < channels; c++)
         {
@@ -505,6 +517,100 @@ public static class Kernels
                 TensorPrimitives.Add(dx, dOutput.Slice(o, spatial), dx);
                 TensorPrimitives.Add(dx, -a, dx);
                 TensorPrimitives.Multiply(dx, scale, dx);
+            }
+        }
+    }
+
+    // Vectors ([rows, features], spatial 1): the features of a row are contiguous, so the passes go
+    // row by row, vectorised across features, instead of feature by feature with a stride.
+    private static void VectorBatchNormTrainingForward(
+        Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int features, float momentum, float epsilon)
+    {
+        Span<float> mean = batchMean.Slice(0, features);
+        Span<float> inv = batchInverseStd.Slice(0, features);
+        mean.Clear();
+        inv.Clear();
+        for (int r = 0; r < rows; r++)
+        {
+            TensorPrimitives.Add(mean, input.Slice(r * features, features), mean);
+        }
+
+        TensorPrimitives.Multiply(mean, 1f / rows, mean);
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> deviation = output.Slice(r * features, features);
+            TensorPrimitives.Subtract(input.Slice(r * features, features), mean, deviation);
+            TensorPrimitives.MultiplyAdd(deviation, deviation, inv, inv); // Σ (x − μ)², for now
+        }
+
+        for (int f = 0; f < features; f++)
+        {
+            float squares = inv[f];
+            runningMean[f] = ((1f - momentum) * runningMean[f]) + (momentum * mean[f]);
+            runningVariance[f] = ((1f - momentum) * runningVariance[f]) + (momentum * squares / (rows - 1));
+            inv[f] = 1f / MathF.Sqrt((squares / rows) + epsilon);
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> y = output.Slice(r * features, features);
+            TensorPrimitives.Subtract(input.Slice(r * features, features), mean, y);
+            TensorPrimitives.Multiply(y, inv, y);
+            TensorPrimitives.Multiply(y, gamma.Slice(0, features), y);
+            TensorPrimitives.Add(y, beta.Slice(0, features), y);
+        }
+    }
+
+    private static void VectorBatchNormBackward(
+        Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int features)
+    {
+        // Features in chunks, with the per-chunk sums on the stack: nothing is allocated.
+        const int Chunk = 64;
+        Span<float> sumDy = stackalloc float[Chunk];
+        Span<float> sumDyXhat = stackalloc float[Chunk];
+        Span<float> xhat = stackalloc float[Chunk];
+        Span<float> scale = stackalloc float[Chunk];
+        float inverseRows = 1f / rows;
+        for (int f0 = 0; f0 < features; f0 += Chunk)
+        {
+            int length = Math.Min(Chunk, features - f0);
+            Span<float> sDy = sumDy.Slice(0, length), sDyXhat = sumDyXhat.Slice(0, length), h = xhat.Slice(0, length), k = scale.Slice(0, length);
+            ReadOnlySpan<float> mean = batchMean.Slice(f0, length), inv = batchInverseStd.Slice(f0, length);
+            sDy.Clear();
+            sDyXhat.Clear();
+            for (int r = 0; r < rows; r++)
+            {
+                int o = (r * features) + f0;
+                ReadOnlySpan<float> dy = dOutput.Slice(o, length);
+                TensorPrimitives.Subtract(input.Slice(o, length), mean, h);
+                TensorPrimitives.Multiply(h, inv, h);
+                TensorPrimitives.Add(sDy, dy, sDy);
+                TensorPrimitives.MultiplyAdd(dy, h, sDyXhat, sDyXhat);
+            }
+
+            TensorPrimitives.Add(dGamma.Slice(f0, length), sDyXhat, dGamma.Slice(f0, length));
+            TensorPrimitives.Add(dBeta.Slice(f0, length), sDy, dBeta.Slice(f0, length));
+            if (dInput.IsEmpty)
+            {
+                continue;
+            }
+
+            // dx = γ/σ·(dy − a − x̂·b), with a = Σdy/N and b = Σ(dy·x̂)/N per feature.
+            TensorPrimitives.Multiply(sDy, inverseRows, sDy);
+            TensorPrimitives.Multiply(sDyXhat, inverseRows, sDyXhat);
+            TensorPrimitives.Multiply(gamma.Slice(f0, length), inv, k);
+            for (int r = 0; r < rows; r++)
+            {
+                int o = (r * features) + f0;
+                Span<float> dx = dInput.Slice(o, length);
+                TensorPrimitives.Subtract(input.Slice(o, length), mean, dx);
+                TensorPrimitives.Multiply(dx, inv, dx);
+                TensorPrimitives.Multiply(dx, sDyXhat, dx);
+                TensorPrimitives.Subtract(dOutput.Slice(o, length), dx, dx);
+                TensorPrimitives.Subtract(dx, sDy, dx);
+                TensorPrimitives.Multiply(dx, k, dx);
             }
         }
     }

@@ -3,10 +3,12 @@ namespace NetGen.Tests;
 /// <summary>Dropout, BatchNorm and weight penalties: kernels, training and inference modes, running statistics.</summary>
 public class RegularizationTests
 {
-    [Fact]
-    public void BatchNorm_training_forward_matches_the_reference_and_backward_matches_finite_differences()
+    [Theory]
+    [InlineData(5)]
+    [InlineData(70)] // more than one chunk of 64 features in the vector backward pass
+    public void BatchNorm_training_forward_matches_the_reference_and_backward_matches_finite_differences(int features)
     {
-        const int rows = 6, features = 5;
+        const int rows = 6;
         const float eps = 1e-5f;
         float[] x = Reference.RandomFloats(rows * features, 1, scale: 3f);
         float[] gamma = Reference.RandomFloats(features, 2), beta = Reference.RandomFloats(features, 3);
