@@ -180,7 +180,7 @@ public class KernelTests
         var p = new float[4];
         var d = new float[4];
         float loss = Kernels.SoftmaxCrossEntropy(p, d, logits, new[] { 1 }, 1, 4);
-        Assert.Equal(2000 + Math.Log(1 + Math.Exp(-1)), loss, 1e-2);
+        Assert.Equal(2000 + Math.Log(1 + Math.Exp(-1)), loss, 1e-3); // float: 2000.31 is held to about 1.2e-4
         Assert.All(p, v => Assert.True(float.IsFinite(v)));
         Assert.All(d, v => Assert.True(float.IsFinite(v)));
     }
