@@ -375,7 +375,7 @@ internal static class NetworkEmitter
         w.Line("/// <returns>The mean loss over the batch.</returns>");
         using (w.Block($"public float ComputeGradients({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets})"))
         {
-            EmitChecks(w, plan, target);
+            EmitChecks(w, target);
             foreach (PlanOp bn in plan.Ops.Where(o => o.Kind == OpKind.BatchNorm))
             {
                 string rows = bn.Rows == 1 ? "n" : $"n * {bn.Rows}";
@@ -400,7 +400,7 @@ internal static class NetworkEmitter
         w.Line("/// <returns>The mean loss over the batch.</returns>");
         using (w.Block($"public float Evaluate({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets})"))
         {
-            EmitChecks(w, plan, target);
+            EmitChecks(w, target);
             w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
             w.Line("ForwardPass(n, training: false);");
             EmitLoss(w, plan, withGradients: false);
@@ -442,7 +442,7 @@ internal static class NetworkEmitter
             : "/// <param name=\"targets\">Batch size times <see cref=\"OutputSize\"/> target values.</param>");
     }
 
-    private static void EmitChecks(IndentedWriter w, NetworkPlan plan, string target)
+    private static void EmitChecks(IndentedWriter w, string target)
     {
         w.Line($"int n = {Guard}.BatchSize(inputs.Length, InputSize, MaxBatchSize, nameof(inputs));");
         if (target == "int")

@@ -58,7 +58,7 @@ public sealed class NetworkGenerator : IIncrementalGenerator
 
     private static void Execute(SourceProductionContext context, NetworkSpec spec)
     {
-        foreach (Problem failure in spec.Problems.Where(p => p.Id == DiagnosticDescriptors.GeneratorFailure.Id))
+        if (spec.Problems.FirstOrDefault(p => p.Id == DiagnosticDescriptors.GeneratorFailure.Id) is { } failure)
         {
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.GeneratorFailure, Location.None, failure.Args[0], failure.Args[1]));
             return;

@@ -330,14 +330,19 @@ public static class Kernels
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cols);
         for (int r = 0; r + cols <= input.Length; r += cols)
         {
-            ReadOnlySpan<float> x = input.Slice(r, cols);
-            Span<float> y = output.Slice(r, cols);
-            float max = TensorPrimitives.Max(x);
-            TensorPrimitives.Subtract(x, max, y);
-            TensorPrimitives.Exp(y, y);
-            float sum = TensorPrimitives.Sum(y);
-            TensorPrimitives.Divide(y, sum, y);
+            SoftmaxRow(output.Slice(r, cols), input.Slice(r, cols), out _, out _);
         }
+    }
+
+    // Softmax of one row, the row maximum subtracted first; returns that maximum and the sum of
+    // e^(x − max), from which the cross-entropy takes its log without a log of a tiny probability.
+    private static void SoftmaxRow(Span<float> y, ReadOnlySpan<float> x, out float max, out float sum)
+    {
+        max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, y);
+        TensorPrimitives.Exp(y, y);
+        sum = TensorPrimitives.Sum(y);
+        TensorPrimitives.Divide(y, sum, y);
     }
 
     // ---------------------------------------------------------------- Dropout
@@ -652,11 +657,7 @@ public static class Kernels
         {
             ReadOnlySpan<float> x = logits.Slice(r * classes, classes);
             Span<float> p = probabilities.Slice(r * classes, classes);
-            float max = TensorPrimitives.Max(x);
-            TensorPrimitives.Subtract(x, max, p);
-            TensorPrimitives.Exp(p, p);
-            float sum = TensorPrimitives.Sum(p);
-            TensorPrimitives.Divide(p, sum, p);
+            SoftmaxRow(p, x, out float max, out float sum);
             int label = labels[r];
 
             // -log softmax(x)[label] = log Σ e^(x - max) - (x[label] - max): no log of a tiny probability.
