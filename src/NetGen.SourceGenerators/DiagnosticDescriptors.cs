@@ -38,10 +38,10 @@ internal static class DiagnosticDescriptors
         "The layer attributes of '{0}' are split across partial declarations; put them all on one declaration so that their order is defined",
         UsageCategory, DiagnosticSeverity.Error);
 
-    /// <summary>NG0005: "'{0}' has NetGen layer attributes but no [Network] attribute; nothing is generated for it".</summary>
+    /// <summary>NG0005: "'{0}' has NetGen layer attributes but no [Network] or [Block] attribute; nothing is generated for it".</summary>
     public static readonly DiagnosticDescriptor LayersWithoutNetwork = Create(
         "NG0005", "Layer attributes without [Network]",
-        "'{0}' has NetGen layer attributes but no [Network] attribute; nothing is generated for it",
+        "'{0}' has NetGen layer attributes but no [Network] or [Block] attribute; nothing is generated for it",
         UsageCategory, DiagnosticSeverity.Warning);
 
     /// <summary>NG0006: "Network '{0}' must be a non-generic, non-static class declared directly in a namespace".</summary>
@@ -54,6 +54,30 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor LayerAfterLoss = Create(
         "NG0007", "Layer after the loss",
         "{0} at layer {1} comes after the loss {2} at layer {3}; the loss must be the last layer",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0008: "{0} at layer {1} makes block '{2}' use itself ({3}); a block cannot contain itself".</summary>
+    public static readonly DiagnosticDescriptor BlockCycle = Create(
+        "NG0008", "A block uses itself",
+        "{0} at layer {1} makes block '{2}' use itself ({3}); a block cannot contain itself",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0009: "{0} at layer {1} uses '{2}', which is not a [Block]; mark it with [Block], or use a class that has it".</summary>
+    public static readonly DiagnosticDescriptor NotABlock = Create(
+        "NG0009", "Not a block",
+        "{0} at layer {1} uses '{2}', which is not a [Block]; mark it with [Block], or use a class that has it",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0010: "{0} at layer {1} cannot be part of a block: {2}".</summary>
+    public static readonly DiagnosticDescriptor NotInBlock = Create(
+        "NG0010", "[Input] or a loss inside a block",
+        "{0} at layer {1} cannot be part of a block: {2}",
+        UsageCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG0011: "{0} at layer {1} is named '{2}', as another layer beside it; names must be unique (they name the parameters in saved files)".</summary>
+    public static readonly DiagnosticDescriptor DuplicateName = Create(
+        "NG0011", "Duplicate layer name",
+        "{0} at layer {1} is named '{2}', as another layer beside it; names must be unique (they name the parameters in saved files)",
         UsageCategory, DiagnosticSeverity.Error);
 
     /// <summary>NG1001: "{0} at layer {1} needs {2}, but receives {3}".</summary>
@@ -104,6 +128,18 @@ internal static class DiagnosticDescriptors
         "{0} at layer {1} needs a [C, H, W] input but receives {2}",
         ShapesCategory, DiagnosticSeverity.Error);
 
+    /// <summary>NG1009: "{0} at layer {1}: block '{2}' maps {3} to {4}, which cannot be added to its input; give the shortcut a projection that maps {3} to {4} (Projection = typeof(...), e.g. a 1x1 Conv2D with the block's stride and filters, then BatchNorm)".</summary>
+    public static readonly DiagnosticDescriptor ResidualShape = Create(
+        "NG1009", "Residual branch changes the shape",
+        "{0} at layer {1}: block '{2}' maps {3} to {4}, which cannot be added to its input; give the shortcut a projection that maps {3} to {4} (Projection = typeof(...), e.g. a 1x1 Conv2D with the block's stride and filters, then BatchNorm)",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1010: "{0} at layer {1}: the projection '{2}' maps {3} to {4}, but block '{5}' gives {6}; both must give the same shape to be added".</summary>
+    public static readonly DiagnosticDescriptor ProjectionShape = Create(
+        "NG1010", "Residual projection gives another shape",
+        "{0} at layer {1}: the projection '{2}' maps {3} to {4}, but block '{5}' gives {6}; both must give the same shape to be added",
+        ShapesCategory, DiagnosticSeverity.Error);
+
     /// <summary>NG9001: "{0} at layer {1}: {2}".</summary>
     public static readonly DiagnosticDescriptor InvalidArgument = Create(
         "NG9001", "Invalid layer argument",
@@ -120,8 +156,8 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
     {
         NotPartial, MissingInput, InputNotFirst, SplitDeclarations, LayersWithoutNetwork, UnsupportedType,
-        LayerAfterLoss, LossDoesNotFit, DoubleActivation, BatchNormInput, WindowTooLarge, EmptyOutput, AsymmetricPadding,
-        DenseAfterImage, NeedsImage, InvalidArgument,
+        LayerAfterLoss, BlockCycle, NotABlock, NotInBlock, DuplicateName, LossDoesNotFit, DoubleActivation, BatchNormInput,
+        WindowTooLarge, EmptyOutput, AsymmetricPadding, DenseAfterImage, NeedsImage, ResidualShape, ProjectionShape, InvalidArgument,
     };
 
     public static DiagnosticDescriptor? Find(string id)

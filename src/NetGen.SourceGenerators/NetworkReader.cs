@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
@@ -9,40 +10,42 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 namespace NetGen.SourceGenerators;
 
 /// <summary>
-/// Reads a class's NetGen attributes into a <see cref="NetworkSpec"/>. Shared by the generator
-/// (which keeps only the spec) and the analyzer (which maps each problem's attribute index
-/// back to the attribute's syntax to report it there).
+/// Reads a class's NetGen attributes into a <see cref="NetworkSpec"/>, for a network or a block.
+/// Shared by the generator (which keeps only the spec) and the analyzer (which maps each
+/// problem's attribute index back to the attribute's syntax to report it there).
 /// </summary>
 internal static class NetworkReader
 {
     public const string Namespace = "NetGen";
     public const string NetworkAttributeName = "NetGen.NetworkAttribute";
+    public const string BlockAttributeName = "NetGen.BlockAttribute";
 
     /// <summary>True when <paramref name="attribute"/> is one of NetGen's layer attributes.</summary>
-    public static bool IsLayerAttribute(AttributeData attribute) => LayerKindOf(attribute) is not null;
+    public static bool IsLayerAttribute(AttributeData attribute) => ReaderOf(attribute) is not null;
 
-    public static bool IsNetworkAttribute(AttributeData attribute) =>
-        attribute.AttributeClass is { Name: "NetworkAttribute" } c && c.ContainingNamespace?.ToDisplayString() == Namespace;
+    public static bool IsNetworkAttribute(AttributeData attribute) => IsNetGen(attribute, "NetworkAttribute");
+
+    public static bool IsBlockAttribute(AttributeData attribute) => IsNetGen(attribute, "BlockAttribute");
 
     /// <summary>Whether every declaration of <paramref name="type"/> carries the partial modifier.</summary>
     public static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken) =>
         type.DeclaringSyntaxReferences.Length > 0 &&
         type.DeclaringSyntaxReferences.All(r => r.GetSyntax(cancellationToken) is ClassDeclarationSyntax c && c.Modifiers.Any(SyntaxKind.PartialKeyword));
 
-    /// <summary>Reads the network. <paramref name="attributes"/> receives the attributes the indexes refer to.</summary>
-    public static NetworkSpec Read(INamedTypeSymbol type, out ImmutableArray<AttributeData> attributes, CancellationToken cancellationToken)
+    /// <summary>Reads a network (<paramref name="block"/> false) or a block. <paramref name="attributes"/> receives the attributes the indexes refer to.</summary>
+    public static NetworkSpec Read(INamedTypeSymbol type, bool block, out ImmutableArray<AttributeData> attributes, CancellationToken cancellationToken)
     {
         attributes = type.GetAttributes();
         var layers = new List<LayerSpec>();
         var problems = new List<Problem>();
         string name = type.Name;
 
-        if (!IsPartial(type, cancellationToken))
+        if (!block && !IsPartial(type, cancellationToken))
         {
             problems.Add(Problem.Create(DiagnosticDescriptors.NotPartial.Id, Problem.ClassLocation, name));
         }
 
-        if (type.ContainingType is not null || type.IsGenericType || type.TypeKind != TypeKind.Class || type.IsRecord || type.IsStatic)
+        if (!block && (type.ContainingType is not null || type.IsGenericType || type.TypeKind != TypeKind.Class || type.IsRecord || type.IsStatic))
         {
             problems.Add(Problem.Create(DiagnosticDescriptors.UnsupportedType.Id, Problem.ClassLocation, name));
         }
@@ -53,8 +56,8 @@ internal static class NetworkReader
         {
             cancellationToken.ThrowIfCancellationRequested();
             AttributeData attribute = attributes[i];
-            LayerKind? kind = LayerKindOf(attribute);
-            if (kind is null)
+            Func<AttributeArgs, LayerSpec>? read = ReaderOf(attribute);
+            if (read is null)
             {
                 continue;
             }
@@ -70,13 +73,15 @@ internal static class NetworkReader
                 }
             }
 
-            layers.Add(ReadLayer(kind.Value, attribute, i));
+            layers.Add(read(new AttributeArgs(attribute, i)));
         }
 
         string ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : string.Empty;
-        string metadataName = ns.Length == 0 ? type.MetadataName : ns + "." + type.MetadataName;
-        return new NetworkSpec(ns, name, metadataName, new EquatableArray<LayerSpec>(layers), new EquatableArray<Problem>(problems));
+        return new NetworkSpec(ns, name, AttributeArgs.FullMetadataName(type), new EquatableArray<LayerSpec>(layers), new EquatableArray<Problem>(problems));
     }
+
+    private static bool IsNetGen(AttributeData attribute, string name) =>
+        attribute.AttributeClass is { } c && c.Name == name && c.ContainingNamespace?.ToDisplayString() == Namespace;
 
     private static SyntaxNode? DeclarationOf(AttributeData attribute, CancellationToken cancellationToken)
     {
@@ -89,157 +94,9 @@ internal static class NetworkReader
         return node;
     }
 
-    private static LayerKind? LayerKindOf(AttributeData attribute)
+    private static Func<AttributeArgs, LayerSpec>? ReaderOf(AttributeData attribute)
     {
         INamedTypeSymbol? c = attribute.AttributeClass;
-        if (c is null || c.ContainingNamespace?.ToDisplayString() != Namespace)
-        {
-            return null;
-        }
-
-        return c.Name switch
-        {
-            "InputAttribute" => LayerKind.Input,
-            "DenseAttribute" => LayerKind.Dense,
-            "ReLUAttribute" => LayerKind.ReLU,
-            "LeakyReLUAttribute" => LayerKind.LeakyReLU,
-            "SigmoidAttribute" => LayerKind.Sigmoid,
-            "TanhAttribute" => LayerKind.Tanh,
-            "GeluAttribute" => LayerKind.Gelu,
-            "SoftmaxAttribute" => LayerKind.Softmax,
-            "DropoutAttribute" => LayerKind.Dropout,
-            "BatchNormAttribute" => LayerKind.BatchNorm,
-            "Conv2DAttribute" => LayerKind.Conv2D,
-            "MaxPool2DAttribute" => LayerKind.MaxPool2D,
-            "AvgPool2DAttribute" => LayerKind.AvgPool2D,
-            "GlobalAveragePoolAttribute" => LayerKind.GlobalAveragePool,
-            "FlattenAttribute" => LayerKind.Flatten,
-            "SoftmaxCrossEntropyAttribute" => LayerKind.SoftmaxCrossEntropy,
-            "MeanSquaredErrorAttribute" => LayerKind.MeanSquaredError,
-            "BinaryCrossEntropyAttribute" => LayerKind.BinaryCrossEntropy,
-            _ => null,
-        };
+        return c is null || c.ContainingNamespace?.ToDisplayString() != Namespace ? null : LayerRegistry.Find(c.Name);
     }
-
-    private static LayerSpec ReadLayer(LayerKind kind, AttributeData attribute, int index)
-    {
-        var ints = new List<int>();
-        var numbers = new List<double>();
-        var activation = ActivationKind.None;
-        bool useBias = true;
-        ImmutableArray<TypedConstant> args = attribute.ConstructorArguments;
-        switch (kind)
-        {
-            case LayerKind.Input:
-                if (args.Length == 1 && args[0].Kind == TypedConstantKind.Array && !args[0].IsNull)
-                {
-                    foreach (TypedConstant value in args[0].Values)
-                    {
-                        ints.Add(ScalarValue(value) is int d ? d : 0);
-                    }
-                }
-                else
-                {
-                    // [Input(1, 28, 28)] binds the params array element by element in some compilers' views.
-                    foreach (TypedConstant value in args)
-                    {
-                        if (ScalarValue(value) is int d)
-                        {
-                            ints.Add(d);
-                        }
-                    }
-                }
-
-                break;
-            case LayerKind.Dense:
-                ints.Add(args.Length > 0 && ScalarValue(args[0]) is int units ? units : 0);
-                break;
-            case LayerKind.LeakyReLU:
-                numbers.Add(args.Length > 0 ? ToDouble(ScalarValue(args[0]), 0.01) : 0.01);
-                break;
-            case LayerKind.Dropout:
-                numbers.Add(args.Length > 0 ? ToDouble(ScalarValue(args[0]), double.NaN) : double.NaN);
-                break;
-            case LayerKind.Conv2D:
-                ints.Add(args.Length > 0 && ScalarValue(args[0]) is int filters ? filters : 0);
-                ints.Add(args.Length > 1 && ScalarValue(args[1]) is int kernel ? kernel : 0);
-                ints.Add(NamedInt(attribute, "Stride", 1));
-                ints.Add(NamedInt(attribute, "Dilation", 1));
-                ints.Add(NamedInt(attribute, "Padding", 0));
-                ints.Add(NamedInt(attribute, "PaddingPixels", -1));
-                break;
-            case LayerKind.MaxPool2D:
-            case LayerKind.AvgPool2D:
-                ints.Add(args.Length > 0 && ScalarValue(args[0]) is int size ? size : 0);
-                ints.Add(NamedInt(attribute, "Stride", 0));
-                ints.Add(NamedInt(attribute, "Padding", 0));
-                ints.Add(NamedInt(attribute, "PaddingPixels", -1));
-                break;
-        }
-
-        // Named real arguments, in the positions LayerSpec documents.
-        if (kind == LayerKind.Dense)
-        {
-            numbers.Add(Named(attribute, "L1", 0));
-            numbers.Add(Named(attribute, "L2", 0));
-        }
-        else if (kind == LayerKind.BatchNorm)
-        {
-            numbers.Add(Named(attribute, "Momentum", 0.1));
-            numbers.Add(Named(attribute, "Epsilon", 1e-5));
-        }
-
-        foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
-        {
-            switch (named.Key)
-            {
-                case "Activation" when ScalarValue(named.Value) is int a:
-                    activation = (ActivationKind)a;
-                    break;
-                case "UseBias" when ScalarValue(named.Value) is bool b:
-                    useBias = b;
-                    break;
-            }
-        }
-
-        return new LayerSpec(kind, index, new EquatableArray<int>(ints), new EquatableArray<double>(numbers), activation, useBias);
-    }
-
-    private static int NamedInt(AttributeData attribute, string name, int fallback)
-    {
-        foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
-        {
-            if (named.Key == name && ScalarValue(named.Value) is int value)
-            {
-                return value;
-            }
-        }
-
-        return fallback;
-    }
-
-    private static double Named(AttributeData attribute, string name, double fallback)
-    {
-        foreach (KeyValuePair<string, TypedConstant> named in attribute.NamedArguments)
-        {
-            if (named.Key == name)
-            {
-                return ToDouble(ScalarValue(named.Value), fallback);
-            }
-        }
-
-        return fallback;
-    }
-
-    // TypedConstant.Value throws for arrays (a user can write anything while typing).
-    private static object? ScalarValue(TypedConstant constant) =>
-        constant.Kind is TypedConstantKind.Array or TypedConstantKind.Error ? null : constant.Value;
-
-    private static double ToDouble(object? value, double fallback) => value switch
-    {
-        double d => d,
-        float f => f,
-        int i => i,
-        _ => fallback,
-    };
 }

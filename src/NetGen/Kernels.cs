@@ -13,7 +13,7 @@ namespace NetGen;
 /// kernels add into parameter gradients (as PyTorch's <c>.grad</c> accumulates) and
 /// overwrite input gradients. No kernel allocates.
 /// </summary>
-public static class Kernels
+public static partial class Kernels
 {
     // ---------------------------------------------------------------- Dense
 

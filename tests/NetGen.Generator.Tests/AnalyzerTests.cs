@@ -48,7 +48,7 @@ public class AnalyzerTests
     [Fact]
     public Task NG0005_layers_without_network() => Single(
         "using NetGen;\n\n[Input(4)]\n[Dense(2)]\npublic partial class Net;\n",
-        "NG0005", "Input(4)", "'Net' has NetGen layer attributes but no [Network] attribute; nothing is generated for it", DiagnosticSeverity.Warning);
+        "NG0005", "Input(4)", "'Net' has NetGen layer attributes but no [Network] or [Block] attribute; nothing is generated for it", DiagnosticSeverity.Warning);
 
     [Fact]
     public Task NG0006_a_nested_network() => Single(

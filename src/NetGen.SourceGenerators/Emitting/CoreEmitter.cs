@@ -1,0 +1,346 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>
+/// The nested implementation class. It reads like llm.c's train_gpt2.c: named constant offsets into
+/// one parameter buffer, one gradient buffer and one activation arena; one forward and one backward
+/// method per op; the forward pass in order and the backward pass in reverse, with the gradients of
+/// a tensor read twice added up explicitly.
+/// </summary>
+internal static class CoreEmitter
+{
+    private const string Span = Ex.Span;
+    private const string ReadOnlySpan = Ex.ReadOnlySpan;
+    private const string Layout = "global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo>";
+
+    public static void Emit(IndentedWriter w, NetworkPlan plan)
+    {
+        w.Line("/// <summary>The implementation: buffers, offsets, and one forward and backward method per op.</summary>");
+        NetworkEmitter.EmitTypeAttributes(w);
+        using (w.Block($"private sealed class {NetworkEmitter.Core}"))
+        {
+            EmitConstants(w, plan);
+            EmitFieldsAndConstructor(w, plan);
+            EmitForward(w, plan);
+            if (plan.Loss is not null)
+            {
+                EmitTraining(w, plan, plan.Loss);
+            }
+
+            EmitInitialization(w, plan);
+            EmitPasses(w, plan);
+            foreach (PlanOp op in plan.Ops)
+            {
+                w.Line(Ex.Heading(op));
+                op.EmitMethods(w);
+            }
+
+            EmitBufferHelpers(w, plan);
+        }
+    }
+
+    private static void EmitConstants(IndentedWriter w, NetworkPlan plan)
+    {
+        if (plan.Parameters.Length > 0)
+        {
+            w.Line("// Parameters: offsets into Parameters and Gradients, layer by layer, weight then bias.");
+            EmitOffsets(w, plan.Parameters.Select(p => (p.Const, p.Offset, p.Name + " " + Shapes.Dims(p.Shape))));
+            w.Line();
+        }
+
+        if (plan.State.Length > 0)
+        {
+            w.Line("// State: offsets into State (not trained by gradients; saved with the model).");
+            EmitOffsets(w, plan.State.Select(p => (p.Const, p.Offset, p.Name + " " + Shapes.Dims(p.Shape))));
+            w.Line();
+        }
+
+        w.Line($"// Scratch: per-batch working space, independent of the batch size ({plan.ScratchSize} values).");
+        foreach (BatchNormOp op in plan.Ops.OfType<BatchNormOp>())
+        {
+            op.EmitConstants(w);
+        }
+
+        if (plan.ColumnsSize > 0)
+        {
+            w.Line($"private const int Columns = {plan.ColumnsOffset}; // im2col of one sample, shared by the convolutions ({plan.ColumnsSize} values at most)");
+        }
+
+        w.Line($"private const int ScratchSize = {plan.ScratchSize};");
+        w.Line();
+        if (plan.IndexTensors.Length > 0)
+        {
+            w.Line("// Integer tensors (max-pooling winners), per sample, laid out as the activations.");
+            EmitOffsets(w, plan.IndexTensors.Select(t => (t.Const, t.Offset, t.Description + " " + Shapes.Dims(t.Shape))));
+            w.Line($"private const int IndicesPerSample = {plan.IndicesPerSample};");
+            w.Line();
+        }
+
+        foreach (PlanOp op in plan.Ops.Where(o => o is not BatchNormOp))
+        {
+            op.EmitConstants(w);
+        }
+
+        w.Line("// Activations, per sample: with a batch of n, the tensor at offset T of size S occupies");
+        w.Line("// [T * n, (T + S) * n) of the arena, so every batch size packs without gaps. Their gradients");
+        w.Line("// lie at the same offsets of the gradient arena.");
+        EmitOffsets(w, plan.Tensors.Select(t => (t.Const, t.Offset, t.Description + " " + Shapes.Dims(t.Shape))));
+        w.Line($"private const int ActivationsPerSample = {plan.ActivationsPerSample};");
+        w.Line();
+        if (plan.GradientSlots.Length > 0)
+        {
+            w.Line("// Gradient slots after the activations' gradients: a tensor read by more than one op gets");
+            w.Line("// each reader's gradient but the first (in backward order) here, then added into its own.");
+            EmitOffsets(w, plan.GradientSlots.Select(t => (t.Const, t.Offset, t.Description + " " + Shapes.Dims(t.Shape))));
+            w.Line();
+        }
+
+        w.Line($"private const int GradientsPerSample = {plan.GradientsPerSample};");
+        w.Line();
+    }
+
+    private static void EmitOffsets(IndentedWriter w, IEnumerable<(string Name, int Offset, string Comment)> rows)
+    {
+        var list = rows.ToList();
+        int width = list.Max(r => r.Name.Length);
+        foreach ((string name, int offset, string comment) in list)
+        {
+            w.Line($"private const int {name.PadRight(width)} = {offset,9}; // {comment}");
+        }
+    }
+
+    private static void EmitFieldsAndConstructor(IndentedWriter w, NetworkPlan plan)
+    {
+        w.Line("private readonly float[] _parameters = new float[ParameterCount];");
+        w.Line("private readonly float[] _gradients = new float[ParameterCount];");
+        w.Line("private readonly float[] _state = new float[StateCount];");
+        w.Line("private readonly float[] _scratch = new float[ScratchSize];");
+        w.Line("private readonly float[] _activations;");
+        w.Line("private readonly float[] _activationGradients;");
+        if (plan.IndexTensors.Length > 0)
+        {
+            w.Line("private readonly int[] _indices;");
+        }
+
+        if (plan.Loss is not null)
+        {
+            w.Line("private int _lastBatch;");
+        }
+
+        w.Line();
+        using (w.Block($"public {NetworkEmitter.Core}(int maxBatchSize, int seed)"))
+        {
+            w.Line($"{Ex.Guard}.MaxBatchSize(maxBatchSize, nameof(maxBatchSize));");
+            w.Line("MaxBatchSize = maxBatchSize;");
+            w.Line("_activations = new float[checked(maxBatchSize * ActivationsPerSample)];");
+            w.Line("_activationGradients = new float[checked(maxBatchSize * GradientsPerSample)];");
+            if (plan.IndexTensors.Length > 0)
+            {
+                w.Line("_indices = new int[checked(maxBatchSize * IndicesPerSample)];");
+            }
+
+            w.Line("RandomSource = new global::NetGen.SeededRandom(unchecked(seed ^ 0x5EED));");
+            w.Line("InitializeParameters(seed);");
+        }
+
+        w.Line();
+        w.Line("public int MaxBatchSize { get; }");
+        w.Line();
+        w.Line("public global::NetGen.SeededRandom RandomSource { get; }");
+        w.Line();
+        w.Line($"public {Span} Parameters => _parameters;");
+        w.Line();
+        w.Line($"public {Span} Gradients => _gradients;");
+        w.Line();
+        w.Line($"public {Span} State => _state;");
+        w.Line();
+        EmitLayout(w, "ParameterLayout", plan.Parameters);
+        EmitLayout(w, "StateLayout", plan.State);
+    }
+
+    private static void EmitLayout(IndentedWriter w, string name, EquatableArray<ParamTensor> tensors)
+    {
+        w.Line($"public static {Layout} {name} {{ get; }} =");
+        w.Line("    global::System.Array.AsReadOnly(new global::NetGen.ParameterInfo[]");
+        w.Line("    {");
+        foreach (ParamTensor p in tensors)
+        {
+            w.Line($"        new(\"{p.Name}\", {p.Const}, {string.Join(", ", p.Shape)}),");
+        }
+
+        w.Line("    });");
+        w.Line();
+    }
+
+    private static void EmitForward(IndentedWriter w, NetworkPlan plan)
+    {
+        Tensor last = plan.Last!;
+        using (w.Block($"public void Forward({ReadOnlySpan} inputs, {Span} outputs)"))
+        {
+            w.Line($"int n = {Ex.Guard}.BatchSize(inputs.Length, InputSize, MaxBatchSize, nameof(inputs));");
+            w.Line($"{Ex.Guard}.Length(outputs.Length, n * OutputSize, nameof(outputs), \"batch size times OutputSize\");");
+            w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+            w.Line("ForwardPass(n, training: false);");
+            if (plan.Loss is { } loss)
+            {
+                loss.EmitOutputs(w, last, plan.OutputSize);
+            }
+            else
+            {
+                w.Line($"{Ex.A(last)}.CopyTo(outputs);");
+            }
+        }
+
+        w.Line();
+        w.Line("public void ZeroGrad() => global::System.Array.Clear(_gradients);");
+        w.Line();
+    }
+
+    private static void EmitTraining(IndentedWriter w, NetworkPlan plan, LossSpec loss)
+    {
+        string target = loss.TargetType;
+        string targets = target == "int" ? "labels" : "targets";
+        Tensor outputs = plan.Probabilities ?? plan.Last!;
+        using (w.Block($"public float ComputeGradients({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets})"))
+        {
+            EmitChecks(w, target);
+            foreach (BatchNormOp bn in plan.Ops.OfType<BatchNormOp>())
+            {
+                w.Line($"{Ex.Guard}.TrainingBatchNorm(n, \"{bn.Name} (layer {bn.Row})\", nameof(inputs));");
+            }
+
+            w.Line("ZeroGrad();");
+            w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+            w.Line("ForwardPass(n, training: true);");
+            EmitLoss(w, plan, loss, withGradients: true);
+            w.Line("BackwardPass(n);");
+            w.Line("_lastBatch = n;");
+            w.Line("return loss;");
+        }
+
+        w.Line();
+        using (w.Block($"public float Evaluate({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets})"))
+        {
+            EmitChecks(w, target);
+            w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+            w.Line("ForwardPass(n, training: false);");
+            EmitLoss(w, plan, loss, withGradients: false);
+            w.Line("_lastBatch = n;");
+            w.Line("return loss;");
+        }
+
+        w.Line();
+        w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => A({outputs.Const}, {outputs.Size}, _lastBatch);");
+        w.Line();
+        using (w.Block($"public float TrainStep({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}, global::NetGen.IOptimizer optimizer)"))
+        {
+            w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
+            w.Line($"float loss = ComputeGradients(inputs, {targets});");
+            w.Line("optimizer.Step(_parameters, _gradients);");
+            w.Line("return loss;");
+        }
+
+        w.Line();
+    }
+
+    private static void EmitChecks(IndentedWriter w, string target)
+    {
+        w.Line($"int n = {Ex.Guard}.BatchSize(inputs.Length, InputSize, MaxBatchSize, nameof(inputs));");
+        if (target == "int")
+        {
+            w.Line($"{Ex.Guard}.Length(labels.Length, n, nameof(labels), \"one label per sample\");");
+            w.Line($"{Ex.Guard}.Labels(labels, OutputSize, nameof(labels));");
+        }
+        else
+        {
+            w.Line($"{Ex.Guard}.Length(targets.Length, n * OutputSize, nameof(targets), \"batch size times OutputSize\");");
+        }
+    }
+
+    private static void EmitLoss(IndentedWriter w, NetworkPlan plan, LossSpec loss, bool withGradients)
+    {
+        loss.EmitLoss(w, plan.Last!, plan.OutputSize);
+        foreach (PlanOp op in plan.Ops.Where(o => o.HasPenalty))
+        {
+            op.EmitPenalty(w, withGradients);
+        }
+    }
+
+    private static void EmitInitialization(IndentedWriter w, NetworkPlan plan)
+    {
+        using (w.Block("public void InitializeParameters(int seed)"))
+        {
+            w.Line("var random = new global::NetGen.SeededRandom(seed);");
+            foreach (PlanOp op in plan.Ops)
+            {
+                op.EmitInitialization(w);
+            }
+        }
+
+        w.Line();
+    }
+
+    private static void EmitPasses(IndentedWriter w, NetworkPlan plan)
+    {
+        w.Line("// The forward pass: every op in order, reading the arena and writing the next tensor.");
+        w.Line("// Training mode draws dropout masks and normalises with batch statistics; inference does neither.");
+        using (w.Block("private void ForwardPass(int n, bool training)"))
+        {
+            foreach (PlanOp op in plan.Ops)
+            {
+                w.Line(op.TakesTrainingFlag ? $"{op.Method}Forward(n, training);" : $"{op.Method}Forward(n);");
+            }
+        }
+
+        w.Line();
+        w.Line("// The backward pass: every op in reverse, from the loss gradient in D(last) to the first layer.");
+        using (w.Block("private void BackwardPass(int n)"))
+        {
+            for (int i = plan.Ops.Length - 1; i >= 0; i--)
+            {
+                PlanOp op = plan.Ops[i];
+                if (!op.HasBackward)
+                {
+                    w.Line($"// {op.Name}: no layer before it has parameters, so its input needs no gradient.");
+                    continue;
+                }
+
+                w.Line($"{op.Method}Backward(n);");
+                int k = 0;
+                foreach (Tensor input in op.Inputs)
+                {
+                    Tensor target = op.InputGradients[k++];
+                    if (target.Const != input.Const)
+                    {
+                        w.Line($"{Ex.Kernels}.AddInto({Ex.D(input)}, {Ex.D(target)}); // {input.Const} is also read by {op.Name}: its gradients add up");
+                    }
+                }
+            }
+        }
+
+        w.Line();
+    }
+
+    private static void EmitBufferHelpers(IndentedWriter w, NetworkPlan plan)
+    {
+        w.Line("// Views of the buffers: P and G by parameter offset, A and D by per-sample activation offset.");
+        w.Line($"private {Span} P(int offset, int length) => new(_parameters, offset, length);");
+        w.Line();
+        w.Line($"private {Span} G(int offset, int length) => new(_gradients, offset, length);");
+        w.Line();
+        w.Line($"private {Span} A(int offset, int size, int n) => new(_activations, offset * n, size * n);");
+        w.Line();
+        w.Line($"private {Span} D(int offset, int size, int n) => new(_activationGradients, offset * n, size * n);");
+        w.Line();
+        w.Line($"private {Span} S(int offset, int length) => new(_state, offset, length);");
+        w.Line();
+        w.Line($"private {Span} W(int offset, int length) => new(_scratch, offset, length);");
+        if (plan.IndexTensors.Length > 0)
+        {
+            w.Line();
+            w.Line("private global::System.Span<int> I(int offset, int size, int n) => new(_indices, offset * n, size * n);");
+        }
+    }
+}

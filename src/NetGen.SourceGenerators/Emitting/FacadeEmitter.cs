@@ -1,0 +1,167 @@
+using System.Linq;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>
+/// The public surface in the user's partial class: constructor, buffers, layouts, Forward and the
+/// training methods, each a one-line call into the nested implementation. Nothing private lives
+/// here but the field that holds the implementation.
+/// </summary>
+internal static class FacadeEmitter
+{
+    private const string Core = NetworkEmitter.Core;
+    private const string Net = NetworkEmitter.Field;
+    private const string Span = Ex.Span;
+    private const string ReadOnlySpan = Ex.ReadOnlySpan;
+    private const string Layout = "global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo>";
+
+    public static void Emit(IndentedWriter w, NetworkPlan plan)
+    {
+        w.Line($"// Everything else lives in {Core}, at the end of this file.");
+        w.Line($"private readonly {Core} {Net};");
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Creates the network and allocates every buffer it will use, once: nothing is allocated by");
+        w.Line("/// <see cref=\"Forward\"/> or by training afterwards. Parameters are initialised from <paramref name=\"seed\"/>.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"maxBatchSize\">The largest batch that will be passed; must be positive.</param>");
+        w.Line("/// <param name=\"seed\">Seed for the initial parameters.</param>");
+        w.Line($"public {plan.Name}(int maxBatchSize, int seed = 0) => {Net} = new {Core}(maxBatchSize, seed);");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public int MaxBatchSize => {Net}.MaxBatchSize;");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public {Span} Parameters => {Net}.Parameters;");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public {Span} Gradients => {Net}.Gradients;");
+        w.Line();
+        w.Line("/// <summary>Name, offset and shape of every parameter tensor, in buffer order.</summary>");
+        w.Line($"public static {Layout} ParameterLayout => {Core}.ParameterLayout;");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public {Span} State => {Net}.State;");
+        w.Line();
+        w.Line("/// <summary>Name, offset and shape of every state tensor, in buffer order.</summary>");
+        w.Line($"public static {Layout} StateLayout => {Core}.StateLayout;");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public global::NetGen.SeededRandom RandomSource => {Net}.RandomSource;");
+        w.Line();
+        EmitExplicitInterface(w);
+        w.Line("/// <summary>");
+        w.Line($"/// Inference on a batch of <c>inputs.Length / InputSize</c> samples; writes {plan.Loss?.OutputsDescription ?? "the last layer's output"}.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
+        w.Line("/// <param name=\"outputs\">Batch size times <see cref=\"OutputSize\"/> values.</param>");
+        w.Line("/// <exception cref=\"global::System.ArgumentException\">A length does not fit, or the batch exceeds <see cref=\"MaxBatchSize\"/>.</exception>");
+        w.Line($"public void Forward({ReadOnlySpan} inputs, {Span} outputs) => {Net}.Forward(inputs, outputs);");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        w.Line($"public void ZeroGrad() => {Net}.ZeroGrad();");
+        w.Line();
+        EmitTraining(w, plan);
+        w.Line("/// <summary>");
+        w.Line("/// Draws new parameters from <paramref name=\"seed\"/>: He normal for a weight followed by a ReLU-family");
+        w.Line("/// activation, Glorot uniform for the others; biases zero; BatchNorm scale 1 and running statistics reset.");
+        w.Line("/// Allocates only the random generator.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"seed\">The same seed gives the same parameters on every platform.</param>");
+        w.Line($"public void InitializeParameters(int seed) => {Net}.InitializeParameters(seed);");
+        w.Line();
+    }
+
+    public static void EmitExplicitInterface(IndentedWriter w)
+    {
+        w.Line("int global::NetGen.INetwork.InputSize => InputSize;");
+        w.Line();
+        w.Line("int global::NetGen.INetwork.OutputSize => OutputSize;");
+        w.Line();
+        w.Line("int global::NetGen.INetwork.ParameterCount => ParameterCount;");
+        w.Line();
+        w.Line("string global::NetGen.INetwork.Summary => Summary;");
+        w.Line();
+        w.Line($"{Layout} global::NetGen.INetwork.ParameterLayout => ParameterLayout;");
+        w.Line();
+        w.Line($"{Layout} global::NetGen.INetwork.StateLayout => StateLayout;");
+        w.Line();
+    }
+
+    private static void EmitTraining(IndentedWriter w, NetworkPlan plan)
+    {
+        if (plan.Loss is not { } loss)
+        {
+            string why = $"{plan.Name} has no loss layer, so it cannot be trained; add one, e.g. [SoftmaxCrossEntropy], as its last layer.";
+            EmitUnusable(w, "int", "labels", why);
+            EmitUnusable(w, "float", "targets", why);
+            return;
+        }
+
+        string target = loss.TargetType;
+        string targets = target == "int" ? "labels" : "targets";
+        string penalties = plan.Ops.Any(o => o.HasPenalty) ? " plus the L1/L2 penalties" : string.Empty;
+        w.Line("/// <summary>");
+        w.Line($"/// Training mode: forward pass, {loss.Display} loss{penalties} and backward pass on a batch:");
+        w.Line("/// afterwards <see cref=\"Gradients\"/> hold the gradient of the returned mean loss. Parameters are not changed.");
+        w.Line("/// </summary>");
+        EmitTargetParams(w, plan, target);
+        w.Line("/// <returns>The mean loss over the batch.</returns>");
+        w.Line($"public float ComputeGradients({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) => {Net}.ComputeGradients(inputs, {targets});");
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Inference mode (dropout off, BatchNorm on running statistics): forward pass and loss, no gradients;");
+        w.Line("/// the validation loss. <see cref=\"LastOutputs\"/> then holds the outputs.");
+        w.Line("/// </summary>");
+        EmitTargetParams(w, plan, target);
+        w.Line("/// <returns>The mean loss over the batch.</returns>");
+        w.Line($"public float Evaluate({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) => {Net}.Evaluate(inputs, {targets});");
+        w.Line();
+        w.Line("/// <summary>The outputs of the last <see cref=\"ComputeGradients\"/> or <see cref=\"Evaluate\"/> call, batch size times <see cref=\"OutputSize\"/> values.</summary>");
+        w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => {Net}.LastOutputs;");
+        w.Line();
+        w.Line("/// <summary><see cref=\"ComputeGradients\"/>, then one step of <paramref name=\"optimizer\"/> on the parameters.</summary>");
+        w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
+        w.Line($"/// <param name=\"{targets}\">As for <see cref=\"ComputeGradients\"/>.</param>");
+        w.Line("/// <param name=\"optimizer\">Updates the parameters from the gradients.</param>");
+        w.Line("/// <returns>The mean loss over the batch, before the update.</returns>");
+        w.Line($"public float TrainStep({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}, global::NetGen.IOptimizer optimizer) => {Net}.TrainStep(inputs, {targets}, optimizer);");
+        w.Line();
+        string other = target == "int" ? "float" : "int";
+        string message = target == "int"
+            ? $"{plan.Name} is trained with int class labels: its loss is {loss.Display}."
+            : $"{plan.Name} is trained with float targets: its loss is {loss.Display}.";
+        EmitUnusable(w, other, other == "int" ? "labels" : "targets", message);
+    }
+
+    private static void EmitTargetParams(IndentedWriter w, NetworkPlan plan, string target)
+    {
+        w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
+        w.Line(target == "int"
+            ? $"/// <param name=\"labels\">One class label in [0, {plan.OutputSize}) per sample.</param>"
+            : "/// <param name=\"targets\">Batch size times <see cref=\"OutputSize\"/> target values.</param>");
+    }
+
+    // Overloads that must not be called: they exist so that the mistake is a compile-time error
+    // with a message that says what to do, not "no overload takes these arguments".
+    private static void EmitUnusable(IndentedWriter w, string target, string targets, string message)
+    {
+        string literal = NetworkEmitter.Literal(message);
+        foreach ((string method, string extra) in new[] { ("ComputeGradients", ""), ("Evaluate", ""), ("TrainStep", ", global::NetGen.IOptimizer optimizer") })
+        {
+            w.Line($"/// <summary>Not available: {NetworkEmitter.XmlEscape(message)}</summary>");
+            w.Line("/// <param name=\"inputs\">Unused.</param>");
+            w.Line($"/// <param name=\"{targets}\">Unused.</param>");
+            if (extra.Length > 0)
+            {
+                w.Line("/// <param name=\"optimizer\">Unused.</param>");
+            }
+
+            w.Line("/// <returns>Never returns.</returns>");
+            w.Line($"[global::System.Obsolete({literal}, error: true)]");
+            w.Line($"public float {method}({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}{extra}) =>");
+            w.Line($"    throw new global::System.NotSupportedException({literal});");
+            w.Line();
+        }
+    }
+}

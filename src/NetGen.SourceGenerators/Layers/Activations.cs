@@ -1,0 +1,89 @@
+using System.Globalization;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>Mirror of <c>NetGen.Activation</c> (same names and values).</summary>
+internal enum ActivationKind
+{
+    None = 0,
+    ReLU = 1,
+    LeakyReLU = 2,
+    Sigmoid = 3,
+    Tanh = 4,
+    Gelu = 5,
+    Softmax = 6,
+}
+
+/// <summary>
+/// <c>[ReLU]</c>, <c>[LeakyReLU(alpha)]</c>, <c>[Sigmoid]</c>, <c>[Tanh]</c>, <c>[Gelu]</c>, <c>[Softmax]</c>:
+/// an elementwise function (softmax over the last axis). Also the activation that Dense and
+/// Conv2D apply through their <c>Activation</c> argument.
+/// </summary>
+internal sealed record ActivationSpec(ActivationKind Kind, double Alpha) : LayerSpec
+{
+    public override string NamePrefix => Kind.ToString().ToLowerInvariant();
+
+    public override string Display => Kind == ActivationKind.LeakyReLU ? "LeakyReLU(" + Format(Alpha) + ")" : Kind.ToString();
+
+    public override bool IsReluFamily => IsRelu(Kind);
+
+    public static bool IsRelu(ActivationKind kind) => kind is ActivationKind.ReLU or ActivationKind.LeakyReLU or ActivationKind.Gelu;
+
+    public static LayerSpec Read(AttributeArgs a, ActivationKind kind) =>
+        new ActivationSpec(kind, kind == ActivationKind.LeakyReLU ? a.Double(0, 0.01) : 0) { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override string? ArgumentError() =>
+        Kind == ActivationKind.LeakyReLU && !(Alpha >= 0) ? $"alpha must be non-negative, but is {Format(Alpha)}" : null;
+
+    public override bool Plan(PlanBuilder builder, LayerSite site)
+    {
+        AddOp(builder, Kind, Alpha, site.Name, site.Method, Display);
+        builder.AddRow(site.Name, Display, builder.Current!.Shape, 0);
+        return true;
+    }
+
+    /// <summary>Adds the op that applies <paramref name="kind"/> to <see cref="PlanBuilder.Current"/>.</summary>
+    public static void AddOp(PlanBuilder builder, ActivationKind kind, double alpha, string name, string method, string display)
+    {
+        Tensor x = builder.Current!;
+        var op = new ActivationOp
+        {
+            Name = name,
+            Method = method,
+            Display = display,
+            Input = x,
+            Kind = kind,
+            Alpha = alpha,
+            Columns = x.Shape[x.Shape.Length - 1],
+            Output = builder.AddTensor(method + "Out", name + " output", x.Shape, x.RequiresGrad),
+        };
+        builder.AddOp(op);
+        builder.Current = op.Output;
+    }
+}
+
+/// <summary>The planned activation: <c>Kernels.ActivationForward</c>/<c>ActivationBackward</c>.</summary>
+internal sealed record ActivationOp : PlanOp
+{
+    public ActivationKind Kind { get; init; }
+
+    public double Alpha { get; init; }
+
+    /// <summary>The last axis (softmax's rows).</summary>
+    public int Columns { get; init; }
+
+    public override void EmitMethods(IndentedWriter w)
+    {
+        string alpha = Kind == ActivationKind.LeakyReLU ? ((float)Alpha).ToString("R", CultureInfo.InvariantCulture) + "f" : "0f";
+        string tail = $"global::NetGen.Activation.{Kind}, alpha: {alpha}, cols: {Columns}";
+        w.Line($"private void {Method}Forward(int n) =>");
+        w.Line($"    {Ex.Kernels}.ActivationForward({Ex.A(Output)}, {Ex.A(Input)}, {tail});");
+        w.Line();
+        if (HasBackward)
+        {
+            w.Line($"private void {Method}Backward(int n) =>");
+            w.Line($"    {Ex.Kernels}.ActivationBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Output)}, {tail});");
+            w.Line();
+        }
+    }
+}

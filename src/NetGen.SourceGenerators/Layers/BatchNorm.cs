@@ -1,0 +1,162 @@
+using System.Collections.Generic;
+using System.Text;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>
+/// <c>[BatchNorm(Momentum, Epsilon)]</c>: PyTorch's BatchNorm1d on a vector, BatchNorm2d (per
+/// channel) on [C, H, W]. <c>weight</c>/<c>bias</c> are parameters, the running statistics state.
+/// </summary>
+internal sealed record BatchNormSpec(double Momentum, double Epsilon) : LayerSpec
+{
+    public const double DefaultMomentum = 0.1;
+    public const double DefaultEpsilon = 1e-5;
+
+    public override string NamePrefix => "batchnorm";
+
+    public override bool IsTransparentForInitialization => true;
+
+    public override string Display
+    {
+        get
+        {
+            var bn = new StringBuilder("BatchNorm");
+            if (Momentum != DefaultMomentum || Epsilon != DefaultEpsilon)
+            {
+                bn.Append("(Momentum = ").Append(Format(Momentum)).Append(", Epsilon = ").Append(Format(Epsilon)).Append(')');
+            }
+
+            return bn.ToString();
+        }
+    }
+
+    public static LayerSpec Read(AttributeArgs a) =>
+        new BatchNormSpec(a.NamedDouble("Momentum", DefaultMomentum), a.NamedDouble("Epsilon", DefaultEpsilon)) { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override string? ArgumentError() =>
+        !(Momentum >= 0 && Momentum <= 1) ? $"Momentum must lie in [0, 1], but is {Format(Momentum)}"
+        : !(Epsilon > 0) || double.IsInfinity(Epsilon) ? $"Epsilon must be positive, but is {Format(Epsilon)}"
+        : null;
+
+    public override bool Plan(PlanBuilder builder, LayerSite site)
+    {
+        Tensor x = builder.Current!;
+        EquatableArray<int> shape = x.Shape;
+        if (shape.Length != 1 && shape.Length != 3)
+        {
+            site.Report(DiagnosticDescriptors.BatchNormInput.Id, Display, site.At, Shapes.FormatWithCount(shape));
+            return false;
+        }
+
+        int features = shape[0];
+        string m = site.Method;
+        var op = new BatchNormOp
+        {
+            Name = site.Name,
+            Method = m,
+            Display = Display,
+            Input = x,
+            Row = builder.NextRow,
+            Features = features,
+            Spatial = shape.Length == 3 ? shape[1] * shape[2] : 1,
+            Momentum = Momentum,
+            Epsilon = Epsilon,
+            Weight = builder.AddParameter(site.Name + ".weight", m + "Weight", features),
+            Bias = builder.AddParameter(site.Name + ".bias", m + "Bias", features),
+            RunningMean = builder.AddState(site.Name + ".running_mean", m + "RunningMean", features),
+            RunningVariance = builder.AddState(site.Name + ".running_var", m + "RunningVar", features),
+            ScratchOffset = builder.AddScratch(2 * features),
+            Output = builder.AddTensor(m + "Out", site.Name + " output", shape, requiresGrad: true),
+        };
+        builder.AddOp(op);
+        builder.Current = op.Output;
+        builder.AddRow(site.Name, Display, shape, 2L * features);
+        return true;
+    }
+}
+
+/// <summary>The planned BatchNorm: batch statistics in a per-batch scratch, running statistics in State.</summary>
+internal sealed record BatchNormOp : PlanOp
+{
+    /// <summary>The layer's row in the summary table (named in the small-batch error).</summary>
+    public int Row { get; init; }
+
+    public int Features { get; init; }
+
+    /// <summary>Values per channel per sample (1 for vectors, H·W for images).</summary>
+    public int Spatial { get; init; }
+
+    public double Momentum { get; init; }
+
+    public double Epsilon { get; init; }
+
+    public ParamTensor Weight { get; init; } = null!;
+
+    public ParamTensor Bias { get; init; } = null!;
+
+    public ParamTensor RunningMean { get; init; } = null!;
+
+    public ParamTensor RunningVariance { get; init; } = null!;
+
+    public int ScratchOffset { get; init; }
+
+    public override IEnumerable<ParamTensor> ParameterTensors => new[] { Weight, Bias };
+
+    public override bool TakesTrainingFlag => true;
+
+    private string Scratch => Method + "Scratch";
+
+    public override void EmitConstants(IndentedWriter w) =>
+        w.Line($"private const int {Scratch} = {ScratchOffset}; // {Name}: batch mean, then 1/std ({Features} each)");
+
+    public override void EmitMethods(IndentedWriter w)
+    {
+        int f = Features;
+        string x = Ex.A(Input);
+        string gamma = Ex.P(Weight);
+        string beta = Ex.P(Bias);
+        string mean = $"W({Scratch}, {f})";
+        string inv = $"W({Scratch} + {f}, {f})";
+        string dims = $"rows: n, channels: {f}, spatial: {Spatial}";
+        using (w.Block($"private void {Method}Forward(int n, bool training)"))
+        {
+            using (w.Block("if (training)"))
+            {
+                w.Line($"{Ex.Kernels}.BatchNormTrainingForward(");
+                w.Line($"    {Ex.A(Output)}, {mean}, {inv}, // output, batch mean, batch 1/std");
+                w.Line($"    {Ex.S(RunningMean)}, {Ex.S(RunningVariance)}, // {RunningMean.Name}, {RunningVariance.Name}");
+                w.Line($"    {x}, {gamma}, {beta},");
+                w.Line($"    {dims}, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)});");
+            }
+
+            using (w.Block("else"))
+            {
+                w.Line($"{Ex.Kernels}.BatchNormInferenceForward(");
+                w.Line($"    {Ex.A(Output)}, {x}, {gamma}, {beta}, {Ex.S(RunningMean)}, {Ex.S(RunningVariance)},");
+                w.Line($"    {dims}, epsilon: {Ex.Float(Epsilon)});");
+            }
+        }
+
+        w.Line();
+        using (w.Block($"private void {Method}Backward(int n)"))
+        {
+            w.Line($"{Ex.Kernels}.BatchNormBackward(");
+            w.Line(Input.RequiresGrad
+                ? $"    {DInput()}, // d input"
+                : "    default, // no layer before this one has parameters: its input needs no gradient");
+            w.Line($"    {Ex.G(Weight)}, {Ex.G(Bias)}, // d {Weight.Name}, d {Bias.Name}");
+            w.Line($"    {Ex.D(Output)}, {x}, {gamma}, {mean}, {inv},");
+            w.Line($"    {dims});");
+        }
+
+        w.Line();
+    }
+
+    public override void EmitInitialization(IndentedWriter w)
+    {
+        w.Line($"{Ex.P(Weight)}.Fill(1f); // {Name}: scale 1, shift 0, running mean 0, running variance 1");
+        w.Line($"{Ex.P(Bias)}.Clear();");
+        w.Line($"{Ex.S(RunningMean)}.Clear();");
+        w.Line($"{Ex.S(RunningVariance)}.Fill(1f);");
+    }
+}

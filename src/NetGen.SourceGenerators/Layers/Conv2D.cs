@@ -1,0 +1,151 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary><c>[Conv2D(filters, kernel, Stride, Padding, PaddingPixels, Dilation, UseBias, Activation)]</c> over [C, H, W].</summary>
+internal sealed record Conv2DSpec(int Filters, int Kernel, int Stride, int Dilation, int Padding, int PaddingPixels, bool UseBias, ActivationKind Activation) : LayerSpec
+{
+    public override string NamePrefix => "conv";
+
+    public override string Display
+    {
+        get
+        {
+            var conv = new StringBuilder("Conv2D(").Append(Filters).Append(", ").Append(Kernel);
+            if (Stride != 1)
+            {
+                conv.Append(", Stride = ").Append(Stride);
+            }
+
+            if (Dilation != 1)
+            {
+                conv.Append(", Dilation = ").Append(Dilation);
+            }
+
+            conv.Append(Windows.PaddingText(Padding, PaddingPixels));
+            if (Activation != ActivationKind.None)
+            {
+                conv.Append(", ").Append(Activation);
+            }
+
+            if (!UseBias)
+            {
+                conv.Append(", no bias");
+            }
+
+            return conv.Append(')').ToString();
+        }
+    }
+
+    public static LayerSpec Read(AttributeArgs a) => new Conv2DSpec(
+        a.Int(0),
+        a.Int(1),
+        a.NamedInt("Stride", 1),
+        a.NamedInt("Dilation", 1),
+        a.NamedInt("Padding", Windows.Valid),
+        a.NamedInt("PaddingPixels", -1),
+        a.NamedBool("UseBias", true),
+        (ActivationKind)a.NamedInt("Activation", 0))
+    { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override string? ArgumentError() =>
+        Filters <= 0 ? $"filters must be positive, but is {Filters}"
+        : Windows.ArgumentError(Kernel, Stride, Dilation, Padding, PaddingPixels, pooling: false)
+        ?? (!Enum.IsDefined(typeof(ActivationKind), Activation) ? $"Activation {(int)Activation} is not a NetGen.Activation value" : null);
+
+    public override bool Plan(PlanBuilder builder, LayerSite site)
+    {
+        Tensor x = builder.Current!;
+        if (!Windows.NeedsImage(site, x.Shape))
+        {
+            return false;
+        }
+
+        PlanWindow? window = Windows.Plan(site, x.Shape, Filters, Kernel, Stride, Dilation, Padding, PaddingPixels, convolution: true);
+        if (window is null)
+        {
+            return false;
+        }
+
+        string m = site.Method;
+        var op = new ConvOp
+        {
+            Name = site.Name,
+            Method = m,
+            Display = Display,
+            Input = x,
+            Window = window,
+            Filters = Filters,
+            Weight = builder.AddParameter(site.Name + ".weight", m + "Weight", Filters, x.Shape[0], Kernel, Kernel),
+            Bias = UseBias ? builder.AddParameter(site.Name + ".bias", m + "Bias", Filters) : null,
+            HeInit = Activation != ActivationKind.None ? ActivationSpec.IsRelu(Activation) : site.ReluFollows,
+            Output = builder.AddTensor(m + "Out", site.Name + " output" + (Activation != ActivationKind.None ? " (before " + Activation + ")" : string.Empty), Shapes.Of(Filters, window.OutHeight, window.OutWidth), requiresGrad: true),
+        };
+        builder.NeedColumns((long)window.PatchSize * window.Positions);
+        builder.AddOp(op);
+        builder.Current = op.Output;
+        if (Activation != ActivationKind.None)
+        {
+            ActivationSpec.AddOp(builder, Activation, 0.01, site.Name + "." + Activation.ToString().ToLowerInvariant(), m + Activation, Display);
+        }
+
+        builder.AddRow(site.Name, Display, op.Output.Shape, op.Weight.LongSize + (op.Bias?.LongSize ?? 0));
+        return true;
+    }
+}
+
+/// <summary>The planned convolution: im2col into the shared scratch, then the matrix product.</summary>
+internal sealed record ConvOp : PlanOp
+{
+    public PlanWindow Window { get; init; } = null!;
+
+    public int Filters { get; init; }
+
+    public ParamTensor Weight { get; init; } = null!;
+
+    public ParamTensor? Bias { get; init; }
+
+    public bool HeInit { get; init; }
+
+    public override IEnumerable<ParamTensor> ParameterTensors => Bias is null ? new[] { Weight } : new[] { Weight, Bias };
+
+    public override void EmitConstants(IndentedWriter w) => Windows.EmitConstant(w, Name, Method, Window);
+
+    public override void EmitMethods(IndentedWriter w)
+    {
+        PlanWindow g = Window;
+        string columns = $"W(Columns, {g.PatchSize * g.Positions})";
+        string bias = Bias is { } b ? Ex.P(b) : "default";
+        string dBias = Bias is { } db ? Ex.G(db) : "default";
+        w.Line($"private void {Method}Forward(int n) =>");
+        w.Line($"    {Ex.ConvKernels}.Conv2DForward(");
+        w.Line($"        {Ex.A(Output)}, {columns}, // output (n, {Filters}, {g.OutHeight}, {g.OutWidth}), im2col scratch");
+        w.Line($"        {Ex.A(Input)}, {Ex.P(Weight)}, {bias}, // input, {Weight.Name} {Shapes.Dims(Weight.Shape)}, bias");
+        w.Line($"        batch: n, filters: {Filters}, {Method}Window);");
+        w.Line();
+        w.Line($"private void {Method}Backward(int n) =>");
+        w.Line($"    {Ex.ConvKernels}.Conv2DBackward(");
+        w.Line(Input.RequiresGrad
+            ? $"        {DInput()}, // d input"
+            : "        default, // no layer before this one has parameters: its input needs no gradient");
+        w.Line($"        {Ex.G(Weight)}, {dBias}, {columns},");
+        w.Line($"        {Ex.D(Output)}, {Ex.A(Input)}, {Ex.P(Weight)},");
+        w.Line($"        batch: n, filters: {Filters}, {Method}Window);");
+        w.Line();
+    }
+
+    public override void EmitInitialization(IndentedWriter w)
+    {
+        int fanIn = Window.PatchSize;
+        int fanOut = Filters * Window.Kernel * Window.Kernel;
+        w.Line(HeInit
+            ? $"global::NetGen.Initializers.HeNormal({Ex.P(Weight)}, fanIn: {fanIn}, random);"
+            : $"global::NetGen.Initializers.GlorotUniform({Ex.P(Weight)}, fanIn: {fanIn}, fanOut: {fanOut}, random);");
+        if (Bias is { } bias)
+        {
+            w.Line($"{Ex.P(bias)}.Clear();");
+        }
+    }
+}

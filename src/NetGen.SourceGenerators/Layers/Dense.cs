@@ -1,0 +1,185 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary><c>[Dense(units, Activation, UseBias, L1, L2)]</c>: <c>y = x·Wᵀ + b</c> on the last axis.</summary>
+internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseBias, double L1, double L2) : LayerSpec
+{
+    public override string NamePrefix => "dense";
+
+    public override string Display
+    {
+        get
+        {
+            var text = new StringBuilder("Dense(").Append(Units);
+            if (Activation != ActivationKind.None)
+            {
+                text.Append(", ").Append(Activation);
+            }
+
+            if (!UseBias)
+            {
+                text.Append(", no bias");
+            }
+
+            if (L1 != 0)
+            {
+                text.Append(", L1 = ").Append(Format(L1));
+            }
+
+            if (L2 != 0)
+            {
+                text.Append(", L2 = ").Append(Format(L2));
+            }
+
+            return text.Append(')').ToString();
+        }
+    }
+
+    public static LayerSpec Read(AttributeArgs a) => new DenseSpec(
+        a.Int(0),
+        (ActivationKind)a.NamedInt("Activation", 0),
+        a.NamedBool("UseBias", true),
+        a.NamedDouble("L1", 0),
+        a.NamedDouble("L2", 0))
+    { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override string? ArgumentError()
+    {
+        if (Units <= 0)
+        {
+            return $"units must be positive, but is {Units}";
+        }
+
+        if (!Enum.IsDefined(typeof(ActivationKind), Activation))
+        {
+            return $"Activation {(int)Activation} is not a NetGen.Activation value";
+        }
+
+        if (!(L1 >= 0) || double.IsInfinity(L1))
+        {
+            return $"L1 must be non-negative and finite, but is {Format(L1)}";
+        }
+
+        return !(L2 >= 0) || double.IsInfinity(L2) ? $"L2 must be non-negative and finite, but is {Format(L2)}" : null;
+    }
+
+    public override bool Plan(PlanBuilder builder, LayerSite site)
+    {
+        Tensor x = builder.Current!;
+        EquatableArray<int> shape = x.Shape;
+        if (shape.Length == 3)
+        {
+            int[] would = shape.AsSpan().ToArray();
+            would[2] = Units;
+            site.Report(DiagnosticDescriptors.DenseAfterImage.Id, Display, site.At, Shapes.FormatWithCount(shape), Shapes.Format(new EquatableArray<int>(would)));
+        }
+
+        int inFeatures = shape[shape.Length - 1];
+        int[] outShape = shape.AsSpan().ToArray();
+        outShape[outShape.Length - 1] = Units;
+        string m = site.Method;
+        var op = new DenseOp
+        {
+            Name = site.Name,
+            Method = m,
+            Display = Display,
+            Input = x,
+            Weight = builder.AddParameter(site.Name + ".weight", m + "Weight", Units, inFeatures),
+            Bias = UseBias ? builder.AddParameter(site.Name + ".bias", m + "Bias", Units) : null,
+            Rows = Shapes.Product(shape) / inFeatures,
+            InFeatures = inFeatures,
+            OutFeatures = Units,
+            L1 = L1,
+            L2 = L2,
+            HeInit = Activation != ActivationKind.None ? ActivationSpec.IsRelu(Activation) : site.ReluFollows,
+            Output = builder.AddTensor(m + "Out", site.Name + " output" + (Activation == ActivationKind.None ? string.Empty : " (before " + Activation + ")"), new EquatableArray<int>(outShape), requiresGrad: true),
+        };
+        builder.AddOp(op);
+        builder.Current = op.Output;
+        if (Activation != ActivationKind.None)
+        {
+            ActivationSpec.AddOp(builder, Activation, 0.01, site.Name + "." + Activation.ToString().ToLowerInvariant(), m + Activation, Display);
+        }
+
+        builder.AddRow(site.Name, Display, op.Output.Shape, op.Weight.LongSize + (op.Bias?.LongSize ?? 0));
+        return true;
+    }
+}
+
+/// <summary>The planned Dense: <c>Kernels.DenseForward</c>/<c>DenseBackward</c> with constant sizes.</summary>
+internal sealed record DenseOp : PlanOp
+{
+    public ParamTensor Weight { get; init; } = null!;
+
+    public ParamTensor? Bias { get; init; }
+
+    /// <summary>Rows per sample (1 for a vector, T for a [T, D] sequence).</summary>
+    public int Rows { get; init; }
+
+    public int InFeatures { get; init; }
+
+    public int OutFeatures { get; init; }
+
+    public double L1 { get; init; }
+
+    public double L2 { get; init; }
+
+    public bool HeInit { get; init; }
+
+    public override IEnumerable<ParamTensor> ParameterTensors => Bias is null ? new[] { Weight } : new[] { Weight, Bias };
+
+    public override bool HasPenalty => L1 != 0 || L2 != 0;
+
+    public override void EmitMethods(IndentedWriter w)
+    {
+        string rows = Rows == 1 ? "n" : $"n * {Rows}";
+        string dims = $"rows: {rows}, inFeatures: {InFeatures}, outFeatures: {OutFeatures}";
+        string rowShape = Rows == 1 ? "n" : $"n*{Rows}";
+        using (w.Block($"private void {Method}Forward(int n)"))
+        {
+            w.Line($"{Ex.Kernels}.DenseForward(");
+            w.Line($"    {Ex.A(Output)}, // output ({rowShape}, {OutFeatures})");
+            w.Line($"    {Ex.A(Input)}, // input ({rowShape}, {InFeatures})");
+            w.Line($"    {Ex.P(Weight)}, // {Weight.Name} {Shapes.Dims(Weight.Shape)}");
+            w.Line(Bias is { } b ? $"    {Ex.P(b)}, // {b.Name} {Shapes.Dims(b.Shape)}" : "    default, // no bias");
+            w.Line($"    {dims});");
+        }
+
+        w.Line();
+        using (w.Block($"private void {Method}Backward(int n)"))
+        {
+            w.Line($"{Ex.Kernels}.DenseBackward(");
+            w.Line(Input.RequiresGrad
+                ? $"    {DInput()}, // d input ({rowShape}, {InFeatures})"
+                : "    default, // no layer before this one has parameters: its input needs no gradient");
+            w.Line($"    {Ex.G(Weight)}, // d {Weight.Name}");
+            w.Line(Bias is { } b ? $"    {Ex.G(b)}, // d {b.Name}" : "    default, // no bias");
+            w.Line($"    {Ex.D(Output)}, // d output ({rowShape}, {OutFeatures})");
+            w.Line($"    {Ex.A(Input)},");
+            w.Line($"    {Ex.P(Weight)},");
+            w.Line($"    {dims});");
+        }
+
+        w.Line();
+    }
+
+    public override void EmitInitialization(IndentedWriter w)
+    {
+        w.Line(HeInit
+            ? $"global::NetGen.Initializers.HeNormal({Ex.P(Weight)}, fanIn: {InFeatures}, random);"
+            : $"global::NetGen.Initializers.GlorotUniform({Ex.P(Weight)}, fanIn: {InFeatures}, fanOut: {OutFeatures}, random);");
+        if (Bias is { } bias)
+        {
+            w.Line($"{Ex.P(bias)}.Clear();");
+        }
+    }
+
+    public override void EmitPenalty(IndentedWriter w, bool withGradients)
+    {
+        string gradient = withGradients ? Ex.G(Weight) : "default";
+        w.Line($"loss += {Ex.Kernels}.WeightPenalty({gradient}, {Ex.P(Weight)}, l1: {Ex.Float(L1)}, l2: {Ex.Float(L2)}); // {Weight.Name}");
+    }
+}

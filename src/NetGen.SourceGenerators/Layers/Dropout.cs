@@ -1,0 +1,68 @@
+namespace NetGen.SourceGenerators;
+
+/// <summary><c>[Dropout(rate)]</c>: inverted dropout in training, the identity at inference.</summary>
+internal sealed record DropoutSpec(double Rate) : LayerSpec
+{
+    public override string NamePrefix => "dropout";
+
+    public override string Display => "Dropout(" + Format(Rate) + ")";
+
+    public override bool IsTransparentForInitialization => true;
+
+    public static LayerSpec Read(AttributeArgs a) => new DropoutSpec(a.Double(0, double.NaN)) { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override string? ArgumentError() => Rate >= 0 && Rate < 1 ? null : $"rate must lie in [0, 1), but is {Format(Rate)}";
+
+    public override bool Plan(PlanBuilder builder, LayerSite site)
+    {
+        Tensor x = builder.Current!;
+        var op = new DropoutOp
+        {
+            Name = site.Name,
+            Method = site.Method,
+            Display = Display,
+            Input = x,
+            Rate = Rate,
+            Mask = builder.AddTensor(site.Method + "Mask", site.Name + " mask (0 or 1/(1-rate))", x.Shape, requiresGrad: false),
+            Output = builder.AddTensor(site.Method + "Out", site.Name + " output", x.Shape, x.RequiresGrad),
+        };
+        builder.AddOp(op);
+        builder.Current = op.Output;
+        builder.AddRow(site.Name, Display, x.Shape, 0);
+        return true;
+    }
+}
+
+/// <summary>The planned dropout: the mask is drawn in training from the network's RandomSource and reused by backward.</summary>
+internal sealed record DropoutOp : PlanOp
+{
+    public double Rate { get; init; }
+
+    public Tensor Mask { get; init; } = null!;
+
+    public override bool TakesTrainingFlag => true;
+
+    public override void EmitMethods(IndentedWriter w)
+    {
+        using (w.Block($"private void {Method}Forward(int n, bool training)"))
+        {
+            using (w.Block("if (training)"))
+            {
+                w.Line($"{Ex.Kernels}.DropoutForward({Ex.A(Output)}, {Ex.A(Mask)}, {Ex.A(Input)}, rate: {Ex.Float(Rate)}, RandomSource);");
+            }
+
+            using (w.Block("else"))
+            {
+                w.Line($"{Ex.A(Input)}.CopyTo({Ex.A(Output)}); // identity at inference");
+            }
+        }
+
+        w.Line();
+        if (HasBackward)
+        {
+            w.Line($"private void {Method}Backward(int n) =>");
+            w.Line($"    {Ex.Kernels}.DropoutBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Mask)});");
+            w.Line();
+        }
+    }
+}

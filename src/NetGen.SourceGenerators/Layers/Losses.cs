@@ -1,0 +1,119 @@
+namespace NetGen.SourceGenerators;
+
+/// <summary>
+/// A loss: the last layer of a trainable network. It says what targets it takes, what
+/// <c>Forward</c> returns, and writes the loss (and the gradient of its input) in the training step.
+/// </summary>
+internal abstract record LossSpec : LayerSpec
+{
+    public override bool IsLoss => true;
+
+    public override string NamePrefix => "loss";
+
+    /// <summary>The target element type: <c>int</c> class labels or <c>float</c> targets.</summary>
+    public abstract string TargetType { get; }
+
+    /// <summary>What <c>Forward</c> writes, for its XML docs.</summary>
+    public virtual string OutputsDescription => "the last layer's output";
+
+    /// <summary>The activation the loss applies itself (warned about when a layer before applies it too), or none.</summary>
+    protected virtual ActivationKind Applies => ActivationKind.None;
+
+    /// <summary>The description of the Probabilities tensor, or null when the loss keeps none.</summary>
+    protected virtual string? ProbabilitiesDescription => null;
+
+    /// <summary>What the loss needs of its input, or null when any shape fits.</summary>
+    protected virtual string? Misfit(EquatableArray<int> shape) => null;
+
+    public override bool Plan(PlanBuilder builder, LayerSite site)
+    {
+        Tensor x = builder.Current!;
+        if (Misfit(x.Shape) is { } needs)
+        {
+            site.Report(DiagnosticDescriptors.LossDoesNotFit.Id, Display, site.At, needs, Shapes.FormatWithCount(x.Shape));
+            return false;
+        }
+
+        if (Applies != ActivationKind.None && site.Previous is { } previous &&
+            ((previous is ActivationSpec a && a.Kind == Applies) || (previous is DenseSpec d && d.Activation == Applies)))
+        {
+            string what = Applies.ToString().ToLowerInvariant();
+            builder.Report(Problem.Create(DiagnosticDescriptors.DoubleActivation.Id, previous.AttributeIndex, previous.Display, site.Scope.At(site.Index - 1), Display, what));
+        }
+
+        builder.Loss = this;
+        if (ProbabilitiesDescription is { } description)
+        {
+            builder.Probabilities = builder.AddTensor("Probabilities", description, x.Shape, requiresGrad: false);
+        }
+
+        builder.AddRow("loss", Display, x.Shape, 0);
+        return true;
+    }
+
+    /// <summary>Writes <c>float loss = ...;</c> on the logits, and their gradient when <paramref name="withGradients"/> (the kernels always write it).</summary>
+    public abstract void EmitLoss(IndentedWriter w, Tensor last, int outputSize);
+
+    /// <summary>Writes what <c>Forward</c> copies or computes into <c>outputs</c>.</summary>
+    public virtual void EmitOutputs(IndentedWriter w, Tensor last, int outputSize) => w.Line($"{Ex.A(last)}.CopyTo(outputs);");
+}
+
+/// <summary><c>[SoftmaxCrossEntropy]</c>: fused, stable softmax and cross-entropy on logits, int labels.</summary>
+internal sealed record SoftmaxCrossEntropySpec : LossSpec
+{
+    public override string Display => "SoftmaxCrossEntropy";
+
+    public override string TargetType => "int";
+
+    public override string OutputsDescription => "the class probabilities (softmax of the logits)";
+
+    protected override ActivationKind Applies => ActivationKind.Softmax;
+
+    protected override string ProbabilitiesDescription => "softmax of the logits";
+
+    public static LayerSpec Read(AttributeArgs a) => new SoftmaxCrossEntropySpec { AttributeIndex = a.Index, Name = a.LayerName };
+
+    protected override string? Misfit(EquatableArray<int> shape) =>
+        shape.Length != 1 || shape[0] < 2 ? "a vector of at least 2 class scores" : null;
+
+    public override void EmitLoss(IndentedWriter w, Tensor last, int outputSize) =>
+        w.Line($"float loss = {Ex.Kernels}.SoftmaxCrossEntropy(A(Probabilities, {outputSize}, n), {Ex.D(last)}, {Ex.A(last)}, labels, rows: n, classes: {outputSize});");
+
+    public override void EmitOutputs(IndentedWriter w, Tensor last, int outputSize) =>
+        w.Line($"{Ex.Kernels}.SoftmaxRows(outputs, {Ex.A(last)}, cols: {outputSize});");
+}
+
+/// <summary><c>[MeanSquaredError]</c>: the mean over every element, float targets.</summary>
+internal sealed record MeanSquaredErrorSpec : LossSpec
+{
+    public override string Display => "MeanSquaredError";
+
+    public override string TargetType => "float";
+
+    public static LayerSpec Read(AttributeArgs a) => new MeanSquaredErrorSpec { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override void EmitLoss(IndentedWriter w, Tensor last, int outputSize) =>
+        w.Line($"float loss = {Ex.Kernels}.MeanSquaredError({Ex.D(last)}, {Ex.A(last)}, targets, count: n * {outputSize});");
+}
+
+/// <summary><c>[BinaryCrossEntropy]</c>: fused, stable sigmoid and BCE on logits, float targets in [0, 1].</summary>
+internal sealed record BinaryCrossEntropySpec : LossSpec
+{
+    public override string Display => "BinaryCrossEntropy";
+
+    public override string TargetType => "float";
+
+    public override string OutputsDescription => "the probabilities (sigmoid of the logits)";
+
+    protected override ActivationKind Applies => ActivationKind.Sigmoid;
+
+    protected override string ProbabilitiesDescription => "sigmoid of the logits";
+
+    public static LayerSpec Read(AttributeArgs a) => new BinaryCrossEntropySpec { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override void EmitLoss(IndentedWriter w, Tensor last, int outputSize) =>
+        w.Line($"float loss = {Ex.Kernels}.BinaryCrossEntropyWithLogits(A(Probabilities, {outputSize}, n), {Ex.D(last)}, {Ex.A(last)}, targets, count: n * {outputSize});");
+
+    public override void EmitOutputs(IndentedWriter w, Tensor last, int outputSize) =>
+        w.Line($"{Ex.Kernels}.ActivationForward(outputs, {Ex.A(last)}, global::NetGen.Activation.Sigmoid, alpha: 0f, cols: {outputSize});");
+}

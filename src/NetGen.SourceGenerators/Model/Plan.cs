@@ -1,0 +1,191 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>A tensor in the activation arena (or its gradient twin); sizes are per sample.</summary>
+/// <param name="Const">The name of its offset constant in the generated code.</param>
+/// <param name="Description">What it holds, for the constant's comment.</param>
+/// <param name="Shape">One sample's shape.</param>
+/// <param name="Offset">Per-sample offset in the arena.</param>
+/// <param name="RequiresGrad">Whether a parameter lies before it, so that backward must produce its gradient.</param>
+internal sealed record Tensor(string Const, string Description, EquatableArray<int> Shape, int Offset, bool RequiresGrad)
+{
+    public int Size => Shapes.Product(Shape);
+
+    public long LongSize => Shapes.LongProduct(Shape);
+}
+
+/// <summary>A tensor in the flat parameter (or state) buffer.</summary>
+/// <param name="Name">The saved name, as PyTorch's state_dict: <c>layer1.0.conv1.weight</c>.</param>
+/// <param name="Const">The name of its offset constant.</param>
+/// <param name="Shape">Its shape.</param>
+/// <param name="Offset">Offset in the buffer.</param>
+internal sealed record ParamTensor(string Name, string Const, EquatableArray<int> Shape, int Offset)
+{
+    public int Size => Shapes.Product(Shape);
+
+    public long LongSize => Shapes.LongProduct(Shape);
+}
+
+/// <summary>One row of the summary table (one user layer, or a block use).</summary>
+internal sealed record PlanRow(int Index, string Name, string Display, EquatableArray<int> OutputShape, long Parameters);
+
+/// <summary>A convolution or pooling window over a [C, H, W] input (mirrors <c>NetGen.Window2D</c>).</summary>
+internal sealed record PlanWindow(int Channels, int Height, int Width, int Kernel, int Stride, int Dilation, int PadTop, int PadLeft, int OutHeight, int OutWidth)
+{
+    public int PatchSize => Channels * Kernel * Kernel;
+
+    public int Positions => OutHeight * OutWidth;
+}
+
+/// <summary>
+/// One operation of the forward pass over named tensors, with what it emits: its forward and
+/// backward methods, its initialisation and any constants of its own. A record per kind, in
+/// the kind's file under <c>Layers/</c>.
+/// </summary>
+internal abstract record PlanOp
+{
+    /// <summary>The op's dotted name (<c>dense1</c>, <c>dense1.relu</c>, <c>layer1.0.conv1</c>).</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>The identifier its methods start with (<c>Dense1</c> gives <c>Dense1Forward</c>).</summary>
+    public string Method { get; init; } = "";
+
+    /// <summary>The display text of the layer it belongs to (<c>Dense(128, ReLU)</c>).</summary>
+    public string Display { get; init; } = "";
+
+    /// <summary>The (first) input.</summary>
+    public Tensor Input { get; init; } = null!;
+
+    public Tensor Output { get; init; } = null!;
+
+    /// <summary>
+    /// Where backward writes each input's gradient: the input's own gradient, or, for every
+    /// consumer of a tensor read twice but the first to run backward, a private slot that the
+    /// backward pass then adds into the tensor's gradient (so a tensor used twice gets the sum).
+    /// Empty until the plan is finished.
+    /// </summary>
+    public EquatableArray<Tensor> InputGradients { get; init; } = EquatableArray<Tensor>.Empty;
+
+    /// <summary>Every input, in order (one for most ops; two for the residual add).</summary>
+    public virtual IEnumerable<Tensor> Inputs
+    {
+        get { yield return Input; }
+    }
+
+    /// <summary>Trainable parameters (a weight first).</summary>
+    public virtual IEnumerable<ParamTensor> ParameterTensors => Array.Empty<ParamTensor>();
+
+    /// <summary>Whether the forward method takes the training flag (dropout, batch statistics).</summary>
+    public virtual bool TakesTrainingFlag => false;
+
+    /// <summary>Whether the op has a backward method: it has parameters, or an input needs a gradient.</summary>
+    public bool HasBackward => ParameterTensors.Any() || Inputs.Any(t => t.RequiresGrad);
+
+    /// <summary>The gradient span for input <paramref name="index"/>: <c>D(...)</c>, or <c>default</c> when none is needed.</summary>
+    public string DInput(int index = 0)
+    {
+        Tensor input = Inputs.ElementAt(index);
+        Tensor target = InputGradients.Length > index ? InputGradients[index] : input;
+        return input.RequiresGrad ? Ex.D(target) : "default";
+    }
+
+    /// <summary>Writes the forward and backward methods (the caller writes the heading comment).</summary>
+    public abstract void EmitMethods(IndentedWriter w);
+
+    /// <summary>Writes the statements that initialise its parameters and state.</summary>
+    public virtual void EmitInitialization(IndentedWriter w)
+    {
+    }
+
+    /// <summary>Writes private constants of its own (windows, scratch offsets).</summary>
+    public virtual void EmitConstants(IndentedWriter w)
+    {
+    }
+
+    /// <summary>Whether the op adds a penalty to the loss (L1/L2).</summary>
+    public virtual bool HasPenalty => false;
+
+    /// <summary>Writes <c>loss += penalty</c>, with its gradient when <paramref name="withGradients"/>.</summary>
+    public virtual void EmitPenalty(IndentedWriter w, bool withGradients)
+    {
+    }
+}
+
+/// <summary>
+/// The network after planning: every size known, every tensor placed and named. Value-equatable,
+/// so that the generator's plan step caches; the problems live beside it, for the analyzer.
+/// </summary>
+internal sealed record NetworkPlan(
+    string Namespace,
+    string Name,
+    string MetadataName,
+    bool HasErrors,
+    EquatableArray<int> InputShape,
+    EquatableArray<int> OutputShape,
+    EquatableArray<PlanRow> Rows,
+    EquatableArray<PlanOp> Ops,
+    EquatableArray<Tensor> Tensors,
+    EquatableArray<Tensor> GradientSlots,
+    EquatableArray<Tensor> IndexTensors,
+    EquatableArray<ParamTensor> Parameters,
+    EquatableArray<ParamTensor> State,
+    int ScratchSize,
+    int ColumnsOffset,
+    int ColumnsSize,
+    LossSpec? Loss,
+    Tensor? InputTensor,
+    Tensor? Probabilities)
+{
+    public int InputSize => Shapes.Product(InputShape);
+
+    public int OutputSize => Shapes.Product(OutputShape);
+
+    public int ParameterCount => Shapes.Clamp(Parameters.Sum(p => p.LongSize));
+
+    public int StateCount => Shapes.Clamp(State.Sum(p => p.LongSize));
+
+    public int ActivationsPerSample => Shapes.Clamp(Tensors.Sum(t => t.LongSize));
+
+    /// <summary>The activation arena's twin for gradients: the activations, then the private slots.</summary>
+    public int GradientsPerSample => Shapes.Clamp(Tensors.Sum(t => t.LongSize) + GradientSlots.Sum(t => t.LongSize));
+
+    public int IndicesPerSample => Shapes.Clamp(IndexTensors.Sum(t => t.LongSize));
+
+    /// <summary>The tensor the loss reads (the last op's output, or the input).</summary>
+    public Tensor? Last => Ops.Length > 0 ? Ops[Ops.Length - 1].Output : InputTensor;
+}
+
+/// <summary>Shape arithmetic and formatting.</summary>
+internal static class Shapes
+{
+    public static int Product(EquatableArray<int> shape) => Clamp(LongProduct(shape));
+
+    public static int Product(int[] shape) => Product(new EquatableArray<int>(shape));
+
+    public static long LongProduct(EquatableArray<int> shape)
+    {
+        long p = 1;
+        foreach (int d in shape)
+        {
+            p = Math.Min(p * d, 1L << 40);
+        }
+
+        return p;
+    }
+
+    public static int Clamp(long value) => (int)Math.Min(int.MaxValue, value);
+
+    public static string Format(EquatableArray<int> shape) => "[" + string.Join(", ", shape) + "]";
+
+    public static string FormatWithCount(EquatableArray<int> shape) =>
+        Format(shape) + " (" + Product(shape).ToString("N0", CultureInfo.InvariantCulture) + (Product(shape) == 1 ? " value)" : " values)");
+
+    /// <summary>A shape as the generated comments write it: <c>(128, 784)</c>.</summary>
+    public static string Dims(EquatableArray<int> shape) => "(" + string.Join(", ", shape) + ")";
+
+    public static EquatableArray<int> Of(params int[] dims) => new(dims);
+}
