@@ -129,6 +129,45 @@ public class BaselineTests(Xunit.Abstractions.ITestOutputHelper output)
         public partial class Vgg11;
         """;
 
+    public const string Residual = """
+        using NetGen;
+
+        namespace Samples;
+
+        [Block]
+        [Conv2D(8, 3, PaddingPixels = 1, UseBias = false)]
+        [BatchNorm]
+        [ReLU]
+        [Conv2D(8, 3, PaddingPixels = 1, UseBias = false)]
+        [BatchNorm]
+        public partial class Basic;
+
+        [Block]
+        [Conv2D(16, 3, Stride = 2, PaddingPixels = 1, UseBias = false)]
+        [BatchNorm]
+        [ReLU]
+        [Conv2D(16, 3, PaddingPixels = 1, UseBias = false)]
+        [BatchNorm]
+        public partial class BasicDown;
+
+        [Block]
+        [Conv2D(16, 1, Stride = 2, UseBias = false)]
+        [BatchNorm]
+        public partial class Project;
+
+        [Network]
+        [Input(1, 8, 8)]
+        [Conv2D(8, 3, PaddingPixels = 1)]
+        [Residual(typeof(Basic))]
+        [ReLU]
+        [Residual(typeof(BasicDown), Projection = typeof(Project))]
+        [ReLU]
+        [GlobalAveragePool]
+        [Dense(10)]
+        [SoftmaxCrossEntropy]
+        public partial class TinyResNet;
+        """;
+
     public const string Invalid = """
         using NetGen;
 
@@ -148,6 +187,7 @@ public class BaselineTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(nameof(InferenceOnly), InferenceOnly, "Samples.Encoder.g.cs")]
     [InlineData(nameof(Regularized), Regularized, "Samples.RegularizedMlp.g.cs")]
     [InlineData(nameof(Cnn), Cnn, "Samples.FashionCnn.g.cs")]
+    [InlineData(nameof(Residual), Residual, "Samples.TinyResNet.g.cs")]
     [InlineData(nameof(Invalid), Invalid, "Samples.Broken.g.cs")]
     public void Generated_code_matches_the_approved_baseline_and_compiles_without_warnings(string name, string source, string hintName)
     {

@@ -71,6 +71,30 @@ public class AllocationTests
     }
 
     [Fact]
+    public void Residual_networks_train_and_infer_without_allocating()
+    {
+        var cnn = new ResidualCnn(8, seed: 1);
+        var mlp = new RepeatedUnitsNet(8, seed: 1);
+        var adam = new Adam(0.01f);
+        var sgd = new Sgd(0.01f);
+        float[] x1 = Reference.RandomFloats(8 * ResidualCnn.InputSize, 1), x2 = Reference.RandomFloats(8 * RepeatedUnitsNet.InputSize, 2);
+        float[] t2 = Reference.RandomFloats(8 * RepeatedUnitsNet.OutputSize, 3).Select(v => v > 0 ? 1f : 0f).ToArray();
+        int[] labels = Enumerable.Range(0, 8).Select(i => i % 3).ToArray();
+        var out1 = new float[8 * ResidualCnn.OutputSize];
+        void Step()
+        {
+            cnn.TrainStep(x1, labels, adam);
+            mlp.TrainStep(x2, t2, sgd);
+            cnn.Forward(x1, out1);
+        }
+
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Every_activation_and_loss_kind_trains_without_allocating()
     {
         var regression = new RegressionNet(8, seed: 2);

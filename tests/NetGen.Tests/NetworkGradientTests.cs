@@ -31,6 +31,9 @@ public class NetworkGradientTests
 
     private sealed record ActivationOp(Activation Activation, double Alpha = 0.01) : Op;
 
+    /// <summary><c>x + Branch(x)</c>, or <c>Projection(x) + Branch(x)</c>.</summary>
+    private sealed record ResidualOp(Op[] Branch, Op[]? Projection = null) : Op;
+
     private sealed record Architecture(Loss Loss, int OutputSize, params Op[] Ops);
 
     private static readonly Architecture ThreeLayer = new(
@@ -108,6 +111,91 @@ public class NetworkGradientTests
         new ConvOp("conv1", 4, new Window2D(3, 6, 6, 3, 3, 2, 1, 1, 1, 3, 3), Bias: false, Activation: Activation.Sigmoid),
         new GlobalPoolOp(4, 9),
         new DenseOp("dense1", 4, 2));
+
+    private static readonly Op[] MlpBranch1 = { new DenseOp("residual1.dense1", 6, 6, Activation: Activation.Tanh), new DenseOp("residual1.dense2", 6, 6) };
+
+    private static readonly Architecture ResidualMlpArch = new(
+        Loss.SoftmaxCrossEntropy, 3,
+        new DenseOp("dense1", 5, 6),
+        new ResidualOp(MlpBranch1),
+        new ActivationOp(Activation.ReLU),
+        new ResidualOp(new Op[] { new DenseOp("residual2.dense1", 6, 6, Activation: Activation.Tanh), new DenseOp("residual2.dense2", 6, 6) }),
+        new DenseOp("dense2", 6, 3));
+
+    private static readonly Architecture InputResidualArch = new(
+        Loss.MeanSquaredError, 2,
+        new ResidualOp(MlpBranch1),
+        new DenseOp("dense1", 6, 2));
+
+    private static readonly Architecture RepeatedUnitsArch = new(
+        Loss.BinaryCrossEntropy, 2,
+        Enumerable.Range(0, 3).SelectMany(k => new Op[]
+        {
+            new ResidualOp(new Op[] { new DenseOp($"repeat1.{k}.dense1", 6, 6, Activation: Activation.Tanh), new DenseOp($"repeat1.{k}.dense2", 6, 6) }),
+            new ActivationOp(Activation.LeakyReLU, 0.1),
+        }).Append(new DenseOp("dense1", 6, 2)).ToArray());
+
+    private static readonly Architecture ResidualCnnArch = new(
+        Loss.SoftmaxCrossEntropy, 3,
+        new ConvOp("conv1", 4, new Window2D(2, 6, 6, 3, 3, 1, 1, 1, 1, 6, 6)),
+        new ResidualOp(new Op[]
+        {
+            new ConvOp("residual1.conv1", 4, new Window2D(4, 6, 6, 3, 3, 1, 1, 1, 1, 6, 6), Bias: false),
+            new BatchNormOp("residual1.batchnorm1", 4, Spatial: 36),
+            new ActivationOp(Activation.ReLU),
+            new ConvOp("residual1.conv2", 4, new Window2D(4, 6, 6, 3, 3, 1, 1, 1, 1, 6, 6)),
+        }),
+        new ActivationOp(Activation.ReLU),
+        new ResidualOp(
+            new Op[]
+            {
+                new ConvOp("residual2.conv1", 6, new Window2D(4, 6, 6, 3, 3, 2, 1, 1, 1, 3, 3)),
+                new ActivationOp(Activation.Tanh),
+                new ConvOp("residual2.conv2", 6, new Window2D(6, 3, 3, 3, 3, 1, 1, 1, 1, 3, 3)),
+            },
+            Projection: new Op[]
+            {
+                new ConvOp("residual2.downsample.conv1", 6, new Window2D(4, 6, 6, 1, 1, 2, 1, 0, 0, 3, 3), Bias: false),
+                new BatchNormOp("residual2.downsample.batchnorm1", 6, Spatial: 9),
+            }),
+        new GlobalPoolOp(6, 9),
+        new DenseOp("dense1", 6, 3));
+
+    private static readonly Architecture DoublingArch = new(
+        Loss.MeanSquaredError, 4,
+        new DenseOp("dense1", 4, 4),
+        new ResidualOp(Array.Empty<Op>()));
+
+    [Fact]
+    public void An_mlp_with_two_residual_blocks_matches_finite_differences() =>
+        CheckClassifier(new ResidualMlp(4, seed: 31), ResidualMlpArch, batch: 3);
+
+    [Fact]
+    public void A_residual_on_the_input_matches_finite_differences() =>
+        CheckRegressor(new InputResidualNet(4, seed: 32), InputResidualArch, batch: 3, binaryTargets: false);
+
+    [Fact]
+    public void A_block_repeated_three_times_has_its_own_parameters_and_matches_finite_differences()
+    {
+        var net = new RepeatedUnitsNet(4, seed: 33);
+        CheckRegressor(net, RepeatedUnitsArch, batch: 3, binaryTargets: true);
+        Assert.Equal(
+            new[] { "repeat1.0.dense1.weight", "repeat1.0.dense1.bias", "repeat1.0.dense2.weight", "repeat1.0.dense2.bias" },
+            RepeatedUnitsNet.ParameterLayout.Take(4).Select(p => p.Name));
+        Assert.Equal(3 * 2 * (36 + 6) + (6 * 2) + 2, RepeatedUnitsNet.ParameterCount);
+    }
+
+    [Fact]
+    public void A_conv_net_with_an_identity_block_and_a_projection_block_matches_finite_differences() =>
+        CheckClassifier(new ResidualCnn(4, seed: 34), ResidualCnnArch, batch: 3);
+
+    [Fact]
+    public void A_tensor_read_twice_receives_both_gradients()
+    {
+        // y = h + h with h = dense1(x): the gradient of dense1 is twice that of a plain Dense.
+        var net = new DoublingNet(4, seed: 35);
+        CheckRegressor(net, DoublingArch, batch: 2, binaryTargets: false);
+    }
 
     [Fact]
     public void A_cnn_with_same_padding_batchnorm_pooling_dilation_and_flatten_matches_finite_differences()
@@ -190,13 +278,18 @@ public class NetworkGradientTests
 
         // Inference: no dropout, BatchNorm on the running statistics (checked elsewhere); without
         // either, the reference applies.
-        if (masks.Count == 0 && !arch.Ops.OfType<BatchNormOp>().Any())
+        if (masks.Count == 0 && !Flatten(arch.Ops).OfType<BatchNormOp>().Any())
         {
             var outputs = new float[batch * net.OutputSize];
             net.Forward(x, outputs);
             Reference.AssertClose(Reference.Activate(Activation.Softmax, Run(arch, theta, net.ParameterLayout, xd, masks), net.OutputSize), outputs, 1e-6, 1e-5, "probabilities");
         }
     }
+
+    /// <summary>Every op, those inside residual branches and projections included.</summary>
+    private static IEnumerable<Op> Flatten(IEnumerable<Op> ops) => ops.SelectMany(op => op is ResidualOp r
+        ? Flatten(r.Branch).Concat(Flatten(r.Projection ?? Array.Empty<Op>()))
+        : new[] { op });
 
     /// <summary>The dropout masks the network draws, in order: one value per element, 0 with probability rate.</summary>
     private static List<double[]> Masks(Architecture arch, int batch, int inputSize, int? seed)
@@ -299,44 +392,55 @@ public class NetworkGradientTests
         }
 
         int width = 0;
-        foreach (Op op in arch.Ops)
+        double[] RunOps(IEnumerable<Op> ops, double[] x)
         {
-            switch (op)
+            foreach (Op op in ops)
             {
-                case DenseOp d:
-                    double[] w = Slice(d.Name + ".weight");
-                    Assert.Equal(new[] { d.Out, d.In }, layout.Single(q => q.Name == d.Name + ".weight").Shape);
-                    double[]? b = d.Bias ? Slice(d.Name + ".bias") : null;
-                    x = Reference.Dense(x, w, b, x.Length / d.In, d.In, d.Out);
-                    x = Reference.Activate(d.Activation, x, d.Out);
-                    width = d.Out;
-                    break;
-                case ActivationOp a:
-                    x = Reference.Activate(a.Activation, x, width, a.Alpha);
-                    break;
-                case DropoutOp:
-                    double[] mask = masks![maskIndex++];
-                    x = x.Select((v, i) => v * mask[i]).ToArray();
-                    break;
-                case BatchNormOp bn:
-                    x = Reference.BatchNormTraining(x, Slice(bn.Name + ".weight"), Slice(bn.Name + ".bias"), bn.Features, bn.Epsilon, bn.Spatial);
-                    break;
-                case ConvOp conv:
-                    x = ConvTests.Conv(x, Slice(conv.Name + ".weight"), conv.Bias ? Slice(conv.Name + ".bias") : null, x.Length / conv.Window.InputSize, conv.Window, conv.Filters);
-                    x = Reference.Activate(conv.Activation, x, conv.Window.OutWidth);
-                    width = conv.Window.OutWidth;
-                    break;
-                case PoolOp pool:
-                    x = ConvTests.Pool(x, x.Length / pool.Window.InputSize, pool.Window, pool.Max);
-                    width = pool.Window.OutWidth;
-                    break;
-                case GlobalPoolOp gap:
-                    x = Enumerable.Range(0, x.Length / gap.Spatial).Select(i => x.Skip(i * gap.Spatial).Take(gap.Spatial).Average()).ToArray();
-                    width = gap.Channels;
-                    break;
+                switch (op)
+                {
+                    case DenseOp d:
+                        double[] w = Slice(d.Name + ".weight");
+                        Assert.Equal(new[] { d.Out, d.In }, layout.Single(q => q.Name == d.Name + ".weight").Shape);
+                        double[]? b = d.Bias ? Slice(d.Name + ".bias") : null;
+                        x = Reference.Dense(x, w, b, x.Length / d.In, d.In, d.Out);
+                        x = Reference.Activate(d.Activation, x, d.Out);
+                        width = d.Out;
+                        break;
+                    case ActivationOp a:
+                        x = Reference.Activate(a.Activation, x, width, a.Alpha);
+                        break;
+                    case DropoutOp:
+                        double[] mask = masks![maskIndex++];
+                        x = x.Select((v, i) => v * mask[i]).ToArray();
+                        break;
+                    case BatchNormOp bn:
+                        x = Reference.BatchNormTraining(x, Slice(bn.Name + ".weight"), Slice(bn.Name + ".bias"), bn.Features, bn.Epsilon, bn.Spatial);
+                        break;
+                    case ConvOp conv:
+                        x = ConvTests.Conv(x, Slice(conv.Name + ".weight"), conv.Bias ? Slice(conv.Name + ".bias") : null, x.Length / conv.Window.InputSize, conv.Window, conv.Filters);
+                        x = Reference.Activate(conv.Activation, x, conv.Window.OutWidth);
+                        width = conv.Window.OutWidth;
+                        break;
+                    case PoolOp pool:
+                        x = ConvTests.Pool(x, x.Length / pool.Window.InputSize, pool.Window, pool.Max);
+                        width = pool.Window.OutWidth;
+                        break;
+                    case GlobalPoolOp gap:
+                        x = Enumerable.Range(0, x.Length / gap.Spatial).Select(i => x.Skip(i * gap.Spatial).Take(gap.Spatial).Average()).ToArray();
+                        width = gap.Channels;
+                        break;
+                    case ResidualOp residual:
+                        double[] branch = RunOps(residual.Branch, x);
+                        double[] shortcut = residual.Projection is null ? x : RunOps(residual.Projection, x);
+                        Assert.Equal(shortcut.Length, branch.Length);
+                        x = branch.Select((v, i) => v + shortcut[i]).ToArray();
+                        break;
+                }
             }
+
+            return x;
         }
 
-        return x;
+        return RunOps(arch.Ops, x);
     }
 }

@@ -27,9 +27,19 @@ internal sealed record ResidualSpec(BlockUse Block, BlockUse? Projection, string
     {
         Tensor x = builder.Current!;
         string? scope = Name == string.Empty ? null : site.Name;
+
+        // The branch first, then the projection: parameters in torchvision's order (conv1, bn1,
+        // ..., downsample), so that named_parameters() lists them alike.
+        if (!builder.PlanBlock(Block.MetadataName, scope, site))
+        {
+            return false;
+        }
+
+        Tensor branch = builder.Current!;
         Tensor shortcut = x;
         if (Projection is { } projection)
         {
+            builder.Current = x;
             string projectionScope = scope is null ? Qualified(site.Scope.Prefix, ProjectionName) : scope + "." + ProjectionName;
             if (!builder.PlanBlock(projection.MetadataName, projectionScope, site))
             {
@@ -37,15 +47,8 @@ internal sealed record ResidualSpec(BlockUse Block, BlockUse? Projection, string
             }
 
             shortcut = builder.Current!;
-            builder.Current = x;
         }
 
-        if (!builder.PlanBlock(Block.MetadataName, scope, site))
-        {
-            return false;
-        }
-
-        Tensor branch = builder.Current!;
         if (!branch.Shape.Equals(shortcut.Shape))
         {
             if (Projection is null)

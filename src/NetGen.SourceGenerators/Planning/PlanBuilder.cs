@@ -367,7 +367,7 @@ internal sealed class PlanBuilder
 
                 var slot = new Tensor(
                     $"{input.Const}Grad{seen + 1}",
-                    $"gradient of {input.Const} from {op.Name} (its reader number {seen + 1} from the end), added in after {op.Name}'s backward",
+                    $"gradient of {input.Const} from {op.Name}, added in after its backward",
                     input.Shape,
                     offset,
                     true);
@@ -379,7 +379,6 @@ internal sealed class PlanBuilder
             result[i] = op with { InputGradients = new EquatableArray<Tensor>(targets) };
         }
 
-        slots.Reverse();
         return (result.ToList(), slots);
     }
 }
