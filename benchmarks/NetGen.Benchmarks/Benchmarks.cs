@@ -145,31 +145,13 @@ public class OptimizerStep
 [SoftmaxCrossEntropy]
 public partial class SmallCnn;
 
-/// <summary>The Fashion-MNIST sample's CNN.</summary>
-[Network]
-[Input(1, 28, 28)]
-[Conv2D(16, 3, Padding = Padding.Same, UseBias = false)]
-[BatchNorm]
-[ReLU]
-[MaxPool2D(2)]
-[Conv2D(32, 3, Padding = Padding.Same, UseBias = false)]
-[BatchNorm]
-[ReLU]
-[MaxPool2D(2)]
-[Flatten]
-[Dense(128, Activation = Activation.ReLU)]
-[Dropout(0.3)]
-[Dense(10)]
-[SoftmaxCrossEntropy]
-public partial class SampleCnn;
-
 /// <summary>CNN training steps (SGD): the small CNN beside scalar C#, and the sample's CNN.</summary>
 [MemoryDiagnoser]
 public class CnnTrainStep
 {
     private SmallCnn _net = null!;
     private ScalarCnn _scalar = null!;
-    private SampleCnn _sample = null!;
+    private global::FashionMnist.FashionCnn _sample = null!; // the sample's own declaration, compiled in here too
     private Sgd _sgd = null!;
     private Sgd _sampleSgd = null!;
     private float[] _inputs = null!;
@@ -184,7 +166,7 @@ public class CnnTrainStep
         _net = new SmallCnn(Batch, seed: 1);
         _scalar = new ScalarCnn(Batch);
         _net.Parameters.CopyTo(_scalar.Parameters);
-        _sample = new SampleCnn(Math.Max(Batch, 2), seed: 1);
+        _sample = new global::FashionMnist.FashionCnn(Math.Max(Batch, 2), seed: 1);
         _sgd = new Sgd(0.01f);
         _sampleSgd = new Sgd(0.01f);
         (_inputs, _labels) = Data.Batch(Batch);

@@ -1,0 +1,74 @@
+using System;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace NetGen;
+
+/// <summary>Losses: fused softmax cross-entropy, mean squared error and sigmoid binary cross-entropy.</summary>
+public static partial class Kernels
+{
+    // ---------------------------------------------------------------- Losses
+
+    /// <summary>
+    /// Fused softmax and cross-entropy over <paramref name="rows"/> rows of logits: writes the
+    /// probabilities and the gradient of the mean loss with respect to the logits,
+    /// <c>(p - onehot(label)) / rows</c>, and returns the mean loss. Labels must already be checked.
+    /// </summary>
+    public static float SoftmaxCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes)
+    {
+        double total = 0;
+        float scale = 1f / rows;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = logits.Slice(r * classes, classes);
+            Span<float> p = probabilities.Slice(r * classes, classes);
+            SoftmaxRow(p, x, out float max, out float sum);
+            int label = labels[r];
+
+            // -log softmax(x)[label] = log Σ e^(x - max) - (x[label] - max): no log of a tiny probability.
+            total += Math.Log(sum) - (x[label] - max);
+            Span<float> g = dLogits.Slice(r * classes, classes);
+            TensorPrimitives.Multiply(p, scale, g);
+            g[label] -= scale;
+        }
+
+        return (float)(total / rows);
+    }
+
+    /// <summary>
+    /// Mean squared error over all <paramref name="count"/> values: writes the gradient
+    /// <c>2·(y - t) / count</c> and returns <c>Σ (y - t)² / count</c>.
+    /// </summary>
+    public static float MeanSquaredError(Span<float> dPredictions, ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets, int count)
+    {
+        Span<float> g = dPredictions.Slice(0, count);
+        TensorPrimitives.Subtract(predictions.Slice(0, count), targets.Slice(0, count), g);
+        double loss = TensorPrimitives.SumOfSquares(g) / (double)count;
+        TensorPrimitives.Multiply(g, 2f / count, g);
+        return (float)loss;
+    }
+
+    /// <summary>
+    /// Binary cross-entropy on logits, fused with the sigmoid, over <paramref name="count"/> values:
+    /// writes the probabilities and the gradient <c>(σ(x) - t) / count</c>, and returns the mean of
+    /// <c>max(x, 0) - x·t + log(1 + e^-|x|)</c> (stable for any x).
+    /// </summary>
+    public static float BinaryCrossEntropyWithLogits(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, int count)
+    {
+        double total = 0;
+        float scale = 1f / count;
+        Span<float> p = probabilities.Slice(0, count);
+        TensorPrimitives.Sigmoid(logits.Slice(0, count), p);
+        for (int i = 0; i < count; i++)
+        {
+            float x = logits[i];
+            float t = targets[i];
+            total += Math.Max(x, 0f) - (x * t) + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+            dLogits[i] = (p[i] - t) * scale;
+        }
+
+        return (float)(total / count);
+    }
+}

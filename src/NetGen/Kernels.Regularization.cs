@@ -1,0 +1,308 @@
+using System;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace NetGen;
+
+/// <summary>Regularisation: dropout, batch normalisation and L1/L2 weight penalties.</summary>
+public static partial class Kernels
+{
+    // ---------------------------------------------------------------- Dropout
+
+    /// <summary>
+    /// Inverted dropout in training: <c>mask[i]</c> is 0 with probability <paramref name="rate"/>, else
+    /// <c>1 / (1 − rate)</c>, drawn in order from <paramref name="random"/>; <c>output = input ⊙ mask</c>.
+    /// </summary>
+    public static void DropoutForward(Span<float> output, Span<float> mask, ReadOnlySpan<float> input, float rate, SeededRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        CheckSame(output.Length, input.Length, nameof(output));
+        CheckSame(mask.Length, input.Length, nameof(mask));
+        float scale = 1f / (1f - rate);
+        for (int i = 0; i < mask.Length; i++)
+        {
+            mask[i] = random.NextSingle() < rate ? 0f : scale;
+        }
+
+        TensorPrimitives.Multiply(input, mask, output);
+    }
+
+    /// <summary>Backward of <see cref="DropoutForward"/>: <c>dInput = dOutput ⊙ mask</c>, the same mask.</summary>
+    public static void DropoutBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> mask) =>
+        TensorPrimitives.Multiply(dOutput, mask, dInput);
+
+    // ---------------------------------------------------------------- Batch normalisation
+
+    /// <summary>
+    /// Training-mode batch normalisation of <paramref name="rows"/> samples laid out
+    /// [rows, channels, spatial] (spatial = 1 for vectors, H·W for images): per channel, the mean μ
+    /// and biased variance σ² over rows × spatial, <c>y = γ·(x − μ)/√(σ² + ε) + β</c>; saves μ and
+    /// 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
+    /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d/2d).
+    /// <paramref name="output"/> must not overlap <paramref name="input"/> (it holds the deviations meanwhile).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BatchNormTrainingForward(
+        Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial, float momentum, float epsilon)
+    {
+        long count = (long)rows * spatial;
+        if (count < 2)
+        {
+            throw new ArgumentException($"Batch normalisation in training needs at least 2 values per channel, but the batch has {count}.", nameof(rows));
+        }
+
+        if (spatial == 1)
+        {
+            VectorBatchNormTrainingForward(output, batchMean, batchInverseStd, runningMean, runningVariance, input, gamma, beta, rows, channels, momentum, epsilon);
+            return;
+        }
+
+        for (int c = 0; c < channels; c++)
+        {
+            // Two passes: the variance from the deviations, not E[x²] − E[x]², which cancels badly.
+            double sum = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
+            }
+
+            float mean = (float)(sum / count);
+            double squares = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                // The deviations go through the output slice (overwritten below), so that both
+                // passes are vector operations without a temporary buffer.
+                int o = ((r * channels) + c) * spatial;
+                Span<float> deviation = output.Slice(o, spatial);
+                TensorPrimitives.Subtract(input.Slice(o, spatial), mean, deviation);
+                squares += TensorPrimitives.SumOfSquares(deviation);
+            }
+
+            float variance = (float)(squares / count);
+            batchMean[c] = mean;
+            float inv = batchInverseStd[c] = 1f / MathF.Sqrt(variance + epsilon);
+            runningMean[c] = ((1f - momentum) * runningMean[c]) + (momentum * mean);
+            runningVariance[c] = ((1f - momentum) * runningVariance[c]) + (momentum * (float)(squares / (count - 1)));
+            float scale = gamma[c] * inv, shift = beta[c] - (mean * scale);
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                TensorPrimitives.Multiply(input.Slice(o, spatial), scale, output.Slice(o, spatial));
+                TensorPrimitives.Add(output.Slice(o, spatial), shift, output.Slice(o, spatial));
+            }
+        }
+    }
+
+    /// <summary>Inference-mode batch normalisation with the running statistics: <c>y = γ·(x − μ̂)/√(σ̂² + ε) + β</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BatchNormInferenceForward(
+        Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVariance, int rows, int channels, int spatial, float epsilon)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            float scale = gamma[c] / MathF.Sqrt(runningVariance[c] + epsilon);
+            float shift = beta[c] - (runningMean[c] * scale);
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                TensorPrimitives.Multiply(input.Slice(o, spatial), scale, output.Slice(o, spatial));
+                TensorPrimitives.Add(output.Slice(o, spatial), shift, output.Slice(o, spatial));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backward of <see cref="BatchNormTrainingForward"/>, with x̂ = (x − μ)/σ and M = rows·spatial:
+    /// <c>dγ += Σ dy·x̂</c>, <c>dβ += Σ dy</c>, <c>dx = γ/σ·(dy − (Σdy + x̂·Σ(dy·x̂))/M)</c>.
+    /// </summary>
+    /// <param name="dInput">[rows, channels, spatial], overwritten; empty when not needed.</param>
+    /// <param name="dGamma">[channels], accumulated.</param>
+    /// <param name="dBeta">[channels], accumulated.</param>
+    /// <param name="dOutput">[rows, channels, spatial].</param>
+    /// <param name="input">[rows, channels, spatial], the forward input.</param>
+    /// <param name="gamma">[channels], the scale.</param>
+    /// <param name="batchMean">[channels], saved by the forward pass.</param>
+    /// <param name="batchInverseStd">[channels], saved by the forward pass.</param>
+    /// <param name="rows">Samples (times any leading axes).</param>
+    /// <param name="channels">Channels (features).</param>
+    /// <param name="spatial">Values per channel per sample (1 for vectors).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BatchNormBackward(
+        Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int channels, int spatial)
+    {
+        if (spatial == 1)
+        {
+            VectorBatchNormBackward(dInput, dGamma, dBeta, dOutput, input, gamma, batchMean, batchInverseStd, rows, channels);
+            return;
+        }
+
+        float inverseCount = 1f / ((float)rows * spatial);
+        for (int c = 0; c < channels; c++)
+        {
+            float mean = batchMean[c], inv = batchInverseStd[c];
+            double sumDy = 0, sumDyXhat = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                ReadOnlySpan<float> x = input.Slice(o, spatial);
+                ReadOnlySpan<float> dy = dOutput.Slice(o, spatial);
+                sumDy += TensorPrimitives.Sum(dy);
+                if (dInput.IsEmpty)
+                {
+                    for (int s = 0; s < spatial; s++)
+                    {
+                        sumDyXhat += dy[s] * (x[s] - mean) * inv;
+                    }
+                }
+                else
+                {
+                    // x̂ is kept in dInput's slice, which the second pass turns into the gradient.
+                    Span<float> xhat = dInput.Slice(o, spatial);
+                    TensorPrimitives.Subtract(x, mean, xhat);
+                    TensorPrimitives.Multiply(xhat, inv, xhat);
+                    sumDyXhat += TensorPrimitives.Dot(dy, xhat);
+                }
+            }
+
+            dGamma[c] += (float)sumDyXhat;
+            dBeta[c] += (float)sumDy;
+            if (dInput.IsEmpty)
+            {
+                continue;
+            }
+
+            // dx = γ/σ·(dy − a − x̂·b), with a = Σdy/M and b = Σ(dy·x̂)/M.
+            float a = (float)sumDy * inverseCount, b = (float)sumDyXhat * inverseCount, scale = gamma[c] * inv;
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                Span<float> dx = dInput.Slice(o, spatial);
+                TensorPrimitives.Multiply(dx, -b, dx);
+                TensorPrimitives.Add(dx, dOutput.Slice(o, spatial), dx);
+                TensorPrimitives.Add(dx, -a, dx);
+                TensorPrimitives.Multiply(dx, scale, dx);
+            }
+        }
+    }
+
+    // Vectors ([rows, features], spatial 1): the features of a row are contiguous, so the passes go
+    // row by row, vectorised across features, instead of feature by feature with a stride.
+    private static void VectorBatchNormTrainingForward(
+        Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int features, float momentum, float epsilon)
+    {
+        Span<float> mean = batchMean.Slice(0, features);
+        Span<float> inv = batchInverseStd.Slice(0, features);
+        mean.Clear();
+        inv.Clear();
+        for (int r = 0; r < rows; r++)
+        {
+            TensorPrimitives.Add(mean, input.Slice(r * features, features), mean);
+        }
+
+        TensorPrimitives.Multiply(mean, 1f / rows, mean);
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> deviation = output.Slice(r * features, features);
+            TensorPrimitives.Subtract(input.Slice(r * features, features), mean, deviation);
+            TensorPrimitives.MultiplyAdd(deviation, deviation, inv, inv); // Σ (x − μ)², for now
+        }
+
+        for (int f = 0; f < features; f++)
+        {
+            float squares = inv[f];
+            runningMean[f] = ((1f - momentum) * runningMean[f]) + (momentum * mean[f]);
+            runningVariance[f] = ((1f - momentum) * runningVariance[f]) + (momentum * squares / (rows - 1));
+            inv[f] = 1f / MathF.Sqrt((squares / rows) + epsilon);
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> y = output.Slice(r * features, features);
+            TensorPrimitives.Subtract(input.Slice(r * features, features), mean, y);
+            TensorPrimitives.Multiply(y, inv, y);
+            TensorPrimitives.Multiply(y, gamma.Slice(0, features), y);
+            TensorPrimitives.Add(y, beta.Slice(0, features), y);
+        }
+    }
+
+    private static void VectorBatchNormBackward(
+        Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int features)
+    {
+        // Features in chunks, with the per-chunk sums on the stack: nothing is allocated.
+        const int Chunk = 64;
+        Span<float> sumDy = stackalloc float[Chunk];
+        Span<float> sumDyXhat = stackalloc float[Chunk];
+        Span<float> xhat = stackalloc float[Chunk];
+        Span<float> scale = stackalloc float[Chunk];
+        float inverseRows = 1f / rows;
+        for (int f0 = 0; f0 < features; f0 += Chunk)
+        {
+            int length = Math.Min(Chunk, features - f0);
+            Span<float> sDy = sumDy.Slice(0, length), sDyXhat = sumDyXhat.Slice(0, length), h = xhat.Slice(0, length), k = scale.Slice(0, length);
+            ReadOnlySpan<float> mean = batchMean.Slice(f0, length), inv = batchInverseStd.Slice(f0, length);
+            sDy.Clear();
+            sDyXhat.Clear();
+            for (int r = 0; r < rows; r++)
+            {
+                int o = (r * features) + f0;
+                ReadOnlySpan<float> dy = dOutput.Slice(o, length);
+                TensorPrimitives.Subtract(input.Slice(o, length), mean, h);
+                TensorPrimitives.Multiply(h, inv, h);
+                TensorPrimitives.Add(sDy, dy, sDy);
+                TensorPrimitives.MultiplyAdd(dy, h, sDyXhat, sDyXhat);
+            }
+
+            TensorPrimitives.Add(dGamma.Slice(f0, length), sDyXhat, dGamma.Slice(f0, length));
+            TensorPrimitives.Add(dBeta.Slice(f0, length), sDy, dBeta.Slice(f0, length));
+            if (dInput.IsEmpty)
+            {
+                continue;
+            }
+
+            // dx = γ/σ·(dy − a − x̂·b), with a = Σdy/N and b = Σ(dy·x̂)/N per feature.
+            TensorPrimitives.Multiply(sDy, inverseRows, sDy);
+            TensorPrimitives.Multiply(sDyXhat, inverseRows, sDyXhat);
+            TensorPrimitives.Multiply(gamma.Slice(f0, length), inv, k);
+            for (int r = 0; r < rows; r++)
+            {
+                int o = (r * features) + f0;
+                Span<float> dx = dInput.Slice(o, length);
+                TensorPrimitives.Subtract(input.Slice(o, length), mean, dx);
+                TensorPrimitives.Multiply(dx, inv, dx);
+                TensorPrimitives.Multiply(dx, sDyXhat, dx);
+                TensorPrimitives.Subtract(dOutput.Slice(o, length), dx, dx);
+                TensorPrimitives.Subtract(dx, sDy, dx);
+                TensorPrimitives.Multiply(dx, k, dx);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- Weight penalties
+
+    /// <summary>
+    /// L1/L2 penalty on <paramref name="weights"/>: returns <c>l1·Σ|w| + l2·Σw²</c> and, unless
+    /// <paramref name="gradient"/> is empty, adds <c>l1·sign(w) + 2·l2·w</c> to it.
+    /// </summary>
+    public static float WeightPenalty(Span<float> gradient, ReadOnlySpan<float> weights, float l1, float l2)
+    {
+        float penalty = (l1 * TensorPrimitives.SumOfMagnitudes(weights)) + (l2 * TensorPrimitives.SumOfSquares(weights));
+        if (!gradient.IsEmpty)
+        {
+            CheckSame(gradient.Length, weights.Length, nameof(gradient));
+            for (int i = 0; i < weights.Length; i++)
+            {
+                float w = weights[i];
+                gradient[i] += (l1 * MathF.Sign(w)) + (2f * l2 * w);
+            }
+        }
+
+        return penalty;
+    }
+}

@@ -1,0 +1,154 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace NetGen;
+
+/// <summary>
+/// Adam, PyTorch's <c>torch.optim.Adam</c> (and, with <c>decoupled</c>, <see cref="AdamW"/>):
+/// <code>
+/// g ← ∇ + λθ                         (AdamW instead: θ ← θ − lr·λ·θ)
+/// m ← β₁m + (1 − β₁)g;   v ← β₂v + (1 − β₂)g²
+/// m̂ ← m / (1 − β₁ᵗ);     v̂ ← v / (1 − β₂ᵗ)      (amsgrad: v̂ ← max(v̂max, v̂), kept)
+/// θ ← θ − lr·m̂ / (√v̂ + ε)
+/// </code>
+/// ε is added after the square root, as in PyTorch. With amsgrad this follows PyTorch's
+/// documented rule (the maximum of the bias-corrected v̂).
+/// </summary>
+public class Adam : Optimizer
+{
+    private float[] _m = Array.Empty<float>(), _v = Array.Empty<float>(), _vMax = Array.Empty<float>();
+    private readonly bool _decoupled;
+
+    /// <summary>Creates the optimizer with PyTorch's defaults.</summary>
+    /// <param name="learningRate">lr (default 0.001).</param>
+    /// <param name="beta1">β₁ (default 0.9).</param>
+    /// <param name="beta2">β₂ (default 0.999).</param>
+    /// <param name="epsilon">ε (default 1e-8).</param>
+    /// <param name="weightDecay">λ, L2 added to the gradient (default 0).</param>
+    /// <param name="amsgrad">Use the AMSGrad variant (default false).</param>
+    public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0f, bool amsgrad = false)
+        : this(learningRate, beta1, beta2, epsilon, weightDecay, amsgrad, decoupled: false)
+    {
+    }
+
+    private protected Adam(float learningRate, float beta1, float beta2, float epsilon, float weightDecay, bool amsgrad, bool decoupled)
+        : base(learningRate, weightDecay)
+    {
+        CheckRange(beta1, 0f, 1f, nameof(beta1));
+        CheckRange(beta2, 0f, 1f, nameof(beta2));
+        CheckPositive(epsilon, nameof(epsilon));
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        AmsGrad = amsgrad;
+        _decoupled = decoupled;
+    }
+
+    /// <summary>β₁.</summary>
+    public float Beta1 { get; }
+
+    /// <summary>β₂.</summary>
+    public float Beta2 { get; }
+
+    /// <summary>ε.</summary>
+    public float Epsilon { get; }
+
+    /// <summary>Whether AMSGrad is used.</summary>
+    public bool AmsGrad { get; }
+
+    /// <inheritdoc/>
+    protected override void AllocateState(int parameterCount)
+    {
+        _m = new float[parameterCount];
+        _v = new float[parameterCount];
+        _vMax = AmsGrad ? new float[parameterCount] : Array.Empty<float>();
+    }
+
+    /// <inheritdoc/>
+    protected override void ClearState()
+    {
+        Array.Clear(_m);
+        Array.Clear(_v);
+        Array.Clear(_vMax);
+    }
+
+    /// <inheritdoc/>
+    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long t)
+    {
+        int n = parameters.Length;
+        float lr = LearningRate, b1 = Beta1, b2 = Beta2, eps = Epsilon;
+        float c1 = 1f - b1, c2 = 1f - b2;
+        float inverseCorrection1 = (float)(1.0 / (1.0 - Math.Pow(b1, t)));
+        float inverseCorrection2 = (float)(1.0 / (1.0 - Math.Pow(b2, t)));
+        float wd = _decoupled ? 0f : WeightDecay;
+        float shrink = _decoupled ? 1f - (lr * WeightDecay) : 1f;
+        ref float p = ref Ref(parameters);
+        ref float g = ref Ref(gradients);
+        ref float m = ref MemoryMarshal.GetArrayDataReference(_m);
+        ref float v = ref MemoryMarshal.GetArrayDataReference(_v);
+        int i = 0;
+        if (!AmsGrad)
+        {
+            var vb1 = Vector256.Create(b1);
+            var vb2 = Vector256.Create(b2);
+            var vc1 = Vector256.Create(c1);
+            var vc2 = Vector256.Create(c2);
+            var vwd = Vector256.Create(wd);
+            var vshrink = Vector256.Create(shrink);
+            var vic1 = Vector256.Create(inverseCorrection1);
+            var vic2 = Vector256.Create(inverseCorrection2);
+            var vlr = Vector256.Create(lr);
+            var veps = Vector256.Create(eps);
+            for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
+            {
+                var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
+                var vg = Vector256.LoadUnsafe(ref g, (nuint)i) + (vwd * vp);
+                vp *= vshrink;
+                var vm = (vb1 * Vector256.LoadUnsafe(ref m, (nuint)i)) + (vc1 * vg);
+                var vv = (vb2 * Vector256.LoadUnsafe(ref v, (nuint)i)) + (vc2 * vg * vg);
+                vm.StoreUnsafe(ref m, (nuint)i);
+                vv.StoreUnsafe(ref v, (nuint)i);
+                (vp - (vlr * (vm * vic1) / (Vector256.Sqrt(vv * vic2) + veps))).StoreUnsafe(ref p, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            ref float pi = ref Unsafe.Add(ref p, i);
+            float gi = Unsafe.Add(ref g, i) + (wd * pi);
+            pi *= shrink;
+            ref float mi = ref Unsafe.Add(ref m, i);
+            ref float vi = ref Unsafe.Add(ref v, i);
+            mi = (b1 * mi) + (c1 * gi);
+            vi = (b2 * vi) + (c2 * gi * gi);
+            float vHat = vi * inverseCorrection2;
+            if (AmsGrad)
+            {
+                vHat = _vMax[i] = MathF.Max(_vMax[i], vHat);
+            }
+
+            pi -= lr * (mi * inverseCorrection1) / (MathF.Sqrt(vHat) + eps);
+        }
+    }
+}
+
+/// <summary>
+/// AdamW, PyTorch's <c>torch.optim.AdamW</c>: Adam with decoupled weight decay,
+/// <c>θ ← θ − lr·λ·θ</c> before the Adam step (default λ = 0.01).
+/// </summary>
+public sealed class AdamW : Adam
+{
+    /// <summary>Creates the optimizer with PyTorch's defaults.</summary>
+    /// <param name="learningRate">lr (default 0.001).</param>
+    /// <param name="beta1">β₁ (default 0.9).</param>
+    /// <param name="beta2">β₂ (default 0.999).</param>
+    /// <param name="epsilon">ε (default 1e-8).</param>
+    /// <param name="weightDecay">λ, decoupled (default 0.01).</param>
+    /// <param name="amsgrad">Use the AMSGrad variant (default false).</param>
+    public AdamW(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 1e-2f, bool amsgrad = false)
+        : base(learningRate, beta1, beta2, epsilon, weightDecay, amsgrad, decoupled: true)
+    {
+    }
+}

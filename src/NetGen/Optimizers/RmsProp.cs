@@ -1,0 +1,113 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace NetGen;
+
+/// <summary>
+/// RMSprop, PyTorch's <c>torch.optim.RMSprop</c>:
+/// <code>
+/// g ← ∇ + λθ;  v ← αv + (1 − α)g²;  ṽ ← v
+/// if centered: a ← αa + (1 − α)g;  ṽ ← ṽ − a²
+/// if μ &gt; 0: b ← μb + g / (√ṽ + ε);  θ ← θ − lr·b      else: θ ← θ − lr·g / (√ṽ + ε)
+/// </code>
+/// </summary>
+public sealed class RmsProp : Optimizer
+{
+    private float[] _square = Array.Empty<float>(), _average = Array.Empty<float>(), _momentum = Array.Empty<float>();
+
+    /// <summary>Creates the optimizer with PyTorch's defaults.</summary>
+    /// <param name="learningRate">lr (default 0.01).</param>
+    /// <param name="alpha">Smoothing constant α (default 0.99).</param>
+    /// <param name="epsilon">ε (default 1e-8).</param>
+    /// <param name="weightDecay">λ (default 0).</param>
+    /// <param name="momentum">μ (default 0).</param>
+    /// <param name="centered">Normalise by an estimate of the gradient's variance (default false).</param>
+    public RmsProp(float learningRate = 1e-2f, float alpha = 0.99f, float epsilon = 1e-8f, float weightDecay = 0f, float momentum = 0f, bool centered = false)
+        : base(learningRate, weightDecay)
+    {
+        CheckRange(alpha, 0f, 1.0000001f, nameof(alpha));
+        CheckPositive(epsilon, nameof(epsilon));
+        CheckRange(momentum, 0f, 1f, nameof(momentum));
+        Alpha = alpha;
+        Epsilon = epsilon;
+        Momentum = momentum;
+        Centered = centered;
+    }
+
+    /// <summary>α.</summary>
+    public float Alpha { get; }
+
+    /// <summary>ε.</summary>
+    public float Epsilon { get; }
+
+    /// <summary>μ.</summary>
+    public float Momentum { get; }
+
+    /// <summary>Whether the variance estimate is centered.</summary>
+    public bool Centered { get; }
+
+    /// <inheritdoc/>
+    protected override void AllocateState(int parameterCount)
+    {
+        _square = new float[parameterCount];
+        _average = Centered ? new float[parameterCount] : Array.Empty<float>();
+        _momentum = Momentum > 0f ? new float[parameterCount] : Array.Empty<float>();
+    }
+
+    /// <inheritdoc/>
+    protected override void ClearState()
+    {
+        Array.Clear(_square);
+        Array.Clear(_average);
+        Array.Clear(_momentum);
+    }
+
+    /// <inheritdoc/>
+    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long t)
+    {
+        int n = parameters.Length;
+        float lr = LearningRate, wd = WeightDecay, a = Alpha, oneMinusA = 1f - Alpha, eps = Epsilon, mu = Momentum;
+        int i = 0;
+        if (!Centered && mu == 0f)
+        {
+            // The common case, vectorised: v ← αv + (1 − α)g², θ ← θ − lr·g/(√v + ε).
+            ref float p = ref Ref(parameters);
+            ref float g = ref Ref(gradients);
+            ref float sq = ref MemoryMarshal.GetArrayDataReference(_square);
+            var va = Vector256.Create(a);
+            var vb = Vector256.Create(oneMinusA);
+            var vwd = Vector256.Create(wd);
+            var vlr = Vector256.Create(lr);
+            var veps = Vector256.Create(eps);
+            for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
+            {
+                var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
+                var vg = Vector256.LoadUnsafe(ref g, (nuint)i) + (vwd * vp);
+                var vv = (va * Vector256.LoadUnsafe(ref sq, (nuint)i)) + (vb * vg * vg);
+                vv.StoreUnsafe(ref sq, (nuint)i);
+                (vp - (vlr * vg / (Vector256.Sqrt(vv) + veps))).StoreUnsafe(ref p, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            float g = gradients[i] + (wd * parameters[i]);
+            float v = _square[i] = (a * _square[i]) + (oneMinusA * g * g);
+            if (Centered)
+            {
+                float avg = _average[i] = (a * _average[i]) + (oneMinusA * g);
+                v -= avg * avg;
+            }
+
+            float step = g / (MathF.Sqrt(v) + eps);
+            if (mu > 0f)
+            {
+                step = _momentum[i] = (mu * _momentum[i]) + step;
+            }
+
+            parameters[i] -= lr * step;
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace NetGen;
+
+/// <summary>
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight
+/// decay: PyTorch's <c>torch.optim.SGD</c>. With λ weight decay, μ momentum, τ dampening:
+/// <code>
+/// g ← ∇ + λθ
+/// if μ ≠ 0: b ← (t = 1 ? g : μb + (1 − τ)g);  g ← nesterov ? g + μb : b
+/// θ ← θ − lr·g
+/// </code>
+/// </summary>
+public sealed class Sgd : Optimizer
+{
+    private float[] _momentum = Array.Empty<float>();
+
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="learningRate">Step size (lr).</param>
+    /// <param name="momentum">Momentum factor μ (default 0: plain SGD).</param>
+    /// <param name="dampening">Dampening τ for momentum (default 0).</param>
+    /// <param name="weightDecay">L2 penalty λ added to the gradient (default 0).</param>
+    /// <param name="nesterov">Nesterov momentum; needs μ &gt; 0 and τ = 0.</param>
+    public Sgd(float learningRate, float momentum = 0f, float dampening = 0f, float weightDecay = 0f, bool nesterov = false)
+        : base(learningRate, weightDecay)
+    {
+        CheckRange(momentum, 0f, 1f, nameof(momentum));
+        CheckRange(dampening, 0f, 1.0000001f, nameof(dampening));
+        if (nesterov && (momentum <= 0f || dampening != 0f))
+        {
+            throw new ArgumentException("Nesterov momentum needs a positive momentum and zero dampening (as in PyTorch).", nameof(nesterov));
+        }
+
+        Momentum = momentum;
+        Dampening = dampening;
+        Nesterov = nesterov;
+    }
+
+    /// <summary>Momentum factor μ.</summary>
+    public float Momentum { get; }
+
+    /// <summary>Dampening τ.</summary>
+    public float Dampening { get; }
+
+    /// <summary>Whether the momentum is Nesterov's.</summary>
+    public bool Nesterov { get; }
+
+    /// <inheritdoc/>
+    protected override void AllocateState(int parameterCount) =>
+        _momentum = Momentum != 0f ? new float[parameterCount] : Array.Empty<float>();
+
+    /// <inheritdoc/>
+    protected override void ClearState() => Array.Clear(_momentum);
+
+    /// <inheritdoc/>
+    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long t)
+    {
+        int n = parameters.Length;
+        ref float p = ref Ref(parameters);
+        ref float g = ref Ref(gradients);
+        float lr = LearningRate, wd = WeightDecay, mu = Momentum, keep = 1f - Dampening;
+        bool first = t == 1;
+        if (mu == 0f)
+        {
+            int i = 0;
+            var vlr = Vector256.Create(lr);
+            var vwd = Vector256.Create(wd);
+            for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
+            {
+                var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
+                var vg = Vector256.LoadUnsafe(ref g, (nuint)i) + (vwd * vp);
+                (vp - (vlr * vg)).StoreUnsafe(ref p, (nuint)i);
+            }
+
+            for (; i < n; i++)
+            {
+                ref float pi = ref Unsafe.Add(ref p, i);
+                pi -= lr * (Unsafe.Add(ref g, i) + (wd * pi));
+            }
+
+            return;
+        }
+
+        ref float b = ref MemoryMarshal.GetArrayDataReference(_momentum);
+        int j = 0;
+        {
+            var vlr = Vector256.Create(lr);
+            var vwd = Vector256.Create(wd);
+            var vmu = Vector256.Create(mu);
+            var vkeep = Vector256.Create(keep);
+            for (int end = VectorEnd(n); j < end; j += Vector256<float>.Count)
+            {
+                var vp = Vector256.LoadUnsafe(ref p, (nuint)j);
+                var vg = Vector256.LoadUnsafe(ref g, (nuint)j) + (vwd * vp);
+                var vb = first ? vg : (vmu * Vector256.LoadUnsafe(ref b, (nuint)j)) + (vkeep * vg);
+                vb.StoreUnsafe(ref b, (nuint)j);
+                vg = Nesterov ? vg + (vmu * vb) : vb;
+                (vp - (vlr * vg)).StoreUnsafe(ref p, (nuint)j);
+            }
+        }
+
+        for (int i = j; i < n; i++)
+        {
+            ref float pi = ref Unsafe.Add(ref p, i);
+            ref float bi = ref Unsafe.Add(ref b, i);
+            float gi = Unsafe.Add(ref g, i) + (wd * pi);
+            bi = first ? gi : (mu * bi) + (keep * gi);
+            gi = Nesterov ? gi + (mu * bi) : bi;
+            pi -= lr * gi;
+        }
+    }
+}
