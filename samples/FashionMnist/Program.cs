@@ -26,6 +26,7 @@ ITrainableNetwork<int> net = options.Model switch
     "dropout" => new FashionMlpDropout(options.BatchSize, options.Seed),
     "batchnorm" => new FashionMlpBatchNorm(options.BatchSize, options.Seed),
     "cnn" => new FashionCnn(options.BatchSize, options.Seed),
+    "resnet" => new FashionResNet(options.BatchSize, options.Seed),
     _ => new FashionMlp(options.BatchSize, options.Seed),
 };
 Console.WriteLine(net.Summary);
@@ -46,7 +47,7 @@ var trainer = new Trainer<int>(net, optimizer, new TrainerOptions
     BatchSize = options.BatchSize,
     Epochs = options.Epochs,
     Seed = options.Seed,
-    DropLast = options.Model is "batchnorm" or "cnn",
+    DropLast = options.Model is "batchnorm" or "cnn" or "resnet",
     Schedule = options.Cosine ? new CosineDecay(options.Epochs) : null,
 });
 
@@ -86,8 +87,8 @@ internal sealed record Options(
           --data DIR          Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist
                               when present, else the embedded 10,000/2,000 subset)
           --embedded          use the embedded subset even when the full set is installed
-          --model NAME        mlp (default), dropout, batchnorm, cnn
-          --optimizer NAME    sgd (default), momentum, nesterov, adagrad, rmsprop, adam, adamw
+          --model NAME        mlp (default), dropout, batchnorm, cnn, resnet
+          --optimizer NAME    sgd (default; adam for cnn and resnet), momentum, nesterov, adagrad, rmsprop, adam, adamw
           --lr X              learning rate (default per optimizer: sgd 0.1, momentum and nesterov 0.01,
                               adagrad 0.01, rmsprop 0.0005, adam and adamw 0.001)
           --schedule NAME     cosine (default: the rate decays to 0 over the run) or constant
@@ -102,7 +103,8 @@ internal sealed record Options(
     public static Options? Parse(string[] args)
     {
         string? data = null;
-        string model = "mlp", optimizer = "sgd";
+        string model = "mlp";
+        string? optimizer = null;
         int epochs = 10, batch = 64, seed = 1;
         float? lr = null;
         bool cosine = true;
@@ -133,11 +135,13 @@ internal sealed record Options(
                 }
             }
 
-            if (model is not ("mlp" or "dropout" or "batchnorm" or "cnn"))
+            if (model is not ("mlp" or "dropout" or "batchnorm" or "cnn" or "resnet"))
             {
                 throw new FormatException($"unknown model {model}");
             }
 
+            // The convolutional models train with Adam unless told otherwise (their README figures do).
+            optimizer ??= model is "cnn" or "resnet" ? "adam" : "sgd";
             if (!DefaultRates.ContainsKey(optimizer))
             {
                 throw new FormatException($"unknown optimizer {optimizer}");
@@ -155,7 +159,7 @@ internal sealed record Options(
             return null;
         }
 
-        return new Options(data, model, optimizer, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save);
+        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save);
     }
 }
 

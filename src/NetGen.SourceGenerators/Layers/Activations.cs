@@ -42,6 +42,29 @@ internal sealed record ActivationSpec(ActivationKind Kind, double Alpha) : Layer
         return true;
     }
 
+    /// <summary>He initialisation for a weight whose own activation, or else the next layer, is ReLU-family.</summary>
+    public static bool HeInitialization(ActivationKind own, LayerSite site) => own != ActivationKind.None ? IsRelu(own) : site.ReluFollows;
+
+    /// <summary>The description of a weighted layer's output tensor.</summary>
+    public static string OutputDescription(string name, ActivationKind own) =>
+        name + " output" + (own == ActivationKind.None ? string.Empty : " (before " + own + ")");
+
+    /// <summary>
+    /// What Dense and Conv2D do once their op is built: add it, then the activation their
+    /// <c>Activation</c> argument asks for (an op of its own), then their table row.
+    /// </summary>
+    public static void AddWeighted(PlanBuilder builder, LayerSite site, PlanOp op, ParamTensor weight, ParamTensor? bias, ActivationKind own)
+    {
+        builder.AddOp(op);
+        builder.Current = op.Output;
+        if (own != ActivationKind.None)
+        {
+            AddOp(builder, own, 0.01, site.Name + "." + own.ToString().ToLowerInvariant(), site.Method + own, site.Display);
+        }
+
+        builder.AddRow(site.Name, site.Display, op.Output.Shape, weight.LongSize + (bias?.LongSize ?? 0));
+    }
+
     /// <summary>Adds the op that applies <paramref name="kind"/> to <see cref="PlanBuilder.Current"/>.</summary>
     public static void AddOp(PlanBuilder builder, ActivationKind kind, double alpha, string name, string method, string display)
     {

@@ -80,18 +80,11 @@ internal sealed record Conv2DSpec(int Filters, int Kernel, int Stride, int Dilat
             Filters = Filters,
             Weight = builder.AddParameter(site.Name + ".weight", m + "Weight", Filters, x.Shape[0], Kernel, Kernel),
             Bias = UseBias ? builder.AddParameter(site.Name + ".bias", m + "Bias", Filters) : null,
-            HeInit = Activation != ActivationKind.None ? ActivationSpec.IsRelu(Activation) : site.ReluFollows,
-            Output = builder.AddTensor(m + "Out", site.Name + " output" + (Activation != ActivationKind.None ? " (before " + Activation + ")" : string.Empty), Shapes.Of(Filters, window.OutHeight, window.OutWidth), requiresGrad: true),
+            HeInit = ActivationSpec.HeInitialization(Activation, site),
+            Output = builder.AddTensor(m + "Out", ActivationSpec.OutputDescription(site.Name, Activation), Shapes.Of(Filters, window.OutHeight, window.OutWidth), requiresGrad: true),
         };
         builder.NeedColumns((long)window.PatchSize * window.Positions);
-        builder.AddOp(op);
-        builder.Current = op.Output;
-        if (Activation != ActivationKind.None)
-        {
-            ActivationSpec.AddOp(builder, Activation, 0.01, site.Name + "." + Activation.ToString().ToLowerInvariant(), m + Activation, Display);
-        }
-
-        builder.AddRow(site.Name, Display, op.Output.Shape, op.Weight.LongSize + (op.Bias?.LongSize ?? 0));
+        ActivationSpec.AddWeighted(builder, site, op, op.Weight, op.Bias, Activation);
         return true;
     }
 }

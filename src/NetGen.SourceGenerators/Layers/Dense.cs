@@ -94,17 +94,10 @@ internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseB
             OutFeatures = Units,
             L1 = L1,
             L2 = L2,
-            HeInit = Activation != ActivationKind.None ? ActivationSpec.IsRelu(Activation) : site.ReluFollows,
-            Output = builder.AddTensor(m + "Out", site.Name + " output" + (Activation == ActivationKind.None ? string.Empty : " (before " + Activation + ")"), new EquatableArray<int>(outShape), requiresGrad: true),
+            HeInit = ActivationSpec.HeInitialization(Activation, site),
+            Output = builder.AddTensor(m + "Out", ActivationSpec.OutputDescription(site.Name, Activation), new EquatableArray<int>(outShape), requiresGrad: true),
         };
-        builder.AddOp(op);
-        builder.Current = op.Output;
-        if (Activation != ActivationKind.None)
-        {
-            ActivationSpec.AddOp(builder, Activation, 0.01, site.Name + "." + Activation.ToString().ToLowerInvariant(), m + Activation, Display);
-        }
-
-        builder.AddRow(site.Name, Display, op.Output.Shape, op.Weight.LongSize + (op.Bias?.LongSize ?? 0));
+        ActivationSpec.AddWeighted(builder, site, op, op.Weight, op.Bias, Activation);
         return true;
     }
 }
