@@ -66,21 +66,37 @@ public static partial class ConvKernels
 
                         ReadOnlySpan<float> inRow = input.Slice(((c * g.Height) + y) * g.Width, g.Width);
                         int x0 = (kj * g.Dilation) - g.PadLeft;
-                        if (g.Stride == 1 && x0 >= 0 && x0 + g.OutWidth <= g.Width)
+                        (int lo, int hi) = Inside(x0, g);
+                        outRow.Slice(0, lo).Clear();
+                        outRow.Slice(hi).Clear();
+                        if (g.Stride == 1 && hi > lo)
                         {
-                            inRow.Slice(x0, g.OutWidth).CopyTo(outRow);
+                            inRow.Slice(x0 + lo, hi - lo).CopyTo(outRow.Slice(lo, hi - lo));
                             continue;
                         }
 
-                        for (int ox = 0; ox < g.OutWidth; ox++)
+                        ref float source = ref MemoryMarshal.GetReference(inRow);
+                        ref float target = ref MemoryMarshal.GetReference(outRow);
+                        for (int ox = lo; ox < hi; ox++)
                         {
-                            int x = x0 + (ox * g.Stride);
-                            outRow[ox] = (uint)x < (uint)g.Width ? inRow[x] : 0f;
+                            Unsafe.Add(ref target, ox) = Unsafe.Add(ref source, x0 + (ox * g.Stride));
                         }
                     }
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The output columns [lo, hi) of a window row whose first tap is at input column
+    /// <paramref name="x0"/> that read inside the input; the others read padding.
+    /// </summary>
+    private static (int Lo, int Hi) Inside(int x0, in Window2D g)
+    {
+        int lo = x0 >= 0 ? 0 : Math.Min(g.OutWidth, (-x0 + g.Stride - 1) / g.Stride);
+        int last = g.Width - 1 - x0;
+        int hi = last < 0 ? 0 : Math.Min(g.OutWidth, (last / g.Stride) + 1);
+        return (lo, Math.Max(hi, lo));
     }
 
     /// <summary>Folds <paramref name="columns"/> back, adding each entry into its input position (the adjoint of <see cref="Im2Col"/>).</summary>
@@ -105,13 +121,19 @@ public static partial class ConvKernels
 
                         Span<float> inRow = input.Slice(((c * g.Height) + y) * g.Width, g.Width);
                         int x0 = (kj * g.Dilation) - g.PadLeft;
-                        for (int ox = 0; ox < g.OutWidth; ox++)
+                        (int lo, int hi) = Inside(x0, g);
+                        ReadOnlySpan<float> source = row.Slice((oy * g.OutWidth) + lo, hi - lo);
+                        if (g.Stride == 1 && hi > lo)
                         {
-                            int x = x0 + (ox * g.Stride);
-                            if ((uint)x < (uint)g.Width)
-                            {
-                                inRow[x] += row[(oy * g.OutWidth) + ox];
-                            }
+                            Span<float> target = inRow.Slice(x0 + lo, hi - lo);
+                            System.Numerics.Tensors.TensorPrimitives.Add(target, source, target);
+                            continue;
+                        }
+
+                        ref float into = ref MemoryMarshal.GetReference(inRow);
+                        for (int k = 0; k < source.Length; k++)
+                        {
+                            Unsafe.Add(ref into, x0 + ((lo + k) * g.Stride)) += source[k];
                         }
                     }
                 }
