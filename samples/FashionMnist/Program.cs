@@ -49,9 +49,10 @@ var trainer = new Trainer<int>(net, optimizer, new TrainerOptions
     Seed = options.Seed,
     DropLast = options.Model is "batchnorm" or "cnn" or "resnet",
     Schedule = options.Cosine ? new CosineDecay(options.Epochs) : null,
+    Augmentation = options.Augment ? new RandomFlipAndShift(channels: 1, height: 28, width: 28, maxShift: 2) : null,
 });
 
-Console.WriteLine($"{optimizer.GetType().Name} ({options.Optimizer}), learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}{(options.Cosine ? " with cosine decay" : string.Empty)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}");
+Console.WriteLine($"{optimizer.GetType().Name} ({options.Optimizer}), learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}{(options.Cosine ? " with cosine decay" : string.Empty)}{(options.Augment ? ", random flips and shifts of up to 2 pixels" : string.Empty)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}");
 Console.WriteLine("epoch   loss    train acc  test loss  test acc  samples/s   elapsed");
 IReadOnlyList<EpochReport> history = trainer.Fit(data.Train, data.Test, new SynchronousProgress<EpochReport>(r => Console.WriteLine(
     $"{r.Epoch,5}  {r.TrainLoss,7:F4}  {r.TrainAccuracy,9:P2}  {r.ValidationLoss,9:F4}  {r.ValidationAccuracy,8:P2}  {r.SamplesPerSecond,9:N0}  {r.Elapsed.TotalSeconds,7:F1}s")));
@@ -73,7 +74,7 @@ if (options.MinimumAccuracy is { } minimum && last.ValidationAccuracy < minimum)
 return 0;
 
 internal sealed record Options(
-    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath)
+    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment)
 {
     public const string EmbeddedMarker = "<embedded>";
 
@@ -94,7 +95,8 @@ internal sealed record Options(
           --schedule NAME     cosine (default: the rate decays to 0 over the run) or constant
           --epochs N          epochs (default 10)
           --batch N           mini-batch size (default 64)
-          --seed N            seed for initialisation, dropout and shuffling (default 1)
+          --seed N            seed for initialisation, dropout, shuffling and augmentation (default 1)
+          --augment           flip half of the training images and shift them by up to 2 pixels
           --limit N           train on the first N images only (quick runs)
           --min-accuracy X    exit with code 1 if the final test accuracy is below X (0-1)
           --save FILE         save the trained parameters and state (safetensors)
@@ -111,6 +113,7 @@ internal sealed record Options(
         int? limit = null;
         double? minimum = null;
         string? save = null;
+        bool augment = false;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -130,6 +133,7 @@ internal sealed record Options(
                     case "--limit": limit = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--min-accuracy": minimum = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--save": save = Next(); break;
+                    case "--augment": augment = true; break;
                     case "--help" or "-h": Console.WriteLine(Usage); return null;
                     default: throw new FormatException($"unknown option {args[i]}");
                 }
@@ -159,7 +163,7 @@ internal sealed record Options(
             return null;
         }
 
-        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save);
+        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment);
     }
 }
 

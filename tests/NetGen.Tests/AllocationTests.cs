@@ -95,6 +95,22 @@ public class AllocationTests
     }
 
     [Fact]
+    public void Augmenting_a_batch_allocates_nothing()
+    {
+        var augmentation = new NetGen.Training.RandomFlipAndShift(1, 28, 28);
+        var random = new SeededRandom(1);
+        float[] batch = Reference.RandomFloats(16 * 784, 1);
+        augmentation.Apply(batch, 16, random);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            augmentation.Apply(batch, 16, random);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Every_activation_and_loss_kind_trains_without_allocating()
     {
         var regression = new RegressionNet(8, seed: 2);

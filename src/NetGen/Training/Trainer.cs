@@ -32,6 +32,13 @@ public sealed class TrainerOptions
 
     /// <summary>Clip the gradients to this global L2 norm before each step (PyTorch's clip_grad_norm_); null: no clipping.</summary>
     public float? MaxGradientNorm { get; init; }
+
+    /// <summary>
+    /// Data augmentation applied to every training batch (not to validation), e.g.
+    /// <see cref="RandomFlipAndShift"/>; its draws come from a generator seeded from <see cref="Seed"/>
+    /// apart from the shuffling's. Null (the default): none.
+    /// </summary>
+    public IBatchAugmentation? Augmentation { get; init; }
 }
 
 /// <summary>What one epoch measured.</summary>
@@ -152,6 +159,7 @@ public sealed class Trainer<TTarget>
         }
 
         var random = new SeededRandom(Options.Seed);
+        var augmentationRandom = new SeededRandom(unchecked(Options.Seed ^ 0x0A06));
         var reports = new List<EpochReport>(Options.Epochs);
         var total = Stopwatch.StartNew();
         var clock = new Stopwatch();
@@ -177,6 +185,7 @@ public sealed class Trainer<TTarget>
                     train.Targets.AsSpan(sample * _targetSize, _targetSize).CopyTo(_targets.AsSpan(i * _targetSize));
                 }
 
+                Options.Augmentation?.Apply(_inputs.AsSpan(0, n * train.InputSize), n, augmentationRandom);
                 ReadOnlySpan<TTarget> targets = _targets.AsSpan(0, n * _targetSize);
                 float loss = _network.ComputeGradients(_inputs.AsSpan(0, n * train.InputSize), targets);
                 lossSum += (double)loss * n;
