@@ -51,7 +51,7 @@ internal abstract record LossSpec : LayerSpec
         return true;
     }
 
-    /// <summary>Writes <c>float loss = ...;</c> on the logits, and their gradient when <paramref name="withGradients"/> (the kernels always write it).</summary>
+    /// <summary>Writes <c>float loss = ...;</c> on the logits; the loss kernels also write the logits' gradient.</summary>
     public abstract void EmitLoss(IndentedWriter w, Tensor last, int outputSize);
 
     /// <summary>Writes what <c>Forward</c> copies or computes into <c>outputs</c>.</summary>

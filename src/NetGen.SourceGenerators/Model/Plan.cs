@@ -164,8 +164,6 @@ internal static class Shapes
 {
     public static int Product(EquatableArray<int> shape) => Clamp(LongProduct(shape));
 
-    public static int Product(int[] shape) => Product(new EquatableArray<int>(shape));
-
     public static long LongProduct(EquatableArray<int> shape)
     {
         long p = 1;

@@ -51,8 +51,6 @@ internal sealed class PlanBuilder
 
     public int ColumnsSize { get; private set; }
 
-    public string NetworkName => _spec.Name;
-
     /// <summary>Plans <paramref name="spec"/>, inlining blocks from <paramref name="blocks"/>.</summary>
     public static (NetworkPlan Plan, List<Problem> Problems) Plan(NetworkSpec spec, BlockCatalog blocks)
     {
