@@ -21,7 +21,7 @@ internal sealed record ResidualSpec(BlockUse Block, BlockUse? Projection, string
         new ResidualSpec(a.Type(0), a.NamedType("Projection"), a.NamedString("ProjectionName") ?? DefaultProjectionName) { AttributeIndex = a.Index, Name = a.LayerName };
 
     public override string? ArgumentError() =>
-        Projection is not null && !IsValidName(ProjectionName) ? $"ProjectionName \"{ProjectionName}\" must be letters, digits and underscores" : null;
+        Projection is not null && !Validation.IsNameSegment(ProjectionName) ? $"ProjectionName \"{ProjectionName}\" must be letters, digits and underscores" : null;
 
     public override bool Plan(PlanBuilder builder, LayerSite site)
     {
@@ -40,7 +40,7 @@ internal sealed record ResidualSpec(BlockUse Block, BlockUse? Projection, string
         if (Projection is { } projection)
         {
             builder.Current = x;
-            string projectionScope = scope is null ? Qualified(site.Scope.Prefix, ProjectionName) : scope + "." + ProjectionName;
+            string projectionScope = scope is null ? site.Scope.Qualify(ProjectionName) : scope + "." + ProjectionName;
             if (!builder.PlanBlock(projection.MetadataName, projectionScope, site))
             {
                 return false;
@@ -77,21 +77,6 @@ internal sealed record ResidualSpec(BlockUse Block, BlockUse? Projection, string
         builder.Current = add.Output;
         builder.AddRow(site.Name.Length == 0 ? "(add)" : site.Name, Display, add.Output.Shape, 0);
         return true;
-    }
-
-    private static string Qualified(string prefix, string name) => prefix.Length == 0 ? name : prefix + "." + name;
-
-    private static bool IsValidName(string name)
-    {
-        foreach (char c in name)
-        {
-            if (!(c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_'))
-            {
-                return false;
-            }
-        }
-
-        return name.Length > 0;
     }
 }
 

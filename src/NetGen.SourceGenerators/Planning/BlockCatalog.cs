@@ -151,6 +151,10 @@ internal static class Validation
         }
     }
 
+    /// <summary>One segment of a dotted layer name: letters, digits and underscores, not empty.</summary>
+    public static bool IsNameSegment(string segment) =>
+        segment.Length > 0 && segment.All(c => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_');
+
     private static string? NameError(LayerSpec layer)
     {
         if (layer.Name is null)
@@ -165,7 +169,7 @@ internal static class Validation
 
         foreach (string segment in layer.Name.Split('.'))
         {
-            if (segment.Length == 0 || segment.Any(c => !(c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_')))
+            if (!IsNameSegment(segment))
             {
                 return $"Name \"{layer.Name}\" must be dot-separated segments of letters, digits and underscores, as a PyTorch module path";
             }
