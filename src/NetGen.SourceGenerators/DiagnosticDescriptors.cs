@@ -140,6 +140,48 @@ internal static class DiagnosticDescriptors
         "{0} at layer {1}: the projection '{2}' maps {3} to {4}, but block '{5}' gives {6}; both must give the same shape to be added",
         ShapesCategory, DiagnosticSeverity.Error);
 
+    /// <summary>NG1011: "{0} at layer {1}: the model dimension {2} of {3} is not divisible by {4} heads; choose heads that divide it (each head gets dimension / heads values)".</summary>
+    public static readonly DiagnosticDescriptor HeadsDoNotDivide = Create(
+        "NG1011", "Dimension not divisible by the heads",
+        "{0} at layer {1}: the model dimension {2} of {3} is not divisible by {4} heads; choose heads that divide it (each head gets dimension / heads values)",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1012: "{0} at layer {1} needs a sequence [T, D] (positions by features), but receives {2}".</summary>
+    public static readonly DiagnosticDescriptor NeedsSequence = Create(
+        "NG1012", "Layer needs a sequence [T, D]",
+        "{0} at layer {1} needs a sequence [T, D] (positions by features), but receives {2}",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1013: "{0} at layer {1} looks up token ids, but receives {2}; an Embedding must follow a token input, [Input(T, Kind = InputKind.Tokens)]".</summary>
+    public static readonly DiagnosticDescriptor EmbeddingNeedsTokens = Create(
+        "NG1013", "Embedding not fed by a token input",
+        "{0} at layer {1} looks up token ids, but receives {2}; an Embedding must follow a token input, [Input(T, Kind = InputKind.Tokens)]",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1014: "{0} at layer {1} receives token ids {2}, which are not values; start the layers after a token input with [Embedding(vocabulary, dimension)]".</summary>
+    public static readonly DiagnosticDescriptor TokensNeedEmbedding = Create(
+        "NG1014", "Token input without an Embedding first",
+        "{0} at layer {1} receives token ids {2}, which are not values; start the layers after a token input with [Embedding(vocabulary, dimension)]",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1015: "{0} at layer {1} has {2} positions, but the sequence {3} has {4}; give it the sequence's length or leave the length out".</summary>
+    public static readonly DiagnosticDescriptor ContextLength = Create(
+        "NG1015", "Position embedding length differs from the sequence's",
+        "{0} at layer {1} has {2} positions, but the sequence {3} has {4}; give it the sequence's length or leave the length out",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1016: "{0} at layer {1} is tied to '{2}', whose weight is {3}, but its own weight would be {4}; tie it to an embedding of the same shape".</summary>
+    public static readonly DiagnosticDescriptor TiedShape = Create(
+        "NG1016", "Tied weights of different shapes",
+        "{0} at layer {1} is tied to '{2}', whose weight is {3}, but its own weight would be {4}; tie it to an embedding of the same shape",
+        ShapesCategory, DiagnosticSeverity.Error);
+
+    /// <summary>NG1017: "{0} at layer {1} is tied to '{2}', but no Embedding layer before it has that name{3}".</summary>
+    public static readonly DiagnosticDescriptor TiedNotFound = Create(
+        "NG1017", "Tied weight not found",
+        "{0} at layer {1} is tied to '{2}', but no Embedding layer before it has that name{3}",
+        UsageCategory, DiagnosticSeverity.Error);
+
     /// <summary>NG9001: "{0} at layer {1}: {2}".</summary>
     public static readonly DiagnosticDescriptor InvalidArgument = Create(
         "NG9001", "Invalid layer argument",
@@ -157,7 +199,8 @@ internal static class DiagnosticDescriptors
     {
         NotPartial, MissingInput, InputNotFirst, SplitDeclarations, LayersWithoutNetwork, UnsupportedType,
         LayerAfterLoss, BlockCycle, NotABlock, NotInBlock, DuplicateName, LossDoesNotFit, DoubleActivation, BatchNormInput,
-        WindowTooLarge, EmptyOutput, AsymmetricPadding, DenseAfterImage, NeedsImage, ResidualShape, ProjectionShape, InvalidArgument,
+        WindowTooLarge, EmptyOutput, AsymmetricPadding, DenseAfterImage, NeedsImage, ResidualShape, ProjectionShape,
+        HeadsDoNotDivide, NeedsSequence, EmbeddingNeedsTokens, TokensNeedEmbedding, ContextLength, TiedShape, TiedNotFound, InvalidArgument,
     };
 
     public static DiagnosticDescriptor? Find(string id)

@@ -45,6 +45,13 @@ public sealed class InputAttribute : LayerAttribute
 
     /// <summary>One sample's shape.</summary>
     public int[] Shape { get; }
+
+    /// <summary>
+    /// What the input holds: float values (the default), or token ids
+    /// (<see cref="InputKind.Tokens"/>: <c>[Input(64, Kind = InputKind.Tokens)]</c> is a sequence
+    /// of 64 ids, and the first layer must be an <see cref="EmbeddingAttribute"/>).
+    /// </summary>
+    public InputKind Kind { get; set; }
 }
 
 /// <summary>
@@ -80,6 +87,21 @@ public sealed class DenseAttribute : LayerAttribute
     /// weight decay on every parameter use the optimizer's <c>weightDecay</c> instead.
     /// </summary>
     public double L2 { get; set; }
+
+    /// <summary>
+    /// Weight tying (GPT-2, nanoGPT): the name of an <see cref="EmbeddingAttribute"/> layer (e.g.
+    /// <c>"transformer.wte"</c>) whose <c>[vocabulary, dimension]</c> weight this layer uses as its
+    /// own <c>[units, inputs]</c> weight. The matrix exists once, in the embedding's place in the
+    /// parameter buffer, and its gradient is the sum of both uses. Null (the default): untied.
+    /// </summary>
+    public string? TiedTo { get; set; }
+
+    /// <summary>
+    /// Initialise the weight from N(0, InitStd²) instead of He or Glorot (nanoGPT: 0.02, and
+    /// 0.02/√(2·layers) for the projections into the residual stream). 0 (the default): He normal
+    /// before a ReLU-family activation, Glorot uniform otherwise.
+    /// </summary>
+    public double InitStd { get; set; }
 }
 
 /// <summary>
@@ -166,6 +188,16 @@ public sealed class GeluAttribute : LayerAttribute
 {
 }
 
+/// <summary>
+/// Gaussian error linear unit with the error function, <c>0.5·x·(1 + erf(x/√2))</c>: PyTorch's
+/// default <c>nn.GELU()</c> (nanoGPT's MLP).
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
+[Conditional("NETGEN_KEEP_ATTRIBUTES")]
+public sealed class GeluExactAttribute : LayerAttribute
+{
+}
+
 /// <summary>Softmax over the last axis.</summary>
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = true)]
 [Conditional("NETGEN_KEEP_ATTRIBUTES")]
@@ -222,6 +254,8 @@ public enum Activation
     Gelu = 5,
     /// <summary>Softmax over the last axis.</summary>
     Softmax = 6,
+    /// <summary>GELU with the error function, <c>0.5·x·(1 + erf(x/√2))</c> (PyTorch's default <c>nn.GELU()</c>).</summary>
+    GeluExact = 7,
 }
 
 /// <summary>How a convolution or pooling window treats the borders.</summary>

@@ -80,4 +80,22 @@ public static class Guard
             throw new ArgumentOutOfRangeException(paramName, maxBatchSize, $"'{paramName}' must be positive.");
         }
     }
+
+    /// <summary>
+    /// Throws unless every token id lies in <c>[0, vocabulary)</c>; the message names the sample and
+    /// position of the first bad id.
+    /// </summary>
+    public static void Tokens(ReadOnlySpan<int> tokens, int vocabulary, int length, string paramName)
+    {
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if ((uint)tokens[i] >= (uint)vocabulary)
+            {
+                throw new ArgumentOutOfRangeException(
+                    paramName,
+                    tokens[i],
+                    $"'{paramName}'[{i}] (sample {i / length}, position {i % length}) is {tokens[i]}; token ids must lie in [0, {vocabulary}).");
+            }
+        }
+    }
 }

@@ -3,7 +3,10 @@ using System.Collections.Generic;
 
 namespace NetGen;
 
-/// <summary>What every generated network offers, whatever its loss.</summary>
+/// <summary>
+/// What every generated network offers, whatever its input and loss: sizes, buffers, layouts.
+/// <see cref="INetwork{TInput}"/> adds the forward pass for its input type.
+/// </summary>
 public interface INetwork
 {
     /// <summary>Values in one input sample.</summary>
@@ -46,9 +49,6 @@ public interface INetwork
     /// <summary>A table of the layers with their output shapes and parameter counts.</summary>
     string Summary { get; }
 
-    /// <summary>Inference: runs the network on a batch (<c>inputs.Length / InputSize</c> samples).</summary>
-    void Forward(ReadOnlySpan<float> inputs, Span<float> outputs);
-
     /// <summary>Re-initialises the parameters (He for ReLU-family layers, Glorot otherwise; biases zero).</summary>
     void InitializeParameters(int seed);
 
@@ -56,32 +56,61 @@ public interface INetwork
     void ZeroGrad();
 }
 
-/// <summary>A network with a loss, trained against targets of type <typeparamref name="TTarget"/>
-/// (<see cref="int"/> class labels or <see cref="float"/> values).</summary>
+/// <summary>A network whose input samples are <typeparamref name="TInput"/> values: <see cref="float"/>, or <see cref="int"/> token ids.</summary>
+/// <typeparam name="TInput">The input element type.</typeparam>
+public interface INetwork<TInput> : INetwork
+    where TInput : unmanaged
+{
+    /// <summary>Inference: runs the network on a batch (<c>inputs.Length / InputSize</c> samples).</summary>
+    void Forward(ReadOnlySpan<TInput> inputs, Span<float> outputs);
+}
+
+/// <summary>
+/// A network with a loss, on <typeparamref name="TInput"/> inputs (float values or int token ids),
+/// trained against targets of type <typeparamref name="TTarget"/> (<see cref="int"/> class labels
+/// or <see cref="float"/> values).
+/// </summary>
+/// <typeparam name="TInput">The input element type.</typeparam>
 /// <typeparam name="TTarget">The target element type.</typeparam>
-public interface ITrainableNetwork<TTarget> : INetwork
+public interface ITrainableNetwork<TInput, TTarget> : INetwork<TInput>
+    where TInput : unmanaged
     where TTarget : unmanaged
 {
     /// <summary>
     /// Forward pass, loss and backward pass: afterwards <see cref="INetwork.Gradients"/> hold the
     /// gradient of the returned mean loss. Parameters are not changed.
     /// </summary>
-    float ComputeGradients(ReadOnlySpan<float> inputs, ReadOnlySpan<TTarget> targets);
+    float ComputeGradients(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TTarget> targets);
+
+    /// <summary>
+    /// As <see cref="ComputeGradients"/>, but adds the gradient to <see cref="INetwork.Gradients"/>
+    /// instead of replacing it: gradient accumulation over micro-batches (call
+    /// <see cref="INetwork.ZeroGrad"/> first, and scale the sum by one over the number of micro-batches
+    /// for the mean).
+    /// </summary>
+    float AccumulateGradients(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TTarget> targets);
 
     /// <summary><see cref="ComputeGradients"/>, then one step of <paramref name="optimizer"/>.</summary>
-    float TrainStep(ReadOnlySpan<float> inputs, ReadOnlySpan<TTarget> targets, IOptimizer optimizer);
+    float TrainStep(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TTarget> targets, IOptimizer optimizer);
 
     /// <summary>
     /// Inference-mode forward pass and loss (dropout off, BatchNorm on running statistics), no
     /// gradients: the validation loss. Includes the layers' L1/L2 penalties, as the training loss does.
     /// </summary>
-    float Evaluate(ReadOnlySpan<float> inputs, ReadOnlySpan<TTarget> targets);
+    float Evaluate(ReadOnlySpan<TInput> inputs, ReadOnlySpan<TTarget> targets);
 
     /// <summary>
     /// The outputs of the last <see cref="ComputeGradients"/> or <see cref="Evaluate"/> call
     /// (probabilities for the cross-entropy losses), batch size times <see cref="INetwork.OutputSize"/> values.
     /// </summary>
     ReadOnlySpan<float> LastOutputs { get; }
+}
+
+/// <summary>A network with a loss on float inputs (the common case): see <see cref="ITrainableNetwork{TInput, TTarget}"/>.</summary>
+/// <typeparam name="TTarget">The target element type.</typeparam>
+public interface ITrainableNetwork<TTarget> : ITrainableNetwork<float, TTarget>
+    where TTarget : unmanaged
+{
 }
 
 /// <summary>Updates a flat parameter buffer from its gradient buffer.</summary>

@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics;
 
 namespace NetGen;
 
-/// <summary>Activations: forward and backward of ReLU, LeakyReLU, sigmoid, tanh, GELU and softmax.</summary>
+/// <summary>Activations: forward and backward of ReLU, LeakyReLU, sigmoid, tanh, GELU (both forms) and softmax.</summary>
 public static partial class Kernels
 {
     // ---------------------------------------------------------------- Activations
@@ -40,6 +40,9 @@ public static partial class Kernels
                 break;
             case Activation.Gelu:
                 GeluForward(output, input);
+                break;
+            case Activation.GeluExact:
+                GeluExactForward(output, input);
                 break;
             case Activation.Softmax:
                 SoftmaxRows(output, input, cols);
@@ -139,6 +142,9 @@ public static partial class Kernels
                 return;
             case Activation.Gelu:
                 GeluBackward(dInput, dOutput, input);
+                return;
+            case Activation.GeluExact:
+                GeluExactBackward(dInput, dOutput, input);
                 return;
             case Activation.Softmax:
                 for (int r = 0; r + cols <= n; r += cols)

@@ -105,4 +105,14 @@ public static class Initializers
             weights[i] = ((2f * random.NextSingle()) - 1f) * a;
         }
     }
+
+    /// <summary>Normal: N(0, std²) (nanoGPT's 0.02 for every weight and embedding, PyTorch's N(0, 1) for nn.Embedding).</summary>
+    public static void Normal(Span<float> weights, float std, SeededRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = random.NextNormal() * std;
+        }
+    }
 }

@@ -61,14 +61,14 @@ public class AnalyzerTests
         "NG0007", "Dense(2)", "Dense(2) at layer 3 comes after the loss SoftmaxCrossEntropy at layer 2; the loss must be the last layer");
 
     [Fact]
-    public Task NG1001_softmax_cross_entropy_on_a_non_vector() => Single(
-        Net("[Input(3, 28)]\n[Dense(10)]\n[SoftmaxCrossEntropy]"),
-        "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, but receives [3, 10] (30 values)");
+    public Task NG1001_softmax_cross_entropy_on_an_image() => Single(
+        Net("[Input(1, 8, 8)]\n[Conv2D(4, 3)]\n[SoftmaxCrossEntropy]"),
+        "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, or a sequence [T, classes] of them, but receives [4, 6, 6] (144 values)");
 
     [Fact]
     public Task NG1001_softmax_cross_entropy_on_a_single_score() => Single(
         Net("[Input(4)]\n[Dense(1)]\n[SoftmaxCrossEntropy]"),
-        "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, but receives [1] (1 value)");
+        "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, or a sequence [T, classes] of them, but receives [1] (1 value)");
 
     [Fact]
     public Task NG1002_softmax_before_softmax_cross_entropy() => Single(

@@ -15,8 +15,38 @@ internal static class Reference
         Activation.Sigmoid => 1 / (1 + Math.Exp(-x)),
         Activation.Tanh => Math.Tanh(x),
         Activation.Gelu => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + (0.044715 * x * x * x)))),
+        Activation.GeluExact => 0.5 * x * (1 + Erf(x / Math.Sqrt(2))),
         _ => throw new ArgumentOutOfRangeException(nameof(activation)),
     };
+
+    /// <summary>
+    /// The error function in double: its Maclaurin series below 3 (error under 1e-12 there), the
+    /// asymptotic expansion of erfc above (error under 1e-8).
+    /// </summary>
+    public static double Erf(double x)
+    {
+        double a = Math.Abs(x);
+        double result;
+        if (a < 3)
+        {
+            double term = a, sum = a;
+            for (int n = 1; n < 200 && Math.Abs(term) > 1e-17; n++)
+            {
+                term *= -a * a / n;
+                sum += term / ((2 * n) + 1);
+            }
+
+            result = 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        else
+        {
+            double inv = 1 / (2 * a * a);
+            double series = 1 - inv + (3 * inv * inv) - (15 * inv * inv * inv) + (105 * inv * inv * inv * inv);
+            result = 1 - (Math.Exp(-a * a) / (a * Math.Sqrt(Math.PI)) * series);
+        }
+
+        return x < 0 ? -result : result;
+    }
 
     /// <summary>Applies an activation to each row of <paramref name="cols"/> values (softmax per row).</summary>
     public static double[] Activate(Activation activation, double[] x, int cols, double alpha = 0.01)

@@ -176,20 +176,21 @@ internal static class CoreEmitter
 
     private static void EmitForward(IndentedWriter w, NetworkPlan plan)
     {
-        Tensor last = plan.Last!;
-        using (w.Block($"public void Forward({ReadOnlySpan} inputs, {Span} outputs)"))
+        string x = plan.InputName;
+        using (w.Block($"public void Forward(global::System.ReadOnlySpan<{plan.InputType}> {x}, {Span} outputs)"))
         {
-            w.Line($"int n = {Ex.Guard}.BatchSize(inputs.Length, InputSize, MaxBatchSize, nameof(inputs));");
+            w.Line($"int n = {Ex.Guard}.BatchSize({x}.Length, InputSize, MaxBatchSize, nameof({x}));");
             w.Line($"{Ex.Guard}.Length(outputs.Length, n * OutputSize, nameof(outputs), \"batch size times OutputSize\");");
-            w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+            EmitTokenCheck(w, plan);
+            EmitCopyInput(w, plan);
             w.Line("ForwardPass(n, training: false);");
             if (plan.Loss is { } loss)
             {
-                loss.EmitOutputs(w, last, plan.OutputSize);
+                loss.EmitOutputs(w, plan);
             }
             else
             {
-                w.Line($"{Ex.A(last)}.CopyTo(outputs);");
+                w.Line($"{Ex.A(plan.Last!)}.CopyTo(outputs);");
             }
         }
 
@@ -198,21 +199,65 @@ internal static class CoreEmitter
         w.Line();
     }
 
+    private static void EmitTokenCheck(IndentedWriter w, NetworkPlan plan)
+    {
+        if (plan.TokenInput)
+        {
+            w.Line($"{Ex.Guard}.Tokens(tokens, Vocabulary, InputSize, nameof(tokens));");
+        }
+    }
+
+    private static void EmitCopyInput(IndentedWriter w, NetworkPlan plan) =>
+        w.Line(plan.TokenInput
+            ? $"tokens.CopyTo(I(Input, {plan.InputSize}, n));"
+            : $"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+
     private static void EmitTraining(IndentedWriter w, NetworkPlan plan, LossSpec loss)
     {
         string target = loss.TargetType;
         string targets = target == "int" ? "labels" : "targets";
+        string x = plan.InputName;
+        string inputs = $"global::System.ReadOnlySpan<{plan.InputType}> {x}";
+        string parameters = $"{inputs}, global::System.ReadOnlySpan<{target}> {targets}";
         Tensor outputs = plan.Probabilities ?? plan.Last!;
-        using (w.Block($"public float ComputeGradients({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets})"))
+        // A BatchNorm layer needs two samples in training: checked with the rest, before anything is written.
+        var batchNorms = plan.Ops.OfType<BatchNormOp>().ToList();
+        string check = batchNorms.Count > 0 ? "CheckTraining" : "Check";
+        using (w.Block($"public float ComputeGradients({parameters})"))
         {
-            EmitChecks(w, target);
-            foreach (BatchNormOp bn in plan.Ops.OfType<BatchNormOp>())
+            w.Line($"int n = {check}({x}, {targets});");
+            w.Line("ZeroGrad();");
+            w.Line($"return Backpropagate(n, {x}, {targets});");
+        }
+
+        w.Line();
+        using (w.Block($"public float AccumulateGradients({parameters})"))
+        {
+            w.Line($"int n = {check}({x}, {targets});");
+            w.Line($"return Backpropagate(n, {x}, {targets});");
+        }
+
+        w.Line();
+        if (batchNorms.Count > 0)
+        {
+            using (w.Block($"private int CheckTraining({parameters})"))
             {
-                w.Line($"{Ex.Guard}.TrainingBatchNorm(n, \"{bn.Name} (layer {bn.Row})\", nameof(inputs));");
+                w.Line($"int n = Check({x}, {targets});");
+                foreach (BatchNormOp bn in batchNorms)
+                {
+                    w.Line($"{Ex.Guard}.TrainingBatchNorm(n, \"{bn.Name} (layer {bn.Row})\", nameof({x}));");
+                }
+
+                w.Line("return n;");
             }
 
-            w.Line("ZeroGrad();");
-            w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+            w.Line();
+        }
+
+        w.Line("// Forward in training mode, the loss, and backward: parameter gradients are added to Gradients.");
+        using (w.Block($"private float Backpropagate(int n, {parameters})"))
+        {
+            EmitCopyInput(w, plan);
             w.Line("ForwardPass(n, training: true);");
             EmitLoss(w, plan, loss, withGradients: true);
             w.Line("BackwardPass(n);");
@@ -221,10 +266,10 @@ internal static class CoreEmitter
         }
 
         w.Line();
-        using (w.Block($"public float Evaluate({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets})"))
+        using (w.Block($"public float Evaluate({parameters})"))
         {
-            EmitChecks(w, target);
-            w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+            w.Line($"int n = Check({x}, {targets});");
+            EmitCopyInput(w, plan);
             w.Line("ForwardPass(n, training: false);");
             EmitLoss(w, plan, loss, withGradients: false);
             w.Line("_lastBatch = n;");
@@ -234,34 +279,41 @@ internal static class CoreEmitter
         w.Line();
         w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => A({outputs.Const}, {outputs.Size}, _lastBatch);");
         w.Line();
-        using (w.Block($"public float TrainStep({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}, global::NetGen.IOptimizer optimizer)"))
+        using (w.Block($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer)"))
         {
             w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
-            w.Line($"float loss = ComputeGradients(inputs, {targets});");
+            w.Line($"float loss = ComputeGradients({x}, {targets});");
             w.Line("optimizer.Step(_parameters, _gradients);");
             w.Line("return loss;");
         }
 
         w.Line();
-    }
+        w.Line("// Every argument checked before anything is written: a refused batch changes nothing.");
+        using (w.Block($"private int Check({parameters})"))
+        {
+            w.Line($"int n = {Ex.Guard}.BatchSize({x}.Length, InputSize, MaxBatchSize, nameof({x}));");
+            if (target == "int")
+            {
+                w.Line(plan.LabelsPerSample == 1
+                    ? $"{Ex.Guard}.Length(labels.Length, n, nameof(labels), \"one label per sample\");"
+                    : $"{Ex.Guard}.Length(labels.Length, n * {plan.LabelsPerSample}, nameof(labels), \"one label per position, {plan.LabelsPerSample} per sample\");");
+                w.Line($"{Ex.Guard}.Labels(labels, {plan.Classes}, nameof(labels));");
+            }
+            else
+            {
+                w.Line($"{Ex.Guard}.Length(targets.Length, n * OutputSize, nameof(targets), \"batch size times OutputSize\");");
+            }
 
-    private static void EmitChecks(IndentedWriter w, string target)
-    {
-        w.Line($"int n = {Ex.Guard}.BatchSize(inputs.Length, InputSize, MaxBatchSize, nameof(inputs));");
-        if (target == "int")
-        {
-            w.Line($"{Ex.Guard}.Length(labels.Length, n, nameof(labels), \"one label per sample\");");
-            w.Line($"{Ex.Guard}.Labels(labels, OutputSize, nameof(labels));");
+            EmitTokenCheck(w, plan);
+            w.Line("return n;");
         }
-        else
-        {
-            w.Line($"{Ex.Guard}.Length(targets.Length, n * OutputSize, nameof(targets), \"batch size times OutputSize\");");
-        }
+
+        w.Line();
     }
 
     private static void EmitLoss(IndentedWriter w, NetworkPlan plan, LossSpec loss, bool withGradients)
     {
-        loss.EmitLoss(w, plan.Last!, plan.OutputSize);
+        loss.EmitLoss(w, plan);
         foreach (PlanOp op in plan.Ops.Where(o => o.HasPenalty))
         {
             op.EmitPenalty(w, withGradients);

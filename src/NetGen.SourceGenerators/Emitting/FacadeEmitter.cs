@@ -53,10 +53,12 @@ internal static class FacadeEmitter
         w.Line("/// <summary>");
         w.Line($"/// Inference on a batch of <c>inputs.Length / InputSize</c> samples; writes {plan.Loss?.OutputsDescription ?? "the last layer's output"}.");
         w.Line("/// </summary>");
-        w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
+        EmitInputParam(w, plan);
         w.Line("/// <param name=\"outputs\">Batch size times <see cref=\"OutputSize\"/> values.</param>");
-        w.Line("/// <exception cref=\"global::System.ArgumentException\">A length does not fit, or the batch exceeds <see cref=\"MaxBatchSize\"/>.</exception>");
-        w.Line($"public void Forward({ReadOnlySpan} inputs, {Span} outputs) => {Net}.Forward(inputs, outputs);");
+        w.Line((plan.TokenInput
+            ? "/// <exception cref=\"global::System.ArgumentException\">A length does not fit, the batch exceeds <see cref=\"MaxBatchSize\"/>, or a token id lies outside the vocabulary.</exception>"
+            : "/// <exception cref=\"global::System.ArgumentException\">A length does not fit, or the batch exceeds <see cref=\"MaxBatchSize\"/>.</exception>"));
+        w.Line($"public void Forward(global::System.ReadOnlySpan<{plan.InputType}> {plan.InputName}, {Span} outputs) => {Net}.Forward({plan.InputName}, outputs);");
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line($"public void ZeroGrad() => {Net}.ZeroGrad();");
@@ -88,18 +90,26 @@ internal static class FacadeEmitter
         w.Line();
     }
 
+    private static void EmitInputParam(IndentedWriter w, NetworkPlan plan) =>
+        w.Line(plan.TokenInput
+            ? $"/// <param name=\"tokens\">The batch, sample after sample: <see cref=\"InputSize\"/> token ids in [0, <see cref=\"Vocabulary\"/>) each.</param>"
+            : "/// <param name=\"inputs\">The batch, sample after sample.</param>");
+
     private static void EmitTraining(IndentedWriter w, NetworkPlan plan)
     {
+        string x = plan.InputName;
+        string inputs = $"global::System.ReadOnlySpan<{plan.InputType}> {x}";
         if (plan.Loss is not { } loss)
         {
             string why = $"{plan.Name} has no loss layer, so it cannot be trained; add one, e.g. [SoftmaxCrossEntropy], as its last layer.";
-            EmitUnusable(w, "int", "labels", why);
-            EmitUnusable(w, "float", "targets", why);
+            EmitUnusable(w, plan, "int", "labels", why);
+            EmitUnusable(w, plan, "float", "targets", why);
             return;
         }
 
         string target = loss.TargetType;
         string targets = target == "int" ? "labels" : "targets";
+        string parameters = $"{inputs}, global::System.ReadOnlySpan<{target}> {targets}";
         string penalties = plan.Ops.Any(o => o.HasPenalty) ? " plus the L1/L2 penalties" : string.Empty;
         w.Line("/// <summary>");
         w.Line($"/// Training mode: forward pass, {loss.Display} loss{penalties} and backward pass on a batch:");
@@ -107,7 +117,16 @@ internal static class FacadeEmitter
         w.Line("/// </summary>");
         EmitTargetParams(w, plan, target);
         w.Line("/// <returns>The mean loss over the batch.</returns>");
-        w.Line($"public float ComputeGradients({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) => {Net}.ComputeGradients(inputs, {targets});");
+        w.Line($"public float ComputeGradients({parameters}) => {Net}.ComputeGradients({x}, {targets});");
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// As <see cref=\"ComputeGradients\"/>, but adds this batch's gradient to <see cref=\"Gradients\"/> instead of");
+        w.Line("/// replacing it: gradient accumulation over micro-batches. Call <see cref=\"ZeroGrad\"/> before the first;");
+        w.Line("/// for the mean over k micro-batches of equal size, scale the sum by 1/k.");
+        w.Line("/// </summary>");
+        EmitTargetParams(w, plan, target);
+        w.Line("/// <returns>The mean loss over this micro-batch.</returns>");
+        w.Line($"public float AccumulateGradients({parameters}) => {Net}.AccumulateGradients({x}, {targets});");
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Inference mode (dropout off, BatchNorm on running statistics): forward pass and loss, no gradients;");
@@ -115,42 +134,44 @@ internal static class FacadeEmitter
         w.Line("/// </summary>");
         EmitTargetParams(w, plan, target);
         w.Line("/// <returns>The mean loss over the batch.</returns>");
-        w.Line($"public float Evaluate({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) => {Net}.Evaluate(inputs, {targets});");
+        w.Line($"public float Evaluate({parameters}) => {Net}.Evaluate({x}, {targets});");
         w.Line();
         w.Line("/// <summary>The outputs of the last <see cref=\"ComputeGradients\"/> or <see cref=\"Evaluate\"/> call, batch size times <see cref=\"OutputSize\"/> values.</summary>");
         w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => {Net}.LastOutputs;");
         w.Line();
         w.Line("/// <summary><see cref=\"ComputeGradients\"/>, then one step of <paramref name=\"optimizer\"/> on the parameters.</summary>");
-        w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
+        EmitInputParam(w, plan);
         w.Line($"/// <param name=\"{targets}\">As for <see cref=\"ComputeGradients\"/>.</param>");
         w.Line("/// <param name=\"optimizer\">Updates the parameters from the gradients.</param>");
         w.Line("/// <returns>The mean loss over the batch, before the update.</returns>");
-        w.Line($"public float TrainStep({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}, global::NetGen.IOptimizer optimizer) => {Net}.TrainStep(inputs, {targets}, optimizer);");
+        w.Line($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer) => {Net}.TrainStep({x}, {targets}, optimizer);");
         w.Line();
         string other = target == "int" ? "float" : "int";
         string message = target == "int"
             ? $"{plan.Name} is trained with int class labels: its loss is {loss.Display}."
             : $"{plan.Name} is trained with float targets: its loss is {loss.Display}.";
-        EmitUnusable(w, other, other == "int" ? "labels" : "targets", message);
+        EmitUnusable(w, plan, other, other == "int" ? "labels" : "targets", message);
     }
 
     private static void EmitTargetParams(IndentedWriter w, NetworkPlan plan, string target)
     {
-        w.Line("/// <param name=\"inputs\">The batch, sample after sample.</param>");
+        EmitInputParam(w, plan);
+        string per = plan.LabelsPerSample == 1 ? "per sample" : $"per position ({plan.LabelsPerSample} per sample)";
         w.Line(target == "int"
-            ? $"/// <param name=\"labels\">One class label in [0, {plan.OutputSize}) per sample.</param>"
+            ? $"/// <param name=\"labels\">One class label in [0, {plan.Classes}) {per}.</param>"
             : "/// <param name=\"targets\">Batch size times <see cref=\"OutputSize\"/> target values.</param>");
     }
 
     // Overloads that must not be called: they exist so that the mistake is a compile-time error
     // with a message that says what to do, not "no overload takes these arguments".
-    private static void EmitUnusable(IndentedWriter w, string target, string targets, string message)
+    private static void EmitUnusable(IndentedWriter w, NetworkPlan plan, string target, string targets, string message)
     {
         string literal = NetworkEmitter.Literal(message);
-        foreach ((string method, string extra) in new[] { ("ComputeGradients", ""), ("Evaluate", ""), ("TrainStep", ", global::NetGen.IOptimizer optimizer") })
+        string x = plan.InputName;
+        foreach ((string method, string extra) in new[] { ("ComputeGradients", ""), ("AccumulateGradients", ""), ("Evaluate", ""), ("TrainStep", ", global::NetGen.IOptimizer optimizer") })
         {
             w.Line($"/// <summary>Not available: {NetworkEmitter.XmlEscape(message)}</summary>");
-            w.Line("/// <param name=\"inputs\">Unused.</param>");
+            w.Line($"/// <param name=\"{x}\">Unused.</param>");
             w.Line($"/// <param name=\"{targets}\">Unused.</param>");
             if (extra.Length > 0)
             {
@@ -159,7 +180,7 @@ internal static class FacadeEmitter
 
             w.Line("/// <returns>Never returns.</returns>");
             w.Line($"[global::System.Obsolete({literal}, error: true)]");
-            w.Line($"public float {method}({ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}{extra}) =>");
+            w.Line($"public float {method}(global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{target}> {targets}{extra}) =>");
             w.Line($"    throw new global::System.NotSupportedException({literal});");
             w.Line();
         }

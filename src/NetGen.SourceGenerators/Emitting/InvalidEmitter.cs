@@ -6,11 +6,13 @@ namespace NetGen.SourceGenerators;
 /// </summary>
 internal static class InvalidEmitter
 {
-    public static void Emit(IndentedWriter w, string name)
+    public static void Emit(IndentedWriter w, NetworkPlan plan)
     {
+        string name = plan.Name;
+        string inputs = $"global::System.ReadOnlySpan<{plan.InputType}> {plan.InputName}";
         w.Line("/// <summary>Not generated: the NetGen layer attributes of this class have errors (see the NGxxxx diagnostics).</summary>");
         NetworkEmitter.EmitTypeAttributes(w);
-        using (w.Block($"partial class {name} : global::NetGen.INetwork"))
+        using (w.Block($"partial class {name} : global::NetGen.INetwork<{plan.InputType}>"))
         {
             string error = $"NetGen could not generate {name}: its layer attributes have errors; see the NetGen diagnostics (NGxxxx) in the build output.";
             string fail = "throw new global::System.InvalidOperationException(__GenerationError);";
@@ -62,7 +64,7 @@ internal static class InvalidEmitter
             w.Line();
             FacadeEmitter.EmitExplicitInterface(w);
             w.Line("/// <inheritdoc/>");
-            w.Line($"public void Forward({Ex.ReadOnlySpan} inputs, {Ex.Span} outputs) => {fail}");
+            w.Line($"public void Forward({inputs}, {Ex.Span} outputs) => {fail}");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line($"public void InitializeParameters(int seed) => {fail}");
@@ -73,23 +75,29 @@ internal static class InvalidEmitter
             {
                 w.Line();
                 w.Line("/// <summary>Always throws: the network has errors.</summary>");
-                w.Line("/// <param name=\"inputs\">Unused.</param>");
+                w.Line($"/// <param name=\"{plan.InputName}\">Unused.</param>");
                 w.Line($"/// <param name=\"{targets}\">Unused.</param>");
                 w.Line("/// <returns>Never returns.</returns>");
-                w.Line($"public float ComputeGradients({Ex.ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) => {fail}");
+                w.Line($"public float ComputeGradients({inputs}, global::System.ReadOnlySpan<{target}> {targets}) => {fail}");
                 w.Line();
                 w.Line("/// <summary>Always throws: the network has errors.</summary>");
-                w.Line("/// <param name=\"inputs\">Unused.</param>");
+                w.Line($"/// <param name=\"{plan.InputName}\">Unused.</param>");
                 w.Line($"/// <param name=\"{targets}\">Unused.</param>");
                 w.Line("/// <returns>Never returns.</returns>");
-                w.Line($"public float Evaluate({Ex.ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}) => {fail}");
+                w.Line($"public float AccumulateGradients({inputs}, global::System.ReadOnlySpan<{target}> {targets}) => {fail}");
                 w.Line();
                 w.Line("/// <summary>Always throws: the network has errors.</summary>");
-                w.Line("/// <param name=\"inputs\">Unused.</param>");
+                w.Line($"/// <param name=\"{plan.InputName}\">Unused.</param>");
+                w.Line($"/// <param name=\"{targets}\">Unused.</param>");
+                w.Line("/// <returns>Never returns.</returns>");
+                w.Line($"public float Evaluate({inputs}, global::System.ReadOnlySpan<{target}> {targets}) => {fail}");
+                w.Line();
+                w.Line("/// <summary>Always throws: the network has errors.</summary>");
+                w.Line($"/// <param name=\"{plan.InputName}\">Unused.</param>");
                 w.Line($"/// <param name=\"{targets}\">Unused.</param>");
                 w.Line("/// <param name=\"optimizer\">Unused.</param>");
                 w.Line("/// <returns>Never returns.</returns>");
-                w.Line($"public float TrainStep({Ex.ReadOnlySpan} inputs, global::System.ReadOnlySpan<{target}> {targets}, global::NetGen.IOptimizer optimizer) => {fail}");
+                w.Line($"public float TrainStep({inputs}, global::System.ReadOnlySpan<{target}> {targets}, global::NetGen.IOptimizer optimizer) => {fail}");
             }
         }
     }

@@ -12,10 +12,11 @@ internal enum ActivationKind
     Tanh = 4,
     Gelu = 5,
     Softmax = 6,
+    GeluExact = 7,
 }
 
 /// <summary>
-/// <c>[ReLU]</c>, <c>[LeakyReLU(alpha)]</c>, <c>[Sigmoid]</c>, <c>[Tanh]</c>, <c>[Gelu]</c>, <c>[Softmax]</c>:
+/// <c>[ReLU]</c>, <c>[LeakyReLU(alpha)]</c>, <c>[Sigmoid]</c>, <c>[Tanh]</c>, <c>[Gelu]</c>, <c>[GeluExact]</c>, <c>[Softmax]</c>:
 /// an elementwise function (softmax over the last axis). Also the activation that Dense and
 /// Conv2D apply through their <c>Activation</c> argument.
 /// </summary>
@@ -27,7 +28,7 @@ internal sealed record ActivationSpec(ActivationKind Kind, double Alpha) : Layer
 
     public override bool IsReluFamily => IsRelu(Kind);
 
-    public static bool IsRelu(ActivationKind kind) => kind is ActivationKind.ReLU or ActivationKind.LeakyReLU or ActivationKind.Gelu;
+    public static bool IsRelu(ActivationKind kind) => kind is ActivationKind.ReLU or ActivationKind.LeakyReLU or ActivationKind.Gelu or ActivationKind.GeluExact;
 
     public static LayerSpec Read(AttributeArgs a, ActivationKind kind) =>
         new ActivationSpec(kind, kind == ActivationKind.LeakyReLU ? a.Double(0, 0.01) : 0) { AttributeIndex = a.Index, Name = a.LayerName };
@@ -53,7 +54,7 @@ internal sealed record ActivationSpec(ActivationKind Kind, double Alpha) : Layer
     /// What Dense and Conv2D do once their op is built: add it, then the activation their
     /// <c>Activation</c> argument asks for (an op of its own), then their table row.
     /// </summary>
-    public static void AddWeighted(PlanBuilder builder, LayerSite site, PlanOp op, ParamTensor weight, ParamTensor? bias, ActivationKind own)
+    public static void AddWeighted(PlanBuilder builder, LayerSite site, PlanOp op, ParamTensor? weight, ParamTensor? bias, ActivationKind own)
     {
         builder.AddOp(op);
         builder.Current = op.Output;
@@ -62,7 +63,7 @@ internal sealed record ActivationSpec(ActivationKind Kind, double Alpha) : Layer
             AddOp(builder, own, 0.01, site.Name + "." + own.ToString().ToLowerInvariant(), site.Method + own, site.Display);
         }
 
-        builder.AddRow(site.Name, site.Display, op.Output.Shape, weight.LongSize + (bias?.LongSize ?? 0));
+        builder.AddRow(site.Name, site.Display, op.Output.Shape, (weight?.LongSize ?? 0) + (bias?.LongSize ?? 0));
     }
 
     /// <summary>Adds the op that applies <paramref name="kind"/> to <see cref="PlanBuilder.Current"/>.</summary>

@@ -5,7 +5,7 @@ using System.Text;
 namespace NetGen.SourceGenerators;
 
 /// <summary><c>[Dense(units, Activation, UseBias, L1, L2)]</c>: <c>y = x·Wᵀ + b</c> on the last axis.</summary>
-internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseBias, double L1, double L2) : LayerSpec
+internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseBias, double L1, double L2, string? TiedTo, double InitStd) : LayerSpec
 {
     public override string NamePrefix => "dense";
 
@@ -34,6 +34,11 @@ internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseB
                 text.Append(", L2 = ").Append(Format(L2));
             }
 
+            if (TiedTo is not null)
+            {
+                text.Append(", tied to ").Append(TiedTo);
+            }
+
             return text.Append(')').ToString();
         }
     }
@@ -43,7 +48,9 @@ internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseB
         (ActivationKind)a.NamedInt("Activation", 0),
         a.NamedBool("UseBias", true),
         a.NamedDouble("L1", 0),
-        a.NamedDouble("L2", 0))
+        a.NamedDouble("L2", 0),
+        a.NamedString("TiedTo"),
+        a.NamedDouble("InitStd", 0))
     { AttributeIndex = a.Index, Name = a.LayerName };
 
     public override string? ArgumentError()
@@ -63,7 +70,12 @@ internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseB
             return $"L1 must be non-negative and finite, but is {Format(L1)}";
         }
 
-        return !(L2 >= 0) || double.IsInfinity(L2) ? $"L2 must be non-negative and finite, but is {Format(L2)}" : null;
+        if (!(L2 >= 0) || double.IsInfinity(L2))
+        {
+            return $"L2 must be non-negative and finite, but is {Format(L2)}";
+        }
+
+        return !(InitStd >= 0) || double.IsInfinity(InitStd) ? $"InitStd must be non-negative and finite, but is {Format(InitStd)}" : null;
     }
 
     public override bool Plan(PlanBuilder builder, LayerSite site)
@@ -81,13 +93,32 @@ internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseB
         int[] outShape = shape.AsSpan().ToArray();
         outShape[outShape.Length - 1] = Units;
         string m = site.Method;
+        ParamTensor? tied = null;
+        if (TiedTo is not null)
+        {
+            if (!builder.Embeddings.TryGetValue(TiedTo, out tied))
+            {
+                string known = builder.Embeddings.Count == 0 ? string.Empty : "; the embeddings before it are " + string.Join(", ", System.Linq.Enumerable.Select(builder.Embeddings.Keys, k => "'" + k + "'"));
+                site.Report(DiagnosticDescriptors.TiedNotFound.Id, Display, site.At, TiedTo, known);
+                return false;
+            }
+
+            if (tied.Shape[0] != Units || tied.Shape[1] != inFeatures)
+            {
+                site.Report(DiagnosticDescriptors.TiedShape.Id, Display, site.At, TiedTo, Shapes.Format(tied.Shape), Shapes.Format(Shapes.Of(Units, inFeatures)));
+                return false;
+            }
+        }
+
         var op = new DenseOp
         {
             Name = site.Name,
             Method = m,
             Display = Display,
             Input = x,
-            Weight = builder.AddParameter(site.Name + ".weight", m + "Weight", Units, inFeatures),
+            Weight = tied ?? builder.AddParameter(site.Name + ".weight", m + "Weight", Units, inFeatures),
+            Tied = tied is not null,
+            InitStd = InitStd,
             Bias = UseBias ? builder.AddParameter(site.Name + ".bias", m + "Bias", Units) : null,
             Rows = Shapes.Product(shape) / inFeatures,
             InFeatures = inFeatures,
@@ -97,7 +128,7 @@ internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseB
             HeInit = ActivationSpec.HeInitialization(Activation, site),
             Output = builder.AddTensor(m + "Out", ActivationSpec.OutputDescription(site.Name, Activation), new EquatableArray<int>(outShape), requiresGrad: true),
         };
-        ActivationSpec.AddWeighted(builder, site, op, op.Weight, op.Bias, Activation);
+        ActivationSpec.AddWeighted(builder, site, op, tied is null ? op.Weight : null, op.Bias, Activation);
         return true;
     }
 }
@@ -121,6 +152,12 @@ internal sealed record DenseOp : PlanOp
     public double L2 { get; init; }
 
     public bool HeInit { get; init; }
+
+    /// <summary>The weight is an embedding's (weight tying): initialised there, not here.</summary>
+    public bool Tied { get; init; }
+
+    /// <summary>Initialise the weight from N(0, InitStd²) when positive.</summary>
+    public double InitStd { get; init; }
 
     public override IEnumerable<ParamTensor> ParameterTensors => Bias is null ? new[] { Weight } : new[] { Weight, Bias };
 
@@ -161,9 +198,21 @@ internal sealed record DenseOp : PlanOp
 
     public override void EmitInitialization(IndentedWriter w)
     {
-        w.Line(HeInit
-            ? $"global::NetGen.Initializers.HeNormal({Ex.P(Weight)}, fanIn: {InFeatures}, random);"
-            : $"global::NetGen.Initializers.GlorotUniform({Ex.P(Weight)}, fanIn: {InFeatures}, fanOut: {OutFeatures}, random);");
+        if (Tied)
+        {
+            w.Line($"// {Name}'s weight is {Weight.Name} (tied), initialised with it.");
+        }
+        else if (InitStd > 0)
+        {
+            w.Line($"global::NetGen.Initializers.Normal({Ex.P(Weight)}, std: {Ex.Float(InitStd)}, random);");
+        }
+        else
+        {
+            w.Line(HeInit
+                ? $"global::NetGen.Initializers.HeNormal({Ex.P(Weight)}, fanIn: {InFeatures}, random);"
+                : $"global::NetGen.Initializers.GlorotUniform({Ex.P(Weight)}, fanIn: {InFeatures}, fanOut: {OutFeatures}, random);");
+        }
+
         if (Bias is { } bias)
         {
             w.Line($"{Ex.P(bias)}.Clear();");

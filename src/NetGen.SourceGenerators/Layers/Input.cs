@@ -1,16 +1,31 @@
 namespace NetGen.SourceGenerators;
 
-/// <summary><c>[Input(shape)]</c>: one sample's shape. The planner places it (it must come first).</summary>
-internal sealed record InputSpec(EquatableArray<int> Shape) : LayerSpec
+/// <summary>
+/// <c>[Input(shape, Kind)]</c>: one sample's shape, of float values or (<c>Kind = InputKind.Tokens</c>)
+/// a sequence of token ids. The planner places it (it must come first).
+/// </summary>
+internal sealed record InputSpec(EquatableArray<int> Shape, bool Tokens) : LayerSpec
 {
     public override string NamePrefix => "input";
 
-    public override string Display => "Input(" + string.Join(", ", Shape) + ")";
+    public override string Display => "Input(" + string.Join(", ", Shape) + (Tokens ? ", Tokens" : string.Empty) + ")";
 
-    public static LayerSpec Read(AttributeArgs a) => new InputSpec(new EquatableArray<int>(a.IntArray())) { AttributeIndex = a.Index, Name = a.LayerName };
+    public static LayerSpec Read(AttributeArgs a)
+    {
+        int kind = a.NamedInt("Kind", 0);
+        return new InputSpec(new EquatableArray<int>(a.IntArray()), kind == 1) { AttributeIndex = a.Index, Name = a.LayerName, Kind = kind };
+    }
+
+    /// <summary>The raw <c>Kind</c> value, checked against <c>NetGen.InputKind</c>.</summary>
+    public int Kind { get; init; }
 
     public override string? ArgumentError()
     {
+        if (Kind is not (0 or 1))
+        {
+            return $"Kind {Kind} is not a NetGen.InputKind value";
+        }
+
         if (Shape.Length == 0)
         {
             return "the shape is empty; give one sample's dimensions, e.g. [Input(784)] or [Input(1, 28, 28)]";
@@ -24,7 +39,9 @@ internal sealed record InputSpec(EquatableArray<int> Shape) : LayerSpec
             }
         }
 
-        return null;
+        return Tokens && Shape.Length != 1
+            ? "a token input is one sequence of ids: give its length alone, e.g. [Input(64, Kind = InputKind.Tokens)]"
+            : null;
     }
 
     // The planner places the input before the walk; a misplaced one is reported there.

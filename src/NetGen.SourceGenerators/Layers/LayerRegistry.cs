@@ -18,6 +18,7 @@ internal static class LayerRegistry
         ["SigmoidAttribute"] = a => ActivationSpec.Read(a, ActivationKind.Sigmoid),
         ["TanhAttribute"] = a => ActivationSpec.Read(a, ActivationKind.Tanh),
         ["GeluAttribute"] = a => ActivationSpec.Read(a, ActivationKind.Gelu),
+        ["GeluExactAttribute"] = a => ActivationSpec.Read(a, ActivationKind.GeluExact),
         ["SoftmaxAttribute"] = a => ActivationSpec.Read(a, ActivationKind.Softmax),
         ["DropoutAttribute"] = DropoutSpec.Read,
         ["BatchNormAttribute"] = BatchNormSpec.Read,
@@ -29,6 +30,10 @@ internal static class LayerRegistry
         ["SoftmaxCrossEntropyAttribute"] = SoftmaxCrossEntropySpec.Read,
         ["MeanSquaredErrorAttribute"] = MeanSquaredErrorSpec.Read,
         ["BinaryCrossEntropyAttribute"] = BinaryCrossEntropySpec.Read,
+        ["EmbeddingAttribute"] = EmbeddingSpec.Read,
+        ["PositionalEmbeddingAttribute"] = PositionalEmbeddingSpec.Read,
+        ["LayerNormAttribute"] = LayerNormSpec.Read,
+        ["MultiHeadAttentionAttribute"] = MultiHeadAttentionSpec.Read,
         ["ResidualAttribute"] = ResidualSpec.Read,
         ["RepeatAttribute"] = RepeatSpec.Read,
     };

@@ -51,11 +51,11 @@ internal abstract record LossSpec : LayerSpec
         return true;
     }
 
-    /// <summary>Writes <c>float loss = ...;</c> on the logits; the loss kernels also write the logits' gradient.</summary>
-    public abstract void EmitLoss(IndentedWriter w, Tensor last, int outputSize);
+    /// <summary>Writes <c>float loss = ...;</c> on the logits (<c>plan.Last</c>); the loss kernels also write the logits' gradient.</summary>
+    public abstract void EmitLoss(IndentedWriter w, NetworkPlan plan);
 
     /// <summary>Writes what <c>Forward</c> copies or computes into <c>outputs</c>.</summary>
-    public virtual void EmitOutputs(IndentedWriter w, Tensor last, int outputSize) => w.Line($"{Ex.A(last)}.CopyTo(outputs);");
+    public virtual void EmitOutputs(IndentedWriter w, NetworkPlan plan) => w.Line($"{Ex.A(plan.Last!)}.CopyTo(outputs);");
 }
 
 /// <summary><c>[SoftmaxCrossEntropy]</c>: fused, stable softmax and cross-entropy on logits, int labels.</summary>
@@ -73,14 +73,18 @@ internal sealed record SoftmaxCrossEntropySpec : LossSpec
 
     public static LayerSpec Read(AttributeArgs a) => new SoftmaxCrossEntropySpec { AttributeIndex = a.Index, Name = a.LayerName };
 
+    // A vector of class scores, or a sequence [T, classes] with a label per position (next-token prediction).
     protected override string? Misfit(EquatableArray<int> shape) =>
-        shape.Length != 1 || shape[0] < 2 ? "a vector of at least 2 class scores" : null;
+        shape.Length is < 1 or > 2 || shape[shape.Length - 1] < 2 ? "a vector of at least 2 class scores, or a sequence [T, classes] of them" : null;
 
-    public override void EmitLoss(IndentedWriter w, Tensor last, int outputSize) =>
-        w.Line($"float loss = {Ex.Kernels}.SoftmaxCrossEntropy(A(Probabilities, {outputSize}, n), {Ex.D(last)}, {Ex.A(last)}, labels, rows: n, classes: {outputSize});");
+    public override void EmitLoss(IndentedWriter w, NetworkPlan plan)
+    {
+        string rows = plan.LabelsPerSample == 1 ? "n" : $"n * {plan.LabelsPerSample}";
+        w.Line($"float loss = {Ex.Kernels}.SoftmaxCrossEntropy(A(Probabilities, {plan.OutputSize}, n), {Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, labels, rows: {rows}, classes: {plan.Classes});");
+    }
 
-    public override void EmitOutputs(IndentedWriter w, Tensor last, int outputSize) =>
-        w.Line($"{Ex.Kernels}.SoftmaxRows(outputs, {Ex.A(last)}, cols: {outputSize});");
+    public override void EmitOutputs(IndentedWriter w, NetworkPlan plan) =>
+        w.Line($"{Ex.Kernels}.SoftmaxRows(outputs, {Ex.A(plan.Last!)}, cols: {plan.Classes});");
 }
 
 /// <summary><c>[MeanSquaredError]</c>: the mean over every element, float targets.</summary>
@@ -92,8 +96,8 @@ internal sealed record MeanSquaredErrorSpec : LossSpec
 
     public static LayerSpec Read(AttributeArgs a) => new MeanSquaredErrorSpec { AttributeIndex = a.Index, Name = a.LayerName };
 
-    public override void EmitLoss(IndentedWriter w, Tensor last, int outputSize) =>
-        w.Line($"float loss = {Ex.Kernels}.MeanSquaredError({Ex.D(last)}, {Ex.A(last)}, targets, count: n * {outputSize});");
+    public override void EmitLoss(IndentedWriter w, NetworkPlan plan) =>
+        w.Line($"float loss = {Ex.Kernels}.MeanSquaredError({Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, targets, count: n * {plan.OutputSize});");
 }
 
 /// <summary><c>[BinaryCrossEntropy]</c>: fused, stable sigmoid and BCE on logits, float targets in [0, 1].</summary>
@@ -111,9 +115,9 @@ internal sealed record BinaryCrossEntropySpec : LossSpec
 
     public static LayerSpec Read(AttributeArgs a) => new BinaryCrossEntropySpec { AttributeIndex = a.Index, Name = a.LayerName };
 
-    public override void EmitLoss(IndentedWriter w, Tensor last, int outputSize) =>
-        w.Line($"float loss = {Ex.Kernels}.BinaryCrossEntropyWithLogits(A(Probabilities, {outputSize}, n), {Ex.D(last)}, {Ex.A(last)}, targets, count: n * {outputSize});");
+    public override void EmitLoss(IndentedWriter w, NetworkPlan plan) =>
+        w.Line($"float loss = {Ex.Kernels}.BinaryCrossEntropyWithLogits(A(Probabilities, {plan.OutputSize}, n), {Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, targets, count: n * {plan.OutputSize});");
 
-    public override void EmitOutputs(IndentedWriter w, Tensor last, int outputSize) =>
-        w.Line($"{Ex.Kernels}.ActivationForward(outputs, {Ex.A(last)}, global::NetGen.Activation.Sigmoid, alpha: 0f, cols: {outputSize});");
+    public override void EmitOutputs(IndentedWriter w, NetworkPlan plan) =>
+        w.Line($"{Ex.Kernels}.ActivationForward(outputs, {Ex.A(plan.Last!)}, global::NetGen.Activation.Sigmoid, alpha: 0f, cols: {plan.OutputSize});");
 }

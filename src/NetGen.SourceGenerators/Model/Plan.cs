@@ -13,6 +13,9 @@ namespace NetGen.SourceGenerators;
 /// <param name="RequiresGrad">Whether a parameter lies before it, so that backward must produce its gradient.</param>
 internal sealed record Tensor(string Const, string Description, EquatableArray<int> Shape, int Offset, bool RequiresGrad)
 {
+    /// <summary>Token ids in the integer arena (a token input), not float activations.</summary>
+    public bool Tokens { get; init; }
+
     public int Size => Shapes.Product(Shape);
 
     public long LongSize => Shapes.LongProduct(Shape);
@@ -138,8 +141,24 @@ internal sealed record NetworkPlan(
     int ColumnsSize,
     LossSpec? Loss,
     Tensor? InputTensor,
-    Tensor? Probabilities)
+    Tensor? Probabilities,
+    int Vocabulary)
 {
+    /// <summary>Whether the input is token ids (<c>ReadOnlySpan&lt;int&gt;</c>) rather than float values.</summary>
+    public bool TokenInput => InputTensor?.Tokens == true;
+
+    /// <summary>The C# element type of the input: <c>int</c> for token ids, else <c>float</c>.</summary>
+    public string InputType => TokenInput ? "int" : "float";
+
+    /// <summary>The input parameter's name in generated methods.</summary>
+    public string InputName => TokenInput ? "tokens" : "inputs";
+
+    /// <summary>The last axis of the output: the classes of a cross-entropy loss.</summary>
+    public int Classes => OutputShape.Length == 0 ? 0 : OutputShape[OutputShape.Length - 1];
+
+    /// <summary>Class labels per sample for an int-target loss: 1 for a vector, T for a [T, V] sequence.</summary>
+    public int LabelsPerSample => Classes == 0 ? 1 : OutputSize / Classes;
+
     public int InputSize => Shapes.Product(InputShape);
 
     public int OutputSize => Shapes.Product(OutputShape);

@@ -30,6 +30,9 @@ internal abstract record LayerSpec
     /// <summary>Looked past when finding the activation after a weight (normalisation, dropout).</summary>
     public virtual bool IsTransparentForInitialization => false;
 
+    /// <summary>Whether the layer reads token ids (an Embedding); every other layer reads values.</summary>
+    public virtual bool ReadsTokens => false;
+
     /// <summary>The first error in the layer's own arguments (independent of shapes), or null.</summary>
     public virtual string? ArgumentError() => null;
 

@@ -30,6 +30,7 @@ internal sealed class PlanBuilder
     private long _parameterTotal;
     private long _activationTotal;
     private bool _silentError;
+    private Tensor? _input;
 
     private PlanBuilder(NetworkSpec spec, BlockCatalog blocks)
     {
@@ -45,6 +46,12 @@ internal sealed class PlanBuilder
     public LossSpec? Loss { get; set; }
 
     public Tensor? Probabilities { get; set; }
+
+    /// <summary>The vocabulary of the Embedding that reads the token input (0 without one).</summary>
+    public int Vocabulary { get; set; }
+
+    /// <summary>The weights of the Embedding layers planned so far, by layer name (weight tying).</summary>
+    public Dictionary<string, ParamTensor> Embeddings { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Per-batch working space (BatchNorm statistics); the im2col columns come after it.</summary>
     public int ScratchSize { get; private set; }
@@ -173,7 +180,10 @@ internal sealed class PlanBuilder
         }
 
         EquatableArray<int> shape = input.Shape;
-        Current = AddTensor("Input", "network input", shape, requiresGrad: false);
+        Current = input.Tokens
+            ? AddIndexTensor("Input", "token ids", shape) with { Tokens = true }
+            : AddTensor("Input", "network input", shape, requiresGrad: false);
+        _input = Current;
         AddRow("input", input.Display, shape, 0);
         if (argumentErrors)
         {
@@ -186,6 +196,11 @@ internal sealed class PlanBuilder
         }
 
         PlanSequence(layers, Scope.Network(), first: 1);
+        if (Current is { Tokens: true })
+        {
+            Problems.Add(Problem.Create(DiagnosticDescriptors.TokensNeedEmbedding.Id, input.AttributeIndex, input.Display, "0", Shapes.FormatWithCount(shape)));
+            Current = null;
+        }
     }
 
     /// <summary>Plans <paramref name="layers"/> in order in <paramref name="scope"/>; false at the first error.</summary>
@@ -238,6 +253,17 @@ internal sealed class PlanBuilder
             if (layer.Name is null)
             {
                 _names.Add(full);
+            }
+
+            if (Current.Tokens != layer.ReadsTokens)
+            {
+                site.Report(
+                    Current.Tokens ? DiagnosticDescriptors.TokensNeedEmbedding.Id : DiagnosticDescriptors.EmbeddingNeedsTokens.Id,
+                    layer.Display,
+                    at,
+                    Shapes.FormatWithCount(Current.Shape));
+                Current = null;
+                continue;
             }
 
             if (!layer.Plan(this, site))
@@ -321,7 +347,7 @@ internal sealed class PlanBuilder
             _spec.Name,
             _spec.MetadataName,
             hasErrors,
-            _tensors.Count > 0 ? _tensors[0].Shape : EquatableArray<int>.Empty,
+            _input?.Shape ?? EquatableArray<int>.Empty,
             Current?.Shape ?? EquatableArray<int>.Empty,
             new EquatableArray<PlanRow>(_rows),
             new EquatableArray<PlanOp>(ops),
@@ -334,8 +360,9 @@ internal sealed class PlanBuilder
             ScratchSize,
             ColumnsSize,
             Loss,
-            _tensors.Count > 0 ? _tensors[0] : null,
-            Probabilities);
+            _input,
+            Probabilities,
+            Vocabulary);
     }
 
     /// <summary>

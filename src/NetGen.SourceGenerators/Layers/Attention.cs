@@ -1,0 +1,138 @@
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace NetGen.SourceGenerators;
+
+/// <summary>
+/// <c>[MultiHeadAttention(heads, Causal, UseBias, InitStd, OutputInitStd)]</c> on a [T, D] sequence:
+/// nanoGPT's CausalSelfAttention, planned as three ops: the fused projection <c>c_attn</c> (a
+/// Dense to 3D), the attention itself, and the output projection <c>c_proj</c> (a Dense to D).
+/// </summary>
+internal sealed record MultiHeadAttentionSpec(int Heads, bool Causal, bool UseBias, double InitStd, double OutputInitStd) : LayerSpec
+{
+    public override string NamePrefix => "attention";
+
+    public override string Display => $"MultiHeadAttention({Heads}" + (Causal ? ", causal" : string.Empty) + ")";
+
+    public static LayerSpec Read(AttributeArgs a) => new MultiHeadAttentionSpec(
+        a.Int(0),
+        a.NamedBool("Causal", true),
+        a.NamedBool("UseBias", true),
+        a.NamedDouble("InitStd", 0),
+        a.NamedDouble("OutputInitStd", 0))
+    { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override string? ArgumentError()
+    {
+        if (Heads <= 0)
+        {
+            return $"heads must be positive, but is {Heads}";
+        }
+
+        if (InitStd < 0 || double.IsNaN(InitStd) || double.IsInfinity(InitStd))
+        {
+            return $"InitStd must be non-negative and finite, but is {Format(InitStd)}";
+        }
+
+        return OutputInitStd < 0 || double.IsNaN(OutputInitStd) || double.IsInfinity(OutputInitStd)
+            ? $"OutputInitStd must be non-negative and finite, but is {Format(OutputInitStd)}"
+            : null;
+    }
+
+    public override bool Plan(PlanBuilder builder, LayerSite site)
+    {
+        Tensor x = builder.Current!;
+        if (!SequenceRules.IsSequence(x, site))
+        {
+            return false;
+        }
+
+        int length = x.Shape[0], dimension = x.Shape[1];
+        if (dimension % Heads != 0)
+        {
+            site.Report(DiagnosticDescriptors.HeadsDoNotDivide.Id, Display, site.At, dimension.ToString(CultureInfo.InvariantCulture), Shapes.Format(x.Shape), Heads.ToString(CultureInfo.InvariantCulture));
+            return false;
+        }
+
+        string m = site.Method;
+        string qkvName = site.Name + ".c_attn", projName = site.Name + ".c_proj";
+        var qkv = new DenseOp
+        {
+            Name = qkvName,
+            Method = m + "CAttn",
+            Display = Display,
+            Input = x,
+            Weight = builder.AddParameter(qkvName + ".weight", m + "CAttnWeight", 3 * dimension, dimension),
+            Bias = UseBias ? builder.AddParameter(qkvName + ".bias", m + "CAttnBias", 3 * dimension) : null,
+            Rows = length,
+            InFeatures = dimension,
+            OutFeatures = 3 * dimension,
+            InitStd = InitStd,
+            Output = builder.AddTensor(m + "Qkv", qkvName + " output: queries, keys, values", Shapes.Of(length, 3 * dimension), requiresGrad: true),
+        };
+        builder.AddOp(qkv);
+        var attention = new AttentionOp
+        {
+            Name = site.Name,
+            Method = m,
+            Display = Display,
+            Input = qkv.Output,
+            Length = length,
+            Dimension = dimension,
+            Heads = Heads,
+            Causal = Causal,
+            Probabilities = builder.AddTensor(m + "Att", site.Name + " attention weights, softmax over keys", Shapes.Of(Heads, length, length), requiresGrad: false),
+            Scratch = builder.AddScratch(length),
+            Output = builder.AddTensor(m + "Heads", site.Name + " heads side by side, before c_proj", x.Shape, requiresGrad: true),
+        };
+        builder.AddOp(attention);
+        var proj = new DenseOp
+        {
+            Name = projName,
+            Method = m + "CProj",
+            Display = Display,
+            Input = attention.Output,
+            Weight = builder.AddParameter(projName + ".weight", m + "CProjWeight", dimension, dimension),
+            Bias = UseBias ? builder.AddParameter(projName + ".bias", m + "CProjBias", dimension) : null,
+            Rows = length,
+            InFeatures = dimension,
+            OutFeatures = dimension,
+            InitStd = OutputInitStd != 0 ? OutputInitStd : InitStd,
+            Output = builder.AddTensor(m + "Out", site.Name + " output (c_proj)", x.Shape, requiresGrad: true),
+        };
+        builder.AddOp(proj);
+        builder.Current = proj.Output;
+        long parameters = qkv.Weight.LongSize + (qkv.Bias?.LongSize ?? 0) + proj.Weight.LongSize + (proj.Bias?.LongSize ?? 0);
+        builder.AddRow(site.Name, Display, x.Shape, parameters);
+        return true;
+    }
+}
+
+/// <summary>The planned attention between the projections: <c>Kernels.AttentionForward</c>/<c>AttentionBackward</c>.</summary>
+internal sealed record AttentionOp : PlanOp
+{
+    public int Length { get; init; }
+
+    public int Dimension { get; init; }
+
+    public int Heads { get; init; }
+
+    public bool Causal { get; init; }
+
+    /// <summary>The softmax weights [heads, T, T], kept for the backward pass.</summary>
+    public Tensor Probabilities { get; init; } = null!;
+
+    /// <summary>Offset of the backward pass's T values of scratch.</summary>
+    public int Scratch { get; init; }
+
+    public override void EmitMethods(IndentedWriter w)
+    {
+        string sizes = $"sequences: n, length: {Length}, dimension: {Dimension}, heads: {Heads}, causal: {(Causal ? "true" : "false")}";
+        w.Line($"private void {Method}Forward(int n) =>");
+        w.Line($"    {Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes});");
+        w.Line();
+        w.Line($"private void {Method}Backward(int n) =>");
+        w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, W({Scratch}, {Length}), {sizes});");
+        w.Line();
+    }
+}

@@ -1,0 +1,72 @@
+using NetGen;
+
+namespace NetGen.Tests;
+
+// Sequences and the Transformer: a tiny GPT with nanoGPT's module names, and small networks that
+// isolate one layer kind each.
+
+/// <summary>nanoGPT's attention half of a block: ln_1, then causal self-attention.</summary>
+[Block]
+[LayerNorm(Name = "ln_1")]
+[MultiHeadAttention(2, Name = "attn", InitStd = 0.3)]
+public partial class TinyAttention;
+
+/// <summary>nanoGPT's MLP half: ln_2, c_fc with the exact GELU, c_proj.</summary>
+[Block]
+[LayerNorm(Name = "ln_2")]
+[Dense(16, Activation = Activation.GeluExact, Name = "mlp.c_fc")]
+[Dense(8, Name = "mlp.c_proj")]
+public partial class TinyMlp;
+
+/// <summary>A decoder block: x + attn(ln_1(x)), then + mlp(ln_2(x)), named in the block's own scope.</summary>
+[Block]
+[Residual(typeof(TinyAttention), Name = "")]
+[Residual(typeof(TinyMlp), Name = "")]
+public partial class TinyDecoder;
+
+/// <summary>A 2-layer GPT: 11 tokens, 8 dimensions, 2 heads, context 5, tied output weights.</summary>
+[Network]
+[Input(5, Kind = InputKind.Tokens)]
+[Embedding(11, 8, Name = "transformer.wte", InitStd = 0.5)]
+[PositionalEmbedding(Name = "transformer.wpe", InitStd = 0.5)]
+[Repeat(typeof(TinyDecoder), 2, Name = "transformer.h")]
+[LayerNorm(Name = "transformer.ln_f")]
+[Dense(11, UseBias = false, TiedTo = "transformer.wte", Name = "lm_head")]
+[SoftmaxCrossEntropy]
+public partial class TinyGpt;
+
+/// <summary>Embedding, position embedding and a per-position Dense with the next-token loss.</summary>
+[Network]
+[Input(4, Kind = InputKind.Tokens)]
+[Embedding(7, 5)]
+[PositionalEmbedding(4)]
+[Dense(7)]
+[SoftmaxCrossEntropy]
+public partial class EmbeddingNet;
+
+/// <summary>LayerNorm on a float sequence, with and without bias, between layers with parameters.</summary>
+[Network]
+[Input(3, 6)]
+[Dense(6)]
+[LayerNorm(Epsilon = 1e-3)]
+[Dense(5, Activation = Activation.Tanh)]
+[LayerNorm(UseBias = false)]
+[Dense(4)]
+[MeanSquaredError]
+public partial class LayerNormNet;
+
+/// <summary>Attention that sees every position (an encoder), on a float sequence.</summary>
+[Network]
+[Input(4, 6)]
+[Dense(6)]
+[MultiHeadAttention(3, Causal = false)]
+[Dense(2)]
+[MeanSquaredError]
+public partial class EncoderNet;
+
+/// <summary>Causal attention straight on the input: its input needs no gradient.</summary>
+[Network]
+[Input(4, 6)]
+[MultiHeadAttention(2, UseBias = false)]
+[MeanSquaredError]
+public partial class CausalOnInputNet;
