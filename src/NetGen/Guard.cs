@@ -98,4 +98,13 @@ public static class Guard
             }
         }
     }
+
+    /// <summary>Throws unless <paramref name="token"/> lies in <c>[0, vocabulary)</c>.</summary>
+    public static void Token(int token, int vocabulary, string paramName)
+    {
+        if ((uint)token >= (uint)vocabulary)
+        {
+            throw new ArgumentOutOfRangeException(paramName, token, $"'{paramName}' is {token}; token ids must lie in [0, {vocabulary}).");
+        }
+    }
 }

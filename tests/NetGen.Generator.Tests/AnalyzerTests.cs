@@ -71,6 +71,56 @@ public class AnalyzerTests
         "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, or a sequence [T, classes] of them, but receives [1] (1 value)");
 
     [Fact]
+    public Task NG1011_heads_that_do_not_divide_the_dimension() => Single(
+        Net("[Input(64, Kind = InputKind.Tokens)]\n[Embedding(100, 130)]\n[MultiHeadAttention(4)]"),
+        "NG1011", "MultiHeadAttention(4)", "MultiHeadAttention(4, causal) at layer 2: the model dimension 130 of [64, 130] is not divisible by 4 heads; choose heads that divide it (each head gets dimension / heads values)");
+
+    [Theory]
+    [InlineData("[Input(128)]\n[MultiHeadAttention(4)]", "MultiHeadAttention(4)", "MultiHeadAttention(4, causal) at layer 1 needs a sequence [T, D] (positions by features), but receives [128] (128 values)")]
+    [InlineData("[Input(128)]\n[PositionalEmbedding]", "PositionalEmbedding", "PositionalEmbedding at layer 1 needs a sequence [T, D] (positions by features), but receives [128] (128 values)")]
+    [InlineData("[Input(3, 8, 8)]\n[LayerNorm]", "LayerNorm", "LayerNorm at layer 1 needs a sequence [T, D] (positions by features), but receives [3, 8, 8] (192 values)")]
+    public Task NG1012_sequence_layers_on_something_that_is_not_a_sequence(string layers, string underlined, string message) =>
+        Single(Net(layers), "NG1012", underlined, message);
+
+    [Fact]
+    public Task NG1013_an_embedding_after_float_values() => Single(
+        Net("[Input(64)]\n[Embedding(100, 32)]"),
+        "NG1013", "Embedding(100, 32)", "Embedding(100, 32) at layer 1 looks up token ids, but receives [64] (64 values); an Embedding must follow a token input, [Input(T, Kind = InputKind.Tokens)]");
+
+    [Fact]
+    public Task NG1014_a_token_input_without_an_embedding_first() => Single(
+        Net("[Input(64, Kind = InputKind.Tokens)]\n[Dense(32)]"),
+        "NG1014", "Dense(32)", "Dense(32) at layer 1 receives token ids [64] (64 values), which are not values; start the layers after a token input with [Embedding(vocabulary, dimension)]");
+
+    [Fact]
+    public Task NG1014_a_token_input_alone() => Single(
+        Net("[Input(64, Kind = InputKind.Tokens)]"),
+        "NG1014", "Input(64, Kind = InputKind.Tokens)", "Input(64, Tokens) at layer 0 receives token ids [64] (64 values), which are not values; start the layers after a token input with [Embedding(vocabulary, dimension)]");
+
+    [Fact]
+    public Task NG1015_a_position_embedding_of_another_length() => Single(
+        Net("[Input(64, Kind = InputKind.Tokens)]\n[Embedding(100, 32)]\n[PositionalEmbedding(128)]"),
+        "NG1015", "PositionalEmbedding(128)", "PositionalEmbedding(128) at layer 2 has 128 positions, but the sequence [64, 32] has 64; give it the sequence's length or leave the length out");
+
+    [Fact]
+    public Task NG1016_weights_tied_across_shapes() => Single(
+        Net("[Input(64, Kind = InputKind.Tokens)]\n[Embedding(100, 32, Name = \"wte\")]\n[Dense(64)]\n[Dense(100, TiedTo = \"wte\")]\n[SoftmaxCrossEntropy]"),
+        "NG1016", "Dense(100, TiedTo = \"wte\")", "Dense(100, tied to wte) at layer 3 is tied to 'wte', whose weight is [100, 32], but its own weight would be [100, 64]; tie it to an embedding of the same shape");
+
+    [Fact]
+    public Task NG1017_weights_tied_to_a_name_that_is_no_embedding() => Single(
+        Net("[Input(64, Kind = InputKind.Tokens)]\n[Embedding(100, 32, Name = \"wte\")]\n[Dense(100, TiedTo = \"embedding\")]\n[SoftmaxCrossEntropy]"),
+        "NG1017", "Dense(100, TiedTo = \"embedding\")", "Dense(100, tied to embedding) at layer 2 is tied to 'embedding', but no Embedding layer before it has that name; the embeddings before it are 'wte'");
+
+    [Theory]
+    [InlineData("[Input(4, 4, Kind = InputKind.Tokens)]\n[Embedding(10, 4)]", "Input(4, 4, Kind = InputKind.Tokens)", "Input(4, 4, Tokens) at layer 0: a token input is one sequence of ids: give its length alone, e.g. [Input(64, Kind = InputKind.Tokens)]")]
+    [InlineData("[Input(4, Kind = InputKind.Tokens)]\n[Embedding(0, 4)]", "Embedding(0, 4)", "Embedding(0, 4) at layer 1: vocabulary must be positive, but is 0")]
+    [InlineData("[Input(4, 8)]\n[MultiHeadAttention(0)]", "MultiHeadAttention(0)", "MultiHeadAttention(0, causal) at layer 1: heads must be positive, but is 0")]
+    [InlineData("[Input(4, 8)]\n[LayerNorm(Epsilon = 0)]", "LayerNorm(Epsilon = 0)", "LayerNorm(ε = 0) at layer 1: Epsilon must be positive and finite, but is 0")]
+    public Task NG9001_transformer_arguments(string layers, string underlined, string message) =>
+        Single(Net(layers), "NG9001", underlined, message);
+
+    [Fact]
     public Task NG1002_softmax_before_softmax_cross_entropy() => Single(
         Net("[Input(4)]\n[Dense(3)]\n[Softmax]\n[SoftmaxCrossEntropy]"),
         "NG1002", "Softmax", "Softmax at layer 2 is followed by SoftmaxCrossEntropy, which applies softmax itself; remove the softmax or it is applied twice", DiagnosticSeverity.Warning);

@@ -168,6 +168,38 @@ public class BaselineTests(Xunit.Abstractions.ITestOutputHelper output)
         public partial class TinyResNet;
         """;
 
+    public const string Gpt = """
+        using NetGen;
+
+        namespace Samples;
+
+        [Block]
+        [LayerNorm(Name = "ln_1")]
+        [MultiHeadAttention(2, Name = "attn", InitStd = 0.02, OutputInitStd = 0.01)]
+        public partial class Attention;
+
+        [Block]
+        [LayerNorm(Name = "ln_2")]
+        [Dense(32, Activation = Activation.GeluExact, Name = "mlp.c_fc", InitStd = 0.02)]
+        [Dense(8, Name = "mlp.c_proj", InitStd = 0.01)]
+        public partial class Mlp;
+
+        [Block]
+        [Residual(typeof(Attention), Name = "")]
+        [Residual(typeof(Mlp), Name = "")]
+        public partial class Decoder;
+
+        [Network]
+        [Input(4, Kind = InputKind.Tokens)]
+        [Embedding(16, 8, Name = "transformer.wte", InitStd = 0.02)]
+        [PositionalEmbedding(Name = "transformer.wpe", InitStd = 0.02)]
+        [Repeat(typeof(Decoder), 2, Name = "transformer.h")]
+        [LayerNorm(Name = "transformer.ln_f")]
+        [Dense(16, UseBias = false, TiedTo = "transformer.wte", Name = "lm_head")]
+        [SoftmaxCrossEntropy]
+        public partial class TinyGpt;
+        """;
+
     public const string Invalid = """
         using NetGen;
 
@@ -188,6 +220,7 @@ public class BaselineTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(nameof(Regularized), Regularized, "Samples.RegularizedMlp.g.cs")]
     [InlineData(nameof(Cnn), Cnn, "Samples.FashionCnn.g.cs")]
     [InlineData(nameof(Residual), Residual, "Samples.TinyResNet.g.cs")]
+    [InlineData(nameof(Gpt), Gpt, "Samples.TinyGpt.g.cs")]
     [InlineData(nameof(Invalid), Invalid, "Samples.Broken.g.cs")]
     public void Generated_code_matches_the_approved_baseline_and_compiles_without_warnings(string name, string source, string hintName)
     {

@@ -196,4 +196,39 @@ public class AllocationTests
 [CollectionDefinition(nameof(AllocationTests), DisableParallelization = true)]
 public class AllocationCollection
 {
+
+    [Fact]
+    public void A_gpt_trains_with_adamw_and_generates_without_allocating()
+    {
+        var gpt = new TinyGpt(4, seed: 50);
+        var adamw = new AdamW(1e-3f, weightDecay: 0.1f);
+        int[] tokens = Enumerable.Range(0, 4 * TinyGpt.InputSize).Select(i => (i * 7) % TinyGpt.Vocabulary).ToArray();
+        int[] targets = tokens.Select(t => (t + 1) % TinyGpt.Vocabulary).ToArray();
+        for (int i = 0; i < 3; i++)
+        {
+            gpt.TrainStep(tokens, targets, adamw);
+            gpt.AccumulateGradients(tokens, targets);
+        }
+
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++)
+        {
+            gpt.TrainStep(tokens, targets, adamw);
+            gpt.AccumulateGradients(tokens, targets);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - start);
+
+        var net = new TinyGpt(1, seed: 53);
+        var sampler = new TokenSampler(TinyGpt.Vocabulary, temperature: 0.8f, topK: 4, seed: 1);
+        var output = new int[12];
+        net.Generate(new[] { 1, 2 }, output, sampler);
+        var logits = new float[TinyGpt.Vocabulary];
+        int[] prompt = { 3 };
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        net.Generate(prompt, output, sampler);
+        net.Append(5, logits);
+        long after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(before, after);
+    }
 }

@@ -15,7 +15,7 @@ internal static class CoreEmitter
     private const string ReadOnlySpan = Ex.ReadOnlySpan;
     private const string Layout = "global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo>";
 
-    public static void Emit(IndentedWriter w, NetworkPlan plan)
+    public static void Emit(IndentedWriter w, NetworkPlan plan, StepLayout? generation)
     {
         w.Line("/// <summary>The implementation: buffers, offsets, and one forward and backward method per op.</summary>");
         NetworkEmitter.EmitTypeAttributes(w);
@@ -30,6 +30,11 @@ internal static class CoreEmitter
             }
 
             EmitInitialization(w, plan);
+            if (generation is not null)
+            {
+                GenerationEmitter.EmitCore(w, plan, generation);
+            }
+
             EmitPasses(w, plan);
             foreach (PlanOp op in plan.Ops)
             {

@@ -128,8 +128,14 @@ internal static class NetworkEmitter
         using (w.Block($"partial class {plan.Name} : {interfaces}"))
         {
             EmitPublicConstants(w, plan);
+            StepLayout? generation = StepLayout.For(plan);
             FacadeEmitter.Emit(w, plan);
-            CoreEmitter.Emit(w, plan);
+            if (generation is not null)
+            {
+                GenerationEmitter.EmitFacade(w);
+            }
+
+            CoreEmitter.Emit(w, plan, generation);
         }
     }
 

@@ -96,10 +96,17 @@ internal sealed record ActivationOp : PlanOp
     /// <summary>The last axis (softmax's rows).</summary>
     public int Columns { get; init; }
 
+    private string Tail => $"global::NetGen.Activation.{Kind}, alpha: {(Kind == ActivationKind.LeakyReLU ? Ex.Float(Alpha) : "0f")}, cols: {Columns}";
+
+    public override bool EmitStep(IndentedWriter w, StepLayout s)
+    {
+        w.Line($"{Ex.Kernels}.ActivationForward({s.Row(Output)}, {s.Row(Input)}, {Tail});");
+        return true;
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
-        string alpha = Kind == ActivationKind.LeakyReLU ? ((float)Alpha).ToString("R", CultureInfo.InvariantCulture) + "f" : "0f";
-        string tail = $"global::NetGen.Activation.{Kind}, alpha: {alpha}, cols: {Columns}";
+        string tail = Tail;
         w.Line($"private void {Method}Forward(int n) =>");
         w.Line($"    {Ex.Kernels}.ActivationForward({Ex.A(Output)}, {Ex.A(Input)}, {tail});");
         w.Line();

@@ -125,6 +125,18 @@ internal sealed record AttentionOp : PlanOp
     /// <summary>Offset of the backward pass's T values of scratch.</summary>
     public int Scratch { get; init; }
 
+    // Causal attention only: position p attends to positions 0 to p, whose keys and values are cached.
+    public override bool EmitStep(IndentedWriter w, StepLayout s)
+    {
+        if (!Causal)
+        {
+            return false;
+        }
+
+        w.Line($"{Ex.Kernels}.AttentionStep({s.Row(Output)}, R({s.Scores}, {Length}), {s.Cache(Input)}, keys: p + 1, dimension: {Dimension}, heads: {Heads});");
+        return true;
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         string sizes = $"sequences: n, length: {Length}, dimension: {Dimension}, heads: {Heads}, causal: {(Causal ? "true" : "false")}";

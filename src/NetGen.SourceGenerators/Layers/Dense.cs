@@ -196,6 +196,13 @@ internal sealed record DenseOp : PlanOp
         w.Line();
     }
 
+    public override bool EmitStep(IndentedWriter w, StepLayout s)
+    {
+        string bias = Bias is { } b ? Ex.P(b) : "default";
+        w.Line($"{Ex.Kernels}.DenseForward({s.Row(Output)}, {s.Row(Input)}, {Ex.P(Weight)}, {bias}, rows: 1, inFeatures: {InFeatures}, outFeatures: {OutFeatures});");
+        return true;
+    }
+
     public override void EmitInitialization(IndentedWriter w)
     {
         if (Tied)

@@ -42,6 +42,12 @@ internal sealed record DropoutOp : PlanOp
 
     public override bool TakesTrainingFlag => true;
 
+    public override bool EmitStep(IndentedWriter w, StepLayout s)
+    {
+        w.Line($"{s.Row(Input)}.CopyTo({s.Row(Output)}); // the identity at inference");
+        return true;
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         using (w.Block($"private void {Method}Forward(int n, bool training)"))

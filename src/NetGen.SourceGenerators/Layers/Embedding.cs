@@ -78,6 +78,12 @@ internal sealed record EmbeddingOp : PlanOp
         w.Line();
     }
 
+    public override bool EmitStep(IndentedWriter w, StepLayout s)
+    {
+        w.Line($"{Ex.P(Weight)}.Slice(token * {Dimension}, {Dimension}).CopyTo({s.Row(Output)});");
+        return true;
+    }
+
     public override void EmitInitialization(IndentedWriter w) =>
         w.Line($"global::NetGen.Initializers.Normal({Ex.P(Weight)}, std: {Ex.Float(InitStd)}, random);");
 }
@@ -151,6 +157,13 @@ internal sealed record PositionalOp : PlanOp
         w.Line($"private void {Method}Backward(int n) =>");
         w.Line($"    {Ex.Kernels}.PositionalBackward({DInput()}, {Ex.G(Weight)}, {Ex.D(Output)}, sampleSize: {Input.Size});");
         w.Line();
+    }
+
+    public override bool EmitStep(IndentedWriter w, StepLayout s)
+    {
+        int row = Input.Size / s.Length;
+        w.Line($"{Ex.Kernels}.Add({s.Row(Output)}, {s.Row(Input)}, {Ex.P(Weight)}.Slice(p * {row}, {row}));");
+        return true;
     }
 
     public override void EmitInitialization(IndentedWriter w) =>

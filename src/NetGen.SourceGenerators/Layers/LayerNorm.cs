@@ -87,6 +87,13 @@ internal sealed record LayerNormOp : PlanOp
         w.Line();
     }
 
+    public override bool EmitStep(IndentedWriter w, StepLayout s)
+    {
+        string bias = Bias is { } b ? Ex.P(b) : "default";
+        w.Line($"{Ex.Kernels}.LayerNormForward({s.Row(Output)}, {s.Row(Mean)}, {s.Row(Rstd)}, {s.Row(Input)}, {Ex.P(Weight)}, {bias}, rows: 1, cols: {Columns}, epsilon: {Ex.Float(Epsilon)});");
+        return true;
+    }
+
     public override void EmitInitialization(IndentedWriter w)
     {
         w.Line($"{Ex.P(Weight)}.Fill(1f);");

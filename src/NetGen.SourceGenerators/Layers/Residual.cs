@@ -91,6 +91,12 @@ internal sealed record AddOp : PlanOp
 
     public override IEnumerable<Tensor> Inputs => new[] { Input, Other };
 
+    public override bool EmitStep(IndentedWriter w, StepLayout s)
+    {
+        w.Line($"{Ex.Kernels}.Add({s.Row(Output)}, {s.Row(Input)}, {s.Row(Other)});");
+        return true;
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         w.Line($"private void {Method}Forward(int n) =>");

@@ -109,6 +109,12 @@ internal abstract record PlanOp
     {
     }
 
+    /// <summary>
+    /// Writes the op's step of incremental generation: its output's row at position <c>p</c> from its
+    /// inputs' rows (see <see cref="StepLayout"/>); false when the op cannot work position by position.
+    /// </summary>
+    public virtual bool EmitStep(IndentedWriter w, StepLayout s) => false;
+
     /// <summary>Whether the op adds a penalty to the loss (L1/L2).</summary>
     public virtual bool HasPenalty => false;
 
