@@ -241,4 +241,63 @@ public class OptimizerTests
         Assert.Equal(q1, p1);
         _ = p2;
     }
+
+    [Theory]
+    [InlineData("adamw")]
+    [InlineData("sgd-momentum")]
+    [InlineData("rmsprop-centered")]
+    [InlineData("adagrad")]
+    [InlineData("adam-amsgrad")]
+    public void Parameter_groups_give_each_range_the_update_of_its_own_settings(string name)
+    {
+        // TinyGpt's layout: the matrices get decay 0.1, the vectors none, and (second variant) a
+        // group may scale the learning rate. Updates are elementwise, so each range must equal what
+        // an ungrouped optimizer with that range's settings does to it.
+        IReadOnlyList<ParameterInfo> layout = TinyGpt.ParameterLayout;
+        IReadOnlyList<ParameterGroup> groups = ParameterGroup.DecayMatricesOnly(layout, 0.1f)
+            .Select((g, k) => k == 1 ? g with { LearningRateScale = 0.5f } : g).ToList();
+        Assert.Equal(TinyGpt.ParameterCount, groups.Sum(g => g.Length));
+        Assert.Equal(0.1f, groups[0].WeightDecay);
+        Assert.Equal(layout[0].Length + layout[1].Length, groups[0].Length); // wte and wpe merged
+        Assert.Equal(0f, groups[1].WeightDecay); // ln_1 weight and bias
+
+        float[] theta = Reference.RandomFloats(TinyGpt.ParameterCount, 60);
+        var grouped = (Optimizer)Create(name, weightDecay: 0.3f);
+        grouped.SetGroups(groups);
+        float[] actual = (float[])theta.Clone();
+        var expected = (float[])theta.Clone();
+        var plain = groups.Select(g => (Group: g, Optimizer: (Optimizer)Create(name, weightDecay: g.WeightDecay ?? 0.3f), Copy: (float[])theta.Clone())).ToList();
+        for (int step = 0; step < 4; step++)
+        {
+            float[] gradient = Reference.RandomFloats(theta.Length, 61 + step);
+            grouped.Step(actual, gradient);
+            foreach (var (group, optimizer, copy) in plain)
+            {
+                optimizer.LearningRate = grouped.LearningRate * group.LearningRateScale;
+                optimizer.Step(copy, gradient);
+                copy.AsSpan(group.Offset, group.Length).CopyTo(expected.AsSpan(group.Offset, group.Length));
+            }
+        }
+
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void Overlapping_parameter_groups_are_refused()
+    {
+        var adam = new Adam();
+        var e = Assert.Throws<ArgumentException>(() => adam.SetGroups(new[] { new ParameterGroup(0, 10), new ParameterGroup(5, 10) }));
+        Assert.Contains("[0, 10) and [5, 15)", e.Message);
+        Assert.Empty(adam.Groups);
+    }
+
+    private static IOptimizer Create(string name, float weightDecay) => name switch
+    {
+        "adamw" => new AdamW(0.01f, weightDecay: weightDecay),
+        "sgd-momentum" => new Sgd(0.01f, momentum: 0.9f, weightDecay: weightDecay),
+        "rmsprop-centered" => new RmsProp(0.01f, momentum: 0.5f, centered: true, weightDecay: weightDecay),
+        "adagrad" => new Adagrad(0.01f, weightDecay: weightDecay),
+        "adam-amsgrad" => new Adam(0.01f, weightDecay: weightDecay, amsgrad: true),
+        _ => throw new ArgumentOutOfRangeException(nameof(name)),
+    };
 }

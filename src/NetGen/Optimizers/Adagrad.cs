@@ -52,14 +52,14 @@ public sealed class Adagrad : Optimizer
     protected override void ClearState() => Array.Fill(_sum, InitialAccumulatorValue);
 
     /// <inheritdoc/>
-    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long t)
+    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, ParameterSegment segment, long t)
     {
         int n = parameters.Length;
         ref float p = ref Ref(parameters);
         ref float g = ref Ref(gradients);
-        ref float s = ref MemoryMarshal.GetArrayDataReference(_sum);
-        float clr = (float)(LearningRate / (1.0 + ((t - 1) * (double)LearningRateDecay)));
-        float wd = WeightDecay, eps = Epsilon;
+        ref float s = ref MemoryMarshal.GetReference(segment.Of(_sum));
+        float clr = (float)(segment.LearningRate / (1.0 + ((t - 1) * (double)LearningRateDecay)));
+        float wd = segment.WeightDecay, eps = Epsilon;
         int i = 0;
         var vclr = Vector256.Create(clr);
         var vwd = Vector256.Create(wd);

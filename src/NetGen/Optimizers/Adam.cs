@@ -75,19 +75,20 @@ public class Adam : Optimizer
     }
 
     /// <inheritdoc/>
-    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long t)
+    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, ParameterSegment segment, long t)
     {
         int n = parameters.Length;
-        float lr = LearningRate, b1 = Beta1, b2 = Beta2, eps = Epsilon;
+        float lr = segment.LearningRate, b1 = Beta1, b2 = Beta2, eps = Epsilon;
         float c1 = 1f - b1, c2 = 1f - b2;
         float inverseCorrection1 = (float)(1.0 / (1.0 - Math.Pow(b1, t)));
         float inverseCorrection2 = (float)(1.0 / (1.0 - Math.Pow(b2, t)));
-        float wd = _decoupled ? 0f : WeightDecay;
-        float shrink = _decoupled ? 1f - (lr * WeightDecay) : 1f;
+        float wd = _decoupled ? 0f : segment.WeightDecay;
+        float shrink = _decoupled ? 1f - (lr * segment.WeightDecay) : 1f;
         ref float p = ref Ref(parameters);
         ref float g = ref Ref(gradients);
-        ref float m = ref MemoryMarshal.GetArrayDataReference(_m);
-        ref float v = ref MemoryMarshal.GetArrayDataReference(_v);
+        ref float m = ref MemoryMarshal.GetReference(segment.Of(_m));
+        ref float v = ref MemoryMarshal.GetReference(segment.Of(_v));
+        Span<float> vMax = segment.Of(_vMax);
         int i = 0;
         if (!AmsGrad)
         {
@@ -126,7 +127,7 @@ public class Adam : Optimizer
             float vHat = vi * inverseCorrection2;
             if (AmsGrad)
             {
-                vHat = _vMax[i] = MathF.Max(_vMax[i], vHat);
+                vHat = vMax[i] = MathF.Max(vMax[i], vHat);
             }
 
             pi -= lr * (mi * inverseCorrection1) / (MathF.Sqrt(vHat) + eps);

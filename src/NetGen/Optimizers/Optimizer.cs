@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -15,6 +17,7 @@ namespace NetGen;
 public abstract class Optimizer : IOptimizer
 {
     private float _learningRate;
+    private ParameterGroup[] _groups = Array.Empty<ParameterGroup>();
 
     /// <summary>Validates and stores the shared hyper-parameters.</summary>
     protected Optimizer(float learningRate, float weightDecay)
@@ -104,7 +107,66 @@ public abstract class Optimizer : IOptimizer
         }
 
         StepCount++;
-        Update(parameters, gradients, StepCount);
+        if (_groups.Length == 0)
+        {
+            Update(parameters, gradients, new ParameterSegment(0, parameters.Length, LearningRate, WeightDecay), StepCount);
+            return;
+        }
+
+        // The groups in buffer order; a stretch that no group covers gets the optimizer's own settings.
+        int next = 0;
+        foreach (ParameterGroup group in _groups)
+        {
+            if (group.Offset + group.Length > parameters.Length)
+            {
+                throw new InvalidOperationException($"The parameter group at [{group.Offset}, {group.Offset + group.Length}) lies outside the {parameters.Length} parameters; groups must come from this network's ParameterLayout.");
+            }
+
+            if (group.Offset > next)
+            {
+                UpdateRange(parameters, gradients, next, group.Offset - next, LearningRate, WeightDecay);
+            }
+
+            UpdateRange(parameters, gradients, group.Offset, group.Length, LearningRate * group.LearningRateScale, group.WeightDecay ?? WeightDecay);
+            next = group.Offset + group.Length;
+        }
+
+        if (next < parameters.Length)
+        {
+            UpdateRange(parameters, gradients, next, parameters.Length - next, LearningRate, WeightDecay);
+        }
+    }
+
+    /// <summary>
+    /// Parameter groups (PyTorch's param_groups): parts of the buffer with their own weight decay or
+    /// learning-rate scale, in buffer order and not overlapping. Parameters outside every group use
+    /// <see cref="LearningRate"/> and <see cref="WeightDecay"/>. Empty (the default): one group, the whole buffer.
+    /// </summary>
+    public IReadOnlyList<ParameterGroup> Groups => _groups;
+
+    /// <summary>Sets <see cref="Groups"/>; they are sorted by offset and must not overlap.</summary>
+    /// <param name="groups">The groups, e.g. from <see cref="ParameterGroup.DecayMatricesOnly"/>.</param>
+    public void SetGroups(IEnumerable<ParameterGroup> groups)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        ParameterGroup[] sorted = groups.OrderBy(g => g.Offset).ToArray();
+        for (int i = 1; i < sorted.Length; i++)
+        {
+            if (sorted[i].Offset < sorted[i - 1].Offset + sorted[i - 1].Length)
+            {
+                throw new ArgumentException($"Parameter groups overlap: [{sorted[i - 1].Offset}, {sorted[i - 1].Offset + sorted[i - 1].Length}) and [{sorted[i].Offset}, {sorted[i].Offset + sorted[i].Length}).", nameof(groups));
+            }
+        }
+
+        _groups = sorted;
+    }
+
+    private void UpdateRange(Span<float> parameters, ReadOnlySpan<float> gradients, int offset, int length, float learningRate, float weightDecay)
+    {
+        if (length > 0)
+        {
+            Update(parameters.Slice(offset, length), gradients.Slice(offset, length), new ParameterSegment(offset, length, learningRate, weightDecay), StepCount);
+        }
     }
 
     /// <summary>Allocates the state arrays.</summary>
@@ -113,8 +175,12 @@ public abstract class Optimizer : IOptimizer
     /// <summary>Zeroes the state arrays (or sets their initial values).</summary>
     protected abstract void ClearState();
 
-    /// <summary>Step <paramref name="t"/> (1-based) of the update rule.</summary>
-    protected abstract void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long t);
+    /// <summary>
+    /// Step <paramref name="t"/> (1-based) of the update rule on one segment of the buffer:
+    /// <paramref name="parameters"/> and <paramref name="gradients"/> are the segment's values, its
+    /// state is <c>segment.Of(stateArray)</c>, and its rate and decay are the segment's.
+    /// </summary>
+    protected abstract void Update(Span<float> parameters, ReadOnlySpan<float> gradients, ParameterSegment segment, long t);
 
     internal static void CheckRange(float value, float min, float maxExclusive, string name)
     {
@@ -137,4 +203,82 @@ public abstract class Optimizer : IOptimizer
     internal static ref float Ref(ReadOnlySpan<float> span) => ref MemoryMarshal.GetReference(span);
 
     internal static int VectorEnd(int n) => Vector256.IsHardwareAccelerated ? n - (n % Vector256<float>.Count) : 0;
+}
+
+/// <summary>The part of the buffer one call of an optimizer's update rule works on, with its settings.</summary>
+public readonly struct ParameterSegment
+{
+    /// <summary>Creates the segment.</summary>
+    public ParameterSegment(int offset, int length, float learningRate, float weightDecay)
+    {
+        Offset = offset;
+        Length = length;
+        LearningRate = learningRate;
+        WeightDecay = weightDecay;
+    }
+
+    /// <summary>Index of its first parameter in the whole buffer.</summary>
+    public int Offset { get; }
+
+    /// <summary>Parameters in the segment.</summary>
+    public int Length { get; }
+
+    /// <summary>The learning rate for the segment (the optimizer's, times the group's scale).</summary>
+    public float LearningRate { get; }
+
+    /// <summary>The weight decay for the segment.</summary>
+    public float WeightDecay { get; }
+
+    /// <summary>The segment's part of a state array laid out as the parameters; empty for an empty array.</summary>
+    public Span<float> Of(float[] state) => state.Length == 0 ? Span<float>.Empty : state.AsSpan(Offset, Length);
+}
+
+/// <summary>
+/// A parameter group: a range of the parameter buffer with its own weight decay and learning-rate
+/// scale (PyTorch's param_groups). Build them from a network's ParameterLayout.
+/// </summary>
+/// <param name="Offset">Index of the first parameter.</param>
+/// <param name="Length">Parameters in the group.</param>
+/// <param name="WeightDecay">The group's weight decay; null: the optimizer's.</param>
+/// <param name="LearningRateScale">Multiplies the optimizer's (scheduled) learning rate; default 1.</param>
+public sealed record ParameterGroup(int Offset, int Length, float? WeightDecay = null, float LearningRateScale = 1f)
+{
+    /// <summary>
+    /// The GPT-2 and nanoGPT recipe: weight decay on the tensors with two or more dimensions (weight
+    /// matrices, embeddings, convolution kernels), none on vectors (biases, LayerNorm and BatchNorm
+    /// parameters). Neighbouring tensors with the same decay are merged into one group.
+    /// </summary>
+    /// <param name="layout">The network's ParameterLayout.</param>
+    /// <param name="weightDecay">The decay of the matrices.</param>
+    /// <returns>Groups covering the whole buffer, in order.</returns>
+    public static IReadOnlyList<ParameterGroup> DecayMatricesOnly(IReadOnlyList<ParameterInfo> layout, float weightDecay) =>
+        ByTensor(layout, p => p.Shape.Count >= 2 ? weightDecay : 0f);
+
+    /// <summary>
+    /// One weight decay per tensor, chosen by <paramref name="decay"/> (e.g. by name); neighbouring
+    /// tensors with the same decay are merged.
+    /// </summary>
+    /// <param name="layout">The network's ParameterLayout.</param>
+    /// <param name="decay">The decay of each tensor.</param>
+    /// <returns>Groups covering the whole buffer, in order.</returns>
+    public static IReadOnlyList<ParameterGroup> ByTensor(IReadOnlyList<ParameterInfo> layout, Func<ParameterInfo, float> decay)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(decay);
+        var groups = new List<ParameterGroup>();
+        foreach (ParameterInfo p in layout.OrderBy(p => p.Offset))
+        {
+            float d = decay(p);
+            if (groups.Count > 0 && groups[^1].WeightDecay == d && groups[^1].Offset + groups[^1].Length == p.Offset)
+            {
+                groups[^1] = groups[^1] with { Length = groups[^1].Length + p.Length };
+            }
+            else
+            {
+                groups.Add(new ParameterGroup(p.Offset, p.Length, d));
+            }
+        }
+
+        return groups;
+    }
 }

@@ -65,17 +65,18 @@ public sealed class RmsProp : Optimizer
     }
 
     /// <inheritdoc/>
-    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long t)
+    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, ParameterSegment segment, long t)
     {
         int n = parameters.Length;
-        float lr = LearningRate, wd = WeightDecay, a = Alpha, oneMinusA = 1f - Alpha, eps = Epsilon, mu = Momentum;
+        float lr = segment.LearningRate, wd = segment.WeightDecay, a = Alpha, oneMinusA = 1f - Alpha, eps = Epsilon, mu = Momentum;
+        Span<float> square = segment.Of(_square), average = segment.Of(_average), momentum = segment.Of(_momentum);
         int i = 0;
         if (!Centered && mu == 0f)
         {
             // The common case, vectorised: v ← αv + (1 − α)g², θ ← θ − lr·g/(√v + ε).
             ref float p = ref Ref(parameters);
             ref float g = ref Ref(gradients);
-            ref float sq = ref MemoryMarshal.GetArrayDataReference(_square);
+            ref float sq = ref MemoryMarshal.GetReference(segment.Of(_square));
             var va = Vector256.Create(a);
             var vb = Vector256.Create(oneMinusA);
             var vwd = Vector256.Create(wd);
@@ -94,17 +95,17 @@ public sealed class RmsProp : Optimizer
         for (; i < n; i++)
         {
             float g = gradients[i] + (wd * parameters[i]);
-            float v = _square[i] = (a * _square[i]) + (oneMinusA * g * g);
+            float v = square[i] = (a * square[i]) + (oneMinusA * g * g);
             if (Centered)
             {
-                float avg = _average[i] = (a * _average[i]) + (oneMinusA * g);
+                float avg = average[i] = (a * average[i]) + (oneMinusA * g);
                 v -= avg * avg;
             }
 
             float step = g / (MathF.Sqrt(v) + eps);
             if (mu > 0f)
             {
-                step = _momentum[i] = (mu * _momentum[i]) + step;
+                step = momentum[i] = (mu * momentum[i]) + step;
             }
 
             parameters[i] -= lr * step;

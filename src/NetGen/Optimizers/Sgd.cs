@@ -56,12 +56,12 @@ public sealed class Sgd : Optimizer
     protected override void ClearState() => Array.Clear(_momentum);
 
     /// <inheritdoc/>
-    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, long t)
+    protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, ParameterSegment segment, long t)
     {
         int n = parameters.Length;
         ref float p = ref Ref(parameters);
         ref float g = ref Ref(gradients);
-        float lr = LearningRate, wd = WeightDecay, mu = Momentum, keep = 1f - Dampening;
+        float lr = segment.LearningRate, wd = segment.WeightDecay, mu = Momentum, keep = 1f - Dampening;
         bool first = t == 1;
         if (mu == 0f)
         {
@@ -84,7 +84,7 @@ public sealed class Sgd : Optimizer
             return;
         }
 
-        ref float b = ref MemoryMarshal.GetArrayDataReference(_momentum);
+        ref float b = ref MemoryMarshal.GetReference(segment.Of(_momentum));
         int j = 0;
         {
             var vlr = Vector256.Create(lr);
