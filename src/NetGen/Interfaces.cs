@@ -31,6 +31,14 @@ public interface INetwork
     IReadOnlyList<ParameterInfo> ParameterLayout { get; }
 
     /// <summary>
+    /// Tied parameters (weight tying, as GPT-2's <c>lm_head.weight</c> is <c>transformer.wte.weight</c>):
+    /// each entry's name with the offset and shape of the values it shares with a tensor of
+    /// <see cref="ParameterLayout"/>. They are not counted or stepped twice; saved files list them
+    /// under their own names too, as PyTorch's state_dict does. Empty when nothing is tied.
+    /// </summary>
+    IReadOnlyList<ParameterInfo> TiedLayout { get; }
+
+    /// <summary>
     /// State that is not trained by gradients but belongs to the model (BatchNorm's running
     /// mean and variance), in one buffer; empty when the network has none.
     /// </summary>

@@ -146,6 +146,52 @@ public class SafeTensorsTests
         }
     }
 
+    [Fact]
+    public void A_tied_weight_is_saved_under_both_names_as_pytorch_lists_it_and_loads_with_or_without_the_alias()
+    {
+        var gpt = new TinyGpt(1, seed: 80);
+        Assert.Equal("lm_head.weight (11, 8) @ 0", Assert.Single(TinyGpt.TiedLayout).ToString());
+        using var saved = new MemoryStream();
+        SafeTensors.Save(gpt, saved);
+        byte[] file = saved.ToArray();
+        using JsonDocument header = JsonDocument.Parse(file.AsMemory(8, (int)BinaryPrimitives.ReadUInt64LittleEndian(file)));
+        Assert.Equal(TinyGpt.ParameterLayout.Count + 1, header.RootElement.EnumerateObject().Count());
+        Assert.Equal("[11,8]", header.RootElement.GetProperty("lm_head.weight").GetProperty("shape").GetRawText());
+
+        var loaded = new TinyGpt(1, seed: 81);
+        SafeTensors.Load(loaded, new MemoryStream(file));
+        Assert.Equal(gpt.Parameters.ToArray(), loaded.Parameters.ToArray());
+
+        // Without the alias (safetensors' save_model drops shared tensors): loads the same.
+        var withoutAlias = new TinyGpt(1, seed: 82);
+        SafeTensors.Load(withoutAlias, new MemoryStream(Rewrite(file, drop: "lm_head.weight")));
+        Assert.Equal(gpt.Parameters.ToArray(), withoutAlias.Parameters.ToArray());
+
+        // An untied model's file (lm_head differs from wte) cannot be held by a tied network: refused, nothing loaded.
+        byte[] untied = (byte[])file.Clone();
+        JsonElement range = header.RootElement.GetProperty("lm_head.weight").GetProperty("data_offsets");
+        untied[8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(file) + range[0].GetInt32()] ^= 0x40;
+        var refused = new TinyGpt(1, seed: 83);
+        float[] before = refused.Parameters.ToArray();
+        var e = Assert.Throws<InvalidDataException>(() => SafeTensors.Load(refused, new MemoryStream(untied), "untied.safetensors"));
+        Assert.Equal("untied.safetensors: tensor 'lm_head.weight' differs from 'transformer.wte.weight', which this network ties it to; the file holds an untied model.", e.Message);
+        Assert.Equal(before, refused.Parameters.ToArray());
+    }
+
+    // The same file without tensor <paramref name="drop"/> (its bytes stay; only the header forgets it).
+    private static byte[] Rewrite(byte[] file, string drop)
+    {
+        int length = (int)BinaryPrimitives.ReadUInt64LittleEndian(file);
+        var entries = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(file.AsSpan(8, length))!;
+        entries.Remove(drop);
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(entries);
+        var result = new byte[8 + json.Length + (file.Length - 8 - length)];
+        BinaryPrimitives.WriteUInt64LittleEndian(result, (ulong)json.Length);
+        json.CopyTo(result, 8);
+        file.AsSpan(8 + length).CopyTo(result.AsSpan(8 + json.Length));
+        return result;
+    }
+
     /// <summary>A network whose parameters cannot be read, to make a save fail halfway.</summary>
     private sealed class ThrowingNetwork : INetwork
     {
@@ -166,6 +212,8 @@ public class SafeTensorsTests
         public Span<float> State => Span<float>.Empty;
 
         public IReadOnlyList<ParameterInfo> StateLayout { get; } = Array.Empty<ParameterInfo>();
+
+        public IReadOnlyList<ParameterInfo> TiedLayout { get; } = Array.Empty<ParameterInfo>();
 
         public SeededRandom RandomSource { get; } = new(0);
 

@@ -163,6 +163,7 @@ internal static class CoreEmitter
         w.Line();
         EmitLayout(w, "ParameterLayout", plan.Parameters);
         EmitLayout(w, "StateLayout", plan.State);
+        EmitLayout(w, "TiedLayout", new EquatableArray<ParamTensor>(plan.Ops.OfType<DenseOp>().Where(d => d.Tied).Select(d => new ParamTensor(d.Name + ".weight", d.Weight.Const, d.Weight.Shape, d.Weight.Offset)).ToArray()));
     }
 
     private static void EmitLayout(IndentedWriter w, string name, EquatableArray<ParamTensor> tensors)

@@ -40,6 +40,9 @@ internal static class FacadeEmitter
         w.Line("/// <summary>Name, offset and shape of every parameter tensor, in buffer order.</summary>");
         w.Line($"public static {Layout} ParameterLayout => {Core}.ParameterLayout;");
         w.Line();
+        w.Line("/// <summary>Tied parameters: each one's name with the offset and shape of the values it shares (empty when nothing is tied).</summary>");
+        w.Line($"public static {Layout} TiedLayout => {Core}.TiedLayout;");
+        w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line($"public {Span} State => {Net}.State;");
         w.Line();
@@ -87,6 +90,8 @@ internal static class FacadeEmitter
         w.Line($"{Layout} global::NetGen.INetwork.ParameterLayout => ParameterLayout;");
         w.Line();
         w.Line($"{Layout} global::NetGen.INetwork.StateLayout => StateLayout;");
+        w.Line();
+        w.Line($"{Layout} global::NetGen.INetwork.TiedLayout => TiedLayout;");
         w.Line();
     }
 

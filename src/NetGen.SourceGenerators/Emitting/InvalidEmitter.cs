@@ -56,6 +56,9 @@ internal static class InvalidEmitter
             w.Line("/// <summary>Always throws: the network has errors.</summary>");
             w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> StateLayout => {fail}");
             w.Line();
+            w.Line("/// <summary>Always throws: the network has errors.</summary>");
+            w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> TiedLayout => {fail}");
+            w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line($"public global::NetGen.SeededRandom RandomSource => {fail}");
             w.Line();

@@ -199,14 +199,27 @@ public static class SafeTensors
             throw new InvalidDataException($"{name}: the header is not valid safetensors JSON ({e.Message}).", e);
         }
 
-        // Check everything before copying anything.
+        // Check everything before copying anything. A tied tensor (lm_head.weight) may be absent,
+        // as safetensors' own save_model leaves it out; when present it must hold the same values
+        // as the tensor it is tied to (else the file is an untied model's, which this one cannot hold).
         var tensors = Tensors(network);
+        var tied = new HashSet<string>(StringComparer.Ordinal);
+        foreach (ParameterInfo t in network.TiedLayout)
+        {
+            tied.Add(t.Name);
+        }
+
         var expected = new HashSet<string>(StringComparer.Ordinal);
         foreach ((ParameterInfo info, _) in tensors)
         {
             expected.Add(info.Name);
             if (!entries.TryGetValue(info.Name, out var entry))
             {
+                if (tied.Contains(info.Name))
+                {
+                    continue;
+                }
+
                 throw new InvalidDataException($"{name}: tensor '{info.Name}' ({string.Join(", ", info.Shape)}) is missing.");
             }
 
@@ -234,9 +247,30 @@ public static class SafeTensors
             }
         }
 
+        foreach (ParameterInfo alias in network.TiedLayout)
+        {
+            if (!entries.TryGetValue(alias.Name, out var entry))
+            {
+                continue;
+            }
+
+            foreach (ParameterInfo primary in network.ParameterLayout)
+            {
+                if (primary.Offset == alias.Offset && entries.TryGetValue(primary.Name, out var source) &&
+                    !bytes.AsSpan(dataStart + (int)entry.Begin, 4 * alias.Length).SequenceEqual(bytes.AsSpan(dataStart + (int)source.Begin, 4 * alias.Length)))
+                {
+                    throw new InvalidDataException($"{name}: tensor '{alias.Name}' differs from '{primary.Name}', which this network ties it to; the file holds an untied model.");
+                }
+            }
+        }
+
         foreach ((ParameterInfo info, bool state) in tensors)
         {
-            var entry = entries[info.Name];
+            if (!entries.TryGetValue(info.Name, out var entry))
+            {
+                continue; // an absent tied tensor: its values come with the tensor it is tied to
+            }
+
             ReadOnlySpan<byte> source = bytes.AsSpan(dataStart + (int)entry.Begin, 4 * info.Length);
             Span<float> target = (state ? network.State : network.Parameters).Slice(info.Offset, info.Length);
             for (int i = 0; i < target.Length; i++)
@@ -263,6 +297,11 @@ public static class SafeTensors
     {
         var list = new List<(ParameterInfo, bool)>();
         foreach (ParameterInfo p in network.ParameterLayout)
+        {
+            list.Add((p, false));
+        }
+
+        foreach (ParameterInfo p in network.TiedLayout)
         {
             list.Add((p, false));
         }
