@@ -1,6 +1,8 @@
 using System;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace NetGen;
 
@@ -242,7 +244,7 @@ public static partial class Kernels
         float max = float.NegativeInfinity;
         for (int s = 0; s < keys; s++)
         {
-            float score = TensorPrimitives.Dot(q, rows.Slice((s * stride) + dimension + (h * hs), hs)) * scale;
+            float score = HeadDot(q, rows.Slice((s * stride) + dimension + (h * hs), hs)) * scale;
             p[s] = score;
             max = MathF.Max(max, score);
         }
@@ -257,7 +259,7 @@ public static partial class Kernels
         yh.Clear();
         for (int s = 0; s < keys; s++)
         {
-            TensorPrimitives.MultiplyAdd(rows.Slice((s * stride) + (2 * dimension) + (h * hs), hs), p[s], yh, yh);
+            HeadAxpy(yh, rows.Slice((s * stride) + (2 * dimension) + (h * hs), hs), p[s]);
         }
     }
 
@@ -299,9 +301,8 @@ public static partial class Kernels
                     ReadOnlySpan<float> dy = dOutput.Slice((((b * length) + t) * dimension) + (h * hs), hs);
                     for (int s = 0; s < keys; s++)
                     {
-                        dp[s] = TensorPrimitives.Dot(dy, rows.Slice((s * stride) + v0, hs));
-                        Span<float> dv = dRows.Slice((s * stride) + v0, hs);
-                        TensorPrimitives.MultiplyAdd(dy, p[s], dv, dv);
+                        dp[s] = HeadDot(dy, rows.Slice((s * stride) + v0, hs));
+                        HeadAxpy(dRows.Slice((s * stride) + v0, hs), dy, p[s]);
                     }
 
                     Span<float> ds = dp.Slice(0, keys);
@@ -313,12 +314,60 @@ public static partial class Kernels
                     Span<float> dq = dRows.Slice((t * stride) + q0, hs);
                     for (int s = 0; s < keys; s++)
                     {
-                        TensorPrimitives.MultiplyAdd(rows.Slice((s * stride) + k0, hs), ds[s], dq, dq);
-                        Span<float> dk = dRows.Slice((s * stride) + k0, hs);
-                        TensorPrimitives.MultiplyAdd(q, ds[s], dk, dk);
+                        HeadAxpy(dq, rows.Slice((s * stride) + k0, hs), ds[s]);
+                        HeadAxpy(dRows.Slice((s * stride) + k0, hs), q, ds[s]);
                     }
                 }
             }
+        }
+    }
+
+    // Dot product and y += a·x over one head's values (a few dozen): inlined vector loops, where a
+    // TensorPrimitives call per pair of positions costs more in dispatch than in arithmetic.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HeadDot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int n = x.Length, i = 0;
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        float sum = 0f;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+            {
+                acc = Simd.Fma(Vector256.LoadUnsafe(ref rx, (nuint)i), Vector256.LoadUnsafe(ref ry, (nuint)i), acc);
+            }
+
+            sum = Vector256.Sum(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            sum += Unsafe.Add(ref rx, i) * Unsafe.Add(ref ry, i);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void HeadAxpy(Span<float> y, ReadOnlySpan<float> x, float a)
+    {
+        int n = y.Length, i = 0;
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            for (; i + Vector256<float>.Count <= n; i += Vector256<float>.Count)
+            {
+                Simd.Fma(va, Vector256.LoadUnsafe(ref rx, (nuint)i), Vector256.LoadUnsafe(ref ry, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref ry, i) += a * Unsafe.Add(ref rx, i);
         }
     }
 

@@ -20,6 +20,17 @@ internal static class Simd
 #endif
     }
 
+    /// <summary><c>a·b + c</c> on 512-bit vectors, fused where the hardware has FMA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c)
+    {
+#if NET9_0_OR_GREATER
+        return Vector512.FusedMultiplyAdd(a, b, c);
+#else
+        return System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? System.Runtime.Intrinsics.X86.Avx512F.FusedMultiplyAdd(a, b, c) : (a * b) + c;
+#endif
+    }
+
     /// <summary>eˣ per element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x)

@@ -6,18 +6,24 @@ public class KernelTests
     public static TheoryData<int, int, int> Sizes => new()
     {
         { 1, 1, 1 }, { 1, 10, 784 }, { 3, 5, 7 }, { 4, 2, 8 }, { 5, 17, 33 }, { 9, 16, 16 }, { 32, 31, 19 }, { 7, 40, 3 },
+
+        // Across the cache blocks (256 steps of k, 512 columns) with every column remainder
+        // (16-blocks, an 8-vector, scalars) and a row remainder.
+        { 7, 537, 300 }, { 6, 48, 513 },
     };
 
     [Theory]
     [MemberData(nameof(Sizes))]
     public void MatMul_matches_naive_products_on_vector_and_scalar_paths(int m, int n, int k)
     {
-        bool saved = MatMul.UseVectors;
+        bool saved = MatMul.UseVectors, saved512 = MatMul.Use512;
         try
         {
-            foreach (bool vectors in new[] { true, false })
+            // 512-bit tiles (where accelerated), 256-bit tiles, scalar.
+            foreach ((bool vectors, bool wide) in new[] { (true, true), (true, false), (false, false) })
             {
                 MatMul.UseVectors = vectors && saved;
+                MatMul.Use512 = wide && saved512;
                 float[] a = Reference.RandomFloats(m * k, 1);
                 float[] bt = Reference.RandomFloats(n * k, 2);
                 float[] b = Reference.RandomFloats(k * n, 3);
@@ -39,10 +45,10 @@ public class KernelTests
 
                 var c = new float[m * n];
                 MatMul.MultiplyTransposed(c, a, bt, m, n, k, accumulate: false);
-                Reference.AssertClose(expected, c, 1e-5, 1e-5, $"A·Bᵀ (vectors {vectors})");
+                Reference.AssertClose(expected, c, 1e-5, 1e-5, $"A·Bᵀ (vectors {vectors}, 512 {wide})");
                 float[] acc = (float[])c0.Clone();
                 MatMul.MultiplyTransposed(acc, a, bt, m, n, k, accumulate: true);
-                Reference.AssertClose(expected.Select((e, i) => e + c0[i]).ToArray(), acc, 1e-5, 1e-5, $"C + A·Bᵀ (vectors {vectors})");
+                Reference.AssertClose(expected.Select((e, i) => e + c0[i]).ToArray(), acc, 1e-5, 1e-5, $"C + A·Bᵀ (vectors {vectors}, 512 {wide})");
 
                 // C = A·B and C += Aᵀ·B through strides.
                 var nn = new double[m * n];
@@ -62,15 +68,16 @@ public class KernelTests
                 }
 
                 MatMul.Multiply(c, a, k, 1, b, m, n, k, accumulate: false);
-                Reference.AssertClose(nn, c, 1e-5, 1e-5, $"A·B (vectors {vectors})");
+                Reference.AssertClose(nn, c, 1e-5, 1e-5, $"A·B (vectors {vectors}, 512 {wide})");
                 acc = (float[])c0.Clone();
                 MatMul.Multiply(acc, at, 1, m, b, m, n, k, accumulate: true);
-                Reference.AssertClose(tn, acc, 1e-5, 1e-5, $"C + Aᵀ·B (vectors {vectors})");
+                Reference.AssertClose(tn, acc, 1e-5, 1e-5, $"C + Aᵀ·B (vectors {vectors}, 512 {wide})");
             }
         }
         finally
         {
             MatMul.UseVectors = saved;
+            MatMul.Use512 = saved512;
         }
     }
 

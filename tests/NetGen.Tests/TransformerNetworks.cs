@@ -70,3 +70,11 @@ public partial class EncoderNet;
 [MultiHeadAttention(2, UseBias = false)]
 [MeanSquaredError]
 public partial class CausalOnInputNet;
+
+/// <summary>Heads of 10 values: the kernels' vector loops (8 at a time) and their scalar tails.</summary>
+[Network]
+[Input(3, 20)]
+[Dense(20)]
+[MultiHeadAttention(2)]
+[MeanSquaredError]
+public partial class WideHeadNet;

@@ -98,6 +98,13 @@ public class TransformerTests
     }
 
     [Fact]
+    public void Attention_with_heads_wider_than_a_vector_matches_finite_differences()
+    {
+        Op[] ops = { new DenseOp("dense1", 20), new AttentionOp("attention1", 2) };
+        CheckRegressor(new WideHeadNet(3, seed: 49), ops, batch: 2, length: 3, width: 20);
+    }
+
+    [Fact]
     public void Changing_a_token_never_changes_the_outputs_of_earlier_positions()
     {
         var net = new TinyGpt(1, seed: 46);
