@@ -27,10 +27,13 @@ internal static class NetworkReader
 
     public static bool IsBlockAttribute(AttributeData attribute) => IsNetGen(attribute, "BlockAttribute");
 
-    /// <summary>Whether every declaration of <paramref name="type"/> carries the partial modifier.</summary>
+    /// <summary>
+    /// Whether every declaration of <paramref name="type"/> carries the partial modifier (a partial
+    /// record or struct is partial too: it gets NG0006 for its kind, not NG0001).
+    /// </summary>
     public static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken) =>
         type.DeclaringSyntaxReferences.Length > 0 &&
-        type.DeclaringSyntaxReferences.All(r => r.GetSyntax(cancellationToken) is ClassDeclarationSyntax c && c.Modifiers.Any(SyntaxKind.PartialKeyword));
+        type.DeclaringSyntaxReferences.All(r => r.GetSyntax(cancellationToken) is TypeDeclarationSyntax t && t.Modifiers.Any(SyntaxKind.PartialKeyword));
 
     /// <summary>Reads a network (<paramref name="block"/> false) or a block. <paramref name="attributes"/> receives the attributes the indexes refer to.</summary>
     public static NetworkSpec Read(INamedTypeSymbol type, bool block, out ImmutableArray<AttributeData> attributes, CancellationToken cancellationToken)

@@ -326,7 +326,7 @@ public abstract class Pool2DAttribute : LayerAttribute
     /// <summary>Window side.</summary>
     public int Size { get; }
 
-    /// <summary>Step between windows (default: the window side).</summary>
+    /// <summary>Step between windows; positive (not set: the window side).</summary>
     public int Stride { get; set; }
 
     /// <summary><see cref="NetGen.Padding.Valid"/> (default) or <see cref="NetGen.Padding.Same"/>.</summary>

@@ -56,6 +56,11 @@ public class AnalyzerTests
         "NG0006", "Inner", "Network 'Inner' must be a non-generic, non-static class declared directly in a namespace");
 
     [Fact]
+    public Task NG0006_a_partial_record_is_unsupported_and_not_called_non_partial() => Single(
+        "using NetGen;\n\nnamespace App;\n\n[Network]\n[Input(4)]\n[Dense(2)]\npublic partial record Net;\n",
+        "NG0006", "Net", "Network 'Net' must be a non-generic, non-static class declared directly in a namespace");
+
+    [Fact]
     public Task NG0007_a_layer_after_the_loss() => Single(
         Net("[Input(4)]\n[Dense(3)]\n[SoftmaxCrossEntropy]\n[Dense(2)]"),
         "NG0007", "Dense(2)", "Dense(2) at layer 3 comes after the loss SoftmaxCrossEntropy at layer 2; the loss must be the last layer");
@@ -69,6 +74,16 @@ public class AnalyzerTests
     public Task NG1001_softmax_cross_entropy_on_a_single_score() => Single(
         Net("[Input(4)]\n[Dense(1)]\n[SoftmaxCrossEntropy]"),
         "NG1001", "SoftmaxCrossEntropy", "SoftmaxCrossEntropy at layer 2 needs a vector of at least 2 class scores, or a sequence [T, classes] of them, but receives [1] (1 value)");
+
+    [Fact]
+    public Task NG1008_global_average_pooling_after_a_flatten_suggests_removing_it() => Single(
+        Net("[Input(2, 4, 4)]\n[Flatten]\n[GlobalAveragePool]"),
+        "NG1008", "GlobalAveragePool", "GlobalAveragePool at layer 2 needs a [C, H, W] input but receives [32] (32 values); remove the [Flatten] before it");
+
+    [Fact]
+    public Task NG1008_global_average_pooling_on_a_dense_output_suggests_no_flatten() => Single(
+        Net("[Input(8)]\n[Dense(4)]\n[GlobalAveragePool]"),
+        "NG1008", "GlobalAveragePool", "GlobalAveragePool at layer 2 needs a [C, H, W] input but receives [4] (4 values); a vector has no height and width: for images give [Input(channels, height, width)]");
 
     [Fact]
     public Task NG1011_heads_that_do_not_divide_the_dimension() => Single(
@@ -140,6 +155,7 @@ public class AnalyzerTests
     [InlineData("[Input(100000)]\n[Dense(100000)]", "Dense(100000)", "Dense(100000) at layer 1: the network's parameters would exceed 2,147,483,647 values")]
     [InlineData("[Input(1, 8, 8)]\n[Conv2D(0, 3)]", "Conv2D(0, 3)", "Conv2D(0, 3) at layer 1: filters must be positive, but is 0")]
     [InlineData("[Input(1, 8, 8)]\n[Conv2D(4, 3, Stride = 0)]", "Conv2D(4, 3, Stride = 0)", "Conv2D(4, 3, Stride = 0) at layer 1: Stride must be positive, but is 0")]
+    [InlineData("[Input(1, 8, 8)]\n[MaxPool2D(2, Stride = 0)]", "MaxPool2D(2, Stride = 0)", "MaxPool2D(2, Stride = 0) at layer 1: Stride must be positive, but is 0")]
     [InlineData("[Input(1, 8, 8)]\n[MaxPool2D(2, PaddingPixels = 2)]", "MaxPool2D(2, PaddingPixels = 2)", "MaxPool2D(2, Padding = 2) at layer 1: PaddingPixels must be at most half the window (1), as in PyTorch, but is 2: a window of padding alone has no value")]
     [InlineData("[Input(1, 8, 8)]\n[MaxPool2D(0)]", "MaxPool2D(0)", "MaxPool2D(0) at layer 1: the kernel side must be positive, but is 0")]
     [InlineData("[Input(4)]\n[Dropout(1.0)]", "Dropout(1.0)", "Dropout(1) at layer 1: rate must lie in [0, 1), but is 1")]
@@ -184,7 +200,7 @@ public class AnalyzerTests
     [Fact]
     public Task NG1008_a_convolution_after_a_flat_vector() => Single(
         Net("[Input(784)]\n[Conv2D(16, 3)]"),
-        "NG1008", "Conv2D(16, 3)", "Conv2D(16, 3) at layer 1 needs a [C, H, W] input but receives [784] (784 values); give [Input(channels, height, width)] or remove the [Flatten] before it");
+        "NG1008", "Conv2D(16, 3)", "Conv2D(16, 3) at layer 1 needs a [C, H, W] input but receives [784] (784 values); a vector has no height and width: for images give [Input(channels, height, width)]");
 
     [Fact]
     public Task NG0007_dropout_after_the_loss() => Single(

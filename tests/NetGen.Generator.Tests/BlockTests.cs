@@ -153,7 +153,7 @@ public class BlockTests
             source,
             "NG1008",
             "Residual(typeof(ConvBranch), Name = \"stage\")",
-            "Conv2D(4, 3) at layer 0 of block 'ConvBranch' (stage) needs a [C, H, W] input but receives [8] (8 values); give [Input(channels, height, width)] or remove the [Flatten] before it");
+            "Conv2D(4, 3) at layer 0 of block 'ConvBranch' (stage) needs a [C, H, W] input but receives [8] (8 values); a vector has no height and width: for images give [Input(channels, height, width)]");
         Assert.Equal("Conv2D(4, 3)", Text(source, Assert.Single(d.AdditionalLocations)));
     }
 

@@ -283,6 +283,16 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void A_bad_learning_rate_names_the_property()
+    {
+        var adam = new Adam();
+        Assert.Equal("LearningRate", Assert.Throws<ArgumentOutOfRangeException>(() => adam.LearningRate = float.NaN).ParamName);
+        Assert.Equal("LearningRate", Assert.Throws<ArgumentOutOfRangeException>(() => adam.LearningRate = -1f).ParamName);
+        Assert.Equal(0.001f, adam.LearningRate);
+        Assert.Equal("learningRate", Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(-0.1f)).ParamName);
+    }
+
+    [Fact]
     public void Overlapping_parameter_groups_are_refused()
     {
         var adam = new Adam();

@@ -78,6 +78,11 @@ public class SafeTensorsTests
         { "dtype", "tensor 'dense1.weight' is F16" },
         { "extra", "tensor 'dense9.weight' is not part of this network" },
         { "json", "not valid safetensors JSON" },
+        { "duplicate", "tensor 'dense1.bias' appears twice in the header" },
+        { "overlap", "overlaps 'dense1.weight'; tensors must not share bytes" },
+        { "gap", "belong to no tensor; the data must be contiguous" },
+        { "trailing", "4 bytes follow the last tensor" },
+        { "size", "tensor 'dense2.bias' occupies bytes" },
         { "short", "too short" },
     };
 
@@ -109,6 +114,11 @@ public class SafeTensorsTests
             "dtype" => WithHeader(header.Replace("\"F32\"", "\"F16\"", StringComparison.Ordinal)),
             "extra" => WithHeader(header.TrimEnd()[..^1] + ",\"dense9.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}"),
             "json" => WithHeader("{\"dense1.weight\": [1, 2"),
+            "duplicate" => WithHeader(header.TrimEnd()[..^1] + "," + Entry(header, "dense1.bias") + "}"),
+            "overlap" => WithHeader(Offsets(header, "dense1.bias", -4, -4)),
+            "gap" => WithHeader(Offsets(header, "dense2.bias", 4, 4)).Concat(new byte[4]).ToArray(),
+            "trailing" => bytes.Concat(new byte[4]).ToArray(),
+            "size" => WithHeader(Offsets(header, "dense2.bias", 0, 4)).Concat(new byte[4]).ToArray(),
             _ => bytes.AsSpan(0, 5).ToArray(),
         };
 
@@ -118,6 +128,22 @@ public class SafeTensorsTests
         Assert.Contains(message, e.Message);
         Assert.StartsWith("model.safetensors: ", e.Message);
         Assert.Equal(before, net.Parameters.ToArray());
+    }
+
+    // The JSON text of tensor <paramref name="tensor"/>'s entry ("name":{...}).
+    private static string Entry(string header, string tensor)
+    {
+        int start = header.IndexOf("\"" + tensor + "\"", StringComparison.Ordinal);
+        return header[start..(header.IndexOf('}', start) + 1)];
+    }
+
+    // The header with tensor <paramref name="tensor"/>'s data_offsets moved by the given amounts.
+    private static string Offsets(string header, string tensor, int begin, int end)
+    {
+        string entry = Entry(header, tensor);
+        var m = System.Text.RegularExpressions.Regex.Match(entry, "\"data_offsets\":\\[(\\d+),(\\d+)\\]");
+        string moved = entry.Replace(m.Value, $"\"data_offsets\":[{int.Parse(m.Groups[1].Value) + begin},{int.Parse(m.Groups[2].Value) + end}]", StringComparison.Ordinal);
+        return header.Replace(entry, moved, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -178,17 +204,20 @@ public class SafeTensorsTests
         Assert.Equal(before, refused.Parameters.ToArray());
     }
 
-    // The same file without tensor <paramref name="drop"/> (its bytes stay; only the header forgets it).
+    // The same file without tensor <paramref name="drop"/>, which must be the last in the data
+    // (the tied alias is written after the parameters): header entry and bytes both removed.
     private static byte[] Rewrite(byte[] file, string drop)
     {
         int length = (int)BinaryPrimitives.ReadUInt64LittleEndian(file);
         var entries = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(file.AsSpan(8, length))!;
+        int begin = entries[drop].GetProperty("data_offsets")[0].GetInt32();
+        Assert.Equal(file.Length - 8 - length, entries[drop].GetProperty("data_offsets")[1].GetInt32());
         entries.Remove(drop);
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(entries);
-        var result = new byte[8 + json.Length + (file.Length - 8 - length)];
+        var result = new byte[8 + json.Length + begin];
         BinaryPrimitives.WriteUInt64LittleEndian(result, (ulong)json.Length);
         json.CopyTo(result, 8);
-        file.AsSpan(8 + length).CopyTo(result.AsSpan(8 + json.Length));
+        file.AsSpan(8 + length, begin).CopyTo(result.AsSpan(8 + json.Length));
         return result;
     }
 

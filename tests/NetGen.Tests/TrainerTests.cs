@@ -24,6 +24,37 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_nan_loss_stops_training_before_the_step_and_names_the_samples()
+    {
+        DataSet<int> data = Blobs(64, seed: 9);
+        data.Inputs[(37 * ThreeLayerNet.InputSize) + 2] = float.NaN; // one NaN value in sample 37
+        var net = new ThreeLayerNet(16, seed: 1);
+        var adam = new Adam(0.01f);
+        var trainer = new Trainer<int>(net, adam, new TrainerOptions { BatchSize = 16, Epochs = 2, Seed = 3 });
+        var e = Assert.Throws<NonFiniteLossException>(() => trainer.Fit(data));
+        Assert.Contains(37, e.Samples);
+        Assert.Equal(1, e.Epoch);
+        Assert.Equal(16, e.Samples.Count);
+        Assert.Contains($"The loss of batch {e.Batch} of epoch 1 (training samples ", e.Message);
+        Assert.Equal((long)e.Batch!.Value, trainer.Step); // the batches before it were stepped, this one was not
+        Assert.All(net.Parameters.ToArray(), p => Assert.True(float.IsFinite(p)));
+    }
+
+    [Fact]
+    public void TrainStep_refuses_a_nan_loss_before_the_optimizer_steps()
+    {
+        var net = new ThreeLayerNet(2, seed: 1);
+        var sgd = new Sgd(0.1f);
+        float[] before = net.Parameters.ToArray();
+        float[] x = { 1, 2, float.NaN, 0, 1, 0, 0, 0, 0, 0 };
+        var e = Assert.Throws<NonFiniteLossException>(() => net.TrainStep(x, new[] { 1, 2 }, sgd));
+        Assert.True(float.IsNaN(e.Value));
+        Assert.StartsWith("The loss is NaN: the step stopped before the optimizer", e.Message);
+        Assert.Equal(before, net.Parameters.ToArray());
+        Assert.Equal(0, sgd.StepCount);
+    }
+
+    [Fact]
     public void Fit_lowers_the_loss_and_reaches_a_stated_accuracy_with_validation()
     {
         var net = new ThreeLayerNet(16, seed: 1);

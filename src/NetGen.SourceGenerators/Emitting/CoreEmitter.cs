@@ -289,6 +289,11 @@ internal static class CoreEmitter
         {
             w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
             w.Line($"float loss = ComputeGradients({x}, {targets});");
+            using (w.Block("if (!float.IsFinite(loss))"))
+            {
+                w.Line("throw new global::NetGen.NonFiniteLossException(loss); // before the step: the parameters keep their values");
+            }
+
             w.Line("optimizer.Step(_parameters, _gradients);");
             w.Line("return loss;");
         }

@@ -3,19 +3,19 @@ using System.Text;
 namespace NetGen.SourceGenerators;
 
 /// <summary><c>[MaxPool2D(size, Stride, Padding, PaddingPixels)]</c> and <c>[AvgPool2D(...)]</c>, per channel of [C, H, W].</summary>
-internal sealed record PoolSpec(bool Max, int Size, int Stride, int Padding, int PaddingPixels) : LayerSpec
+internal sealed record PoolSpec(bool Max, int Size, int? Stride, int Padding, int PaddingPixels) : LayerSpec
 {
     public override string NamePrefix => Max ? "maxpool" : "avgpool";
 
-    /// <summary>The stride in effect: the window side when not given.</summary>
-    public int EffectiveStride => Stride == 0 ? Size : Stride;
+    /// <summary>The stride in effect: the window side when not given (an explicit 0 is an error, as for Conv2D).</summary>
+    public int EffectiveStride => Stride ?? Size;
 
     public override string Display
     {
         get
         {
             var pool = new StringBuilder(Max ? "MaxPool2D" : "AvgPool2D").Append('(').Append(Size);
-            if (Stride != 0 && Stride != Size)
+            if (Stride is { } stride && stride != Size)
             {
                 pool.Append(", Stride = ").Append(Stride);
             }
@@ -27,7 +27,7 @@ internal sealed record PoolSpec(bool Max, int Size, int Stride, int Padding, int
     public static LayerSpec Read(AttributeArgs a, bool max) => new PoolSpec(
         max,
         a.Int(0),
-        a.NamedInt("Stride", 0),
+        a.NamedInt("Stride", int.MinValue) is int stride && stride != int.MinValue ? stride : null,
         a.NamedInt("Padding", Windows.Valid),
         a.NamedInt("PaddingPixels", -1))
     { AttributeIndex = a.Index, Name = a.LayerName };

@@ -34,7 +34,11 @@ internal static class Windows
             return true;
         }
 
-        site.Report(DiagnosticDescriptors.NeedsImage.Id, site.Display, site.At, Shapes.FormatWithCount(shape) + (shape.Length == 1 ? "; give [Input(channels, height, width)] or remove the [Flatten] before it" : string.Empty));
+        // The hint fits the cause: a [Flatten] just before, or a vector from the input or a Dense.
+        string hint = site.Previous is FlattenSpec
+            ? "; remove the [Flatten] before it"
+            : shape.Length == 1 ? "; a vector has no height and width: for images give [Input(channels, height, width)]" : string.Empty;
+        site.Report(DiagnosticDescriptors.NeedsImage.Id, site.Display, site.At, Shapes.FormatWithCount(shape) + hint);
         return false;
     }
 

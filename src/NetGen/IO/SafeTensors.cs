@@ -17,7 +17,9 @@ namespace NetGen.IO;
 /// <remarks>
 /// Loading checks every name, dtype (F32), shape and byte range against the network before
 /// anything is copied, and refuses a truncated or mismatched file with an
-/// <see cref="InvalidDataException"/> naming the tensor: nothing is ever half-loaded. Tensors
+/// <see cref="InvalidDataException"/> naming the tensor: nothing is ever half-loaded. Files that
+/// break the format are refused as its reference implementation refuses them: a name given twice,
+/// byte ranges that overlap, leave gaps, or do not fit their shape and dtype, bytes after the last tensor. Tensors
 /// named <c>*.num_batches_tracked</c> (PyTorch's BatchNorm counter) are ignored. Saving writes a
 /// temporary file and renames it over the target, so a failed save leaves no half-written file.
 /// </remarks>
@@ -191,6 +193,11 @@ public static class SafeTensors
                     throw new InvalidDataException($"{name}: tensor '{property.Name}' has malformed data_offsets.");
                 }
 
+                if (entries.ContainsKey(property.Name))
+                {
+                    throw new InvalidDataException($"{name}: tensor '{property.Name}' appears twice in the header; a safetensors file names each tensor once.");
+                }
+
                 entries[property.Name] = (dtype, shape.ToArray(), offsets[0].GetInt64(), offsets[1].GetInt64());
             }
         }
@@ -247,6 +254,7 @@ public static class SafeTensors
             }
         }
 
+        CheckLayout(entries, dataLength, name);
         foreach (ParameterInfo alias in network.TiedLayout)
         {
             if (!entries.TryGetValue(alias.Name, out var entry))
@@ -277,6 +285,66 @@ public static class SafeTensors
             {
                 target[i] = BinaryPrimitives.ReadSingleLittleEndian(source.Slice(4 * i));
             }
+        }
+    }
+
+    // The safetensors specification (and its reference implementation): every tensor's byte range
+    // holds exactly its shape's values of its dtype, and the ranges tile the data from 0 to its
+    // end with no overlap (no aliasing), no gap and nothing after the last one.
+    private static void CheckLayout(Dictionary<string, (string Dtype, long[] Shape, long Begin, long End)> entries, long dataLength, string name)
+    {
+        var ranges = new List<(long Begin, long End, string Tensor)>(entries.Count);
+        foreach (var (tensor, entry) in entries)
+        {
+            int size = entry.Dtype switch
+            {
+                "BOOL" or "U8" or "I8" or "F8_E4M3" or "F8_E5M2" => 1,
+                "I16" or "U16" or "F16" or "BF16" => 2,
+                "I32" or "U32" or "F32" => 4,
+                "I64" or "U64" or "F64" => 8,
+                _ => throw new InvalidDataException($"{name}: tensor '{tensor}' has the unknown dtype '{entry.Dtype}'."),
+            };
+            long count = 1;
+            foreach (long d in entry.Shape)
+            {
+                if (d < 0 || (d > 0 && count > long.MaxValue / 16 / d))
+                {
+                    throw new InvalidDataException($"{name}: tensor '{tensor}' has an invalid shape ({string.Join(", ", entry.Shape)}).");
+                }
+
+                count *= d;
+            }
+
+            if (entry.Begin < 0 || entry.End < entry.Begin || entry.End - entry.Begin != count * size)
+            {
+                throw new InvalidDataException($"{name}: tensor '{tensor}' occupies bytes [{entry.Begin}, {entry.End}), but its shape ({string.Join(", ", entry.Shape)}) of {entry.Dtype} needs {count * size} bytes.");
+            }
+
+            ranges.Add((entry.Begin, entry.End, tensor));
+        }
+
+        ranges.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+        long next = 0;
+        string? previous = null;
+        foreach ((long begin, long end, string tensor) in ranges)
+        {
+            if (begin < next)
+            {
+                throw new InvalidDataException($"{name}: tensor '{tensor}' (bytes [{begin}, {end})) overlaps '{previous}'; tensors must not share bytes.");
+            }
+
+            if (begin > next)
+            {
+                throw new InvalidDataException($"{name}: bytes [{next}, {begin}) before tensor '{tensor}' belong to no tensor; the data must be contiguous.");
+            }
+
+            next = end;
+            previous = tensor;
+        }
+
+        if (next != dataLength)
+        {
+            throw new InvalidDataException($"{name}: {dataLength - next} bytes follow the last tensor; the data must end where the last tensor ends.");
         }
     }
 

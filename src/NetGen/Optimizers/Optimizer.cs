@@ -22,7 +22,8 @@ public abstract class Optimizer : IOptimizer
     /// <summary>Validates and stores the shared hyper-parameters.</summary>
     protected Optimizer(float learningRate, float weightDecay)
     {
-        LearningRate = learningRate;
+        CheckLearningRate(learningRate, nameof(learningRate));
+        _learningRate = learningRate;
         if (!(weightDecay >= 0f) || float.IsInfinity(weightDecay))
         {
             throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be non-negative and finite.");
@@ -37,11 +38,7 @@ public abstract class Optimizer : IOptimizer
         get => _learningRate;
         set
         {
-            if (!(value >= 0f) || float.IsInfinity(value))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "The learning rate must be non-negative and finite.");
-            }
-
+            CheckLearningRate(value, nameof(LearningRate));
             _learningRate = value;
         }
     }
@@ -181,6 +178,14 @@ public abstract class Optimizer : IOptimizer
     /// state is <c>segment.Of(stateArray)</c>, and its rate and decay are the segment's.
     /// </summary>
     protected abstract void Update(Span<float> parameters, ReadOnlySpan<float> gradients, ParameterSegment segment, long t);
+
+    private static void CheckLearningRate(float value, string name)
+    {
+        if (!(value >= 0f) || float.IsInfinity(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, "The learning rate must be non-negative and finite.");
+        }
+    }
 
     internal static void CheckRange(float value, float min, float maxExclusive, string name)
     {

@@ -214,7 +214,11 @@ public sealed class LanguageModelTrainer
             for (int micro = 0; micro < Options.GradientAccumulation; micro++)
             {
                 train.NextBatch(_inputs, _targets);
-                _network.AccumulateGradients(_inputs, _targets);
+                float loss = _network.AccumulateGradients(_inputs, _targets);
+                if (!float.IsFinite(loss))
+                {
+                    throw NonFinite("loss", loss, iteration, micro);
+                }
             }
 
             Span<float> gradients = _network.Gradients;
@@ -225,7 +229,11 @@ public sealed class LanguageModelTrainer
 
             if (Options.MaxGradientNorm is { } max)
             {
-                GradientClipping.ClipByGlobalNorm(gradients, max);
+                float norm = GradientClipping.ClipByGlobalNorm(gradients, max);
+                if (!float.IsFinite(norm))
+                {
+                    throw NonFinite("gradient norm", norm, iteration, Options.GradientAccumulation - 1);
+                }
             }
 
             _optimizer.Step(_network.Parameters, gradients);
@@ -273,6 +281,9 @@ public sealed class LanguageModelTrainer
 
         return count == 0 ? double.NaN : total / count;
     }
+
+    private static NonFiniteLossException NonFinite(string what, float value, int iteration, int micro) =>
+        new($"The {what} of iteration {iteration} (micro-batch {micro}) is {value}: training stopped before the optimizer step, so the parameters keep their last values. Lower the learning rate, or look for a token stream or model that produces it.", value, iteration, micro, Array.Empty<int>());
 
     private int[] Starts(TokenWindows data, int seed)
     {

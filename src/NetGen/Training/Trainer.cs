@@ -188,12 +188,21 @@ public sealed class Trainer<TTarget>
                 Options.Augmentation?.Apply(_inputs.AsSpan(0, n * train.InputSize), n, augmentationRandom);
                 ReadOnlySpan<TTarget> targets = _targets.AsSpan(0, n * _targetSize);
                 float loss = _network.ComputeGradients(_inputs.AsSpan(0, n * train.InputSize), targets);
+                if (!float.IsFinite(loss))
+                {
+                    throw NonFinite("loss", loss, epoch, b, order.AsSpan(b * batch, n));
+                }
+
                 lossSum += (double)loss * n;
                 correct += Correct(_network.LastOutputs, targets);
                 seen += n;
                 if (Options.MaxGradientNorm is { } maxNorm)
                 {
-                    GradientClipping.ClipByGlobalNorm(_network.Gradients, maxNorm);
+                    float norm = GradientClipping.ClipByGlobalNorm(_network.Gradients, maxNorm);
+                    if (!float.IsFinite(norm))
+                    {
+                        throw NonFinite("gradient norm", norm, epoch, b, order.AsSpan(b * batch, n));
+                    }
                 }
 
                 if (Options.Schedule is { } schedule)
@@ -262,6 +271,19 @@ public sealed class Trainer<TTarget>
         }
 
         return correct;
+    }
+
+    // Training stops before the optimizer touches the parameters; the message names the samples.
+    private static NonFiniteLossException NonFinite(string what, float value, int epoch, int batch, ReadOnlySpan<int> samples)
+    {
+        int[] indices = samples.ToArray();
+        string shown = string.Join(", ", indices.Length <= 8 ? indices : indices[..8]) + (indices.Length > 8 ? $", … ({indices.Length} in all)" : string.Empty);
+        return new NonFiniteLossException(
+            $"The {what} of batch {batch} of epoch {epoch} (training samples {shown}) is {value}: training stopped before the optimizer step, so the parameters keep their last values. Look for NaN or infinite values in those samples and their targets, or lower the learning rate.",
+            value,
+            epoch,
+            batch,
+            indices);
     }
 
     private void Check(DataSet<TTarget> data, string name)
