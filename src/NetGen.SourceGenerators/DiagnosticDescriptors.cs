@@ -80,6 +80,12 @@ internal static class DiagnosticDescriptors
         "{0} at layer {1} is named '{2}', as another layer beside it; names must be unique (they name the parameters in saved files)",
         UsageCategory, DiagnosticSeverity.Error);
 
+    /// <summary>NG0012: "'{0}' declares a member named '{1}', which NetGen generates for every network; rename it (NetGen generates nothing for '{0}' until then)".</summary>
+    public static readonly DiagnosticDescriptor MemberTaken = Create(
+        "NG0012", "Member name taken by the generated network",
+        "'{0}' declares a member named '{1}', which NetGen generates for every network; rename it (NetGen generates nothing for '{0}' until then)",
+        UsageCategory, DiagnosticSeverity.Error);
+
     /// <summary>NG1001: "{0} at layer {1} needs {2}, but receives {3}".</summary>
     public static readonly DiagnosticDescriptor LossDoesNotFit = Create(
         "NG1001", "Loss does not fit the network's output",
@@ -198,7 +204,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor[] AnalyzerDescriptors =
     {
         NotPartial, MissingInput, InputNotFirst, SplitDeclarations, LayersWithoutNetwork, UnsupportedType,
-        LayerAfterLoss, BlockCycle, NotABlock, NotInBlock, DuplicateName, LossDoesNotFit, DoubleActivation, BatchNormInput,
+        LayerAfterLoss, BlockCycle, NotABlock, NotInBlock, DuplicateName, MemberTaken, LossDoesNotFit, DoubleActivation, BatchNormInput,
         WindowTooLarge, EmptyOutput, AsymmetricPadding, DenseAfterImage, NeedsImage, ResidualShape, ProjectionShape,
         HeadsDoNotDivide, NeedsSequence, EmbeddingNeedsTokens, TokensNeedEmbedding, ContextLength, TiedShape, TiedNotFound, InvalidArgument,
     };

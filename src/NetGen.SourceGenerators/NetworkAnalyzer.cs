@@ -72,6 +72,7 @@ public sealed class NetworkAnalyzer : DiagnosticAnalyzer
                 location = problem.AttributeIndex switch
                 {
                     Problem.NetworkAttributeLocation when network is not null => LocationOf(network, type, context.CancellationToken),
+                    Problem.MemberLocation => NetworkReader.TakenMembers(type).FirstOrDefault(m => m.Name == problem.Member)?.Locations.FirstOrDefault() ?? type.Locations.FirstOrDefault() ?? Location.None,
                     int i when i >= 0 && i < attributes.Length => LocationOf(attributes[i], type, context.CancellationToken),
                     _ => type.Locations.FirstOrDefault() ?? Location.None,
                 };

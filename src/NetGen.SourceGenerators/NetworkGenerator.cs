@@ -41,18 +41,19 @@ public sealed class NetworkGenerator : IIncrementalGenerator
         IncrementalValuesProvider<NetworkSpec> networks = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 NetworkReader.NetworkAttributeName,
-                static (node, _) => node is ClassDeclarationSyntax,
+                static (node, _) => node is ClassDeclarationSyntax { Identifier.IsMissing: false },
                 static (ctx, ct) => ctx.TargetSymbol is INamedTypeSymbol type && NetworkReader.IsPartial(type, ct)
                     ? ReadSafely(type, block: false, ct)
                     : null)
-            .Where(static spec => spec is not null)
+            // A member that takes a generated name (NG0012): generate nothing, or the file would not compile.
+            .Where(static spec => spec is not null && !spec.Problems.Any(static p => p.Id == DiagnosticDescriptors.MemberTaken.Id))
             .Select(static (spec, _) => spec!)
             .WithTrackingName(TrackingNames.Networks);
 
         IncrementalValueProvider<EquatableArray<NetworkSpec>> blocks = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 NetworkReader.BlockAttributeName,
-                static (node, _) => node is ClassDeclarationSyntax,
+                static (node, _) => node is ClassDeclarationSyntax { Identifier.IsMissing: false },
                 static (ctx, ct) => ctx.TargetSymbol is INamedTypeSymbol type ? ReadSafely(type, block: true, ct) : null)
             .Where(static spec => spec is not null)
             .Select(static (spec, _) => spec!)

@@ -35,6 +35,27 @@ internal static class NetworkReader
         type.DeclaringSyntaxReferences.Length > 0 &&
         type.DeclaringSyntaxReferences.All(r => r.GetSyntax(cancellationToken) is TypeDeclarationSyntax t && t.Modifiers.Any(SyntaxKind.PartialKeyword));
 
+    /// <summary>
+    /// The public members NetGen generates on every network (methods may be overloaded beside them;
+    /// any other member with one of these names is a collision that would break the generated file).
+    /// </summary>
+    private static readonly HashSet<string> GeneratedMembers = new(StringComparer.Ordinal)
+    {
+        "InputSize", "OutputSize", "ParameterCount", "StateCount", "Vocabulary", "Summary", "MaxBatchSize", "Parameters",
+        "Gradients", "ParameterLayout", "StateLayout", "TiedLayout", "RandomSource", "LastOutputs", "ContextPositions",
+        "Forward", "ZeroGrad", "ComputeGradients", "AccumulateGradients", "Evaluate", "TrainStep", "InitializeParameters",
+        "Append", "Generate", "ResetContext",
+    };
+
+    /// <summary>
+    /// The user's members whose names the generated network takes: any non-method member with a
+    /// generated name. Members in generated files (NetGen's own, when the analyzer sees them) are not the user's.
+    /// </summary>
+    public static IEnumerable<ISymbol> TakenMembers(INamedTypeSymbol type) =>
+        type.GetMembers()
+            .Where(m => !m.IsImplicitlyDeclared && m is not IMethodSymbol && GeneratedMembers.Contains(m.Name))
+            .Where(m => m.DeclaringSyntaxReferences.Any(r => !r.SyntaxTree.FilePath.EndsWith(".g.cs", StringComparison.OrdinalIgnoreCase)));
+
     /// <summary>Reads a network (<paramref name="block"/> false) or a block. <paramref name="attributes"/> receives the attributes the indexes refer to.</summary>
     public static NetworkSpec Read(INamedTypeSymbol type, bool block, out ImmutableArray<AttributeData> attributes, CancellationToken cancellationToken)
     {
@@ -51,6 +72,14 @@ internal static class NetworkReader
         if (!block && (type.ContainingType is not null || type.IsGenericType || type.TypeKind != TypeKind.Class || type.IsRecord || type.IsStatic))
         {
             problems.Add(Problem.Create(DiagnosticDescriptors.UnsupportedType.Id, Problem.ClassLocation, name));
+        }
+
+        if (!block)
+        {
+            foreach (ISymbol member in TakenMembers(type))
+            {
+                problems.Add(Problem.Create(DiagnosticDescriptors.MemberTaken.Id, Problem.MemberLocation, name, member.Name) with { Member = member.Name });
+            }
         }
 
         SyntaxNode? firstDeclaration = null;

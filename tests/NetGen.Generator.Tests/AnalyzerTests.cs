@@ -61,6 +61,16 @@ public class AnalyzerTests
         "NG0006", "Net", "Network 'Net' must be a non-generic, non-static class declared directly in a namespace");
 
     [Fact]
+    public async Task NG0012_a_member_named_like_a_generated_one_is_reported_on_it_and_nothing_is_generated()
+    {
+        string source = Net("[Input(4)]\n[Dense(2)]", "public partial class Net\n{\n    public int InputSize => 4;\n\n    public void Forward(string text) { }\n}");
+        await Single(source, "NG0012", "InputSize", "'Net' declares a member named 'InputSize', which NetGen generates for every network; rename it (NetGen generates nothing for 'Net' until then)");
+        var (output, result) = TestCompiler.Generate(source);
+        Assert.Empty(result.GeneratedSources);
+        Assert.Empty(TestCompiler.CompilerProblems(output));
+    }
+
+    [Fact]
     public Task NG0007_a_layer_after_the_loss() => Single(
         Net("[Input(4)]\n[Dense(3)]\n[SoftmaxCrossEntropy]\n[Dense(2)]"),
         "NG0007", "Dense(2)", "Dense(2) at layer 3 comes after the loss SoftmaxCrossEntropy at layer 2; the loss must be the last layer");

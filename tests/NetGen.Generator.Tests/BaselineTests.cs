@@ -245,6 +245,16 @@ public class BaselineTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_declaration_without_a_name_generates_nothing()
+    {
+        // While typing, the class name can be missing: the user's own syntax error is the one to
+        // see, not errors inside a generated "partial class  :".
+        var (output, result) = TestCompiler.Generate("using NetGen;\n\nnamespace App;\n\n[Network]\n[Input(4)]\n[Dense(2)]\npublic partial class\n{\n}\n");
+        Assert.Empty(result.GeneratedSources);
+        Assert.All(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error), d => Assert.False(d.Location.SourceTree?.FilePath.EndsWith(".g.cs", StringComparison.Ordinal), d.ToString()));
+    }
+
+    [Fact]
     public void Output_is_stable_across_runs()
     {
         string first = TestCompiler.GeneratedText(TestCompiler.Generate(FashionMlp).Result, "Samples.FashionMlp.g.cs");

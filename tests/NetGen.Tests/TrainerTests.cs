@@ -41,6 +41,21 @@ public class TrainerTests
     }
 
     [Fact]
+    public void A_bad_label_is_named_by_its_index_in_the_data_set_before_anything_trains()
+    {
+        DataSet<int> data = Blobs(64, seed: 9);
+        data.Targets[50] = 4; // ThreeLayerNet has 4 classes: 0 to 3
+        var net = new ThreeLayerNet(16, seed: 1);
+        float[] before = net.Parameters.ToArray();
+        var trainer = new Trainer<int>(net, new Adam(0.01f), new TrainerOptions { BatchSize = 16, Epochs = 1 });
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(Blobs(32, seed: 1), data));
+        Assert.Equal("validation", e.ParamName);
+        Assert.StartsWith("Sample 50 of 'validation' has the label 4; the network's class labels lie in [0, 4).", e.Message);
+        Assert.Equal(0, trainer.Step);
+        Assert.Equal(before, net.Parameters.ToArray());
+    }
+
+    [Fact]
     public void TrainStep_refuses_a_nan_loss_before_the_optimizer_steps()
     {
         var net = new ThreeLayerNet(2, seed: 1);

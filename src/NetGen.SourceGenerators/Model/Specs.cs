@@ -72,6 +72,12 @@ internal sealed record Problem(string Id, int AttributeIndex, EquatableArray<str
     public const int ClassLocation = -1;
     public const int NetworkAttributeLocation = -2;
 
+    /// <summary>Reported on the user's member named <see cref="Member"/>.</summary>
+    public const int MemberLocation = -3;
+
+    /// <summary>The name of the member the problem is reported on (with <see cref="MemberLocation"/>).</summary>
+    public string? Member { get; init; }
+
     /// <summary>Metadata name of the block that declares the attribute, or null for the class itself.</summary>
     public string? Block { get; init; }
 

@@ -298,6 +298,21 @@ public sealed class Trainer<TTarget>
         {
             throw new ArgumentException($"'{name}' is empty.", name);
         }
+
+        // Class labels are checked here, for the whole set, so that a bad one is named by its index
+        // in the data set (the network's own check only sees a position in a shuffled batch).
+        if (typeof(TTarget) == typeof(int))
+        {
+            ReadOnlySpan<int> labels = System.Runtime.InteropServices.MemoryMarshal.Cast<TTarget, int>(data.Targets);
+            int classes = _network.OutputSize;
+            for (int i = 0; i < labels.Length; i++)
+            {
+                if ((uint)labels[i] >= (uint)classes)
+                {
+                    throw new ArgumentOutOfRangeException(name, labels[i], $"Sample {i} of '{name}' has the label {labels[i]}; the network's class labels lie in [0, {classes}).");
+                }
+            }
+        }
     }
 }
 
