@@ -283,6 +283,24 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void One_optimizer_for_two_networks_of_the_same_size_is_refused_before_anything_changes()
+    {
+        var a = new ThreeLayerNet(2, seed: 1);
+        var b = new ThreeLayerNet(2, seed: 2);
+        var adam = new Adam(0.01f);
+        float[] x = Reference.RandomFloats(2 * ThreeLayerNet.InputSize, 3);
+        int[] y = { 0, 1 };
+        a.TrainStep(x, y, adam);
+        float[] before = b.Parameters.ToArray();
+        var e = Assert.Throws<InvalidOperationException>(() => b.TrainStep(x, y, adam));
+        Assert.Equal("This Adam is bound to another network (ThreeLayerNet); its state (moment estimates, accumulators) belongs to that network's parameters. Create one optimizer per network.", e.Message);
+        Assert.Equal(before, b.Parameters.ToArray());
+        Assert.Equal(1, adam.StepCount);
+        a.TrainStep(x, y, adam); // the network it belongs to goes on
+        Assert.Equal(2, adam.StepCount);
+    }
+
+    [Fact]
     public void A_bad_learning_rate_names_the_property()
     {
         var adam = new Adam();

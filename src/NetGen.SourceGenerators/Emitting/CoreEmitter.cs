@@ -285,9 +285,15 @@ internal static class CoreEmitter
         w.Line();
         w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => A({outputs.Const}, {outputs.Size}, _lastBatch);");
         w.Line();
-        using (w.Block($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer)"))
+        using (w.Block($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer, global::NetGen.INetwork owner)"))
         {
             w.Line("global::System.ArgumentNullException.ThrowIfNull(optimizer);");
+            w.Line("// An optimizer's state belongs to one network: a second one is refused before anything changes.");
+            using (w.Block("if (optimizer is global::NetGen.Optimizer bound)"))
+            {
+                w.Line("bound.Bind(owner);");
+            }
+
             w.Line($"float loss = ComputeGradients({x}, {targets});");
             using (w.Block("if (!float.IsFinite(loss))"))
             {

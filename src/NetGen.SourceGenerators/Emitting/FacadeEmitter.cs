@@ -150,7 +150,8 @@ internal static class FacadeEmitter
         w.Line("/// <param name=\"optimizer\">Updates the parameters from the gradients.</param>");
         w.Line("/// <returns>The mean loss over the batch, before the update.</returns>");
         w.Line("/// <exception cref=\"global::NetGen.NonFiniteLossException\">The loss is NaN or infinite: the optimizer did not step, the parameters keep their values.</exception>");
-        w.Line($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer) => {Net}.TrainStep({x}, {targets}, optimizer);");
+        w.Line("/// <exception cref=\"global::System.InvalidOperationException\">The optimizer is bound to another network (its state belongs to one).</exception>");
+        w.Line($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer) => {Net}.TrainStep({x}, {targets}, optimizer, this);");
         w.Line();
         string other = target == "int" ? "float" : "int";
         string message = target == "int"

@@ -17,6 +17,7 @@ namespace NetGen;
 public abstract class Optimizer : IOptimizer
 {
     private float _learningRate;
+    private INetwork? _network;
     private ParameterGroup[] _groups = Array.Empty<ParameterGroup>();
 
     /// <summary>Validates and stores the shared hyper-parameters.</summary>
@@ -71,11 +72,27 @@ public abstract class Optimizer : IOptimizer
         ParameterCount = parameterCount;
     }
 
-    /// <summary>Allocates the state for <paramref name="network"/>'s parameters.</summary>
+    /// <summary>
+    /// Binds the optimizer to <paramref name="network"/> and allocates the state for its parameters.
+    /// The state (moments, accumulators) belongs to one network: binding a second network, even
+    /// one of the same size, throws. Generated <c>TrainStep</c> and the trainers bind for you.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Already bound to another network.</exception>
     public void Bind(INetwork network)
     {
         ArgumentNullException.ThrowIfNull(network);
+        if (_network is not null)
+        {
+            if (ReferenceEquals(_network, network))
+            {
+                return;
+            }
+
+            throw new InvalidOperationException($"This {GetType().Name} is bound to another network ({_network.GetType().Name}); its state (moment estimates, accumulators) belongs to that network's parameters. Create one optimizer per network.");
+        }
+
         Bind(network.ParameterCount);
+        _network = network;
     }
 
     /// <summary>Forgets the state (moments, accumulators, step count), keeping its memory.</summary>
