@@ -44,7 +44,7 @@ internal static class NetworkReader
         "InputSize", "OutputSize", "ParameterCount", "StateCount", "Vocabulary", "Summary", "MaxBatchSize", "Parameters",
         "Gradients", "ParameterLayout", "StateLayout", "TiedLayout", "RandomSource", "LastOutputs", "ContextPositions",
         "Forward", "ZeroGrad", "ComputeGradients", "AccumulateGradients", "Evaluate", "TrainStep", "InitializeParameters",
-        "Append", "Generate", "ResetContext",
+        "Append", "Generate", "ResetContext", "CreateInferenceContext", "InferenceContext",
     };
 
     /// <summary>

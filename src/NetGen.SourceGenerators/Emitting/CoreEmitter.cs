@@ -118,9 +118,9 @@ internal static class CoreEmitter
 
     private static void EmitFieldsAndConstructor(IndentedWriter w, NetworkPlan plan)
     {
-        w.Line("private readonly float[] _parameters = new float[ParameterCount];");
-        w.Line("private readonly float[] _gradients = new float[ParameterCount];");
-        w.Line("private readonly float[] _state = new float[StateCount];");
+        w.Line("private readonly float[] _parameters;");
+        w.Line("private readonly float[] _gradients;");
+        w.Line("private readonly float[] _state;");
         w.Line("private readonly float[] _scratch = new float[ScratchSize];");
         w.Line("private readonly float[] _activations;");
         w.Line("private readonly float[] _activationGradients;");
@@ -135,10 +135,16 @@ internal static class CoreEmitter
         }
 
         w.Line();
+        w.Line("/// <summary>Makes a second thread inside the same network at once an exception instead of wrong results.</summary>");
+        w.Line("public readonly global::NetGen.ConcurrentUseGuard UseGuard = new();");
+        w.Line();
         using (w.Block($"public {NetworkEmitter.Core}(int maxBatchSize, int seed)"))
         {
             w.Line($"{Ex.Guard}.MaxBatchSize(maxBatchSize, nameof(maxBatchSize));");
             w.Line("MaxBatchSize = maxBatchSize;");
+            w.Line("_parameters = new float[ParameterCount];");
+            w.Line("_gradients = new float[ParameterCount];");
+            w.Line("_state = new float[StateCount];");
             w.Line("_activations = new float[checked(maxBatchSize * ActivationsPerSample)];");
             w.Line("_activationGradients = new float[checked(maxBatchSize * GradientsPerSample)];");
             if (plan.IndexTensors.Length > 0)
@@ -150,6 +156,25 @@ internal static class CoreEmitter
             w.Line("InitializeParameters(seed);");
         }
 
+        w.Line();
+        w.Line("// An inference context: the parameters and state of another instance (shared, not copied),");
+        w.Line("// activations of its own, no gradients.");
+        using (w.Block($"public {NetworkEmitter.Core}({NetworkEmitter.Core} shared, int maxBatchSize)"))
+        {
+            w.Line($"{Ex.Guard}.MaxBatchSize(maxBatchSize, nameof(maxBatchSize));");
+            w.Line("MaxBatchSize = maxBatchSize;");
+            w.Line("_parameters = shared._parameters;");
+            w.Line("_gradients = shared._gradients;");
+            w.Line("_state = shared._state;");
+            w.Line("_activations = new float[checked(maxBatchSize * ActivationsPerSample)];");
+            w.Line("_activationGradients = global::System.Array.Empty<float>();");
+            if (plan.IndexTensors.Length > 0)
+            {
+                w.Line("_indices = new int[checked(maxBatchSize * IndicesPerSample)];");
+            }
+
+            w.Line("RandomSource = new global::NetGen.SeededRandom(0);");
+        }
         w.Line();
         w.Line("public int MaxBatchSize { get; }");
         w.Line();

@@ -61,10 +61,11 @@ internal static class FacadeEmitter
         w.Line((plan.TokenInput
             ? "/// <exception cref=\"global::System.ArgumentException\">A length does not fit, the batch exceeds <see cref=\"MaxBatchSize\"/>, or a token id lies outside the vocabulary.</exception>"
             : "/// <exception cref=\"global::System.ArgumentException\">A length does not fit, or the batch exceeds <see cref=\"MaxBatchSize\"/>.</exception>"));
-        w.Line($"public void Forward(global::System.ReadOnlySpan<{plan.InputType}> {plan.InputName}, {Span} outputs) => {Net}.Forward({plan.InputName}, outputs);");
+        EmitGuarded(w, plan.Name, $"public void Forward(global::System.ReadOnlySpan<{plan.InputType}> {plan.InputName}, {Span} outputs)", "Forward", $"{Net}.Forward({plan.InputName}, outputs);");
         w.Line();
+        EmitInferenceContext(w, plan);
         w.Line("/// <inheritdoc/>");
-        w.Line($"public void ZeroGrad() => {Net}.ZeroGrad();");
+        EmitGuarded(w, plan.Name, "public void ZeroGrad()", "ZeroGrad", $"{Net}.ZeroGrad();");
         w.Line();
         EmitTraining(w, plan);
         w.Line("/// <summary>");
@@ -73,8 +74,65 @@ internal static class FacadeEmitter
         w.Line("/// Allocates only the random generator.");
         w.Line("/// </summary>");
         w.Line("/// <param name=\"seed\">The same seed gives the same parameters on every platform.</param>");
-        w.Line($"public void InitializeParameters(int seed) => {Net}.InitializeParameters(seed);");
+        EmitGuarded(w, plan.Name, "public void InitializeParameters(int seed)", "InitializeParameters", $"{Net}.InitializeParameters(seed);");
         w.Line();
+    }
+
+    // A network is for one thread at a time (its activations are its own). Concurrent inference
+    // (a web server's requests) gets one context per thread: activations of its own, the
+    // network's parameters shared, not copied.
+    private static void EmitInferenceContext(IndentedWriter w, NetworkPlan plan)
+    {
+        string x = plan.InputName;
+        w.Line("/// <summary>");
+        w.Line("/// Creates a context for inference on another thread: activations of its own for up to");
+        w.Line("/// <paramref name=\"maxBatchSize\"/> samples, and this network's parameters and state, shared (not copied:");
+        w.Line("/// what training changes, the context's next Forward sees). A network, and each context, is for one thread");
+        w.Line("/// at a time; use a context per thread (or per request) for concurrent inference. Allocates the activations only.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"maxBatchSize\">The largest batch the context will be given.</param>");
+        w.Line("/// <returns>The context.</returns>");
+        w.Line($"public InferenceContext CreateInferenceContext(int maxBatchSize) => new(this, maxBatchSize);");
+        w.Line();
+        w.Line($"/// <summary>Inference on the parameters of a <see cref=\"{plan.Name}\"/>, for one thread at a time: see <see cref=\"CreateInferenceContext\"/>.</summary>");
+        NetworkEmitter.EmitTypeAttributes(w);
+        using (w.Block("public sealed class InferenceContext"))
+        {
+            w.Line($"private readonly {Core} _net;");
+            w.Line();
+            w.Line($"internal InferenceContext({plan.Name} network, int maxBatchSize) => _net = new {Core}(network.{Net}, maxBatchSize);");
+            w.Line();
+            w.Line("/// <summary>The largest batch this context takes.</summary>");
+            w.Line("public int MaxBatchSize => _net.MaxBatchSize;");
+            w.Line();
+            w.Line($"/// <summary>As the network's Forward, with this context's activations.</summary>");
+            EmitInputParam(w, plan);
+            w.Line("/// <param name=\"outputs\">Batch size times OutputSize values.</param>");
+            using (w.Block($"public void Forward(global::System.ReadOnlySpan<{plan.InputType}> {x}, {Span} outputs)"))
+            {
+                using (w.Block($"using (_net.UseGuard.Enter(nameof(Forward), nameof(InferenceContext)))"))
+                {
+                    w.Line($"_net.Forward({x}, outputs);");
+                }
+            }
+        }
+
+        w.Line();
+    }
+
+    /// <summary>
+    /// A public method whose body runs inside the network's concurrent-use guard: a second thread
+    /// inside the network at once gets an exception instead of corrupting the first one's results.
+    /// </summary>
+    public static void EmitGuarded(IndentedWriter w, string network, string header, string method, string statement)
+    {
+        using (w.Block(header))
+        {
+            using (w.Block($"using ({Net}.UseGuard.Enter(nameof({method}), nameof({network})))"))
+            {
+                w.Line(statement);
+            }
+        }
     }
 
     public static void EmitExplicitInterface(IndentedWriter w)
@@ -122,7 +180,7 @@ internal static class FacadeEmitter
         w.Line("/// </summary>");
         EmitTargetParams(w, plan, target);
         w.Line("/// <returns>The mean loss over the batch.</returns>");
-        w.Line($"public float ComputeGradients({parameters}) => {Net}.ComputeGradients({x}, {targets});");
+        EmitGuarded(w, plan.Name, $"public float ComputeGradients({parameters})", "ComputeGradients", $"return {Net}.ComputeGradients({x}, {targets});");
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// As <see cref=\"ComputeGradients\"/>, but adds this batch's gradient to <see cref=\"Gradients\"/> instead of");
@@ -131,7 +189,7 @@ internal static class FacadeEmitter
         w.Line("/// </summary>");
         EmitTargetParams(w, plan, target);
         w.Line("/// <returns>The mean loss over this micro-batch.</returns>");
-        w.Line($"public float AccumulateGradients({parameters}) => {Net}.AccumulateGradients({x}, {targets});");
+        EmitGuarded(w, plan.Name, $"public float AccumulateGradients({parameters})", "AccumulateGradients", $"return {Net}.AccumulateGradients({x}, {targets});");
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Inference mode (dropout off, BatchNorm on running statistics): forward pass and loss, no gradients;");
@@ -139,7 +197,7 @@ internal static class FacadeEmitter
         w.Line("/// </summary>");
         EmitTargetParams(w, plan, target);
         w.Line("/// <returns>The mean loss over the batch.</returns>");
-        w.Line($"public float Evaluate({parameters}) => {Net}.Evaluate({x}, {targets});");
+        EmitGuarded(w, plan.Name, $"public float Evaluate({parameters})", "Evaluate", $"return {Net}.Evaluate({x}, {targets});");
         w.Line();
         w.Line("/// <summary>The outputs of the last <see cref=\"ComputeGradients\"/> or <see cref=\"Evaluate\"/> call, batch size times <see cref=\"OutputSize\"/> values.</summary>");
         w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => {Net}.LastOutputs;");
@@ -151,7 +209,7 @@ internal static class FacadeEmitter
         w.Line("/// <returns>The mean loss over the batch, before the update.</returns>");
         w.Line("/// <exception cref=\"global::NetGen.NonFiniteLossException\">The loss is NaN or infinite: the optimizer did not step, the parameters keep their values.</exception>");
         w.Line("/// <exception cref=\"global::System.InvalidOperationException\">The optimizer is bound to another network (its state belongs to one).</exception>");
-        w.Line($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer) => {Net}.TrainStep({x}, {targets}, optimizer, this);");
+        EmitGuarded(w, plan.Name, $"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer)", "TrainStep", $"return {Net}.TrainStep({x}, {targets}, optimizer, this);");
         w.Line();
         string other = target == "int" ? "float" : "int";
         string message = target == "int"

@@ -11,13 +11,13 @@ internal static class GenerationEmitter
 {
     private const string Net = NetworkEmitter.Field;
 
-    public static void EmitFacade(IndentedWriter w)
+    public static void EmitFacade(IndentedWriter w, string network)
     {
         w.Line("/// <summary>Tokens in the generation context (the key/value cache): 0 after <see cref=\"ResetContext\"/>, at most <see cref=\"InputSize\"/>.</summary>");
         w.Line($"public int ContextPositions => {Net}.ContextPositions;");
         w.Line();
         w.Line("/// <summary>Empties the generation context: the next <see cref=\"Append\"/> is position 0.</summary>");
-        w.Line($"public void ResetContext() => {Net}.ResetContext();");
+        FacadeEmitter.EmitGuarded(w, network, "public void ResetContext()", "ResetContext", $"{Net}.ResetContext();");
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Incremental inference: appends <paramref name=\"token\"/> to the context at the next position and writes the");
@@ -27,7 +27,7 @@ internal static class GenerationEmitter
         w.Line("/// </summary>");
         w.Line("/// <param name=\"token\">A token id in [0, <see cref=\"Vocabulary\"/>).</param>");
         w.Line("/// <param name=\"logits\"><see cref=\"Vocabulary\"/> values: the unnormalised scores of the next token.</param>");
-        w.Line($"public void Append(int token, {Ex.Span} logits) => {Net}.Append(token, logits);");
+        FacadeEmitter.EmitGuarded(w, network, $"public void Append(int token, {Ex.Span} logits)", "Append", $"{Net}.Append(token, logits);");
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Appends <paramref name=\"prompt\"/> to the context, then draws <c>output.Length</c> tokens one after the other");
@@ -37,7 +37,7 @@ internal static class GenerationEmitter
         w.Line("/// <param name=\"prompt\">Token ids to start from; may be empty when the context is not.</param>");
         w.Line("/// <param name=\"output\">Receives the generated ids.</param>");
         w.Line("/// <param name=\"sampler\">Greedy, or temperature and top-k sampling, seeded.</param>");
-        w.Line($"public void Generate(global::System.ReadOnlySpan<int> prompt, global::System.Span<int> output, global::NetGen.TokenSampler sampler) => {Net}.Generate(prompt, output, sampler);");
+        FacadeEmitter.EmitGuarded(w, network, "public void Generate(global::System.ReadOnlySpan<int> prompt, global::System.Span<int> output, global::NetGen.TokenSampler sampler)", "Generate", $"{Net}.Generate(prompt, output, sampler);");
         w.Line();
     }
 

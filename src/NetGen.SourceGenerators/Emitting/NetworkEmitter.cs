@@ -132,7 +132,7 @@ internal static class NetworkEmitter
             FacadeEmitter.Emit(w, plan);
             if (generation is not null)
             {
-                GenerationEmitter.EmitFacade(w);
+                GenerationEmitter.EmitFacade(w, plan.Name);
             }
 
             CoreEmitter.Emit(w, plan, generation);
