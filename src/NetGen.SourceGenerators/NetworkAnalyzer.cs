@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
@@ -28,7 +29,21 @@ public sealed class NetworkAnalyzer : DiagnosticAnalyzer
         context.RegisterSymbolAction(AnalyzeType, SymbolKind.NamedType);
     }
 
+    // An analyzer that throws shows the user a warning about the analyzer (AD0001), not a message
+    // about their network; NetGen reports its own failure instead, as the generator does.
     private static void AnalyzeType(SymbolAnalysisContext context)
+    {
+        try
+        {
+            Analyze(context);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.GeneratorFailure, context.Symbol.Locations.FirstOrDefault() ?? Location.None, context.Symbol.Name, e.GetType().Name + ": " + e.Message));
+        }
+    }
+
+    private static void Analyze(SymbolAnalysisContext context)
     {
         var type = (INamedTypeSymbol)context.Symbol;
         ImmutableArray<AttributeData> all = type.GetAttributes();

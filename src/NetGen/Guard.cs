@@ -107,4 +107,23 @@ public static class Guard
             throw new ArgumentOutOfRangeException(paramName, token, $"'{paramName}' is {token}; token ids must lie in [0, {vocabulary}).");
         }
     }
+
+    /// <summary>
+    /// The length of a buffer of <paramref name="perSample"/> values for each of
+    /// <paramref name="maxBatchSize"/> samples; throws, naming maxBatchSize and the largest that
+    /// fits, when it exceeds the largest array .NET allows.
+    /// </summary>
+    public static int BufferLength(int maxBatchSize, int perSample, string what, string paramName)
+    {
+        long length = (long)maxBatchSize * perSample;
+        if (length > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(
+                paramName,
+                maxBatchSize,
+                $"'{paramName}' is {maxBatchSize}: {perSample:N0} {what} per sample would need {length:N0} values, more than an array holds ({Array.MaxLength:N0}); use at most {Array.MaxLength / Math.Max(perSample, 1):N0}.");
+        }
+
+        return (int)length;
+    }
 }

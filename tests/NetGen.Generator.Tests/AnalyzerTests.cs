@@ -95,6 +95,20 @@ public class AnalyzerTests
         Net("[Input(8)]\n[Dense(4)]\n[GlobalAveragePool]"),
         "NG1008", "GlobalAveragePool", "GlobalAveragePool at layer 2 needs a [C, H, W] input but receives [4] (4 values); a vector has no height and width: for images give [Input(channels, height, width)]");
 
+    [Theory]
+    [InlineData("[Input(1, 8, 8)]\n[Conv2D(16, 2147483647, Padding = Padding.Same)]", "Conv2D(16, 2147483647, Padding = Padding.Same)")]
+    [InlineData("[Input(2147483647)]\n[Dense(2)]", "Dense(2)")]
+    [InlineData("[Input(65536, 65536)]\n[Dense(2)]", "Input(65536, 65536)")]
+    public async Task NG9001_sizes_that_overflow_are_reported_on_the_attribute(string layers, string underlined)
+    {
+        string source = Net(layers);
+        ImmutableArray<Diagnostic> diagnostics = await TestCompiler.Analyze(source);
+        Diagnostic d = Assert.Single(diagnostics);
+        Assert.Equal("NG9001", d.Id);
+        Assert.Equal(underlined, source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+        Assert.Contains("2,147,483,647", d.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public Task NG1011_heads_that_do_not_divide_the_dimension() => Single(
         Net("[Input(64, Kind = InputKind.Tokens)]\n[Embedding(100, 130)]\n[MultiHeadAttention(4)]"),

@@ -22,6 +22,15 @@ public class BadInputTests
     }
 
     [Fact]
+    public void A_maxBatchSize_whose_buffers_cannot_exist_is_refused_naming_it()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new FashionMlp(maxBatchSize: 3_000_000));
+        Assert.Equal("maxBatchSize", e.ParamName);
+        Assert.Contains("activations per sample would need", e.Message);
+        Assert.Contains("use at most", e.Message);
+    }
+
+    [Fact]
     public void Batches_larger_than_maxBatchSize_are_refused()
     {
         var (net, parameters) = Create();

@@ -145,11 +145,11 @@ internal static class CoreEmitter
             w.Line("_parameters = new float[ParameterCount];");
             w.Line("_gradients = new float[ParameterCount];");
             w.Line("_state = new float[StateCount];");
-            w.Line("_activations = new float[checked(maxBatchSize * ActivationsPerSample)];");
-            w.Line("_activationGradients = new float[checked(maxBatchSize * GradientsPerSample)];");
+            w.Line($"_activations = new float[{Ex.Guard}.BufferLength(maxBatchSize, ActivationsPerSample, \"activations\", nameof(maxBatchSize))];");
+            w.Line($"_activationGradients = new float[{Ex.Guard}.BufferLength(maxBatchSize, GradientsPerSample, \"activation gradients\", nameof(maxBatchSize))];");
             if (plan.IndexTensors.Length > 0)
             {
-                w.Line("_indices = new int[checked(maxBatchSize * IndicesPerSample)];");
+                w.Line($"_indices = new int[{Ex.Guard}.BufferLength(maxBatchSize, IndicesPerSample, \"indices\", nameof(maxBatchSize))];");
             }
 
             w.Line("RandomSource = new global::NetGen.SeededRandom(unchecked(seed ^ 0x5EED));");
@@ -166,11 +166,11 @@ internal static class CoreEmitter
             w.Line("_parameters = shared._parameters;");
             w.Line("_gradients = shared._gradients;");
             w.Line("_state = shared._state;");
-            w.Line("_activations = new float[checked(maxBatchSize * ActivationsPerSample)];");
+            w.Line($"_activations = new float[{Ex.Guard}.BufferLength(maxBatchSize, ActivationsPerSample, \"activations\", nameof(maxBatchSize))];");
             w.Line("_activationGradients = global::System.Array.Empty<float>();");
             if (plan.IndexTensors.Length > 0)
             {
-                w.Line("_indices = new int[checked(maxBatchSize * IndicesPerSample)];");
+                w.Line($"_indices = new int[{Ex.Guard}.BufferLength(maxBatchSize, IndicesPerSample, \"indices\", nameof(maxBatchSize))];");
             }
 
             w.Line("RandomSource = new global::NetGen.SeededRandom(0);");

@@ -189,12 +189,14 @@ internal static class Shapes
 {
     public static int Product(EquatableArray<int> shape) => Clamp(LongProduct(shape));
 
+    /// <summary>The product, saturating at 2⁴⁰ (far above any int size, and no long overflow on the way).</summary>
     public static long LongProduct(EquatableArray<int> shape)
     {
+        const long Cap = 1L << 40;
         long p = 1;
         foreach (int d in shape)
         {
-            p = Math.Min(p * d, 1L << 40);
+            p = d > 0 && p > Cap / d ? Cap : Math.Min(p * d, Cap);
         }
 
         return p;
