@@ -12,9 +12,15 @@ using NetGen.Training;
 //
 // Data: --data DIR (IDX files, gzip'd or not), else /usr/share/datasets/fashion-mnist when
 // present (Debian's dataset-fashion-mnist), else the subset embedded in this program.
-var options = Options.Parse(args);
+var options = Options.Parse(args, out int exitCode);
 if (options is null)
 {
+    return exitCode; // 0 after --help, 2 after a bad option
+}
+
+if (options.DataDirectory is { } folder && folder != Options.EmbeddedMarker && !Directory.Exists(folder))
+{
+    Console.Error.WriteLine($"error: --data {folder}: no such folder. It should hold the four Fashion-MNIST IDX files (train-images-idx3-ubyte.gz, ...); 'apt-get install dataset-fashion-mnist' puts them in /usr/share/datasets/fashion-mnist, or leave --data out to use the embedded subset.");
     return 2;
 }
 
@@ -102,8 +108,9 @@ internal sealed record Options(
           --save FILE         save the trained parameters and state (safetensors)
         """;
 
-    public static Options? Parse(string[] args)
+    public static Options? Parse(string[] args, out int exitCode)
     {
+        exitCode = 2;
         string? data = null;
         string model = "mlp";
         string? optimizer = null;
@@ -119,22 +126,24 @@ internal sealed record Options(
             for (int i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
+                int Int() => int.TryParse(Next(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new FormatException($"{args[i - 1]} {args[i]}: not a whole number");
+                float Float() => float.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out float v) ? v : throw new FormatException($"{args[i - 1]} {args[i]}: not a number");
                 switch (args[i])
                 {
                     case "--data": data = Next(); break;
                     case "--embedded": data = EmbeddedMarker; break;
                     case "--model": model = Next(); break;
                     case "--optimizer": optimizer = Next(); break;
-                    case "--epochs": epochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--batch": batch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--lr": lr = float.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--epochs": epochs = Int(); break;
+                    case "--batch": batch = Int(); break;
+                    case "--lr": lr = Float(); break;
                     case "--schedule": cosine = Next() switch { "cosine" => true, "constant" => false, var other => throw new FormatException($"unknown schedule {other}") }; break;
-                    case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--limit": limit = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                    case "--min-accuracy": minimum = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--seed": seed = Int(); break;
+                    case "--limit": limit = Int(); break;
+                    case "--min-accuracy": minimum = Float(); break;
                     case "--save": save = Next(); break;
                     case "--augment": augment = true; break;
-                    case "--help" or "-h": Console.WriteLine(Usage); return null;
+                    case "--help" or "-h": Console.WriteLine(Usage); exitCode = 0; return null;
                     default: throw new FormatException($"unknown option {args[i]}");
                 }
             }

@@ -12,10 +12,10 @@ using TangGpt;
 //   dotnet run -c Release --project samples/TangGpt -- --generate --prompt 春風
 //
 // --help lists every option.
-Options? options = Options.Parse(args);
+Options? options = Options.Parse(args, out int exitCode);
 if (options is null)
 {
-    return 2;
+    return exitCode; // 0 after --help, 2 after a bad option
 }
 
 var clock = Stopwatch.StartNew();
@@ -144,16 +144,17 @@ internal sealed record Options
 
     public double? MaxLoss { get; init; }
 
-    public static Options? Parse(string[] args)
+    public static Options? Parse(string[] args, out int exitCode)
     {
+        exitCode = 2;
         var o = new Options();
         try
         {
             for (int i = 0; i < args.Length; i++)
             {
                 string Value() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
-                int Int() => int.Parse(Value(), CultureInfo.InvariantCulture);
-                float Float() => float.Parse(Value(), CultureInfo.InvariantCulture);
+                int Int() => int.TryParse(Value(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new FormatException($"{args[i - 1]} {args[i]}: not a whole number");
+                float Float() => float.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out float v) ? v : throw new FormatException($"{args[i - 1]} {args[i]}: not a number");
                 o = args[i] switch
                 {
                     "--full" => o with { Iterations = 2000 },
@@ -169,7 +170,7 @@ internal sealed record Options
                     "--poems" => o with { Poems = Int() },
                     "--temperature" => o with { Temperature = Float() },
                     "--top-k" => o with { TopK = Int() },
-                    "--max-loss" => o with { MaxLoss = double.Parse(Value(), CultureInfo.InvariantCulture) },
+                    "--max-loss" => o with { MaxLoss = Float() },
                     "--help" or "-h" => throw new FormatException(string.Empty),
                     _ => throw new FormatException($"unknown option {args[i]}"),
                 };
@@ -179,10 +180,14 @@ internal sealed record Options
         {
             if (e.Message.Length > 0)
             {
-                Console.Error.WriteLine(e.Message);
+                Console.Error.WriteLine("error: " + e.Message);
+            }
+            else
+            {
+                exitCode = 0; // --help
             }
 
-            Console.Error.WriteLine("""
+            (exitCode == 0 ? Console.Out : Console.Error).WriteLine("""
                 Options:
                   --full               nanoGPT's run: 2,000 iterations (default 300, a short run)
                   --iterations N       optimizer steps
