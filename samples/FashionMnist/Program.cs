@@ -48,8 +48,25 @@ IOptimizer optimizer = options.Optimizer switch
     _ => new Sgd(options.LearningRate),
 };
 
+// Progress inside an epoch: a line rewritten in place on a terminal, plain lines every 10 s
+// when the output goes to a file or a pipe.
+bool live = !Console.IsOutputRedirected;
+const int LineWidth = 96;
 var trainer = new Trainer<int>(net, optimizer, new TrainerOptions
 {
+    BatchProgress = new SynchronousProgress<BatchReport>(r =>
+    {
+        string line = $"  epoch {r.Epoch}/{r.Epochs}: batch {r.Batch:N0}/{r.Batches:N0}, loss {r.TrainLoss:F4}, {r.SamplesPerSecond:N0} samples/s, {r.EpochRemaining.TotalSeconds:F0} s left in the epoch";
+        if (live)
+        {
+            Console.Write("\r" + line.PadRight(LineWidth));
+        }
+        else if (r.Batch < r.Batches)
+        {
+            Console.WriteLine(line);
+        }
+    }),
+    BatchProgressInterval = TimeSpan.FromSeconds(live ? 0.5 : 10),
     BatchSize = options.BatchSize,
     Epochs = options.Epochs,
     Seed = options.Seed,
@@ -61,6 +78,7 @@ var trainer = new Trainer<int>(net, optimizer, new TrainerOptions
 Console.WriteLine($"{optimizer.GetType().Name} ({options.Optimizer}), learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}{(options.Cosine ? " with cosine decay" : string.Empty)}{(options.Augment ? ", random flips and shifts of up to 2 pixels" : string.Empty)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}");
 Console.WriteLine("epoch   loss    train acc  test loss  test acc  samples/s   elapsed");
 IReadOnlyList<EpochReport> history = trainer.Fit(data.Train, data.Test, new SynchronousProgress<EpochReport>(r => Console.WriteLine(
+    (live ? "\r" + new string(' ', LineWidth) + "\r" : string.Empty) +
     $"{r.Epoch,5}  {r.TrainLoss,7:F4}  {r.TrainAccuracy,9:P2}  {r.ValidationLoss,9:F4}  {r.ValidationAccuracy,8:P2}  {r.SamplesPerSecond,9:N0}  {r.Elapsed.TotalSeconds,7:F1}s")));
 
 EpochReport last = history[^1];

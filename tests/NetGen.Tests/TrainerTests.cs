@@ -24,6 +24,31 @@ public class TrainerTests
     }
 
     [Fact]
+    public void Progress_inside_an_epoch_reports_every_batch_with_an_interval_of_zero()
+    {
+        var reports = new List<BatchReport>();
+        var net = new ThreeLayerNet(16, seed: 1);
+        var trainer = new Trainer<int>(net, new Adam(0.01f), new TrainerOptions
+        {
+            BatchSize = 16, Epochs = 2, Seed = 3,
+            BatchProgress = new SynchronousProgress<BatchReport>(reports.Add),
+            BatchProgressInterval = TimeSpan.Zero,
+        });
+        IReadOnlyList<EpochReport> epochs = trainer.Fit(Blobs(40, seed: 9));
+        Assert.Equal(new[] { 1, 2, 3, 1, 2, 3 }, reports.Select(r => r.Batch));
+        Assert.All(reports, r => Assert.Equal(3, r.Batches));
+        Assert.Equal(new[] { 1, 1, 1, 2, 2, 2 }, reports.Select(r => r.Epoch));
+        Assert.Equal(epochs[0].TrainLoss, reports[2].TrainLoss, 12); // the last report of an epoch is its mean loss
+        Assert.Equal(TimeSpan.Zero, reports[2].EpochRemaining);
+
+        // The default interval (1 s) reports the last batch of each epoch at least.
+        var sparse = new List<BatchReport>();
+        var other = new Trainer<int>(new ThreeLayerNet(16, seed: 1), new Adam(0.01f), new TrainerOptions { BatchSize = 16, Epochs = 2, BatchProgress = new SynchronousProgress<BatchReport>(sparse.Add) });
+        other.Fit(Blobs(40, seed: 9));
+        Assert.Contains(sparse, r => r.Epoch == 2 && r.Batch == 3);
+    }
+
+    [Fact]
     public void A_nan_loss_stops_training_before_the_step_and_names_the_samples()
     {
         DataSet<int> data = Blobs(64, seed: 9);

@@ -39,7 +39,28 @@ public sealed class TrainerOptions
     /// apart from the shuffling's. Null (the default): none.
     /// </summary>
     public IBatchAugmentation? Augmentation { get; init; }
+
+    /// <summary>
+    /// Receives progress inside an epoch, every <see cref="BatchProgressInterval"/> (and after an
+    /// epoch's last batch): the batch, the mean loss so far, samples per second, time left in the
+    /// epoch. Null (the default): none. A report allocates its record, once per interval.
+    /// </summary>
+    public IProgress<BatchReport>? BatchProgress { get; init; }
+
+    /// <summary>The least time between two <see cref="BatchProgress"/> reports. Default 1 s; zero: every batch.</summary>
+    public TimeSpan BatchProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
 }
+
+/// <summary>Progress inside an epoch (<see cref="TrainerOptions.BatchProgress"/>).</summary>
+/// <param name="Epoch">1-based.</param>
+/// <param name="Epochs">Epochs in the run.</param>
+/// <param name="Batch">Batches done in this epoch.</param>
+/// <param name="Batches">Batches in an epoch.</param>
+/// <param name="TrainLoss">Mean training loss over this epoch's samples so far.</param>
+/// <param name="SamplesPerSecond">Training samples per second in this epoch so far.</param>
+/// <param name="EpochElapsed">Time spent in this epoch.</param>
+/// <param name="EpochRemaining">Estimated time to the end of this epoch's training.</param>
+public sealed record BatchReport(int Epoch, int Epochs, int Batch, int Batches, double TrainLoss, double SamplesPerSecond, TimeSpan EpochElapsed, TimeSpan EpochRemaining);
 
 /// <summary>What one epoch measured.</summary>
 /// <param name="Epoch">1-based.</param>
@@ -171,6 +192,7 @@ public sealed class Trainer<TTarget>
             }
 
             clock.Restart();
+            TimeSpan lastBatchReport = TimeSpan.Zero;
             double lossSum = 0;
             long correct = 0;
             int seen = 0;
@@ -212,6 +234,14 @@ public sealed class Trainer<TTarget>
 
                 _optimizer.Step(_network.Parameters, _network.Gradients);
                 Step++;
+                if (Options.BatchProgress is { } batchProgress && (b == batches - 1 || clock.Elapsed - lastBatchReport >= Options.BatchProgressInterval))
+                {
+                    lastBatchReport = clock.Elapsed;
+                    double seconds = Math.Max(lastBatchReport.TotalSeconds, 1e-9);
+                    batchProgress.Report(new BatchReport(
+                        epoch, Options.Epochs, b + 1, batches, lossSum / seen, seen / seconds, lastBatchReport,
+                        TimeSpan.FromSeconds(seconds / (b + 1) * (batches - b - 1))));
+                }
             }
 
             TimeSpan epochTime = clock.Elapsed;
