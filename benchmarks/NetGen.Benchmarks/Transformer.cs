@@ -23,7 +23,7 @@ public class GptTrainStep
     {
         _net = new TangPoet(12, seed: 1);
         _adamw = new AdamW(1e-3f, beta2: 0.99f, weightDecay: 0.1f);
-        _adamw.SetGroups(ParameterGroup.DecayMatricesOnly(TangPoet.ParameterLayout, 0.1f));
+        _adamw.SetGroups(ParameterGroup.DecayMatricesOnly(_net.ParameterLayout, 0.1f));
         var random = new SeededRandom(2);
         _tokens = Enumerable.Range(0, 12 * TangPoet.InputSize).Select(_ => random.NextInt(TangPoet.Vocabulary)).ToArray();
         _targets = Enumerable.Range(0, 12 * TangPoet.InputSize).Select(_ => random.NextInt(TangPoet.Vocabulary)).ToArray();

@@ -35,9 +35,9 @@ if (options.Generate)
 }
 else
 {
-    Console.WriteLine(TangPoet.Summary);
+    Console.WriteLine(net.Summary);
     var optimizer = new AdamW(options.LearningRate, beta1: 0.9f, beta2: 0.99f, weightDecay: 0.1f);
-    optimizer.SetGroups(ParameterGroup.DecayMatricesOnly(TangPoet.ParameterLayout, 0.1f));
+    optimizer.SetGroups(ParameterGroup.DecayMatricesOnly(net.ParameterLayout, 0.1f));
     int warmup = Math.Min(100, Math.Max(1, options.Iterations / 20));
     var trainer = new LanguageModelTrainer(net, optimizer, new LanguageModelOptions
     {

@@ -33,7 +33,7 @@ public class LanguageModelTests
         {
             var net = new TinyGpt(4, seed: 70);
             var optimizer = new AdamW(3e-3f, weightDecay: 0.1f);
-            optimizer.SetGroups(ParameterGroup.DecayMatricesOnly(TinyGpt.ParameterLayout, 0.1f));
+            optimizer.SetGroups(ParameterGroup.DecayMatricesOnly(net.ParameterLayout, 0.1f));
             var trainer = new LanguageModelTrainer(net, optimizer, new LanguageModelOptions
             {
                 BatchSize = 4,

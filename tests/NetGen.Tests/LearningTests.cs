@@ -101,9 +101,9 @@ public class DeepNetworkTests
     [Fact]
     public void A_vgg_style_network_of_ten_convolutions_trains()
     {
-        Assert.Equal(10, VggNet.ParameterLayout.Count(p => p.Name.StartsWith("conv", StringComparison.Ordinal) && p.Name.EndsWith(".weight", StringComparison.Ordinal)));
-        Assert.Contains("[32, 2, 2]", VggNet.Summary);
         var net = new VggNet(8, seed: 1);
+        Assert.Equal(10, net.ParameterLayout.Count(p => p.Name.StartsWith("conv", StringComparison.Ordinal) && p.Name.EndsWith(".weight", StringComparison.Ordinal)));
+        Assert.Contains("[32, 2, 2]", net.Summary);
         var adam = new Adam(0.002f);
         float[] x = Reference.RandomFloats(8 * VggNet.InputSize, 3);
         int[] labels = { 0, 1, 2, 3, 4, 5, 6, 7 };

@@ -181,7 +181,7 @@ public class NetworkGradientTests
         CheckRegressor(net, RepeatedUnitsArch, batch: 3, binaryTargets: true);
         Assert.Equal(
             new[] { "repeat1.0.dense1.weight", "repeat1.0.dense1.bias", "repeat1.0.dense2.weight", "repeat1.0.dense2.bias" },
-            RepeatedUnitsNet.ParameterLayout.Take(4).Select(p => p.Name));
+            net.ParameterLayout.Take(4).Select(p => p.Name));
         Assert.Equal(3 * 2 * (36 + 6) + (6 * 2) + 2, RepeatedUnitsNet.ParameterCount);
     }
 
@@ -202,7 +202,7 @@ public class NetworkGradientTests
     {
         var net = new SmallCnn(4, seed: 21);
         CheckClassifier(net, SmallCnnArch, batch: 3);
-        Assert.Equal("conv1.weight (3, 2, 3, 3) @ 0", SmallCnn.ParameterLayout[0].ToString());
+        Assert.Equal("conv1.weight (3, 2, 3, 3) @ 0", net.ParameterLayout[0].ToString());
     }
 
     [Fact]
@@ -258,7 +258,7 @@ public class NetworkGradientTests
         float[] x = Reference.RandomFloats(3 * InferenceOnlyNet.InputSize, 90);
         var y = new float[3 * InferenceOnlyNet.OutputSize];
         net.Forward(x, y);
-        double[] expected = Run(InferenceOnly, Reference.ToDouble(net.Parameters), InferenceOnlyNet.ParameterLayout, Reference.ToDouble(x));
+        double[] expected = Run(InferenceOnly, Reference.ToDouble(net.Parameters), net.ParameterLayout, Reference.ToDouble(x));
         Reference.AssertClose(expected, y, 1e-5, 1e-5, "outputs");
     }
 

@@ -253,7 +253,7 @@ public class OptimizerTests
         // TinyGpt's layout: the matrices get decay 0.1, the vectors none, and (second variant) a
         // group may scale the learning rate. Updates are elementwise, so each range must equal what
         // an ungrouped optimizer with that range's settings does to it.
-        IReadOnlyList<ParameterInfo> layout = TinyGpt.ParameterLayout;
+        IReadOnlyList<ParameterInfo> layout = new TinyGpt(1).ParameterLayout;
         IReadOnlyList<ParameterGroup> groups = ParameterGroup.DecayMatricesOnly(layout, 0.1f)
             .Select((g, k) => k == 1 ? g with { LearningRateScale = 0.5f } : g).ToList();
         Assert.Equal(TinyGpt.ParameterCount, groups.Sum(g => g.Length));

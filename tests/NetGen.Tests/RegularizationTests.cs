@@ -129,7 +129,7 @@ public class RegularizationTests
         double expected = -Enumerable.Range(0, 4).Average(i => Math.Log(p[(i * 4) + labels[i]]));
         foreach ((string name, double l1, double l2) in new[] { ("dense1.weight", 0.001, 0.01), ("dense2.weight", 0.0, 0.05) })
         {
-            ParameterInfo w = RegularizedNet.ParameterLayout.Single(q => q.Name == name);
+            ParameterInfo w = new RegularizedNet(2).ParameterLayout.Single(q => q.Name == name);
             expected += net.Parameters.Slice(w.Offset, w.Length).ToArray().Sum(v => (l1 * Math.Abs(v)) + (l2 * v * v));
         }
 
@@ -141,13 +141,13 @@ public class RegularizationTests
     {
         Assert.Equal(
             new[] { "dense1.weight", "dense1.bias", "batchnorm1.weight", "batchnorm1.bias", "dense2.weight", "dense2.bias", "batchnorm2.weight", "batchnorm2.bias", "dense3.weight", "dense3.bias" },
-            RegularizedNet.ParameterLayout.Select(p => p.Name));
+            new RegularizedNet(2).ParameterLayout.Select(p => p.Name));
         Assert.Equal(
             new[] { "batchnorm1.running_mean (8) @ 0", "batchnorm1.running_var (8) @ 8", "batchnorm2.running_mean (5) @ 16", "batchnorm2.running_var (5) @ 21" },
-            RegularizedNet.StateLayout.Select(p => p.ToString()));
+            new RegularizedNet(2).StateLayout.Select(p => p.ToString()));
         var net = new RegularizedNet(2);
         Assert.Equal(new[] { 0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f, 1f, 1f, 1f, 1f, 1f, 1f, 1f, 1f }, net.State.Slice(0, 16).ToArray());
-        ParameterInfo gamma = RegularizedNet.ParameterLayout.Single(p => p.Name == "batchnorm1.weight");
+        ParameterInfo gamma = new RegularizedNet(2).ParameterLayout.Single(p => p.Name == "batchnorm1.weight");
         Assert.All(net.Parameters.Slice(gamma.Offset, gamma.Length).ToArray(), v => Assert.Equal(1f, v));
     }
 

@@ -176,12 +176,12 @@ public class SafeTensorsTests
     public void A_tied_weight_is_saved_under_both_names_as_pytorch_lists_it_and_loads_with_or_without_the_alias()
     {
         var gpt = new TinyGpt(1, seed: 80);
-        Assert.Equal("lm_head.weight (11, 8) @ 0", Assert.Single(TinyGpt.TiedLayout).ToString());
+        Assert.Equal("lm_head.weight (11, 8) @ 0", Assert.Single(gpt.TiedLayout).ToString());
         using var saved = new MemoryStream();
         SafeTensors.Save(gpt, saved);
         byte[] file = saved.ToArray();
         using JsonDocument header = JsonDocument.Parse(file.AsMemory(8, (int)BinaryPrimitives.ReadUInt64LittleEndian(file)));
-        Assert.Equal(TinyGpt.ParameterLayout.Count + 1, header.RootElement.EnumerateObject().Count());
+        Assert.Equal(gpt.ParameterLayout.Count + 1, header.RootElement.EnumerateObject().Count());
         Assert.Equal("[11,8]", header.RootElement.GetProperty("lm_head.weight").GetProperty("shape").GetRawText());
 
         var loaded = new TinyGpt(1, seed: 81);

@@ -52,9 +52,9 @@ public class TransformerTests
                 "transformer.h.0.mlp.c_fc.weight", "transformer.h.0.mlp.c_fc.bias",
                 "transformer.h.0.mlp.c_proj.weight", "transformer.h.0.mlp.c_proj.bias",
             },
-            TinyGpt.ParameterLayout.Take(14).Select(p => p.Name));
-        Assert.Equal("transformer.ln_f.bias", TinyGpt.ParameterLayout[^1].Name);
-        Assert.DoesNotContain(TinyGpt.ParameterLayout, p => p.Name.StartsWith("lm_head", StringComparison.Ordinal));
+            net.ParameterLayout.Take(14).Select(p => p.Name));
+        Assert.Equal("transformer.ln_f.bias", net.ParameterLayout[^1].Name);
+        Assert.DoesNotContain(net.ParameterLayout, p => p.Name.StartsWith("lm_head", StringComparison.Ordinal));
 
         // wte 88 + wpe 40 + per block (ln 16 + c_attn 216 + c_proj 72 + ln 16 + c_fc 144 + c_proj 136) + ln_f 16.
         Assert.Equal(88 + 40 + (2 * 600) + 16, TinyGpt.ParameterCount);
@@ -78,9 +78,10 @@ public class TransformerTests
             new DenseOp("dense1", 6), new LayerNormOp("layernorm1", Epsilon: 1e-3), new DenseOp("dense2", 5, Activation: Activation.Tanh),
             new LayerNormOp("layernorm2", Bias: false), new DenseOp("dense3", 4),
         };
-        CheckRegressor(new LayerNormNet(4, seed: 43), ops, batch: 3, length: 3, width: 6);
-        Assert.Equal(new[] { 5 }, LayerNormNet.ParameterLayout.Single(p => p.Name == "layernorm2.weight").Shape);
-        Assert.DoesNotContain(LayerNormNet.ParameterLayout, p => p.Name == "layernorm2.bias");
+        var layerNorm = new LayerNormNet(4, seed: 43);
+        CheckRegressor(layerNorm, ops, batch: 3, length: 3, width: 6);
+        Assert.Equal(new[] { 5 }, layerNorm.ParameterLayout.Single(p => p.Name == "layernorm2.weight").Shape);
+        Assert.DoesNotContain(layerNorm.ParameterLayout, p => p.Name == "layernorm2.bias");
     }
 
     [Fact]

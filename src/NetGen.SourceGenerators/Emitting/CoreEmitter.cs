@@ -104,6 +104,8 @@ internal static class CoreEmitter
 
         w.Line($"private const int GradientsPerSample = {plan.GradientsPerSample};");
         w.Line();
+        w.Line("// The layer table (the network's Summary).");
+        NetworkEmitter.EmitSummaryConstant(w, plan);
     }
 
     private static void EmitOffsets(IndentedWriter w, IEnumerable<(string Name, int Offset, string Comment)> rows)

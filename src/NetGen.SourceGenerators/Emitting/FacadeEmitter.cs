@@ -38,16 +38,19 @@ internal static class FacadeEmitter
         w.Line($"public {Span} Gradients => {Net}.Gradients;");
         w.Line();
         w.Line("/// <summary>Name, offset and shape of every parameter tensor, in buffer order.</summary>");
-        w.Line($"public static {Layout} ParameterLayout => {Core}.ParameterLayout;");
+        w.Line($"public {Layout} ParameterLayout => {Core}.ParameterLayout;");
         w.Line();
         w.Line("/// <summary>Tied parameters: each one's name with the offset and shape of the values it shares (empty when nothing is tied).</summary>");
-        w.Line($"public static {Layout} TiedLayout => {Core}.TiedLayout;");
+        w.Line($"public {Layout} TiedLayout => {Core}.TiedLayout;");
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line($"public {Span} State => {Net}.State;");
         w.Line();
         w.Line("/// <summary>Name, offset and shape of every state tensor, in buffer order.</summary>");
-        w.Line($"public static {Layout} StateLayout => {Core}.StateLayout;");
+        w.Line($"public {Layout} StateLayout => {Core}.StateLayout;");
+        w.Line();
+        w.Line("/// <summary>The layer table: each layer's output shape and parameter count (also in this class's XML docs).</summary>");
+        w.Line($"public string Summary => {Core}.Summary;");
         w.Line();
         w.Line("/// <inheritdoc/>");
         w.Line($"public global::NetGen.SeededRandom RandomSource => {Net}.RandomSource;");
@@ -143,14 +146,7 @@ internal static class FacadeEmitter
         w.Line();
         w.Line("int global::NetGen.INetwork.ParameterCount => ParameterCount;");
         w.Line();
-        w.Line("string global::NetGen.INetwork.Summary => Summary;");
-        w.Line();
-        w.Line($"{Layout} global::NetGen.INetwork.ParameterLayout => ParameterLayout;");
-        w.Line();
-        w.Line($"{Layout} global::NetGen.INetwork.StateLayout => StateLayout;");
-        w.Line();
-        w.Line($"{Layout} global::NetGen.INetwork.TiedLayout => TiedLayout;");
-        w.Line();
+
     }
 
     private static void EmitInputParam(IndentedWriter w, NetworkPlan plan) =>

@@ -28,7 +28,7 @@ internal static class InvalidEmitter
             w.Line("public const int ParameterCount = 0;");
             w.Line();
             w.Line("/// <summary>The network has errors.</summary>");
-            w.Line("public const string Summary = __GenerationError;");
+            w.Line("public string Summary => __GenerationError;");
             w.Line();
             w.Line("/// <summary>Always throws: the network has errors.</summary>");
             w.Line("/// <param name=\"maxBatchSize\">Unused.</param>");
@@ -36,7 +36,7 @@ internal static class InvalidEmitter
             w.Line($"public {name}(int maxBatchSize, int seed = 0) => {fail}");
             w.Line();
             w.Line("/// <summary>Always throws: the network has errors.</summary>");
-            w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> ParameterLayout => {fail}");
+            w.Line($"public global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> ParameterLayout => {fail}");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line($"public int MaxBatchSize => {fail}");
@@ -54,10 +54,10 @@ internal static class InvalidEmitter
             w.Line($"public {Ex.Span} State => {fail}");
             w.Line();
             w.Line("/// <summary>Always throws: the network has errors.</summary>");
-            w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> StateLayout => {fail}");
+            w.Line($"public global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> StateLayout => {fail}");
             w.Line();
             w.Line("/// <summary>Always throws: the network has errors.</summary>");
-            w.Line($"public static global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> TiedLayout => {fail}");
+            w.Line($"public global::System.Collections.Generic.IReadOnlyList<global::NetGen.ParameterInfo> TiedLayout => {fail}");
             w.Line();
             w.Line("/// <inheritdoc/>");
             w.Line($"public global::NetGen.SeededRandom RandomSource => {fail}");

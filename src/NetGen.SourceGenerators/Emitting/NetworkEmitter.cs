@@ -105,6 +105,20 @@ internal static class NetworkEmitter
         return b.ToString();
     }
 
+    /// <summary>Writes <c>public const string Summary = ...;</c>: the class name and the layer table.</summary>
+    public static void EmitSummaryConstant(IndentedWriter w, NetworkPlan plan)
+    {
+        w.Line("public const string Summary =");
+        List<string> table = Table(plan);
+        w.Line($"    \"{plan.Name}\\n\" +");
+        for (int i = 0; i < table.Count; i++)
+        {
+            w.Line($"    {Literal(table[i] + "\n").Replace("\n", "\\n")}{(i == table.Count - 1 ? ";" : " +")}");
+        }
+
+        w.Line();
+    }
+
     public static string Literal(string text) => "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
     private static void EmitValid(IndentedWriter w, NetworkPlan plan)
@@ -162,15 +176,6 @@ internal static class NetworkEmitter
         w.Line("/// <summary>Values of non-trainable state (BatchNorm running statistics) in total.</summary>");
         w.Line($"public const int StateCount = {plan.StateCount};");
         w.Line();
-        w.Line("/// <summary>The layer table: each layer's output shape and parameter count.</summary>");
-        w.Line("public const string Summary =");
-        List<string> table = Table(plan);
-        w.Line($"    \"{plan.Name}\\n\" +");
-        for (int i = 0; i < table.Count; i++)
-        {
-            w.Line($"    {Literal(table[i] + "\n").Replace("\n", "\\n")}{(i == table.Count - 1 ? ";" : " +")}");
-        }
-
         w.Line();
     }
 }
