@@ -1,4 +1,5 @@
-// GPT-2 small's shape, as in tests/NetGen.Generator.Tests/Gpt2Tests.cs (which checks its names and size).
+// GPT-2 small's shape. tests/NetGen.Generator.Tests/Gpt2Tests.cs reads this file and checks its
+// names, size and generated code; Transformer.cs (Gpt2Scale) constructs and trains it.
 using NetGen;
 
 namespace NetGen.Benchmarks;

@@ -29,14 +29,7 @@ internal sealed record MultiHeadAttentionSpec(int Heads, bool Causal, bool UseBi
             return $"heads must be positive, but is {Heads}";
         }
 
-        if (InitStd < 0 || double.IsNaN(InitStd) || double.IsInfinity(InitStd))
-        {
-            return $"InitStd must be non-negative and finite, but is {Format(InitStd)}";
-        }
-
-        return OutputInitStd < 0 || double.IsNaN(OutputInitStd) || double.IsInfinity(OutputInitStd)
-            ? $"OutputInitStd must be non-negative and finite, but is {Format(OutputInitStd)}"
-            : null;
+        return NonNegativeFinite(InitStd, nameof(InitStd)) ?? NonNegativeFinite(OutputInitStd, nameof(OutputInitStd));
     }
 
     public override bool Plan(PlanBuilder builder, LayerSite site)

@@ -65,17 +65,7 @@ internal sealed record DenseSpec(int Units, ActivationKind Activation, bool UseB
             return $"Activation {(int)Activation} is not a NetGen.Activation value";
         }
 
-        if (!(L1 >= 0) || double.IsInfinity(L1))
-        {
-            return $"L1 must be non-negative and finite, but is {Format(L1)}";
-        }
-
-        if (!(L2 >= 0) || double.IsInfinity(L2))
-        {
-            return $"L2 must be non-negative and finite, but is {Format(L2)}";
-        }
-
-        return !(InitStd >= 0) || double.IsInfinity(InitStd) ? $"InitStd must be non-negative and finite, but is {Format(InitStd)}" : null;
+        return NonNegativeFinite(L1, nameof(L1)) ?? NonNegativeFinite(L2, nameof(L2)) ?? NonNegativeFinite(InitStd, nameof(InitStd));
     }
 
     public override bool Plan(PlanBuilder builder, LayerSite site)

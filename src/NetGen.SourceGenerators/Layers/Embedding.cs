@@ -26,7 +26,7 @@ internal sealed record EmbeddingSpec(int Vocabulary, int Dimension, double InitS
             return $"dimension must be positive, but is {Dimension}";
         }
 
-        return InitStd < 0 || double.IsNaN(InitStd) || double.IsInfinity(InitStd) ? $"InitStd must be non-negative and finite, but is {Format(InitStd)}" : null;
+        return NonNegativeFinite(InitStd, nameof(InitStd));
     }
 
     public override bool Plan(PlanBuilder builder, LayerSite site)
@@ -105,7 +105,7 @@ internal sealed record PositionalEmbeddingSpec(int ContextLength, double InitStd
             return $"contextLength must be positive, but is {ContextLength}";
         }
 
-        return InitStd < 0 || double.IsNaN(InitStd) || double.IsInfinity(InitStd) ? $"InitStd must be non-negative and finite, but is {Format(InitStd)}" : null;
+        return NonNegativeFinite(InitStd, nameof(InitStd));
     }
 
     public override bool Plan(PlanBuilder builder, LayerSite site)

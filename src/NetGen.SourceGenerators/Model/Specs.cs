@@ -44,6 +44,10 @@ internal abstract record LayerSpec
     public abstract bool Plan(PlanBuilder builder, LayerSite site);
 
     public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>"NAME must be non-negative and finite, but is X" when it is not, else null.</summary>
+    public static string? NonNegativeFinite(double value, string name) =>
+        value >= 0 && !double.IsInfinity(value) ? null : $"{name} must be non-negative and finite, but is {Format(value)}";
 }
 
 /// <summary>A network (or a block: no input, no loss, inlined where it is used) as read from source.</summary>

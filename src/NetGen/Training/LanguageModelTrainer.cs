@@ -150,25 +150,14 @@ public sealed class LanguageModelTrainer
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.Iterations, "options.Iterations");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.EvaluateEvery, "options.EvaluateEvery");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.EvaluationWindows, "options.EvaluationWindows");
-        if (Options.BatchSize > network.MaxBatchSize)
-        {
-            throw new ArgumentException($"The batch size {Options.BatchSize} exceeds the network's MaxBatchSize {network.MaxBatchSize}.", nameof(options));
-        }
-
-        if (Options.MaxGradientNorm is { } max && !(max > 0f))
-        {
-            throw new ArgumentException("MaxGradientNorm must be positive.", nameof(options));
-        }
+        GradientClipping.CheckOptions(network, Options.BatchSize, Options.MaxGradientNorm, nameof(options));
 
         _network = network;
         _optimizer = optimizer;
         _baseRate = optimizer.LearningRate;
         _inputs = new int[Options.BatchSize * network.InputSize];
         _targets = new int[Options.BatchSize * network.InputSize];
-        if (optimizer is Optimizer bindable)
-        {
-            bindable.Bind(network);
-        }
+        (optimizer as Optimizer)?.Bind(network);
     }
 
     /// <summary>The options.</summary>

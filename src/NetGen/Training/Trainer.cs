@@ -128,15 +128,7 @@ public sealed class Trainer<TTarget>
         Options = options ?? new TrainerOptions();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.BatchSize, "options.BatchSize");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.Epochs, "options.Epochs");
-        if (Options.BatchSize > network.MaxBatchSize)
-        {
-            throw new ArgumentException($"The batch size {Options.BatchSize} exceeds the network's MaxBatchSize {network.MaxBatchSize}.", nameof(options));
-        }
-
-        if (Options.MaxGradientNorm is { } max && !(max > 0f))
-        {
-            throw new ArgumentException("MaxGradientNorm must be positive.", nameof(options));
-        }
+        GradientClipping.CheckOptions(network, Options.BatchSize, Options.MaxGradientNorm, nameof(options));
 
         _network = network;
         _optimizer = optimizer;
@@ -144,10 +136,7 @@ public sealed class Trainer<TTarget>
         _targetSize = typeof(TTarget) == typeof(int) ? 1 : network.OutputSize;
         _inputs = new float[Options.BatchSize * network.InputSize];
         _targets = new TTarget[Options.BatchSize * _targetSize];
-        if (optimizer is Optimizer bindable)
-        {
-            bindable.Bind(network);
-        }
+        (optimizer as Optimizer)?.Bind(network);
     }
 
     /// <summary>The options.</summary>
@@ -365,5 +354,19 @@ public static class GradientClipping
         }
 
         return norm;
+    }
+
+    // The checks both trainers make of their options against the network.
+    internal static void CheckOptions(INetwork network, int batchSize, float? maxGradientNorm, string paramName)
+    {
+        if (batchSize > network.MaxBatchSize)
+        {
+            throw new ArgumentException($"The batch size {batchSize} exceeds the network's MaxBatchSize {network.MaxBatchSize}.", paramName);
+        }
+
+        if (maxGradientNorm is { } max && !(max > 0f))
+        {
+            throw new ArgumentException("MaxGradientNorm must be positive.", paramName);
+        }
     }
 }
