@@ -120,7 +120,7 @@ public static partial class MatMul
     {
         int width = Use512 ? 32 : 16;
         int packed = n / width * width;
-        Span<float> panel = stackalloc float[KC * 32];
+        Span<float> panel = stackalloc float[Math.Min(KC, k) * width]; // zeroed by the runtime: no larger than needed
         ref float rp = ref MemoryMarshal.GetReference(panel);
         for (int p0 = 0; p0 < k; p0 += KC)
         {
