@@ -12,75 +12,6 @@ public class KernelTests
         { 7, 537, 300 }, { 6, 48, 513 },
     };
 
-    [Theory]
-    [MemberData(nameof(Sizes))]
-    public void MatMul_matches_naive_products_on_vector_and_scalar_paths(int m, int n, int k)
-    {
-        bool saved = MatMul.UseVectors, saved512 = MatMul.Use512;
-        try
-        {
-            // 512-bit tiles (where accelerated), 256-bit tiles, scalar.
-            foreach ((bool vectors, bool wide) in new[] { (true, true), (true, false), (false, false) })
-            {
-                MatMul.UseVectors = vectors && saved;
-                MatMul.Use512 = wide && saved512;
-                float[] a = Reference.RandomFloats(m * k, 1);
-                float[] bt = Reference.RandomFloats(n * k, 2);
-                float[] b = Reference.RandomFloats(k * n, 3);
-                float[] at = Reference.RandomFloats(k * m, 4);
-                float[] c0 = Reference.RandomFloats(m * n, 5);
-
-                // C = A·Bᵀ, then accumulated once more.
-                var expected = new double[m * n];
-                for (int i = 0; i < m; i++)
-                {
-                    for (int j = 0; j < n; j++)
-                    {
-                        for (int p = 0; p < k; p++)
-                        {
-                            expected[(i * n) + j] += (double)a[(i * k) + p] * bt[(j * k) + p];
-                        }
-                    }
-                }
-
-                var c = new float[m * n];
-                MatMul.MultiplyTransposed(c, a, bt, m, n, k, accumulate: false);
-                Reference.AssertClose(expected, c, 1e-5, 1e-5, $"A·Bᵀ (vectors {vectors}, 512 {wide})");
-                float[] acc = (float[])c0.Clone();
-                MatMul.MultiplyTransposed(acc, a, bt, m, n, k, accumulate: true);
-                Reference.AssertClose(expected.Select((e, i) => e + c0[i]).ToArray(), acc, 1e-5, 1e-5, $"C + A·Bᵀ (vectors {vectors}, 512 {wide})");
-
-                // C = A·B and C += Aᵀ·B through strides.
-                var nn = new double[m * n];
-                var tn = new double[m * n];
-                for (int i = 0; i < m; i++)
-                {
-                    for (int j = 0; j < n; j++)
-                    {
-                        for (int p = 0; p < k; p++)
-                        {
-                            nn[(i * n) + j] += (double)a[(i * k) + p] * b[(p * n) + j];
-                            tn[(i * n) + j] += (double)at[(p * m) + i] * b[(p * n) + j];
-                        }
-
-                        tn[(i * n) + j] += c0[(i * n) + j];
-                    }
-                }
-
-                MatMul.Multiply(c, a, k, 1, b, m, n, k, accumulate: false);
-                Reference.AssertClose(nn, c, 1e-5, 1e-5, $"A·B (vectors {vectors}, 512 {wide})");
-                acc = (float[])c0.Clone();
-                MatMul.Multiply(acc, at, 1, m, b, m, n, k, accumulate: true);
-                Reference.AssertClose(tn, acc, 1e-5, 1e-5, $"C + Aᵀ·B (vectors {vectors}, 512 {wide})");
-            }
-        }
-        finally
-        {
-            MatMul.UseVectors = saved;
-            MatMul.Use512 = saved512;
-        }
-    }
-
     [Fact]
     public void MatMul_refuses_short_spans_naming_the_argument()
     {
@@ -218,4 +149,87 @@ public class KernelTests
         loss = Kernels.BinaryCrossEntropyWithLogits(new float[2], d, new[] { 100f, -100f }, new[] { 0f, 1f }, 2);
         Assert.Equal(100.0, loss, 1e-3);
     }
+}
+
+/// <summary>
+/// The matrix products on each path (512-bit tiles, 256-bit tiles, scalar), forced in turn through
+/// MatMul's process-wide switches: alone, so that no test running beside it computes with a
+/// switched path (a reproducibility test compares runs bit for bit).
+/// </summary>
+[Collection(nameof(MatMulPathTests))]
+public class MatMulPathTests
+{
+    [Theory]
+    [MemberData(nameof(KernelTests.Sizes), MemberType = typeof(KernelTests))]
+    public void MatMul_matches_naive_products_on_vector_and_scalar_paths(int m, int n, int k)
+    {
+        bool saved = MatMul.UseVectors, saved512 = MatMul.Use512;
+        try
+        {
+            // 512-bit tiles (where accelerated), 256-bit tiles, scalar.
+            foreach ((bool vectors, bool wide) in new[] { (true, true), (true, false), (false, false) })
+            {
+                MatMul.UseVectors = vectors && saved;
+                MatMul.Use512 = wide && saved512;
+                float[] a = Reference.RandomFloats(m * k, 1);
+                float[] bt = Reference.RandomFloats(n * k, 2);
+                float[] b = Reference.RandomFloats(k * n, 3);
+                float[] at = Reference.RandomFloats(k * m, 4);
+                float[] c0 = Reference.RandomFloats(m * n, 5);
+
+                // C = A·Bᵀ, then accumulated once more.
+                var expected = new double[m * n];
+                for (int i = 0; i < m; i++)
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        for (int p = 0; p < k; p++)
+                        {
+                            expected[(i * n) + j] += (double)a[(i * k) + p] * bt[(j * k) + p];
+                        }
+                    }
+                }
+
+                var c = new float[m * n];
+                MatMul.MultiplyTransposed(c, a, bt, m, n, k, accumulate: false);
+                Reference.AssertClose(expected, c, 1e-5, 1e-5, $"A·Bᵀ (vectors {vectors}, 512 {wide})");
+                float[] acc = (float[])c0.Clone();
+                MatMul.MultiplyTransposed(acc, a, bt, m, n, k, accumulate: true);
+                Reference.AssertClose(expected.Select((e, i) => e + c0[i]).ToArray(), acc, 1e-5, 1e-5, $"C + A·Bᵀ (vectors {vectors}, 512 {wide})");
+
+                // C = A·B and C += Aᵀ·B through strides.
+                var nn = new double[m * n];
+                var tn = new double[m * n];
+                for (int i = 0; i < m; i++)
+                {
+                    for (int j = 0; j < n; j++)
+                    {
+                        for (int p = 0; p < k; p++)
+                        {
+                            nn[(i * n) + j] += (double)a[(i * k) + p] * b[(p * n) + j];
+                            tn[(i * n) + j] += (double)at[(p * m) + i] * b[(p * n) + j];
+                        }
+
+                        tn[(i * n) + j] += c0[(i * n) + j];
+                    }
+                }
+
+                MatMul.Multiply(c, a, k, 1, b, m, n, k, accumulate: false);
+                Reference.AssertClose(nn, c, 1e-5, 1e-5, $"A·B (vectors {vectors}, 512 {wide})");
+                acc = (float[])c0.Clone();
+                MatMul.Multiply(acc, at, 1, m, b, m, n, k, accumulate: true);
+                Reference.AssertClose(tn, acc, 1e-5, 1e-5, $"C + Aᵀ·B (vectors {vectors}, 512 {wide})");
+            }
+        }
+        finally
+        {
+            MatMul.UseVectors = saved;
+            MatMul.Use512 = saved512;
+        }
+    }
+}
+
+[CollectionDefinition(nameof(MatMulPathTests), DisableParallelization = true)]
+public class MatMulPathCollection
+{
 }
