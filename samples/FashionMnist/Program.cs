@@ -89,6 +89,7 @@ if (options.SavePath is { } savePath)
 }
 
 Console.WriteLine($"Test accuracy {last.ValidationAccuracy:P2} after {options.Epochs} epochs in {last.Elapsed.TotalSeconds:F1}s.");
+PrintPerClassAccuracy(net, data.Test, options.BatchSize);
 if (options.MinimumAccuracy is { } minimum && last.ValidationAccuracy < minimum)
 {
     Console.Error.WriteLine($"Test accuracy {last.ValidationAccuracy:P2} is below the required {minimum:P2}.");
@@ -96,6 +97,39 @@ if (options.MinimumAccuracy is { } minimum && last.ValidationAccuracy < minimum)
 }
 
 return 0;
+
+// Which classes the network confuses: the test accuracy of each class, and what it is most often taken for.
+static void PrintPerClassAccuracy(ITrainableNetwork<int> net, DataSet<int> test, int batch)
+{
+    string[] names = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot" };
+    var confusion = new int[10, 10];
+    var outputs = new float[batch * 10];
+    for (int start = 0; start < test.Count; start += batch)
+    {
+        int n = Math.Min(batch, test.Count - start);
+        net.Forward(test.Inputs.AsSpan(start * test.InputSize, n * test.InputSize), outputs.AsSpan(0, n * 10));
+        for (int i = 0; i < n; i++)
+        {
+            confusion[test.Targets[start + i], System.Numerics.Tensors.TensorPrimitives.IndexOfMax(outputs.AsSpan(i * 10, 10))]++;
+        }
+    }
+
+    Console.WriteLine("class          test accuracy  most often taken for");
+    for (int c = 0; c < 10; c++)
+    {
+        int total = 0, worst = -1;
+        for (int p = 0; p < 10; p++)
+        {
+            total += confusion[c, p];
+            if (p != c && (worst < 0 || confusion[c, p] > confusion[c, worst]))
+            {
+                worst = p;
+            }
+        }
+
+        Console.WriteLine($"{names[c],-13}  {(double)confusion[c, c] / Math.Max(total, 1),13:P1}  {names[worst]} ({confusion[c, worst]})");
+    }
+}
 
 internal sealed record Options(
     string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment)

@@ -131,14 +131,39 @@ public class TrainerTests
     }
 
     [Fact]
-    public void Float_targets_train_without_accuracy()
+    public void Binary_targets_report_binary_accuracy_and_mean_absolute_error()
     {
         var net = new XorNet(4, seed: 1);
         var data = new DataSet<float>(new float[] { 0, 0, 0, 1, 1, 0, 1, 1 }, new float[] { 0, 1, 1, 0 }, 2);
         var trainer = new Trainer<float>(net, new Adam(0.05f), new TrainerOptions { BatchSize = 4, Epochs = 300, Shuffle = false });
-        IReadOnlyList<EpochReport> history = trainer.Fit(data);
-        Assert.Null(history[^1].TrainAccuracy);
+        IReadOnlyList<EpochReport> history = trainer.Fit(data, data);
         Assert.True(history[^1].TrainLoss < 0.1, $"loss {history[^1].TrainLoss}");
+        Assert.Equal(1.0, history[^1].TrainAccuracy); // XOR learned: every output on the right side of 0.5
+        Assert.Equal(1.0, history[^1].ValidationAccuracy);
+
+        // The mean absolute error of the probabilities, checked against the outputs themselves.
+        var probabilities = new float[4];
+        net.Forward(data.Inputs, probabilities);
+        double mae = probabilities.Select((p, i) => Math.Abs(p - data.Targets[i])).Average();
+        Assert.Equal(mae, history[^1].ValidationMeanAbsoluteError!.Value, 6);
+        Assert.Equal(mae, trainer.Evaluate(data).MeanAbsoluteError!.Value, 6);
+    }
+
+    [Fact]
+    public void Real_valued_targets_report_mean_absolute_error_and_no_accuracy()
+    {
+        var net = new RegressionNet(8, seed: 1);
+        float[] x = Reference.RandomFloats(8 * RegressionNet.InputSize, 5);
+        float[] t = Reference.RandomFloats(8 * RegressionNet.OutputSize, 6);
+        var data = new DataSet<float>(x, t, RegressionNet.InputSize, RegressionNet.OutputSize);
+        var trainer = new Trainer<float>(net, new Adam(0.01f), new TrainerOptions { BatchSize = 4, Epochs = 2 });
+        EpochReport last = trainer.Fit(data)[^1];
+        Assert.Null(last.TrainAccuracy);
+        Assert.NotNull(last.TrainMeanAbsoluteError);
+        var y = new float[8 * RegressionNet.OutputSize];
+        net.Forward(x, y);
+        Assert.Equal(y.Select((v, i) => Math.Abs(v - t[i])).Average(), trainer.Evaluate(data).MeanAbsoluteError!.Value, 5);
+        Assert.Null(new Trainer<int>(new ThreeLayerNet(4), new Adam(), new TrainerOptions { BatchSize = 4 }).Evaluate(Blobs(8, seed: 1)).MeanAbsoluteError);
     }
 
     [Fact]

@@ -67,12 +67,17 @@ public sealed record BatchReport(int Epoch, int Epochs, int Batch, int Batches, 
 /// <param name="Epochs">Epochs in the run.</param>
 /// <param name="LearningRate">The rate of the epoch's last step.</param>
 /// <param name="TrainLoss">Mean training loss over the epoch's samples (training mode, penalties included).</param>
-/// <param name="TrainAccuracy">Top-1 accuracy of the training-mode outputs, for class labels; else null.</param>
+/// <param name="TrainAccuracy">
+/// Top-1 accuracy of the training-mode outputs for class labels; for float targets that are all 0
+/// or 1 (binary cross-entropy), the binary accuracy of every output at the 0.5 threshold; else null.
+/// </param>
 /// <param name="ValidationLoss">Mean inference-mode loss on the validation set, when there is one.</param>
-/// <param name="ValidationAccuracy">Top-1 validation accuracy, for class labels.</param>
+/// <param name="ValidationAccuracy">The same accuracy on the validation set.</param>
 /// <param name="SamplesPerSecond">Training samples per second in this epoch (validation excluded).</param>
 /// <param name="EpochTime">Wall time of the epoch's training.</param>
 /// <param name="Elapsed">Wall time since the run started, validation included.</param>
+/// <param name="TrainMeanAbsoluteError">For float targets, the mean absolute error of the training-mode outputs; else null.</param>
+/// <param name="ValidationMeanAbsoluteError">For float targets, the mean absolute error on the validation set; else null.</param>
 public sealed record EpochReport(
     int Epoch,
     int Epochs,
@@ -83,12 +88,15 @@ public sealed record EpochReport(
     double? ValidationAccuracy,
     double SamplesPerSecond,
     TimeSpan EpochTime,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed,
+    double? TrainMeanAbsoluteError = null,
+    double? ValidationMeanAbsoluteError = null);
 
-/// <summary>Mean loss and, for class labels, top-1 accuracy over a data set.</summary>
+/// <summary>Mean loss and the metrics that fit the targets over a data set.</summary>
 /// <param name="Loss">Mean loss.</param>
-/// <param name="Accuracy">Top-1 accuracy, or null for float targets.</param>
-public readonly record struct Evaluation(double Loss, double? Accuracy);
+/// <param name="Accuracy">Top-1 accuracy for class labels; binary accuracy at 0.5 for float targets that are all 0 or 1; else null.</param>
+/// <param name="MeanAbsoluteError">For float targets, the mean absolute error of the outputs; else null.</param>
+public readonly record struct Evaluation(double Loss, double? Accuracy, double? MeanAbsoluteError = null);
 
 /// <summary>An <see cref="IProgress{T}"/> that calls its action at once, on the training thread.</summary>
 /// <typeparam name="T">The report type.</typeparam>
@@ -168,6 +176,7 @@ public sealed class Trainer<TTarget>
             order[i] = i;
         }
 
+        bool binaryTrain = IsBinary(train);
         var random = new SeededRandom(Options.Seed);
         var augmentationRandom = new SeededRandom(unchecked(Options.Seed ^ 0x0A06));
         var reports = new List<EpochReport>(Options.Epochs);
@@ -182,7 +191,7 @@ public sealed class Trainer<TTarget>
 
             clock.Restart();
             TimeSpan lastBatchReport = TimeSpan.Zero;
-            double lossSum = 0;
+            double lossSum = 0, absoluteError = 0;
             long correct = 0;
             int seen = 0;
             for (int b = 0; b < batches; b++)
@@ -205,7 +214,7 @@ public sealed class Trainer<TTarget>
                 }
 
                 lossSum += (double)loss * n;
-                correct += Correct(_network.LastOutputs, targets);
+                correct += Correct(_network.LastOutputs, targets, binaryTrain, ref absoluteError);
                 seen += n;
                 if (Options.MaxGradientNorm is { } maxNorm)
                 {
@@ -240,12 +249,14 @@ public sealed class Trainer<TTarget>
                 Options.Epochs,
                 _optimizer.LearningRate,
                 lossSum / seen,
-                typeof(TTarget) == typeof(int) ? (double)correct / seen : null,
+                Accuracy(correct, seen, binaryTrain),
                 validated?.Loss,
                 validated?.Accuracy,
                 seen / Math.Max(epochTime.TotalSeconds, 1e-9),
                 epochTime,
-                total.Elapsed);
+                total.Elapsed,
+                typeof(TTarget) == typeof(float) ? absoluteError / ((double)seen * _targetSize) : null,
+                validated?.MeanAbsoluteError);
             reports.Add(report);
             progress?.Report(report);
         }
@@ -258,24 +269,66 @@ public sealed class Trainer<TTarget>
     {
         Check(data, nameof(data));
         int batch = Options.BatchSize;
-        double lossSum = 0;
+        double lossSum = 0, absoluteError = 0;
         long correct = 0;
+        bool binary = IsBinary(data);
         for (int start = 0; start < data.Count; start += batch)
         {
             int n = Math.Min(batch, data.Count - start);
             ReadOnlySpan<TTarget> targets = data.Targets.AsSpan(start * _targetSize, n * _targetSize);
             lossSum += (double)_network.Evaluate(data.Inputs.AsSpan(start * data.InputSize, n * data.InputSize), targets) * n;
-            correct += Correct(_network.LastOutputs, targets);
+            correct += Correct(_network.LastOutputs, targets, binary, ref absoluteError);
         }
 
-        return new Evaluation(lossSum / data.Count, typeof(TTarget) == typeof(int) ? (double)correct / data.Count : null);
+        return new Evaluation(
+            lossSum / data.Count,
+            Accuracy(correct, data.Count, binary),
+            typeof(TTarget) == typeof(float) ? absoluteError / ((double)data.Count * _targetSize) : null);
     }
 
-    private int Correct(ReadOnlySpan<float> outputs, ReadOnlySpan<TTarget> targets)
+    // Float targets that are all 0 or 1 (binary cross-entropy): accuracy at the 0.5 threshold makes sense.
+    private bool IsBinary(DataSet<TTarget> data)
     {
-        if (typeof(TTarget) != typeof(int))
+        if (typeof(TTarget) != typeof(float))
         {
-            return 0;
+            return false;
+        }
+
+        foreach (float t in System.Runtime.InteropServices.MemoryMarshal.Cast<TTarget, float>(data.Targets.AsSpan()))
+        {
+            if (t != 0f && t != 1f)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    // Class labels: one per sample. Binary float targets: every output counts.
+    private double? Accuracy(long correct, int samples, bool binary) =>
+        typeof(TTarget) == typeof(int) ? (double)correct / samples
+        : binary ? (double)correct / ((long)samples * _targetSize)
+        : null;
+
+    // Top-1 hits for class labels; for float targets the absolute errors (added to absoluteError)
+    // and, when binary, the outputs on the right side of 0.5.
+    private int Correct(ReadOnlySpan<float> outputs, ReadOnlySpan<TTarget> targets, bool binary, ref double absoluteError)
+    {
+        if (typeof(TTarget) == typeof(float))
+        {
+            ReadOnlySpan<float> values = System.Runtime.InteropServices.MemoryMarshal.Cast<TTarget, float>(targets);
+            int hits = 0;
+            for (int i = 0; i < values.Length; i++)
+            {
+                absoluteError += Math.Abs(outputs[i] - values[i]);
+                if (binary && (outputs[i] >= 0.5f) == (values[i] >= 0.5f))
+                {
+                    hits++;
+                }
+            }
+
+            return hits;
         }
 
         ReadOnlySpan<int> labels = System.Runtime.InteropServices.MemoryMarshal.Cast<TTarget, int>(targets);
