@@ -90,6 +90,11 @@ if (options.SavePath is { } savePath)
 
 Console.WriteLine($"Test accuracy {last.ValidationAccuracy:P2} after {options.Epochs} epochs in {last.Elapsed.TotalSeconds:F1}s.");
 PrintPerClassAccuracy(net, data.Test, options.BatchSize);
+if (options.PlotPath is { } plot)
+{
+    Curves.Write(plot, history, $"{options.Model}, {options.Optimizer}, batch {options.BatchSize}: test accuracy {last.ValidationAccuracy:P2}");
+    Console.WriteLine($"Wrote the training curves to {plot}.");
+}
 if (options.MinimumAccuracy is { } minimum && last.ValidationAccuracy < minimum)
 {
     Console.Error.WriteLine($"Test accuracy {last.ValidationAccuracy:P2} is below the required {minimum:P2}.");
@@ -132,7 +137,7 @@ static void PrintPerClassAccuracy(ITrainableNetwork<int> net, DataSet<int> test,
 }
 
 internal sealed record Options(
-    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment)
+    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment, string? PlotPath)
 {
     public const string EmbeddedMarker = "<embedded>";
 
@@ -158,6 +163,8 @@ internal sealed record Options(
           --limit N           train on the first N images only (quick runs)
           --min-accuracy X    exit with code 1 if the final test accuracy is below X (0-1)
           --save FILE         save the trained parameters and state (safetensors)
+          --plot FILE         write the loss and accuracy curves as an SVG picture (default training.svg;
+                              --plot none to skip)
         """;
 
     public static Options? Parse(string[] args, out int exitCode)
@@ -173,6 +180,7 @@ internal sealed record Options(
         double? minimum = null;
         string? save = null;
         bool augment = false;
+        string? plot = "training.svg";
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -195,6 +203,7 @@ internal sealed record Options(
                     case "--min-accuracy": minimum = Float(); break;
                     case "--save": save = Next(); break;
                     case "--augment": augment = true; break;
+                    case "--plot": plot = Next() is "none" ? null : args[i]; break;
                     case "--help" or "-h": Console.WriteLine(Usage); exitCode = 0; return null;
                     default: throw new FormatException($"unknown option {args[i]}");
                 }
@@ -224,7 +233,7 @@ internal sealed record Options(
             return null;
         }
 
-        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment);
+        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment, plot);
     }
 }
 
