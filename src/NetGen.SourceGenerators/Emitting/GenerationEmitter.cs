@@ -87,7 +87,7 @@ internal static class GenerationEmitter
 
         w.Line();
         w.Line("// The logits after the newest position of the context.");
-        w.Line($"private {Ex.Span} NextLogits => {s.Row(last).Replace("(p * ", "((_positions - 1) * ")};");
+        w.Line($"private {Ex.Span} NextLogits => {s.Row(last, "(_positions - 1)")};");
         w.Line();
         using (w.Block("private void Advance(int token)"))
         {

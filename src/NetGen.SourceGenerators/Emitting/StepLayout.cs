@@ -62,11 +62,11 @@ internal sealed class StepLayout
         return layout;
     }
 
-    /// <summary>The current position's row of <paramref name="t"/>: <c>R(offset, size)</c>.</summary>
-    public string Row(Tensor t)
+    /// <summary>The row of <paramref name="t"/> at <paramref name="position"/> (an expression; <c>p</c>, the current one): <c>R(offset, size)</c>.</summary>
+    public string Row(Tensor t, string position = "p")
     {
         (int offset, int row, bool cache) = _tensors[t.Const];
-        return cache ? $"R({offset} + (p * {row}), {row})" : $"R({offset}, {row})";
+        return cache ? $"R({offset} + ({position} * {row}), {row})" : $"R({offset}, {row})";
     }
 
     /// <summary>The rows of positions 0 to p of a cached tensor.</summary>
