@@ -29,6 +29,13 @@ internal sealed class IndentedWriter
         return new Scope(this);
     }
 
+    /// <summary>The depth, for the few shapes a block does not fit (the cases of a switch).</summary>
+    public int Indent
+    {
+        get => _depth;
+        set => _depth = value;
+    }
+
     public override string ToString() => _text.ToString();
 
     internal readonly struct Scope : IDisposable

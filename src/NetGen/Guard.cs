@@ -72,6 +72,17 @@ public static class Guard
         }
     }
 
+    /// <summary>A thread count: 1 to <see cref="Workers.MaxThreads"/>.</summary>
+    /// <param name="threads">The count.</param>
+    /// <param name="name">The argument's name.</param>
+    public static void Threads(int threads, string name)
+    {
+        if (threads < 1 || threads > Workers.MaxThreads)
+        {
+            throw new ArgumentOutOfRangeException(name, threads, $"Threads must lie in [1, {Workers.MaxThreads}] (Environment.ProcessorCount is {Environment.ProcessorCount} here), but is {threads}.");
+        }
+    }
+
     /// <summary>Throws unless <paramref name="maxBatchSize"/> is positive.</summary>
     public static void MaxBatchSize(int maxBatchSize, string paramName)
     {

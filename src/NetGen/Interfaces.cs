@@ -85,6 +85,12 @@ public interface ITrainableNetwork<TInput, TTarget> : INetwork<TInput>
     where TTarget : unmanaged
 {
     /// <summary>
+    /// Threads a batch is split across in training and evaluation (default 1; see the generated property).
+    /// The same count gives the same bits on every run.
+    /// </summary>
+    int Threads { get; set; }
+
+    /// <summary>
     /// Forward pass, loss and backward pass: afterwards <see cref="INetwork.Gradients"/> hold the
     /// gradient of the returned mean loss. Parameters are not changed.
     /// </summary>

@@ -16,10 +16,21 @@ public static partial class Kernels
     /// probabilities and the gradient of the mean loss with respect to the logits,
     /// <c>(p - onehot(label)) / rows</c>, and returns the mean loss. Labels must already be checked.
     /// </summary>
-    public static float SoftmaxCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes)
+    /// <param name="probabilities">[rows, classes], written.</param>
+    /// <param name="dLogits">[rows, classes], written.</param>
+    /// <param name="logits">[rows, classes].</param>
+    /// <param name="labels">One label per row.</param>
+    /// <param name="rows">Rows.</param>
+    /// <param name="classes">Classes.</param>
+    /// <param name="meanOver">
+    /// The count the loss is the mean over, when these rows are a shard of a larger batch: the
+    /// gradient and the returned loss are divided by it instead of <paramref name="rows"/> (0: rows).
+    /// </param>
+    public static float SoftmaxCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, int meanOver = 0)
     {
         double total = 0;
-        float scale = 1f / rows;
+        int over = meanOver > 0 ? meanOver : rows;
+        float scale = 1f / over;
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> x = logits.Slice(r * classes, classes);
@@ -34,19 +45,25 @@ public static partial class Kernels
             g[label] -= scale;
         }
 
-        return (float)(total / rows);
+        return (float)(total / over);
     }
 
     /// <summary>
     /// Mean squared error over all <paramref name="count"/> values: writes the gradient
     /// <c>2·(y - t) / count</c> and returns <c>Σ (y - t)² / count</c>.
     /// </summary>
-    public static float MeanSquaredError(Span<float> dPredictions, ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets, int count)
+    /// <param name="dPredictions">Written.</param>
+    /// <param name="predictions">The outputs.</param>
+    /// <param name="targets">The targets.</param>
+    /// <param name="count">Values.</param>
+    /// <param name="meanOver">The count of the whole batch when these values are a shard of it (0: <paramref name="count"/>).</param>
+    public static float MeanSquaredError(Span<float> dPredictions, ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets, int count, int meanOver = 0)
     {
+        int over = meanOver > 0 ? meanOver : count;
         Span<float> g = dPredictions.Slice(0, count);
         TensorPrimitives.Subtract(predictions.Slice(0, count), targets.Slice(0, count), g);
-        double loss = TensorPrimitives.SumOfSquares(g) / (double)count;
-        TensorPrimitives.Multiply(g, 2f / count, g);
+        double loss = TensorPrimitives.SumOfSquares(g) / (double)over;
+        TensorPrimitives.Multiply(g, 2f / over, g);
         return (float)loss;
     }
 
@@ -55,10 +72,17 @@ public static partial class Kernels
     /// writes the probabilities and the gradient <c>(σ(x) - t) / count</c>, and returns the mean of
     /// <c>max(x, 0) - x·t + log(1 + e^-|x|)</c> (stable for any x).
     /// </summary>
-    public static float BinaryCrossEntropyWithLogits(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, int count)
+    /// <param name="probabilities">Written.</param>
+    /// <param name="dLogits">Written.</param>
+    /// <param name="logits">The logits.</param>
+    /// <param name="targets">Targets in [0, 1].</param>
+    /// <param name="count">Values.</param>
+    /// <param name="meanOver">The count of the whole batch when these values are a shard of it (0: <paramref name="count"/>).</param>
+    public static float BinaryCrossEntropyWithLogits(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, int count, int meanOver = 0)
     {
         double total = 0;
-        float scale = 1f / count;
+        int over = meanOver > 0 ? meanOver : count;
+        float scale = 1f / over;
         Span<float> p = probabilities.Slice(0, count);
         TensorPrimitives.Sigmoid(logits.Slice(0, count), p);
         for (int i = 0; i < count; i++)
@@ -69,6 +93,6 @@ public static partial class Kernels
             dLogits[i] = (p[i] - t) * scale;
         }
 
-        return (float)(total / count);
+        return (float)(total / over);
     }
 }

@@ -20,12 +20,36 @@ public static partial class Kernels
         ArgumentNullException.ThrowIfNull(random);
         CheckSame(output.Length, input.Length, nameof(output));
         CheckSame(mask.Length, input.Length, nameof(mask));
+        DropoutMask(mask, rate, random);
+        TensorPrimitives.Multiply(input, mask, output);
+    }
+
+    /// <summary>
+    /// Draws a dropout mask as <see cref="DropoutForward"/> does (0 with probability <paramref name="rate"/>, else
+    /// <c>1 / (1 − rate)</c>, in order): a batch split across threads draws its masks first, in sample order, so
+    /// that the masks are those of one thread.
+    /// </summary>
+    /// <param name="mask">Written.</param>
+    /// <param name="rate">The probability of a zero.</param>
+    /// <param name="random">The network's random source.</param>
+    public static void DropoutMask(Span<float> mask, float rate, SeededRandom random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
         float scale = 1f / (1f - rate);
         for (int i = 0; i < mask.Length; i++)
         {
             mask[i] = random.NextSingle() < rate ? 0f : scale;
         }
+    }
 
+    /// <summary>Applies a drawn mask: <c>output = input ⊙ mask</c>.</summary>
+    /// <param name="output">Written.</param>
+    /// <param name="input">The layer's input.</param>
+    /// <param name="mask">From <see cref="DropoutMask"/>.</param>
+    public static void DropoutApply(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> mask)
+    {
+        CheckSame(output.Length, input.Length, nameof(output));
+        CheckSame(mask.Length, input.Length, nameof(mask));
         TensorPrimitives.Multiply(input, mask, output);
     }
 

@@ -47,6 +47,101 @@ public class AllocationTests
     }
 
     [Fact]
+    public void Training_split_across_threads_allocates_nothing_on_any_thread()
+    {
+        var mlp = new FashionMlp(32, seed: 1) { Threads = 2 };
+        var regularized = new RegularizedNet(16, seed: 1) { Threads = 3 };
+        var adam = new Adam(0.001f);
+        var sgd = new Sgd(0.01f);
+        float[] x1 = Reference.RandomFloats(32 * FashionMlp.InputSize, 1), x2 = Reference.RandomFloats(16 * RegularizedNet.InputSize, 2);
+        int[] labels = Enumerable.Range(0, 32).Select(i => i % 4).ToArray();
+        void Step()
+        {
+            mlp.TrainStep(x1, labels, adam);
+            regularized.TrainStep(x2, labels.AsSpan(0, 16), sgd);
+            regularized.Evaluate(x2, labels.AsSpan(0, 16));
+            _ = regularized.LastOutputs;
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            Step(); // warm-up: JIT, the worker threads' start
+        }
+
+        // Every thread's own count: this one's and each pool thread's, read on it by a probe that holds
+        // every pool thread (any of them may have run a shard) and this one at once. The process total
+        // would count the test runner's threads too. Both probes are made first: what is allocated after
+        // a reading counts in the next one. A garbage collection started by another thread meanwhile
+        // retires this thread's allocation context and counts its unused rest (up to 8 KB) as allocated:
+        // a measurement during which one ran is taken again (at most twice); real allocations show in all.
+        int threads = Workers.Shared.StartedThreads + 1;
+        for (int attempt = 1; ; attempt++)
+        {
+            var first = new ThreadProbe(threads);
+            var second = new ThreadProbe(threads);
+            int collections = GC.CollectionCount(0);
+            Dictionary<int, long> before = first.Read();
+            for (int i = 0; i < 10; i++)
+            {
+                Step();
+            }
+
+            Dictionary<int, long> after = second.Read();
+            Assert.Equal(threads, before.Count);
+            bool same = before.All(pair => after[pair.Key] == pair.Value);
+            if (same || attempt == 3 || GC.CollectionCount(0) == collections)
+            {
+                foreach ((int thread, long bytes) in before)
+                {
+                    Assert.Equal(bytes, after[thread]);
+                }
+
+                return;
+            }
+        }
+    }
+
+    // Runs `count` shards that wait for each other, so that each runs on a thread of its own, and
+    // returns each thread's allocated bytes, by managed thread id (the probe itself allocates after reading).
+    private sealed class ThreadProbe : IShardedWork
+    {
+        private readonly long[] _bytes;
+        private readonly int[] _threads;
+        private readonly Dictionary<int, long> _result;
+        private int _arrived;
+
+        public ThreadProbe(int count)
+        {
+            _bytes = new long[count];
+            _threads = new int[count];
+            _result = new Dictionary<int, long>(count);
+        }
+
+        public Dictionary<int, long> Read()
+        {
+            Workers.Shared.Run(this, _bytes.Length);
+            for (int s = 0; s < _bytes.Length; s++)
+            {
+                _result[_threads[s]] = _bytes[s];
+            }
+
+            return _result;
+        }
+
+        public void RunShard(int shard)
+        {
+            _bytes[shard] = GC.GetAllocatedBytesForCurrentThread();
+            _threads[shard] = Environment.CurrentManagedThreadId;
+            Interlocked.Increment(ref _arrived);
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            while (Volatile.Read(ref _arrived) < _bytes.Length && System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds < 10)
+            {
+                Thread.SpinWait(100);
+            }
+        }
+    }
+
+    [Fact]
     public void Convolutional_networks_train_and_infer_without_allocating()
     {
         var cnn = new SmallCnn(8, seed: 1);

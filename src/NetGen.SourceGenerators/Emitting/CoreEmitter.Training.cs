@@ -51,11 +51,17 @@ internal static partial class CoreEmitter
         w.Line("// Forward in training mode, the loss, and backward: parameter gradients are added to Gradients.");
         using (w.Block($"private float Backpropagate(int n, {parameters})"))
         {
+            using (w.Block("if (_threads > 1 && n > 1)"))
+            {
+                w.Line($"return BackpropagateShards(n, {x}, {targets});");
+            }
+
             EmitCopyInput(w, plan);
             w.Line("ForwardPass(n, training: true);");
             EmitLoss(w, plan, loss, withGradients: true);
             w.Line("BackwardPass(n);");
             w.Line("_lastBatch = n;");
+            w.Line("_lastShards = 1;");
             w.Line("return loss;");
         }
 
@@ -63,15 +69,21 @@ internal static partial class CoreEmitter
         using (w.Block($"public float Evaluate({parameters})"))
         {
             w.Line($"int n = Check({x}, {targets});");
+            using (w.Block("if (_threads > 1 && n > 1)"))
+            {
+                w.Line($"return EvaluateShards(n, {x}, {targets});");
+            }
+
             EmitCopyInput(w, plan);
             w.Line("ForwardPass(n, training: false);");
             EmitLoss(w, plan, loss, withGradients: false);
             w.Line("_lastBatch = n;");
+            w.Line("_lastShards = 1;");
             w.Line("return loss;");
         }
 
         w.Line();
-        w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => A({outputs.Const}, {outputs.Size}, _lastBatch);");
+        w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => _lastShards > 1 ? Gathered() : A({outputs.Const}, {outputs.Size}, _lastBatch);");
         w.Line();
         using (w.Block($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer, global::NetGen.INetwork owner)"))
         {
@@ -118,7 +130,7 @@ internal static partial class CoreEmitter
 
     private static void EmitLoss(IndentedWriter w, NetworkPlan plan, LossSpec loss, bool withGradients)
     {
-        loss.EmitLoss(w, plan);
+        loss.EmitLoss(w, plan, plan.Loss!.TargetType == "int" ? "labels" : "targets", null);
         foreach (PlanOp op in plan.Ops.Where(o => o.HasPenalty))
         {
             op.EmitPenalty(w, withGradients);

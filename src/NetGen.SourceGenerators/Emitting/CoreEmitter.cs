@@ -19,7 +19,8 @@ internal static partial class CoreEmitter
     {
         w.Line("/// <summary>The implementation: buffers, offsets, and one forward and backward method per op.</summary>");
         NetworkEmitter.EmitTypeAttributes(w);
-        using (w.Block($"private sealed class {NetworkEmitter.Core}"))
+        string work = plan.Loss is null ? string.Empty : " : global::NetGen.IShardedWork";
+        using (w.Block($"private sealed class {NetworkEmitter.Core}{work}"))
         {
             EmitConstants(w, plan);
             EmitFieldsAndConstructor(w, plan);
@@ -27,6 +28,7 @@ internal static partial class CoreEmitter
             if (plan.Loss is not null)
             {
                 EmitTraining(w, plan, plan.Loss);
+                EmitShards(w, plan, plan.Loss);
             }
 
             EmitInitialization(w, plan);
@@ -131,9 +133,15 @@ internal static partial class CoreEmitter
             w.Line("private readonly int[] _indices;");
         }
 
-        if (plan.Loss is not null)
+        if (plan.Ops.Any(o => o is DropoutOp))
+        {
+            w.Line("private bool _masksDrawn; // a batch split across threads has its dropout masks drawn before the split");
+        }
+
+        if (plan.Loss is { } loss)
         {
             w.Line("private int _lastBatch;");
+            EmitShardFields(w, plan, loss);
         }
 
         w.Line();
@@ -159,17 +167,22 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
+        string shardParameter = plan.Loss is null ? string.Empty : ", bool gradients = false";
         w.Line("// An inference context: the parameters and state of another instance (shared, not copied),");
-        w.Line("// activations of its own, no gradients.");
-        using (w.Block($"public {NetworkEmitter.Core}({NetworkEmitter.Core} shared, int maxBatchSize)"))
+        w.Line(plan.Loss is null
+            ? "// activations of its own, no gradients."
+            : "// activations of its own, no gradients; or, with gradients, a shard of a batch split across threads.");
+        using (w.Block($"public {NetworkEmitter.Core}({NetworkEmitter.Core} shared, int maxBatchSize{shardParameter})"))
         {
             w.Line($"{Ex.Guard}.MaxBatchSize(maxBatchSize, nameof(maxBatchSize));");
             w.Line("MaxBatchSize = maxBatchSize;");
             w.Line("_parameters = shared._parameters;");
-            w.Line("_gradients = shared._gradients;");
+            w.Line(plan.Loss is null ? "_gradients = shared._gradients;" : "_gradients = gradients ? new float[ParameterCount] : shared._gradients;");
             w.Line("_state = shared._state;");
             w.Line($"_activations = new float[{Ex.Guard}.BufferLength(maxBatchSize, ActivationsPerSample, \"activations\", nameof(maxBatchSize))];");
-            w.Line("_activationGradients = global::System.Array.Empty<float>();");
+            w.Line(plan.Loss is null
+                ? "_activationGradients = global::System.Array.Empty<float>();"
+                : $"_activationGradients = gradients ? new float[{Ex.Guard}.BufferLength(maxBatchSize, GradientsPerSample, \"activation gradients\", nameof(maxBatchSize))] : global::System.Array.Empty<float>();");
             if (plan.IndexTensors.Length > 0)
             {
                 w.Line($"_indices = new int[{Ex.Guard}.BufferLength(maxBatchSize, IndicesPerSample, \"indices\", nameof(maxBatchSize))];");
@@ -285,15 +298,7 @@ internal static partial class CoreEmitter
                 }
 
                 w.Line($"{op.Method}Backward(n);");
-                int k = 0;
-                foreach (Tensor input in op.Inputs)
-                {
-                    Tensor target = op.InputGradients[k++];
-                    if (target.Const != input.Const)
-                    {
-                        w.Line($"{Ex.Kernels}.AddInto({Ex.D(input)}, {Ex.D(target)}); // {input.Const} is also read by {op.Name}: its gradients add up");
-                    }
-                }
+                EmitFanIn(w, op);
             }
         }
 

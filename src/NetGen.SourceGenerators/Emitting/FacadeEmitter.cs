@@ -31,6 +31,30 @@ internal static class FacadeEmitter
         w.Line("/// <inheritdoc/>");
         w.Line($"public int MaxBatchSize => {Net}.MaxBatchSize;");
         w.Line();
+        if (plan.Loss is not null)
+        {
+            w.Line("/// <summary>");
+            w.Line("/// Threads that ComputeGradients, AccumulateGradients, TrainStep and Evaluate split a batch across (default 1).");
+            w.Line("/// Each thread takes a contiguous share of the batch's samples, with activations and gradients of its own");
+            w.Line("/// (allocated here, when the count changes); dropout masks are drawn before the split and BatchNorm");
+            w.Line("/// statistics merged across the shares, so the result is the batch's, and the same thread count gives the");
+            w.Line("/// same bits on every run (other counts agree to rounding). Nothing is allocated per step.");
+            w.Line("/// </summary>");
+            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">Not in [1, <see cref=\"global::NetGen.Workers.MaxThreads\"/>].</exception>");
+            w.Line("public int Threads");
+            w.Line("{");
+            w.Line($"    get => {Net}.Threads;");
+            w.Line("    set");
+            w.Line("    {");
+            w.Line($"        using ({Net}.UseGuard.Enter(nameof(Threads), nameof({plan.Name})))");
+            w.Line("        {");
+            w.Line($"            {Net}.Threads = value;");
+            w.Line("        }");
+            w.Line("    }");
+            w.Line("}");
+            w.Line();
+        }
+
         w.Line("/// <inheritdoc/>");
         w.Line($"public {Span} Parameters => {Net}.Parameters;");
         w.Line();

@@ -65,7 +65,7 @@ internal sealed record BatchNormSpec(double Momentum, double Epsilon) : LayerSpe
             Bias = builder.AddParameter(site.Name + ".bias", m + "Bias", features),
             RunningMean = builder.AddState(site.Name + ".running_mean", m + "RunningMean", features),
             RunningVariance = builder.AddState(site.Name + ".running_var", m + "RunningVar", features),
-            ScratchOffset = builder.AddScratch(2 * features),
+            ScratchOffset = builder.AddScratch(4 * features),
             Output = builder.AddTensor(m + "Out", site.Name + " output", shape, requiresGrad: true),
         };
         builder.AddOp(op);
@@ -107,7 +107,7 @@ internal sealed record BatchNormOp : PlanOp
     private string Scratch => Method + "Scratch";
 
     public override void EmitConstants(IndentedWriter w) =>
-        w.Line($"private const int {Scratch} = {ScratchOffset}; // {Name}: batch mean, then 1/std ({Features} each)");
+        w.Line($"private const int {Scratch} = {ScratchOffset}; // {Name}: batch mean, 1/std, and on a split batch Σdy, Σdy·x̂ ({Features} each)");
 
     public override void EmitMethods(IndentedWriter w)
     {
@@ -150,6 +150,77 @@ internal sealed record BatchNormOp : PlanOp
         }
 
         w.Line();
+    }
+
+    /// <summary>Whether backward must produce the input's gradient (a layer before has parameters).</summary>
+    public bool HasInputGradient => Input.RequiresGrad;
+
+    /// <summary>
+    /// The methods of a batch split across threads: each shard's moments, merged by the network (shard 0),
+    /// then every shard normalises with the whole batch's statistics; the same for the gradient sums.
+    /// </summary>
+    public void EmitShardMethods(IndentedWriter w)
+    {
+        int f = Features;
+        string mean = $"W({Scratch}, {f})";
+        string inv = $"W({Scratch} + {f}, {f})";
+        string sumDy = $"W({Scratch} + {2 * f}, {f})";
+        string sumDyXhat = $"W({Scratch} + {3 * f}, {f})";
+        string dims = $"rows: n, channels: {f}, spatial: {Spatial}";
+        w.Line($"// {Name} on a split batch: each shard's mean and Σ(x − mean)², merged here in shard order; then every shard");
+        w.Line("// normalises with the whole batch's statistics. Backward likewise with Σdy and Σdy·x̂.");
+        w.Line($"private void {Method}Moments(int n) =>");
+        w.Line($"    {Ex.Kernels}.BatchNormShardMoments({mean}, {inv}, {Ex.A(Output)}, {Ex.A(Input)}, {dims});");
+        w.Line();
+        string values = Spatial == 1 ? "" : $" * {Spatial}";
+        using (w.Block($"private void {Method}MergeStatistics(int k)"))
+        {
+            w.Line($"long count = (long)_shardRows{values};");
+            using (w.Block("for (int s = 1; s < k; s++)"))
+            {
+                w.Line($"{NetworkEmitter.Core} shard = _shards[s - 1];");
+                w.Line($"long shardCount = (long)shard._shardRows{values};");
+                w.Line($"{Ex.Kernels}.BatchNormMerge({mean}, {inv}, count, shard.{mean}, shard.{inv}, shardCount);");
+                w.Line("count += shardCount;");
+            }
+
+            w.Line($"{Ex.Kernels}.BatchNormFinish({inv}, {mean}, {Ex.S(RunningMean)}, {Ex.S(RunningVariance)}, count, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)});");
+            using (w.Block("for (int s = 1; s < k; s++)"))
+            {
+                w.Line($"W({Scratch}, {2 * f}).CopyTo(_shards[s - 1].W({Scratch}, {2 * f}));");
+            }
+        }
+
+        w.Line();
+        w.Line($"private void {Method}Normalize(int n) =>");
+        w.Line($"    {Ex.Kernels}.BatchNormNormalize({Ex.A(Output)}, {Ex.A(Input)}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, {dims});");
+        w.Line();
+        w.Line($"private void {Method}GradientSums(int n) =>");
+        w.Line($"    {Ex.Kernels}.BatchNormShardGradientSums({sumDy}, {sumDyXhat}, {Ex.D(Output)}, {Ex.A(Input)}, {mean}, {inv}, {dims});");
+        w.Line();
+        using (w.Block($"private void {Method}MergeGradientSums(int k)"))
+        {
+            string sums = $"W({Scratch} + {2 * f}, {2 * f})";
+            using (w.Block("for (int s = 1; s < k; s++)"))
+            {
+                w.Line($"{Ex.Kernels}.AddInto({sums}, _shards[s - 1].{sums});");
+            }
+
+            w.Line($"{Ex.Kernels}.AddInto({Ex.G(Weight)}, {sumDyXhat}); // d {Weight.Name} += Σ dy·x̂");
+            w.Line($"{Ex.Kernels}.AddInto({Ex.G(Bias)}, {sumDy}); // d {Bias.Name} += Σ dy");
+            using (w.Block("for (int s = 1; s < k; s++)"))
+            {
+                w.Line($"{sums}.CopyTo(_shards[s - 1].{sums});");
+            }
+        }
+
+        w.Line();
+        if (HasInputGradient)
+        {
+            w.Line($"private void {Method}InputGradient(int n) =>");
+            w.Line($"    {Ex.Kernels}.BatchNormShardInputGradient({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.P(Weight)}, {mean}, {inv}, {sumDy}, {sumDyXhat}, count: (long)_batchRows{values}, {dims});");
+            w.Line();
+        }
     }
 
     public override void EmitInitialization(IndentedWriter w)

@@ -54,7 +54,12 @@ internal sealed record DropoutOp : PlanOp
         {
             using (w.Block("if (training)"))
             {
-                w.Line($"{Ex.Kernels}.DropoutForward({Ex.A(Output)}, {Ex.A(Mask)}, {Ex.A(Input)}, rate: {Ex.Float(Rate)}, RandomSource);");
+                using (w.Block("if (!_masksDrawn) // a batch split across threads has its masks drawn before the split"))
+                {
+                    w.Line($"{Ex.Kernels}.DropoutMask({Ex.A(Mask)}, rate: {Ex.Float(Rate)}, RandomSource);");
+                }
+
+                w.Line($"{Ex.Kernels}.DropoutApply({Ex.A(Output)}, {Ex.A(Input)}, {Ex.A(Mask)});");
             }
 
             using (w.Block("else"))

@@ -52,7 +52,15 @@ internal abstract record LossSpec : LayerSpec
     }
 
     /// <summary>Writes <c>float loss = ...;</c> on the logits (<c>plan.Last</c>); the loss kernels also write the logits' gradient.</summary>
-    public abstract void EmitLoss(IndentedWriter w, NetworkPlan plan);
+    /// <param name="w">The writer.</param>
+    /// <param name="plan">The network.</param>
+    /// <param name="targets">The targets' expression (<c>labels</c>, or a shard's copy).</param>
+    /// <param name="batchRows">For a shard of a split batch, the whole batch's rows (the mean is over them); else null.</param>
+    public abstract void EmitLoss(IndentedWriter w, NetworkPlan plan, string targets, string? batchRows);
+
+    /// <summary>The <c>meanOver</c> argument of a shard's loss, or nothing.</summary>
+    protected static string MeanOver(string? batchRows, int perSample) =>
+        batchRows is null ? string.Empty : perSample == 1 ? $", meanOver: {batchRows}" : $", meanOver: {batchRows} * {perSample}";
 
     /// <summary>Writes what <c>Forward</c> copies or computes into <c>outputs</c>.</summary>
     public virtual void EmitOutputs(IndentedWriter w, NetworkPlan plan) => w.Line($"{Ex.A(plan.Last!)}.CopyTo(outputs);");
@@ -77,10 +85,10 @@ internal sealed record SoftmaxCrossEntropySpec : LossSpec
     protected override string? Misfit(EquatableArray<int> shape) =>
         shape.Length is < 1 or > 2 || shape[shape.Length - 1] < 2 ? "a vector of at least 2 class scores, or a sequence [T, classes] of them" : null;
 
-    public override void EmitLoss(IndentedWriter w, NetworkPlan plan)
+    public override void EmitLoss(IndentedWriter w, NetworkPlan plan, string targets, string? batchRows)
     {
         string rows = plan.LabelsPerSample == 1 ? "n" : $"n * {plan.LabelsPerSample}";
-        w.Line($"float loss = {Ex.Kernels}.SoftmaxCrossEntropy(A(Probabilities, {plan.OutputSize}, n), {Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, labels, rows: {rows}, classes: {plan.Classes});");
+        w.Line($"float loss = {Ex.Kernels}.SoftmaxCrossEntropy(A(Probabilities, {plan.OutputSize}, n), {Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, {targets}, rows: {rows}, classes: {plan.Classes}{MeanOver(batchRows, plan.LabelsPerSample)});");
     }
 
     public override void EmitOutputs(IndentedWriter w, NetworkPlan plan) =>
@@ -96,8 +104,8 @@ internal sealed record MeanSquaredErrorSpec : LossSpec
 
     public static LayerSpec Read(AttributeArgs a) => new MeanSquaredErrorSpec { AttributeIndex = a.Index, Name = a.LayerName };
 
-    public override void EmitLoss(IndentedWriter w, NetworkPlan plan) =>
-        w.Line($"float loss = {Ex.Kernels}.MeanSquaredError({Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, targets, count: n * {plan.OutputSize});");
+    public override void EmitLoss(IndentedWriter w, NetworkPlan plan, string targets, string? batchRows) =>
+        w.Line($"float loss = {Ex.Kernels}.MeanSquaredError({Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, {targets}, count: n * {plan.OutputSize}{MeanOver(batchRows, plan.OutputSize)});");
 }
 
 /// <summary><c>[BinaryCrossEntropy]</c>: fused, stable sigmoid and BCE on logits, float targets in [0, 1].</summary>
@@ -115,8 +123,8 @@ internal sealed record BinaryCrossEntropySpec : LossSpec
 
     public static LayerSpec Read(AttributeArgs a) => new BinaryCrossEntropySpec { AttributeIndex = a.Index, Name = a.LayerName };
 
-    public override void EmitLoss(IndentedWriter w, NetworkPlan plan) =>
-        w.Line($"float loss = {Ex.Kernels}.BinaryCrossEntropyWithLogits(A(Probabilities, {plan.OutputSize}, n), {Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, targets, count: n * {plan.OutputSize});");
+    public override void EmitLoss(IndentedWriter w, NetworkPlan plan, string targets, string? batchRows) =>
+        w.Line($"float loss = {Ex.Kernels}.BinaryCrossEntropyWithLogits(A(Probabilities, {plan.OutputSize}, n), {Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, {targets}, count: n * {plan.OutputSize}{MeanOver(batchRows, plan.OutputSize)});");
 
     public override void EmitOutputs(IndentedWriter w, NetworkPlan plan) =>
         w.Line($"{Ex.Kernels}.ActivationForward(outputs, {Ex.A(plan.Last!)}, global::NetGen.Activation.Sigmoid, alpha: 0f, cols: {plan.OutputSize});");

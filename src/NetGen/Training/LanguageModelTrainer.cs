@@ -104,6 +104,12 @@ public sealed class LanguageModelOptions
 
     /// <summary>Seed of the training windows and of the evaluation windows. Default 0.</summary>
     public int Seed { get; init; }
+
+    /// <summary>
+    /// Threads each micro-batch is split across (sets the network's <c>Threads</c>); null, the default,
+    /// leaves the network's count as it is.
+    /// </summary>
+    public int? Threads { get; init; }
 }
 
 /// <summary>One report of a language-model run.</summary>
@@ -151,6 +157,11 @@ public sealed class LanguageModelTrainer
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.EvaluateEvery, "options.EvaluateEvery");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.EvaluationWindows, "options.EvaluationWindows");
         GradientClipping.CheckOptions(network, Options.BatchSize, Options.MaxGradientNorm, nameof(options));
+        if (Options.Threads is { } threads)
+        {
+            Guard.Threads(threads, "options.Threads");
+            network.Threads = threads;
+        }
 
         _network = network;
         _optimizer = optimizer;

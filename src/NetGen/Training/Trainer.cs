@@ -32,6 +32,11 @@ public sealed class Trainer<TTarget>
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.BatchSize, "options.BatchSize");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Options.Epochs, "options.Epochs");
         GradientClipping.CheckOptions(network, Options.BatchSize, Options.MaxGradientNorm, nameof(options));
+        if (Options.Threads is { } threads)
+        {
+            Guard.Threads(threads, "options.Threads");
+            network.Threads = threads;
+        }
 
         _network = network;
         _optimizer = optimizer;

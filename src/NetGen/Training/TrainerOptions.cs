@@ -16,6 +16,12 @@ public sealed class TrainerOptions
     /// <summary>Seed of the shuffling, so that a run is reproducible. Default 0.</summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// Threads each batch is split across (sets the network's <c>Threads</c>); null, the default, leaves
+    /// the network's count as it is (1 unless set). The same count gives the same results on every run.
+    /// </summary>
+    public int? Threads { get; init; }
+
     /// <summary>Shuffle the training samples every epoch (default true).</summary>
     public bool Shuffle { get; init; } = true;
 

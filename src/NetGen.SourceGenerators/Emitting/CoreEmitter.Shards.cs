@@ -1,0 +1,332 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace NetGen.SourceGenerators;
+
+// Training on several threads: the batch is split into contiguous shards, one per thread. Every shard
+// has an activation arena and a gradient buffer of its own and shares the parameters; the first shard
+// is the network itself. The shards run the ordinary forward and backward methods on their rows; the
+// loss is the mean over the whole batch; dropout masks are drawn before the split, in sample order, so
+// that they are the masks of one thread; BatchNorm layers measure per shard and the network merges the
+// measurements between phases (a phase ends at each BatchNorm's statistics, forward and backward).
+// Afterwards the shards' gradients are added into the network's in shard order, each thread summing
+// one slice of the parameters: the same shard count gives the same bits on every run.
+internal static partial class CoreEmitter
+{
+    private static void EmitShardFields(IndentedWriter w, NetworkPlan plan, LossSpec loss)
+    {
+        w.Line();
+        w.Line("// Threads (see Threads): shards 1.. of a split batch; shard 0 is this instance.");
+        w.Line("private int _threads = 1;");
+        w.Line($"private {NetworkEmitter.Core}[] _shards = global::System.Array.Empty<{NetworkEmitter.Core}>();");
+        w.Line($"private {loss.TargetType}[] _shardTargets = global::System.Array.Empty<{loss.TargetType}>(); // this shard's targets, copied before the split");
+        w.Line("private float[] _gathered = global::System.Array.Empty<float>(); // the outputs of a split batch, in order");
+        w.Line("private int _shardRows; // this shard's rows of the batch");
+        w.Line("private int _batchRows; // the whole batch's rows (the loss is the mean over them)");
+        w.Line("private int _shardCount;");
+        w.Line("private int _shardPhase;");
+        w.Line("private float _shardLoss;");
+        w.Line("private int _lastShards;");
+    }
+
+    private static void EmitShards(IndentedWriter w, NetworkPlan plan, LossSpec loss)
+    {
+        string core = NetworkEmitter.Core;
+        string targets = loss.TargetType == "int" ? "labels" : "targets";
+        string x = plan.InputName;
+        int targetsPerSample = loss.TargetType == "int" ? plan.LabelsPerSample : plan.OutputSize;
+        var batchNorms = plan.Ops.OfType<BatchNormOp>().ToList();
+        var dropouts = plan.Ops.OfType<DropoutOp>().ToList();
+        Tensor outputs = plan.Probabilities ?? plan.Last!;
+
+        using (w.Block("public int Threads"))
+        {
+            w.Line("get => _threads;");
+            using (w.Block("set"))
+            {
+                w.Line($"{Ex.Guard}.Threads(value, nameof(value));");
+                using (w.Block("if (value == _threads)"))
+                {
+                    w.Line("return;");
+                }
+
+                w.Line("// A shard holds at most this many rows; its arenas are sized for them, once, here.");
+                w.Line("int rows = (MaxBatchSize + value - 1) / value;");
+                w.Line($"var shards = new {core}[value - 1];");
+                using (w.Block("for (int s = 0; s < shards.Length; s++)"))
+                {
+                    w.Line($"shards[s] = new {core}(this, rows, gradients: true);");
+                    w.Line($"shards[s]._shardTargets = new {loss.TargetType}[{Times("rows", targetsPerSample)}];");
+                }
+
+                w.Line("_shards = shards;");
+                w.Line($"_shardTargets = value > 1 ? new {loss.TargetType}[{Times("rows", targetsPerSample)}] : global::System.Array.Empty<{loss.TargetType}>();");
+                w.Line("_gathered = value > 1 ? new float[MaxBatchSize * OutputSize] : global::System.Array.Empty<float>();");
+                w.Line("_threads = value;");
+            }
+        }
+
+        w.Line();
+        w.Line("// Shard s of k holds rows [s·n/k, (s + 1)·n/k): contiguous, in order, sizes differing by one at most.");
+        w.Line("private static int ShardStart(int s, int k, int n) => (int)((long)s * n / k);");
+        w.Line();
+        w.Line($"private {core} Shard(int s) => s == 0 ? this : _shards[s - 1];");
+        w.Line();
+        w.Line("// Copies each shard's rows in and draws the dropout masks, in sample order, before any thread starts.");
+        using (w.Block($"private int Split(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets}, bool training)"))
+        {
+            w.Line("int k = global::System.Math.Min(_threads, n);");
+            using (w.Block("for (int s = 0; s < k; s++)"))
+            {
+                w.Line("int start = ShardStart(s, k, n), rows = ShardStart(s + 1, k, n) - start;");
+                w.Line($"{core} shard = Shard(s);");
+                w.Line("shard._shardRows = rows;");
+                w.Line("shard._batchRows = n;");
+                if (dropouts.Count > 0)
+                {
+                    w.Line("shard._masksDrawn = training;");
+                }
+
+                w.Line(plan.TokenInput
+                    ? $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.I(Input, InputSize, rows));"
+                    : $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.A(Input, InputSize, rows));");
+                w.Line($"{targets}.Slice({Times("start", targetsPerSample)}, {Times("rows", targetsPerSample)}).CopyTo(shard._shardTargets);");
+            }
+
+            if (dropouts.Count > 0)
+            {
+                using (w.Block("if (training)"))
+                {
+                    foreach (DropoutOp d in dropouts)
+                    {
+                        using (w.Block("for (int s = 0; s < k; s++)"))
+                        {
+                            w.Line($"{Ex.Kernels}.DropoutMask(Shard(s).A({d.Mask.Const}, {d.Mask.Size}, Shard(s)._shardRows), rate: {Ex.Float(d.Rate)}, RandomSource); // {d.Name}");
+                        }
+                    }
+                }
+            }
+
+            w.Line("_shardCount = k;");
+            w.Line("return k;");
+        }
+
+        w.Line();
+        w.Line("// Forward, loss and backward on k shards at once; then their gradients added into this one's.");
+        using (w.Block($"private float BackpropagateShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+        {
+            w.Line($"int k = Split(n, {x}, {targets}, training: true);");
+            int phases = 1 + (2 * batchNorms.Count);
+            for (int phase = 0; phase < phases; phase++)
+            {
+                w.Line($"RunShards({phase}, k);");
+                if (phase < batchNorms.Count)
+                {
+                    w.Line($"{batchNorms[phase].Method}MergeStatistics(k);");
+                }
+                else if (phase < phases - 1)
+                {
+                    w.Line($"{batchNorms[phases - 2 - phase].Method}MergeGradientSums(k);");
+                }
+            }
+
+            w.Line("RunShards(ReducePhase, k);");
+            w.Line("float loss = 0;");
+            using (w.Block("for (int s = 0; s < k; s++)"))
+            {
+                w.Line("loss += Shard(s)._shardLoss;");
+                if (dropouts.Count > 0)
+                {
+                    w.Line("Shard(s)._masksDrawn = false;");
+                }
+            }
+
+            foreach (PlanOp op in plan.Ops.Where(o => o.HasPenalty))
+            {
+                op.EmitPenalty(w, withGradients: true);
+            }
+
+            w.Line("_lastBatch = n;");
+            w.Line("_lastShards = k;");
+            w.Line("return loss;");
+        }
+
+        w.Line();
+        using (w.Block($"private float EvaluateShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+        {
+            w.Line($"int k = Split(n, {x}, {targets}, training: false);");
+            w.Line("RunShards(EvaluatePhase, k);");
+            w.Line("float loss = 0;");
+            using (w.Block("for (int s = 0; s < k; s++)"))
+            {
+                w.Line("loss += Shard(s)._shardLoss;");
+            }
+
+            foreach (PlanOp op in plan.Ops.Where(o => o.HasPenalty))
+            {
+                op.EmitPenalty(w, withGradients: false);
+            }
+
+            w.Line("_lastBatch = n;");
+            w.Line("_lastShards = k;");
+            w.Line("return loss;");
+        }
+
+        w.Line();
+        w.Line($"private const int ReducePhase = {1 + (2 * batchNorms.Count)};");
+        w.Line();
+        w.Line($"private const int EvaluatePhase = {2 + (2 * batchNorms.Count)};");
+        w.Line();
+        using (w.Block("private void RunShards(int phase, int k)"))
+        {
+            w.Line("_shardPhase = phase;");
+            w.Line("global::NetGen.Workers.Shared.Run(this, k);");
+        }
+
+        w.Line();
+        using (w.Block("void global::NetGen.IShardedWork.RunShard(int shard)"))
+        {
+            using (w.Block("if (_shardPhase == ReducePhase)"))
+            {
+                w.Line("ReduceGradients(shard, _shardCount);");
+            }
+
+            using (w.Block("else"))
+            {
+                w.Line("Shard(shard).RunPhase(_shardPhase, first: shard == 0);");
+            }
+        }
+
+        w.Line();
+        EmitRunPhase(w, plan, loss);
+        w.Line("// Thread `part` of k adds the other shards' gradients, in shard order, into its slice of this one's.");
+        using (w.Block("private void ReduceGradients(int part, int k)"))
+        {
+            w.Line("int start = ShardStart(part, k, ParameterCount), length = ShardStart(part + 1, k, ParameterCount) - start;");
+            w.Line("global::System.Span<float> total = new(_gradients, start, length);");
+            using (w.Block("for (int s = 1; s < k; s++)"))
+            {
+                w.Line($"{Ex.Kernels}.AddInto(total, new global::System.ReadOnlySpan<float>(_shards[s - 1]._gradients, start, length));");
+            }
+        }
+
+        w.Line();
+        w.Line("// The outputs of a split batch, copied together in sample order.");
+        using (w.Block("private global::System.ReadOnlySpan<float> Gathered()"))
+        {
+            w.Line("int offset = 0;");
+            using (w.Block("for (int s = 0; s < _lastShards; s++)"))
+            {
+                w.Line($"{core} shard = Shard(s);");
+                w.Line($"global::System.Span<float> part = shard.A({outputs.Const}, {outputs.Size}, shard._shardRows);");
+                w.Line("part.CopyTo(new global::System.Span<float>(_gathered, offset, part.Length));");
+                w.Line("offset += part.Length;");
+            }
+
+            w.Line("return new global::System.ReadOnlySpan<float>(_gathered, 0, offset);");
+        }
+
+        w.Line();
+        foreach (BatchNormOp bn in batchNorms)
+        {
+            bn.EmitShardMethods(w);
+        }
+    }
+
+    // The phases a shard runs: forward up to the first BatchNorm's statistics, ..., the loss and
+    // backward up to the last BatchNorm's gradient sums, ...; and evaluation (forward and loss).
+    private static void EmitRunPhase(IndentedWriter w, NetworkPlan plan, LossSpec loss)
+    {
+        using (w.Block("private void RunPhase(int phase, bool first)"))
+        {
+            w.Line("int n = _shardRows;");
+            using (w.Block("switch (phase)"))
+            {
+                int phase = 0;
+                OpenCase(w, "0");
+                using (w.Block("if (!first)"))
+                {
+                    w.Line("global::System.Array.Clear(_gradients); // shard 0 adds to the network's own gradients");
+                }
+
+                foreach (PlanOp op in plan.Ops)
+                {
+                    if (op is BatchNormOp bn)
+                    {
+                        w.Line($"{bn.Method}Moments(n);");
+                        CloseCase(w);
+                        OpenCase(w, (++phase).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        w.Line($"{bn.Method}Normalize(n);");
+                        continue;
+                    }
+
+                    w.Line(op.TakesTrainingFlag ? $"{op.Method}Forward(n, training: true);" : $"{op.Method}Forward(n);");
+                }
+
+                loss.EmitLoss(w, plan, "_shardTargets", "_batchRows");
+                w.Line("_shardLoss = loss;");
+                for (int i = plan.Ops.Length - 1; i >= 0; i--)
+                {
+                    PlanOp op = plan.Ops[i];
+                    if (op is BatchNormOp bn)
+                    {
+                        w.Line($"{bn.Method}GradientSums(n);");
+                        CloseCase(w);
+                        OpenCase(w, (++phase).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        if (bn.HasInputGradient)
+                        {
+                            w.Line($"{bn.Method}InputGradient(n);");
+                            EmitFanIn(w, bn);
+                        }
+
+                        continue;
+                    }
+
+                    if (op.HasBackward)
+                    {
+                        w.Line($"{op.Method}Backward(n);");
+                        EmitFanIn(w, op);
+                    }
+                }
+
+                CloseCase(w);
+                OpenCase(w, "EvaluatePhase");
+                w.Line("ForwardPass(n, training: false);");
+                loss.EmitLoss(w, plan, "_shardTargets", "_batchRows");
+                w.Line("_shardLoss = loss;");
+                CloseCase(w);
+            }
+        }
+
+        w.Line();
+    }
+
+    private static string Times(string name, int factor) => factor == 1 ? name : $"{name} * {factor}";
+
+    private static void OpenCase(IndentedWriter w, string label)
+    {
+        w.Line($"case {label}:");
+        w.Line("{");
+        w.Indent++;
+    }
+
+    private static void CloseCase(IndentedWriter w)
+    {
+        w.Line("break;");
+        w.Indent--;
+        w.Line("}");
+    }
+
+    private static void EmitFanIn(IndentedWriter w, PlanOp op)
+    {
+        int k = 0;
+        foreach (Tensor input in op.Inputs)
+        {
+            Tensor target = op.InputGradients[k++];
+            if (target.Const != input.Const)
+            {
+                w.Line($"{Ex.Kernels}.AddInto({Ex.D(input)}, {Ex.D(target)}); // {input.Const} is also read by {op.Name}: its gradients add up");
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+using System;
+using System.Numerics.Tensors;
+
+namespace NetGen;
+
+/// <summary>
+/// Batch normalisation of a batch split across threads: every shard measures its own rows, the
+/// network merges the shards' measurements in shard order, and every shard then normalises with the
+/// whole batch's statistics, exactly as one thread would (to rounding). The same in backward for the
+/// two sums the input gradient needs.
+/// </summary>
+public static partial class Kernels
+{
+    /// <summary>
+    /// A shard's per-channel mean and sum of squared deviations from it, over its
+    /// <paramref name="rows"/> × <paramref name="spatial"/> values per channel.
+    /// </summary>
+    /// <param name="mean">[channels], written.</param>
+    /// <param name="squares">[channels], written: Σ (x − mean)².</param>
+    /// <param name="deviations">[rows, channels, spatial]: working space (the layer's output, written afterwards).</param>
+    /// <param name="input">[rows, channels, spatial].</param>
+    /// <param name="rows">The shard's samples.</param>
+    /// <param name="channels">Channels.</param>
+    /// <param name="spatial">Values per channel per sample.</param>
+    public static void BatchNormShardMoments(Span<float> mean, Span<float> squares, Span<float> deviations, ReadOnlySpan<float> input, int rows, int channels, int spatial)
+    {
+        double count = (double)rows * spatial;
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
+            }
+
+            float m = (float)(sum / count);
+            double total = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                Span<float> d = deviations.Slice(o, spatial);
+                TensorPrimitives.Subtract(input.Slice(o, spatial), m, d);
+                total += TensorPrimitives.SumOfSquares(d);
+            }
+
+            mean[c] = m;
+            squares[c] = (float)total;
+        }
+    }
+
+    /// <summary>
+    /// Merges another shard's moments into <paramref name="mean"/> and <paramref name="squares"/>
+    /// (Chan, Golub and LeVeque's pairwise update): afterwards they describe both shards' values.
+    /// </summary>
+    /// <param name="mean">[channels], the merged mean so far; updated.</param>
+    /// <param name="squares">[channels], the merged sum of squared deviations so far; updated.</param>
+    /// <param name="count">Values per channel merged so far.</param>
+    /// <param name="shardMean">[channels], the other shard's mean.</param>
+    /// <param name="shardSquares">[channels], the other shard's sum of squared deviations.</param>
+    /// <param name="shardCount">The other shard's values per channel.</param>
+    public static void BatchNormMerge(Span<float> mean, Span<float> squares, long count, ReadOnlySpan<float> shardMean, ReadOnlySpan<float> shardSquares, long shardCount)
+    {
+        double total = count + shardCount;
+        for (int c = 0; c < mean.Length; c++)
+        {
+            double delta = (double)shardMean[c] - mean[c];
+            mean[c] = (float)(mean[c] + (delta * shardCount / total));
+            squares[c] = (float)(squares[c] + (double)shardSquares[c] + (delta * delta * count * shardCount / total));
+        }
+    }
+
+    /// <summary>
+    /// Turns the whole batch's merged moments into what normalisation uses, and updates the running
+    /// statistics as <see cref="BatchNormTrainingForward"/> does (the unbiased variance).
+    /// </summary>
+    /// <param name="squaresToInverseStd">[channels]: Σ (x − μ)² in, 1/√(σ² + ε) out.</param>
+    /// <param name="mean">[channels], the batch mean.</param>
+    /// <param name="runningMean">[channels], updated.</param>
+    /// <param name="runningVariance">[channels], updated.</param>
+    /// <param name="count">Values per channel in the whole batch; at least 2.</param>
+    /// <param name="momentum">PyTorch's momentum.</param>
+    /// <param name="epsilon">Added to the variance.</param>
+    public static void BatchNormFinish(Span<float> squaresToInverseStd, ReadOnlySpan<float> mean, Span<float> runningMean, Span<float> runningVariance, long count, float momentum, float epsilon)
+    {
+        if (count < 2)
+        {
+            throw new ArgumentException($"Batch normalisation in training needs at least 2 values per channel, but the batch has {count}.", nameof(count));
+        }
+
+        for (int c = 0; c < squaresToInverseStd.Length; c++)
+        {
+            double squares = squaresToInverseStd[c];
+            runningMean[c] = ((1f - momentum) * runningMean[c]) + (momentum * mean[c]);
+            runningVariance[c] = ((1f - momentum) * runningVariance[c]) + (momentum * (float)(squares / (count - 1)));
+            squaresToInverseStd[c] = 1f / MathF.Sqrt((float)(squares / count) + epsilon);
+        }
+    }
+
+    /// <summary><c>y = γ·(x − μ)·(1/σ) + β</c> with given batch statistics.</summary>
+    /// <param name="output">[rows, channels, spatial], written.</param>
+    /// <param name="input">[rows, channels, spatial].</param>
+    /// <param name="mean">[channels].</param>
+    /// <param name="inverseStd">[channels].</param>
+    /// <param name="gamma">[channels].</param>
+    /// <param name="beta">[channels].</param>
+    /// <param name="rows">Samples.</param>
+    /// <param name="channels">Channels.</param>
+    /// <param name="spatial">Values per channel per sample.</param>
+    public static void BatchNormNormalize(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            float scale = gamma[c] * inverseStd[c], shift = beta[c] - (mean[c] * scale);
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                Span<float> y = output.Slice(o, spatial);
+                TensorPrimitives.Multiply(input.Slice(o, spatial), scale, y);
+                TensorPrimitives.Add(y, shift, y);
+            }
+        }
+    }
+
+    /// <summary>A shard's per-channel <c>Σ dy</c> and <c>Σ dy·x̂</c> (written, not accumulated).</summary>
+    /// <param name="sumDy">[channels], written.</param>
+    /// <param name="sumDyXhat">[channels], written.</param>
+    /// <param name="dOutput">[rows, channels, spatial].</param>
+    /// <param name="input">[rows, channels, spatial].</param>
+    /// <param name="mean">[channels], the whole batch's.</param>
+    /// <param name="inverseStd">[channels], the whole batch's.</param>
+    /// <param name="rows">The shard's samples.</param>
+    /// <param name="channels">Channels.</param>
+    /// <param name="spatial">Values per channel per sample.</param>
+    public static void BatchNormShardGradientSums(Span<float> sumDy, Span<float> sumDyXhat, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd, int rows, int channels, int spatial)
+    {
+        Span<float> deviation = stackalloc float[256];
+        for (int c = 0; c < channels; c++)
+        {
+            float m = mean[c];
+            double dy = 0, dyx = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                ReadOnlySpan<float> g = dOutput.Slice(o, spatial);
+                dy += TensorPrimitives.Sum(g);
+                for (int s0 = 0; s0 < spatial; s0 += deviation.Length)
+                {
+                    int length = Math.Min(deviation.Length, spatial - s0);
+                    Span<float> d = deviation.Slice(0, length);
+                    TensorPrimitives.Subtract(input.Slice(o + s0, length), m, d);
+                    dyx += TensorPrimitives.Dot(g.Slice(s0, length), d);
+                }
+            }
+
+            dyx *= inverseStd[c];
+            sumDy[c] = (float)dy;
+            sumDyXhat[c] = (float)dyx;
+        }
+    }
+
+    /// <summary>
+    /// The input gradient with the whole batch's sums: <c>dx = γ/σ·(dy − Σdy/M − x̂·Σ(dy·x̂)/M)</c>,
+    /// M the whole batch's values per channel.
+    /// </summary>
+    /// <param name="dInput">[rows, channels, spatial], written.</param>
+    /// <param name="dOutput">[rows, channels, spatial].</param>
+    /// <param name="input">[rows, channels, spatial].</param>
+    /// <param name="gamma">[channels].</param>
+    /// <param name="mean">[channels].</param>
+    /// <param name="inverseStd">[channels].</param>
+    /// <param name="sumDy">[channels], over the whole batch.</param>
+    /// <param name="sumDyXhat">[channels], over the whole batch.</param>
+    /// <param name="count">Values per channel in the whole batch.</param>
+    /// <param name="rows">The shard's samples.</param>
+    /// <param name="channels">Channels.</param>
+    /// <param name="spatial">Values per channel per sample.</param>
+    public static void BatchNormShardInputGradient(
+        Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean,
+        ReadOnlySpan<float> inverseStd, ReadOnlySpan<float> sumDy, ReadOnlySpan<float> sumDyXhat, long count, int rows, int channels, int spatial)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            float inv = inverseStd[c], a = (float)(sumDy[c] / (double)count), b = (float)(sumDyXhat[c] / (double)count);
+            float scale = gamma[c] * inv;
+            // dx = scale·dy − scale·a + k·(x − μ), with k = −scale·b/σ.
+            float k = -scale * b * inv, k0 = -scale * a;
+            for (int r = 0; r < rows; r++)
+            {
+                int o = ((r * channels) + c) * spatial;
+                Span<float> dx = dInput.Slice(o, spatial);
+                TensorPrimitives.Subtract(input.Slice(o, spatial), mean[c], dx);
+                TensorPrimitives.Multiply(dx, k, dx);
+                TensorPrimitives.Add(dx, k0, dx);
+                TensorPrimitives.MultiplyAdd(dOutput.Slice(o, spatial), scale, dx, dx);
+            }
+        }
+    }
+}
