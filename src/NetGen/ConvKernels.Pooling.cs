@@ -71,7 +71,37 @@ public static partial class ConvKernels
                             bestIndex.StoreUnsafe(ref a, (nuint)o);
                         }
 
-                        ox = blocks > 0 ? g.OutWidth : 0;
+                        // Rows of 4 to 7 outputs (a 14-wide input pooled to 7): four at a time, from one
+                        // 8-wide load per input row deinterleaved, the last block overlapping the first.
+                        int narrowBlocks = blocks == 0 && g.OutWidth >= 4 && (2 * (g.OutWidth - 4)) + 8 <= g.Width ? (g.OutWidth + 3) / 4 : 0;
+                        for (int blockIndex = 0; blockIndex < narrowBlocks; blockIndex++)
+                        {
+                            ox = Math.Min(blockIndex * 4, g.OutWidth - 4);
+                            o = rowStart + ox;
+                            int top = planeStart + (2 * oy * g.Width) + (2 * ox);
+                            var evenOdd = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+                            Vector256<float> t = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)top), evenOdd);
+                            Vector256<float> b = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width)), evenOdd);
+                            Vector128<int> index = Vector128.Create(0, 2, 4, 6) + Vector128.Create(top - sampleStart);
+                            Vector128<float> best = t.GetLower();
+                            Vector128<int> bestIndex = index;
+                            Vector128<float> candidate = t.GetUpper();
+                            Vector128<float> wins = Vector128.GreaterThan(candidate, best);
+                            best = Vector128.ConditionalSelect(wins, candidate, best);
+                            bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128<int>.One, bestIndex);
+                            candidate = b.GetLower();
+                            wins = Vector128.GreaterThan(candidate, best);
+                            best = Vector128.ConditionalSelect(wins, candidate, best);
+                            bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128.Create(g.Width), bestIndex);
+                            candidate = b.GetUpper();
+                            wins = Vector128.GreaterThan(candidate, best);
+                            best = Vector128.ConditionalSelect(wins, candidate, best);
+                            bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128.Create(g.Width + 1), bestIndex);
+                            best.StoreUnsafe(ref y, (nuint)o);
+                            bestIndex.StoreUnsafe(ref a, (nuint)o);
+                        }
+
+                        ox = blocks + narrowBlocks > 0 ? g.OutWidth : 0;
                         o = rowStart + ox;
                     }
 

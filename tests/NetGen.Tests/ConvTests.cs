@@ -87,6 +87,9 @@ public class ConvTests
         { "2x2 stride 2 dilation 2 padded", 3, 6, 6, 2, 2, 2, 1 },
         { "1x1", 4, 3, 3, 1, 1, 1, 0 },
         { "2x2 stride 2, wide rows", 2, 5, 37, 2, 2, 1, 0 },
+        { "2x2 stride 2, rows of 7 (4-wide blocks, overlapping)", 2, 6, 14, 2, 2, 1, 0 },
+        { "2x2 stride 2, rows of 5 from an odd width", 1, 5, 11, 2, 2, 1, 0 },
+        { "2x2 stride 2, rows of 4", 2, 4, 8, 2, 2, 1, 0 },
     };
 
     private static Window2D Geometry(int c, int h, int w, int k, int stride, int dilation, int pad)
