@@ -4,10 +4,22 @@ using BenchmarkDotNet.Running;
 // (add --job short for a quick run, --inProcess to skip the child-process build)
 // dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --gpt2-scale
 // (GPT-2 small at batch 1: one forward pass and one training step, timed once)
+// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --breakdown
+// (each generated op's forward and backward time in the MLP, the sample CNN and the GPT)
+if (args is ["--breakdown"])
+{
+    NetGen.Benchmarks.Breakdown.Run();
+    return;
+}
+
 if (args is ["--gpt2-scale"])
 {
     NetGen.Benchmarks.Gpt2Scale.Run();
     return;
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(NetGen.Benchmarks.MlpTrainStep).Assembly).Run(args);
+// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --filter '*FmaPeak*' '*Workloads*' --job short
+// (issue 10's workloads at 1 and 2 threads, with their shares of the one-core FMA peak measured in
+// the same run: BenchmarkDotNet.Artifacts/results/efficiency.md)
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(NetGen.Benchmarks.MlpTrainStep).Assembly).Run(args);
+NetGen.Benchmarks.Workloads.Report(summaries, Path.Combine("BenchmarkDotNet.Artifacts", "results", "efficiency.md"));

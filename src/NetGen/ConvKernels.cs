@@ -44,7 +44,11 @@ public static partial class ConvKernels
 {
     /// <summary>Unfolds one sample into <paramref name="columns"/> [C·kH·kW, OH·OW]; padding reads as 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Im2Col(Span<float> columns, ReadOnlySpan<float> input, in Window2D g)
+    public static void Im2Col(Span<float> columns, ReadOnlySpan<float> input, in Window2D g) => Im2ColAt(columns, input, g, g.Positions, 0);
+
+    // Row r of the patch matrix at columns[r * rowStride + offset, + Positions): a batch's matrices side by side.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Im2ColAt(Span<float> columns, ReadOnlySpan<float> input, in Window2D g, int rowStride, int offset)
     {
         int p = g.Positions;
         for (int c = 0; c < g.Channels; c++)
@@ -53,7 +57,7 @@ public static partial class ConvKernels
             {
                 for (int kj = 0; kj < g.KernelWidth; kj++)
                 {
-                    Span<float> row = columns.Slice((((c * g.KernelHeight) + ki) * g.KernelWidth + kj) * p, p);
+                    Span<float> row = columns.Slice(((((c * g.KernelHeight) + ki) * g.KernelWidth) + kj) * rowStride + offset, p);
                     for (int oy = 0; oy < g.OutHeight; oy++)
                     {
                         int y = (oy * g.Stride) - g.PadTop + (ki * g.Dilation);
@@ -101,7 +105,10 @@ public static partial class ConvKernels
 
     /// <summary>Folds <paramref name="columns"/> back, adding each entry into its input position (the adjoint of <see cref="Im2Col"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Col2ImAdd(Span<float> input, ReadOnlySpan<float> columns, in Window2D g)
+    public static void Col2ImAdd(Span<float> input, ReadOnlySpan<float> columns, in Window2D g) => Col2ImAddAt(input, columns, g, g.Positions, 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Col2ImAddAt(Span<float> input, ReadOnlySpan<float> columns, in Window2D g, int rowStride, int offset)
     {
         int p = g.Positions;
         for (int c = 0; c < g.Channels; c++)
@@ -110,7 +117,7 @@ public static partial class ConvKernels
             {
                 for (int kj = 0; kj < g.KernelWidth; kj++)
                 {
-                    ReadOnlySpan<float> row = columns.Slice((((c * g.KernelHeight) + ki) * g.KernelWidth + kj) * p, p);
+                    ReadOnlySpan<float> row = columns.Slice(((((c * g.KernelHeight) + ki) * g.KernelWidth) + kj) * rowStride + offset, p);
                     for (int oy = 0; oy < g.OutHeight; oy++)
                     {
                         int y = (oy * g.Stride) - g.PadTop + (ki * g.Dilation);
@@ -146,7 +153,10 @@ public static partial class ConvKernels
     /// <c>output[n, f] = weight[f] ⋆ input[n] + bias[f]</c>, weight [F, C, kH, kW].
     /// </summary>
     /// <param name="output">[batch, F, OH, OW].</param>
-    /// <param name="columns">Scratch of C·kH·kW·OH·OW values.</param>
+    /// <param name="columns">
+    /// Scratch of C·kH·kW·OH·OW values at least; with room for m ≥ 2 samples' patch matrices and outputs,
+    /// m·(C·kH·kW + F)·OH·OW (see <see cref="BatchedColumns"/>), m samples go through one product.
+    /// </param>
     /// <param name="input">[batch, C, H, W].</param>
     /// <param name="weight">[F, C, kH, kW].</param>
     /// <param name="bias">[F], or empty.</param>
@@ -157,6 +167,43 @@ public static partial class ConvKernels
     public static void Conv2DForward(Span<float> output, Span<float> columns, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
+        int chunk = Math.Min(batch, columns.Length / ((k + filters) * p));
+        if (chunk >= 2)
+        {
+            // m samples at once: their patch matrices side by side as one [K, m·P] matrix, one product into
+            // [F, m·P], then each sample's [F, P] block copied out (with the bias).
+            for (int n0 = 0; n0 < batch; n0 += chunk)
+            {
+                int m = Math.Min(chunk, batch - n0), width = m * p;
+                Span<float> cols = columns.Slice(0, k * width);
+                Span<float> y = columns.Slice(k * width, filters * width);
+                for (int j = 0; j < m; j++)
+                {
+                    Im2ColAt(cols, input.Slice((n0 + j) * g.InputSize, g.InputSize), g, width, j * p);
+                }
+
+                MatMul.Multiply(y, weight, k, 1, cols, filters, width, k, accumulate: false);
+                for (int j = 0; j < m; j++)
+                {
+                    for (int f = 0; f < filters; f++)
+                    {
+                        ReadOnlySpan<float> from = y.Slice((f * width) + (j * p), p);
+                        Span<float> to = output.Slice(((n0 + j) * outSize) + (f * p), p);
+                        if (bias.IsEmpty)
+                        {
+                            from.CopyTo(to);
+                        }
+                        else
+                        {
+                            System.Numerics.Tensors.TensorPrimitives.Add(from, bias[f], to);
+                        }
+                    }
+                }
+            }
+
+            return;
+        }
+
         Span<float> col = columns.Slice(0, k * p);
         for (int n = 0; n < batch; n++)
         {
@@ -172,6 +219,16 @@ public static partial class ConvKernels
             }
         }
     }
+
+    /// <summary>
+    /// The scratch a convolution needs to put <paramref name="samples"/> samples through one product:
+    /// their patch matrices and their outputs, <c>samples·(C·kH·kW + F)·OH·OW</c> values.
+    /// </summary>
+    /// <param name="g">The window.</param>
+    /// <param name="filters">Output channels.</param>
+    /// <param name="samples">Samples per product.</param>
+    /// <returns>The length.</returns>
+    public static long BatchedColumns(in Window2D g, int filters, int samples) => (long)samples * (g.PatchSize + filters) * g.Positions;
 
     /// <summary>
     /// Backward of <see cref="Conv2DForward"/>: <c>dWeight += Σ_n dOut[n]·col[n]ᵀ</c>, <c>dBias += Σ dOut</c>,
@@ -191,6 +248,48 @@ public static partial class ConvKernels
     public static void Conv2DBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, Span<float> columns, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
+        int chunk = Math.Min(batch, columns.Length / ((k + filters) * p));
+        if (chunk >= 2)
+        {
+            // m samples at once: dY gathered as [F, m·P], the patch matrices as [K, m·P]; dW += dY·colsᵀ with
+            // the sum over m·P in one product; dcols = Wᵀ·dY, folded back sample by sample.
+            for (int n0 = 0; n0 < batch; n0 += chunk)
+            {
+                int m = Math.Min(chunk, batch - n0), width = m * p;
+                Span<float> cols = columns.Slice(0, k * width);
+                Span<float> dy = columns.Slice(k * width, filters * width);
+                for (int j = 0; j < m; j++)
+                {
+                    ReadOnlySpan<float> sample = dOutput.Slice((n0 + j) * outSize, outSize);
+                    for (int f = 0; f < filters; f++)
+                    {
+                        ReadOnlySpan<float> from = sample.Slice(f * p, p);
+                        from.CopyTo(dy.Slice((f * width) + (j * p), p));
+                        if (!dBias.IsEmpty)
+                        {
+                            dBias[f] += System.Numerics.Tensors.TensorPrimitives.Sum(from);
+                        }
+                    }
+
+                    Im2ColAt(cols, input.Slice((n0 + j) * g.InputSize, g.InputSize), g, width, j * p);
+                }
+
+                MatMul.MultiplyTransposed(dWeight, dy, cols, filters, k, width, accumulate: true);
+                if (!dInput.IsEmpty)
+                {
+                    MatMul.Multiply(cols, weight, 1, k, dy, k, width, filters, accumulate: false);
+                    for (int j = 0; j < m; j++)
+                    {
+                        Span<float> dx = dInput.Slice((n0 + j) * g.InputSize, g.InputSize);
+                        dx.Clear();
+                        Col2ImAddAt(dx, cols, g, width, j * p);
+                    }
+                }
+            }
+
+            return;
+        }
+
         Span<float> col = columns.Slice(0, k * p);
         for (int n = 0; n < batch; n++)
         {

@@ -102,26 +102,35 @@ public class ConvTests
     [MemberData(nameof(Geometries))]
     public void Conv2D_matches_the_direct_convolution_and_finite_differences(string name, int c, int h, int w, int k, int stride, int dilation, int pad)
     {
-        const int n = 2, filters = 3;
+        const int n = 3, filters = 3;
         Window2D g = Geometry(c, h, w, k, stride, dilation, pad);
         float[] x = Reference.RandomFloats(n * g.InputSize, 1);
         float[] weight = Reference.RandomFloats(filters * g.PatchSize, 2);
         float[] bias = Reference.RandomFloats(filters, 3);
         float[] dy = Reference.RandomFloats(n * filters * g.Positions, 4);
-        var columns = new float[g.PatchSize * g.Positions];
-        var y = new float[dy.Length];
-        ConvKernels.Conv2DForward(y, columns, x, weight, bias, n, filters, g);
         double[] xd = Reference.ToDouble(x), wd = Reference.ToDouble(weight), bd = Reference.ToDouble(bias);
-        Reference.AssertClose(Conv(xd, wd, bd, n, g, filters), y, 1e-5, 1e-5, $"{name}: y");
-
-        var dx = Enumerable.Repeat(9f, x.Length).ToArray();
-        var dw = new float[weight.Length];
-        var db = new float[filters];
-        ConvKernels.Conv2DBackward(dx, dw, db, columns, dy, x, weight, n, filters, g);
         double Loss() => Conv(xd, wd, bd, n, g, filters).Select((v, i) => v * dy[i]).Sum();
-        Reference.AssertClose(xd.Select((_, i) => Reference.CentralDifference(Loss, xd, i)).ToArray(), dx, 1e-5, 1e-4, $"{name}: dX");
-        Reference.AssertClose(wd.Select((_, i) => Reference.CentralDifference(Loss, wd, i)).ToArray(), dw, 1e-5, 1e-4, $"{name}: dW");
-        Reference.AssertClose(bd.Select((_, i) => Reference.CentralDifference(Loss, bd, i)).ToArray(), db, 1e-5, 1e-4, $"{name}: dB");
+        double[] dxExpected = xd.Select((_, i) => Reference.CentralDifference(Loss, xd, i)).ToArray();
+        double[] dwExpected = wd.Select((_, i) => Reference.CentralDifference(Loss, wd, i)).ToArray();
+        double[] dbExpected = bd.Select((_, i) => Reference.CentralDifference(Loss, bd, i)).ToArray();
+
+        // Sample by sample (scratch for one patch matrix), and two samples per product (the third alone).
+        foreach (long scratch in new[] { (long)g.PatchSize * g.Positions, ConvKernels.BatchedColumns(g, filters, 2) })
+        {
+            string path = $"{name}, scratch {scratch}";
+            var columns = new float[scratch];
+            var y = new float[dy.Length];
+            ConvKernels.Conv2DForward(y, columns, x, weight, bias, n, filters, g);
+            Reference.AssertClose(Conv(xd, wd, bd, n, g, filters), y, 1e-5, 1e-5, $"{path}: y");
+
+            var dx = Enumerable.Repeat(9f, x.Length).ToArray();
+            var dw = new float[weight.Length];
+            var db = new float[filters];
+            ConvKernels.Conv2DBackward(dx, dw, db, columns, dy, x, weight, n, filters, g);
+            Reference.AssertClose(dxExpected, dx, 1e-5, 1e-4, $"{path}: dX");
+            Reference.AssertClose(dwExpected, dw, 1e-5, 1e-4, $"{path}: dW");
+            Reference.AssertClose(dbExpected, db, 1e-5, 1e-4, $"{path}: dB");
+        }
     }
 
     [Theory]

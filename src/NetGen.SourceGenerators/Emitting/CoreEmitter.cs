@@ -72,7 +72,7 @@ internal static partial class CoreEmitter
 
         if (plan.ColumnsSize > 0)
         {
-            w.Line($"private const int Columns = {plan.ColumnsOffset}; // im2col of one sample, shared by the convolutions ({plan.ColumnsSize} values at most)");
+            w.Line($"private const int Columns = {plan.ColumnsOffset}; // im2col scratch (patch matrices, and outputs of several samples at once), shared by the convolutions ({plan.ColumnsSize} values at most)");
         }
 
         w.Line($"private const int ScratchSize = {plan.ScratchSize};");

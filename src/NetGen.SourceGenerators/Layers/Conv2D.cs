@@ -83,7 +83,7 @@ internal sealed record Conv2DSpec(int Filters, int Kernel, int Stride, int Dilat
             HeInit = ActivationSpec.HeInitialization(Activation, site),
             Output = builder.AddTensor(m + "Out", ActivationSpec.OutputDescription(site.Name, Activation), Shapes.Of(Filters, window.OutHeight, window.OutWidth), requiresGrad: true),
         };
-        builder.NeedColumns((long)window.PatchSize * window.Positions);
+        builder.NeedColumns(op.ColumnsSize);
         ActivationSpec.AddWeighted(builder, site, op, op.Weight, op.Bias, Activation);
         return true;
     }
@@ -106,15 +106,33 @@ internal sealed record ConvOp : PlanOp
 
     public override void EmitConstants(IndentedWriter w) => Windows.EmitConstant(w, Name, Method, Window);
 
+    /// <summary>
+    /// Samples that go through one product: as many as fit their patch matrices and outputs in 2 MB of
+    /// scratch (2^19 floats), 16 at most; 1 when even two do not fit (then sample by sample).
+    /// </summary>
+    public int SamplesPerProduct
+    {
+        get
+        {
+            long perSample = (long)(Window.PatchSize + Filters) * Window.Positions;
+            return (int)Math.Max(1, Math.Min(16, (1L << 19) / Math.Max(1, perSample)));
+        }
+    }
+
+    /// <summary>The scratch the convolution uses: the patch matrix of one sample, or of <see cref="SamplesPerProduct"/> samples and their outputs.</summary>
+    public long ColumnsSize => SamplesPerProduct >= 2
+        ? (long)SamplesPerProduct * (Window.PatchSize + Filters) * Window.Positions
+        : (long)Window.PatchSize * Window.Positions;
+
     public override void EmitMethods(IndentedWriter w)
     {
         PlanWindow g = Window;
-        string columns = $"W(Columns, {g.PatchSize * g.Positions})";
+        string columns = $"W(Columns, {Shapes.Clamp(ColumnsSize)})";
         string bias = Bias is { } b ? Ex.P(b) : "default";
         string dBias = Bias is { } db ? Ex.G(db) : "default";
         w.Line($"private void {Method}Forward(int n) =>");
         w.Line($"    {Ex.ConvKernels}.Conv2DForward(");
-        w.Line($"        {Ex.A(Output)}, {columns}, // output (n, {Filters}, {g.OutHeight}, {g.OutWidth}), im2col scratch");
+        w.Line($"        {Ex.A(Output)}, {columns}, // output (n, {Filters}, {g.OutHeight}, {g.OutWidth}), {(SamplesPerProduct >= 2 ? $"im2col scratch for {SamplesPerProduct} samples and their outputs" : "im2col scratch")}");
         w.Line($"        {Ex.A(Input)}, {Ex.P(Weight)}, {bias}, // input, {Weight.Name} {Shapes.Dims(Weight.Shape)}, bias");
         w.Line($"        batch: n, filters: {Filters}, {Method}Window);");
         w.Line();

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using NetGen;
+using TangGpt;
+
+namespace NetGen.Benchmarks;
+
+/// <summary>
+/// Where a training step's time goes, op by op: each generated forward and backward method of the
+/// network's implementation (found by reflection, in the order the generator wrote them), timed
+/// alone on a batch the network has just run, the median of many calls; then the loss and the
+/// optimizer step as a whole step's remainder. One thread. A tool for finding the next thing to make
+/// faster, not a benchmark to quote: the ops run warm in cache one at a time.
+/// </summary>
+public static class Breakdown
+{
+    public static void Run()
+    {
+        var (x, labels) = Data.Batch(256);
+        Report("MLP 784-128-10, SGD, batch 256", new FashionMlp(256, seed: 1), x, labels, 256, new Sgd(0f));
+        var (cx, clabels) = Data.Batch(64);
+        Report("sample CNN, Adam, batch 64", new global::FashionMnist.FashionCnn(64, seed: 1), cx, clabels, 64, new Adam(0f));
+        var random = new SeededRandom(2);
+        int[] tokens = Enumerable.Range(0, 12 * TangPoet.InputSize).Select(_ => random.NextInt(TangPoet.Vocabulary)).ToArray();
+        int[] targets = Enumerable.Range(0, 12 * TangPoet.InputSize).Select(_ => random.NextInt(TangPoet.Vocabulary)).ToArray();
+        var adamw = new AdamW(0f, beta2: 0.99f, weightDecay: 0.1f);
+        var gpt = new TangPoet(12, seed: 1);
+        adamw.SetGroups(ParameterGroup.DecayMatricesOnly(gpt.ParameterLayout, 0.1f));
+        Report("Tang-poem GPT, AdamW, 12 x 64 tokens", gpt, tokens, targets, 12, adamw);
+    }
+
+    private static void Report<TInput, TTarget>(string title, ITrainableNetwork<TInput, TTarget> net, TInput[] x, TTarget[] targets, int n, IOptimizer optimizer)
+        where TInput : unmanaged
+        where TTarget : unmanaged
+    {
+        // Warm: tiered compilation has the optimised code in place after some dozens of calls.
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 60 && warm.ElapsedMilliseconds < 8000; i++)
+        {
+            net.TrainStep(x, targets, optimizer);
+        }
+
+        double step = Median(() => net.TrainStep(x, targets, optimizer), 2000);
+        object core = net.GetType().GetField("__net", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(net)!;
+        var ops = core.GetType().GetMethods(BindingFlags.NonPublic | BindingFlags.Instance)
+            .Where(m => (m.Name.EndsWith("Forward", StringComparison.Ordinal) || m.Name.EndsWith("Backward", StringComparison.Ordinal))
+                && m.Name is not ("ForwardPass" or "BackwardPass") && m.GetParameters().Length >= 1 && m.GetParameters()[0].ParameterType == typeof(int))
+            .OrderBy(m => m.MetadataToken)
+            .ToList();
+        var rows = new List<(string Op, double Forward, double Backward)>();
+        var byOp = new Dictionary<string, int>();
+        double total = 0;
+        foreach (MethodInfo m in ops)
+        {
+            bool forward = m.Name.EndsWith("Forward", StringComparison.Ordinal);
+            string op = forward ? m.Name[..^"Forward".Length] : m.Name[..^"Backward".Length];
+            object[] args = m.GetParameters().Length == 2 ? new object[] { n, true } : new object[] { n };
+            for (int call = 0; call < 40; call++)
+            {
+                m.Invoke(core, args);
+            }
+
+            double t = Median(() => m.Invoke(core, args), 500);
+            total += t;
+            if (!byOp.TryGetValue(op, out int i))
+            {
+                byOp[op] = i = rows.Count;
+                rows.Add((op, 0, 0));
+            }
+
+            rows[i] = forward ? rows[i] with { Forward = t } : rows[i] with { Backward = t };
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{title}: training step {Ms(step)} ms (median); the ops alone add up to {Ms(total)} ms; loss, optimizer and the rest {Ms(step - total)} ms");
+        Console.WriteLine("| op | forward ms | backward ms | share of the step |");
+        Console.WriteLine("| --- | ---: | ---: | ---: |");
+        foreach ((string op, double f, double b) in rows)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {op} | {Ms(f)} | {Ms(b)} | {100 * (f + b) / step:F1} % |"));
+        }
+    }
+
+    private static string Ms(double ms) => ms.ToString("F3", CultureInfo.InvariantCulture);
+
+    // The median of repeated calls, in ms, with a budget of about 0.3 s per call site.
+    private static double Median(Action action, int maxCalls)
+    {
+        action();
+        var times = new List<double>();
+        var budget = Stopwatch.StartNew();
+        while (times.Count < maxCalls && (times.Count < 5 || budget.ElapsedMilliseconds < 300))
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        times.Sort();
+        return times[times.Count / 2];
+    }
+}

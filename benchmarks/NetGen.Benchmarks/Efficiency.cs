@@ -1,0 +1,211 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Reports;
+using NetGen;
+using TangGpt;
+
+namespace NetGen.Benchmarks;
+
+/// <summary>
+/// The one-core peak this machine's vector unit gives: twelve independent chains of fused
+/// multiply-adds on the widest accelerated vectors (Vector512 where accelerated, else Vector256),
+/// enough in flight to cover the FMA latency on two ports. The workloads report their share of it.
+/// </summary>
+public class FmaPeak
+{
+    public const int Iterations = 2_000_000;
+    public const int Chains = 12;
+
+    /// <summary>Floating-point operations per call: 2 per lane per multiply-add.</summary>
+    public static long Flops => 2L * Iterations * Chains * (Vector512.IsHardwareAccelerated ? 16 : 8);
+
+    [Benchmark(Description = "one-core FMA peak")]
+    public float OneCore() => Vector512.IsHardwareAccelerated ? Run512() : Run256();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float Run512()
+    {
+        Vector512<float> m = Vector512.Create(0.9999999f), c = Vector512.Create(1e-7f);
+        Vector512<float> a0 = Vector512.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        Vector512<float> a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        for (int i = 0; i < Iterations; i++)
+        {
+            a0 = Vector512.FusedMultiplyAdd(a0, m, c);
+            a1 = Vector512.FusedMultiplyAdd(a1, m, c);
+            a2 = Vector512.FusedMultiplyAdd(a2, m, c);
+            a3 = Vector512.FusedMultiplyAdd(a3, m, c);
+            a4 = Vector512.FusedMultiplyAdd(a4, m, c);
+            a5 = Vector512.FusedMultiplyAdd(a5, m, c);
+            a6 = Vector512.FusedMultiplyAdd(a6, m, c);
+            a7 = Vector512.FusedMultiplyAdd(a7, m, c);
+            a8 = Vector512.FusedMultiplyAdd(a8, m, c);
+            a9 = Vector512.FusedMultiplyAdd(a9, m, c);
+            a10 = Vector512.FusedMultiplyAdd(a10, m, c);
+            a11 = Vector512.FusedMultiplyAdd(a11, m, c);
+        }
+
+        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float Run256()
+    {
+        Vector256<float> m = Vector256.Create(0.9999999f), c = Vector256.Create(1e-7f);
+        Vector256<float> a0 = Vector256.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        Vector256<float> a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        for (int i = 0; i < Iterations; i++)
+        {
+            a0 = Vector256.FusedMultiplyAdd(a0, m, c);
+            a1 = Vector256.FusedMultiplyAdd(a1, m, c);
+            a2 = Vector256.FusedMultiplyAdd(a2, m, c);
+            a3 = Vector256.FusedMultiplyAdd(a3, m, c);
+            a4 = Vector256.FusedMultiplyAdd(a4, m, c);
+            a5 = Vector256.FusedMultiplyAdd(a5, m, c);
+            a6 = Vector256.FusedMultiplyAdd(a6, m, c);
+            a7 = Vector256.FusedMultiplyAdd(a7, m, c);
+            a8 = Vector256.FusedMultiplyAdd(a8, m, c);
+            a9 = Vector256.FusedMultiplyAdd(a9, m, c);
+            a10 = Vector256.FusedMultiplyAdd(a10, m, c);
+            a11 = Vector256.FusedMultiplyAdd(a11, m, c);
+        }
+
+        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11);
+    }
+}
+
+/// <summary>
+/// The workloads of issue 10, each at 1 and 2 threads: the 784-128-10 MLP (SGD at batch 256, 32 and 1;
+/// Adam at batch 1), the Fashion-MNIST sample's CNN (Adam, batch 64) and the Tang-poem GPT (AdamW,
+/// 12 windows of 64 tokens). <see cref="Flops"/> counts what a step needs: 2 per multiply-add of the
+/// forward products, of the weight gradients, and of the input gradients where a layer before has
+/// parameters; for the GPT, nanoGPT's estimate (6 N + 12 L H Q T per token, N without the position table).
+/// The optimizers run with learning rate 0: the same arithmetic, but the parameters stay put. Thousands of
+/// steps on one fixed batch would otherwise fit it until the gradients are subnormal floats, which x86
+/// computes tens of times slower (Adam at batch 1 measured 478 µs that way, 10 times its steady cost).
+/// </summary>
+[MemoryDiagnoser]
+public class Workloads
+{
+    private Func<float> _step = null!;
+
+    [Params("mlp-256", "mlp-32", "mlp-1", "mlp-adam-1", "cnn-adam-64", "gpt-12")]
+    public string Workload { get; set; } = "";
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    public static long Flops(string workload) => workload switch
+    {
+        "mlp-256" => 256L * MlpFlops,
+        "mlp-32" => 32L * MlpFlops,
+        "mlp-1" or "mlp-adam-1" => MlpFlops,
+        "cnn-adam-64" => 64L * CnnFlops,
+        "gpt-12" => 12L * TangPoet.InputSize * GptFlopsPerToken,
+        _ => throw new ArgumentException("unknown workload " + workload, nameof(workload)),
+    };
+
+    // Forward 784x128 + 128x10, the same for the weight gradients, and the input gradient of the second layer.
+    private const long MlpFlops = (2 * 2 * ((784 * 128) + (128 * 10))) + (2 * 128 * 10);
+
+    // conv1 1->16 3x3 on 28x28, conv2 16->32 3x3 on 14x14, dense 1568->128, dense 128->10: forward and weight
+    // gradients of all four, input gradients of all but conv1.
+    private const long CnnFlops =
+        (2 * 2 * ((16L * 9 * 784) + (32L * 144 * 196) + (1568L * 128) + (128L * 10))) + (2 * ((32L * 144 * 196) + (1568L * 128) + (128L * 10)));
+
+    private static long GptFlopsPerToken =>
+        (6L * (TangPoet.ParameterCount - (TangPoet.InputSize * 128))) + (12L * 4 * 4 * 32 * TangPoet.InputSize);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        switch (Workload)
+        {
+            case "mlp-256" or "mlp-32" or "mlp-1" or "mlp-adam-1":
+            {
+                int batch = Workload == "mlp-256" ? 256 : Workload == "mlp-32" ? 32 : 1;
+                var net = new FashionMlp(batch, seed: 1) { Threads = Threads };
+                IOptimizer optimizer = Workload == "mlp-adam-1" ? new Adam(0f) : new Sgd(0f);
+                (float[] x, int[] labels) = Data.Batch(batch);
+                _step = () => net.TrainStep(x, labels, optimizer);
+                break;
+            }
+
+            case "cnn-adam-64":
+            {
+                var net = new global::FashionMnist.FashionCnn(64, seed: 1) { Threads = Threads };
+                var adam = new Adam(0f);
+                (float[] x, int[] labels) = Data.Batch(64);
+                _step = () => net.TrainStep(x, labels, adam);
+                break;
+            }
+
+            default:
+            {
+                var net = new TangPoet(12, seed: 1) { Threads = Threads };
+                var adamw = new AdamW(0f, beta2: 0.99f, weightDecay: 0.1f);
+                adamw.SetGroups(ParameterGroup.DecayMatricesOnly(net.ParameterLayout, 0.1f));
+                var random = new SeededRandom(2);
+                int[] tokens = Enumerable.Range(0, 12 * TangPoet.InputSize).Select(_ => random.NextInt(TangPoet.Vocabulary)).ToArray();
+                int[] targets = Enumerable.Range(0, 12 * TangPoet.InputSize).Select(_ => random.NextInt(TangPoet.Vocabulary)).ToArray();
+                _step = () => net.TrainStep(tokens, targets, adamw);
+                break;
+            }
+        }
+    }
+
+    [Benchmark(Description = "training step")]
+    public float Step() => _step();
+
+    /// <summary>
+    /// The table of shares: each workload's median against the FMA peak measured in the same run,
+    /// and the speed-up of 2 threads over 1. Written to the console and to <paramref name="path"/>.
+    /// </summary>
+    public static void Report(IEnumerable<Summary> summaries, string path)
+    {
+        var reports = summaries.SelectMany(s => s.Reports).Where(r => r.ResultStatistics is not null).ToList();
+        BenchmarkReport? peak = reports.FirstOrDefault(r => r.BenchmarkCase.Descriptor.Type == typeof(FmaPeak));
+        var steps = reports.Where(r => r.BenchmarkCase.Descriptor.Type == typeof(Workloads)).ToList();
+        if (peak is null || steps.Count == 0)
+        {
+            return;
+        }
+
+        double peakGflops = FmaPeak.Flops / peak.ResultStatistics!.Median;
+        var lines = new List<string>
+        {
+            $"One-core FMA peak ({(Vector512.IsHardwareAccelerated ? "Vector512" : "Vector256")}): {peakGflops:F1} GFLOP/s (median of {peak.ResultStatistics.N} runs), {Environment.ProcessorCount} cores.",
+            "",
+            "| workload | threads | median | GFLOP/s | share of one core's peak | speed-up over 1 thread |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        };
+        var medians = new Dictionary<(string, int), double>();
+        foreach (BenchmarkReport report in steps)
+        {
+            string workload = (string)report.BenchmarkCase.Parameters["Workload"];
+            int threads = (int)report.BenchmarkCase.Parameters["Threads"];
+            medians[(workload, threads)] = report.ResultStatistics!.Median;
+        }
+
+        foreach (((string workload, int threads), double ns) in medians.OrderBy(p => Array.IndexOf(new[] { "mlp-256", "mlp-32", "mlp-1", "mlp-adam-1", "cnn-adam-64", "gpt-12" }, p.Key.Item1)).ThenBy(p => p.Key.Item2))
+        {
+            double gflops = Flops(workload) / ns;
+            string speedup = threads > 1 && medians.TryGetValue((workload, 1), out double one) ? (one / ns).ToString("F2", CultureInfo.InvariantCulture) + "x" : "";
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"| {workload} | {threads} | {Time(ns)} | {gflops:F1} | {100 * gflops / peakGflops:F0} % | {speedup} |"));
+        }
+
+        foreach (string line in lines)
+        {
+            Console.WriteLine(line);
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllLines(path, lines);
+        Console.WriteLine("Written to " + path);
+    }
+
+    private static string Time(double ns) =>
+        ns >= 1e6 ? (ns / 1e6).ToString("F2", CultureInfo.InvariantCulture) + " ms" : (ns / 1e3).ToString("F1", CultureInfo.InvariantCulture) + " µs";
+}
