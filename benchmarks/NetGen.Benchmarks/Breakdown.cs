@@ -82,6 +82,116 @@ public static class Breakdown
         }
     }
 
+    /// <summary>
+    /// One thread against two, interleaved: each round times one step of each (in alternating order),
+    /// so that a shared machine's slow spells fall on both; the medians and their ratio per workload.
+    /// </summary>
+    public static void ThreadsAb()
+    {
+        Console.WriteLine("| workload | 1 thread | 2 threads | speed-up | rounds |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach (string workload in new[] { "mlp-256", "mlp-32", "mlp-1", "mlp-adam-1", "cnn-adam-64", "gpt-12" })
+        {
+            var one = new Workloads { Workload = workload, Threads = 1 };
+            var two = new Workloads { Workload = workload, Threads = 2 };
+            one.Setup();
+            two.Setup();
+            for (int i = 0; i < 30; i++)
+            {
+                one.Step();
+                two.Step();
+            }
+
+            var a = new List<double>();
+            var b = new List<double>();
+            var clock = Stopwatch.StartNew();
+            for (int round = 0; round < 2000 && (round < 20 || clock.ElapsedMilliseconds < 8000); round++)
+            {
+                for (int k = 0; k < 2; k++)
+                {
+                    bool first = (round + k) % 2 == 0;
+                    long start = Stopwatch.GetTimestamp();
+                    (first ? one : two).Step();
+                    (first ? a : b).Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
+            }
+
+            a.Sort();
+            b.Sort();
+            double ma = a[a.Count / 2], mb = b[b.Count / 2];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {workload} | {Ms(ma)} ms | {Ms(mb)} ms | {ma / mb:F2}x | {a.Count} |"));
+        }
+    }
+
+    /// <summary>The sample CNN's step with convolutions sample by sample against several samples per product, interleaved, at 1 and 2 threads.</summary>
+    public static void ConvAb()
+    {
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var w = new Workloads { Workload = "cnn-adam-64", Threads = threads };
+            w.Setup();
+            var times = new[] { new List<double>(), new List<double>() };
+            for (int round = 0; round < 200; round++)
+            {
+                for (int k = 0; k < 2; k++)
+                {
+                    int path = (round + k) % 2;
+                    ConvKernels.MaxSamplesPerProduct = path == 0 ? 1 : 16;
+                    long start = Stopwatch.GetTimestamp();
+                    w.Step();
+                    if (round >= 20)
+                    {
+                        times[path].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    }
+                }
+            }
+
+            ConvKernels.MaxSamplesPerProduct = 16;
+            double a = Median(times[0]), b = Median(times[1]);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sample CNN, {threads} thread(s): sample by sample {Ms(a)} ms, batched {Ms(b)} ms, ratio {a / b:F2}"));
+        }
+    }
+
+    /// <summary>The matrix products of the sample CNN's second convolution (15 samples per product) and of the GPT's output layer, in GFLOP/s.</summary>
+    public static void Gemm()
+    {
+        void Time(string name, int m, int n, int k, bool transposed, bool stridedA)
+        {
+            float[] a = new float[m * k], b = new float[n * k], c = new float[m * n];
+            new Random(1).NextBytes(new byte[1]);
+            for (int i = 0; i < a.Length; i++)
+            {
+                a[i] = (i % 7) * 0.1f;
+            }
+
+            for (int i = 0; i < b.Length; i++)
+            {
+                b[i] = (i % 5) * 0.1f;
+            }
+
+            Action run = transposed
+                ? () => MatMul.MultiplyTransposed(c, a, b, m, n, k, accumulate: true)
+                : stridedA
+                    ? () => MatMul.Multiply(c, a, 1, m, b, m, n, k, accumulate: false)
+                    : () => MatMul.Multiply(c, a, k, 1, b, m, n, k, accumulate: false);
+            double ms = Median(run, 2000);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: [{m} x {k}] x [{k} x {n}]{(transposed ? " (B transposed)" : stridedA ? " (A transposed)" : "")}: {ms:F3} ms, {2.0 * m * n * k / ms / 1e6:F1} GFLOP/s"));
+        }
+
+        Time("conv2 forward", 32, 15 * 196, 144, false, false);
+        Time("conv2 weight gradient", 32, 144, 15 * 196, true, false);
+        Time("conv2 input gradient", 144, 15 * 196, 32, false, true);
+        Time("conv2 forward, one sample", 32, 196, 144, false, false);
+        Time("GPT output layer forward", 768, 6768, 128, true, false);
+        Time("square 512", 512, 512, 512, false, false);
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
     private static string Ms(double ms) => ms.ToString("F3", CultureInfo.InvariantCulture);
 
     // The median of repeated calls, in ms, with a budget of about 0.3 s per call site.

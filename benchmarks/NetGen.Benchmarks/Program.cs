@@ -12,6 +12,26 @@ if (args is ["--breakdown"])
     return;
 }
 
+// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --threads-ab
+// (each workload on 1 and 2 threads, interleaved step by step: the ratio on a noisy machine)
+if (args is ["--threads-ab"])
+{
+    NetGen.Benchmarks.Breakdown.ThreadsAb();
+    return;
+}
+
+if (args is ["--gemm"])
+{
+    NetGen.Benchmarks.Breakdown.Gemm();
+    return;
+}
+
+if (args is ["--conv-ab"])
+{
+    NetGen.Benchmarks.Breakdown.ConvAb();
+    return;
+}
+
 if (args is ["--gpt2-scale"])
 {
     NetGen.Benchmarks.Gpt2Scale.Run();

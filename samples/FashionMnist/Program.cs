@@ -70,12 +70,13 @@ var trainer = new Trainer<int>(net, optimizer, new TrainerOptions
     BatchSize = options.BatchSize,
     Epochs = options.Epochs,
     Seed = options.Seed,
+    Threads = options.Threads,
     DropLast = options.Model is "batchnorm" or "cnn" or "resnet",
     Schedule = options.Cosine ? new CosineDecay(options.Epochs) : null,
     Augmentation = options.Augment ? new RandomFlipAndShift(channels: 1, height: 28, width: 28, maxShift: 2) : null,
 });
 
-Console.WriteLine($"{optimizer.GetType().Name} ({options.Optimizer}), learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}{(options.Cosine ? " with cosine decay" : string.Empty)}{(options.Augment ? ", random flips and shifts of up to 2 pixels" : string.Empty)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}");
+Console.WriteLine($"{optimizer.GetType().Name} ({options.Optimizer}), learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}{(options.Cosine ? " with cosine decay" : string.Empty)}{(options.Augment ? ", random flips and shifts of up to 2 pixels" : string.Empty)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}, {options.Threads} thread{(options.Threads == 1 ? "" : "s")}");
 Console.WriteLine("epoch   loss    train acc  test loss  test acc  samples/s   elapsed");
 IReadOnlyList<EpochReport> history = trainer.Fit(data.Train, data.Test, new SynchronousProgress<EpochReport>(r => Console.WriteLine(
     (live ? "\r" + new string(' ', LineWidth) + "\r" : string.Empty) +
@@ -137,7 +138,7 @@ static void PrintPerClassAccuracy(ITrainableNetwork<int> net, DataSet<int> test,
 }
 
 internal sealed record Options(
-    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment, string? PlotPath)
+    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment, string? PlotPath, int Threads)
 {
     public const string EmbeddedMarker = "<embedded>";
 
@@ -159,6 +160,7 @@ internal sealed record Options(
           --epochs N          epochs (default 10)
           --batch N           mini-batch size (default 64)
           --seed N            seed for initialisation, dropout, shuffling and augmentation (default 1)
+          --threads N         split each batch across N threads (default 1; the same N gives the same result)
           --augment           flip half of the training images and shift them by up to 2 pixels
           --limit N           train on the first N images only (quick runs)
           --min-accuracy X    exit with code 1 if the final test accuracy is below X (0-1)
@@ -173,7 +175,7 @@ internal sealed record Options(
         string? data = null;
         string model = "mlp";
         string? optimizer = null;
-        int epochs = 10, batch = 64, seed = 1;
+        int epochs = 10, batch = 64, seed = 1, threads = 1;
         float? lr = null;
         bool cosine = true;
         int? limit = null;
@@ -199,6 +201,7 @@ internal sealed record Options(
                     case "--lr": lr = Float(); break;
                     case "--schedule": cosine = Next() switch { "cosine" => true, "constant" => false, var other => throw new FormatException($"unknown schedule {other}") }; break;
                     case "--seed": seed = Int(); break;
+                    case "--threads": threads = Int(); break;
                     case "--limit": limit = Int(); break;
                     case "--min-accuracy": minimum = Float(); break;
                     case "--save": save = Next(); break;
@@ -225,6 +228,11 @@ internal sealed record Options(
             {
                 throw new FormatException("epochs, lr and limit must be positive, and batch at least 2");
             }
+
+            if (threads is < 1 or > Workers.MaxThreads)
+            {
+                throw new FormatException($"--threads {threads}: must lie in [1, {Workers.MaxThreads}]");
+            }
         }
         catch (FormatException e)
         {
@@ -233,7 +241,7 @@ internal sealed record Options(
             return null;
         }
 
-        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment, plot);
+        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment, plot, threads);
     }
 }
 

@@ -48,8 +48,9 @@ else
         EvaluateEvery = options.EvaluateEvery,
         EvaluationWindows = options.EvaluationWindows,
         Seed = options.Seed,
+        Threads = options.Threads,
     });
-    Console.WriteLine($"AdamW (lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, betas 0.9/0.99, weight decay 0.1 on matrices only), {warmup} warm-up steps then cosine decay to {(options.LearningRate / 10).ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize} x {TangPoet.InputSize} characters, gradients clipped to norm 1, {options.Iterations:N0} iterations, seed {options.Seed}");
+    Console.WriteLine($"AdamW (lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, betas 0.9/0.99, weight decay 0.1 on matrices only), {warmup} warm-up steps then cosine decay to {(options.LearningRate / 10).ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize} x {TangPoet.InputSize} characters, gradients clipped to norm 1, {options.Iterations:N0} iterations, seed {options.Seed}, {options.Threads} thread{(options.Threads == 1 ? "" : "s")}");
     Console.WriteLine($"Loss: mean over the same {options.EvaluationWindows} windows of each split at every report.");
     Console.WriteLine(" iter  train loss  val loss    lr        tokens/s  elapsed  time left");
     IReadOnlyList<LanguageModelReport> reports = trainer.Fit(
@@ -144,6 +145,8 @@ internal sealed record Options
 
     public double? MaxLoss { get; init; }
 
+    public int Threads { get; init; } = 1;
+
     public static Options? Parse(string[] args, out int exitCode)
     {
         exitCode = 2;
@@ -171,9 +174,15 @@ internal sealed record Options
                     "--temperature" => o with { Temperature = Float() },
                     "--top-k" => o with { TopK = Int() },
                     "--max-loss" => o with { MaxLoss = Float() },
+                    "--threads" => o with { Threads = Int() },
                     "--help" or "-h" => throw new FormatException(string.Empty),
                     _ => throw new FormatException($"unknown option {args[i]}"),
                 };
+            }
+
+            if (o.Threads is < 1 or > NetGen.Workers.MaxThreads)
+            {
+                throw new FormatException($"--threads {o.Threads}: must lie in [1, {NetGen.Workers.MaxThreads}]");
             }
         }
         catch (FormatException e)
@@ -194,6 +203,7 @@ internal sealed record Options
                   --batch N            windows of 64 characters per step (default 12)
                   --lr X               peak learning rate (default 0.001; warm-up, then cosine to a tenth)
                   --seed N             initialisation, windows and sampling (default 1337)
+                  --threads N          split each batch across N threads (default 1; the same N gives the same run)
                   --eval-every N       report every N steps (default 250)
                   --eval-windows N     windows of each split in the reported losses (default 240)
                   --checkpoint PATH    safetensors file written after training, read by --generate (default tang-gpt.safetensors)

@@ -42,6 +42,9 @@ public readonly record struct Window2D(
 /// </summary>
 public static partial class ConvKernels
 {
+    /// <summary>The most samples one product takes (tests and benchmarks set 1 to force the sample-by-sample path).</summary>
+    internal static int MaxSamplesPerProduct { get; set; } = 16;
+
     /// <summary>Unfolds one sample into <paramref name="columns"/> [C·kH·kW, OH·OW]; padding reads as 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Im2Col(Span<float> columns, ReadOnlySpan<float> input, in Window2D g) => Im2ColAt(columns, input, g, g.Positions, 0);
@@ -167,7 +170,7 @@ public static partial class ConvKernels
     public static void Conv2DForward(Span<float> output, Span<float> columns, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
-        int chunk = Math.Min(batch, columns.Length / ((k + filters) * p));
+        int chunk = Math.Min(Math.Min(batch, MaxSamplesPerProduct), columns.Length / ((k + filters) * p));
         if (chunk >= 2)
         {
             // m samples at once: their patch matrices side by side as one [K, m·P] matrix, one product into
@@ -248,7 +251,7 @@ public static partial class ConvKernels
     public static void Conv2DBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, Span<float> columns, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
-        int chunk = Math.Min(batch, columns.Length / ((k + filters) * p));
+        int chunk = Math.Min(Math.Min(batch, MaxSamplesPerProduct), columns.Length / ((k + filters) * p));
         if (chunk >= 2)
         {
             // m samples at once: dY gathered as [F, m·P], the patch matrices as [K, m·P]; dW += dY·colsᵀ with

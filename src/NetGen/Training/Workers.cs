@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 
@@ -25,8 +26,13 @@ public sealed class Workers
     /// <summary>The most threads a network may ask for.</summary>
     public const int MaxThreads = 64;
 
+    // How long a thread spins for the next run (a worker) or for the last shard (the caller) before it
+    // sleeps: in training, runs follow each other within microseconds, and waking a sleeping thread
+    // costs tens of microseconds on a virtual machine. OpenMP runtimes spin far longer by default.
+    private static readonly long SpinTicks = Stopwatch.Frequency / 2000; // 0.5 ms
+
     private readonly object _gate = new();
-    private readonly SemaphoreSlim _wake = new(0);
+    private int _sleepers; // workers waiting on _gate for the next generation
     // Released once per run by the thread that finishes its last shard. A semaphore, not a
     // ManualResetEventSlim: that one creates its lock object on the first wait that blocks, which
     // would be an allocation in some training step long after the warm-up.
@@ -78,9 +84,24 @@ public sealed class Workers
             Volatile.Write(ref _remaining, count);
             Volatile.Write(ref _work, work);
             // A new generation, shard 0 next: a thread still holding the previous run can take nothing of this one.
-            Volatile.Write(ref _ticket, ((Volatile.Read(ref _ticket) >> 32) + 1) << 32);
-            _wake.Release(count - 1);
+            // (Interlocked: a full fence between the new ticket and the read of _sleepers below; a worker
+            // going to sleep counts itself, then reads the ticket, both under the lock.)
+            Interlocked.Exchange(ref _ticket, ((Volatile.Read(ref _ticket) >> 32) + 1) << 32);
+            if (Volatile.Read(ref _sleepers) > 0)
+            {
+                lock (_gate)
+                {
+                    Monitor.PulseAll(_gate);
+                }
+            }
+
             Drain();
+            long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+            while (Volatile.Read(ref _remaining) > 0 && Stopwatch.GetTimestamp() < deadline)
+            {
+                Thread.SpinWait(20);
+            }
+
             _done.Wait();
             _work = null;
             if (_error is { } error)
@@ -160,11 +181,34 @@ public sealed class Workers
         }
     }
 
+    private long Generation => Volatile.Read(ref _ticket) >> 32;
+
     private void Loop()
     {
+        long seen = 0; // the generation this thread last took part in (runs start at 1)
         while (true)
         {
-            _wake.Wait();
+            long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+            while (Generation == seen && Stopwatch.GetTimestamp() < deadline)
+            {
+                Thread.SpinWait(20);
+            }
+
+            if (Generation == seen)
+            {
+                lock (_gate)
+                {
+                    Interlocked.Increment(ref _sleepers);
+                    while (Generation == seen)
+                    {
+                        Monitor.Wait(_gate);
+                    }
+
+                    Interlocked.Decrement(ref _sleepers);
+                }
+            }
+
+            seen = Generation;
             Drain();
         }
     }
