@@ -257,6 +257,80 @@ public static partial class MatMul
         x30.StoreUnsafe(ref c3); x31.StoreUnsafe(ref c3, (nuint)w);
     }
 
+    // Eight rows by 32 columns of Vector512: 16 accumulators, 2 loads of B and 8 broadcasts of A per
+    // 16 products.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Outer8x32(ref float c, int ldc, ref float a, int rs, int cs, ref float b, int ldb, int k, bool accumulate)
+    {
+        int w = Vector512<float>.Count;
+        ref float c0 = ref c;
+        ref float c1 = ref Unsafe.Add(ref c0, ldc);
+        ref float c2 = ref Unsafe.Add(ref c1, ldc);
+        ref float c3 = ref Unsafe.Add(ref c2, ldc);
+        ref float c4 = ref Unsafe.Add(ref c3, ldc);
+        ref float c5 = ref Unsafe.Add(ref c4, ldc);
+        ref float c6 = ref Unsafe.Add(ref c5, ldc);
+        ref float c7 = ref Unsafe.Add(ref c6, ldc);
+        Vector512<float> x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60, x61, x70, x71;
+        if (accumulate)
+        {
+            x00 = Vector512.LoadUnsafe(ref c0); x01 = Vector512.LoadUnsafe(ref c0, (nuint)w);
+            x10 = Vector512.LoadUnsafe(ref c1); x11 = Vector512.LoadUnsafe(ref c1, (nuint)w);
+            x20 = Vector512.LoadUnsafe(ref c2); x21 = Vector512.LoadUnsafe(ref c2, (nuint)w);
+            x30 = Vector512.LoadUnsafe(ref c3); x31 = Vector512.LoadUnsafe(ref c3, (nuint)w);
+            x40 = Vector512.LoadUnsafe(ref c4); x41 = Vector512.LoadUnsafe(ref c4, (nuint)w);
+            x50 = Vector512.LoadUnsafe(ref c5); x51 = Vector512.LoadUnsafe(ref c5, (nuint)w);
+            x60 = Vector512.LoadUnsafe(ref c6); x61 = Vector512.LoadUnsafe(ref c6, (nuint)w);
+            x70 = Vector512.LoadUnsafe(ref c7); x71 = Vector512.LoadUnsafe(ref c7, (nuint)w);
+        }
+        else
+        {
+            x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = Vector512<float>.Zero;
+            x40 = x41 = x50 = x51 = x60 = x61 = x70 = x71 = Vector512<float>.Zero;
+        }
+
+        for (int p = 0; p < k; p++)
+        {
+            ref float bp = ref Unsafe.Add(ref b, p * ldb);
+            var b0 = Vector512.LoadUnsafe(ref bp);
+            var b1 = Vector512.LoadUnsafe(ref bp, (nuint)w);
+            ref float ap = ref Unsafe.Add(ref a, p * cs);
+            var v = Vector512.Create(ap);
+            x00 = Simd.Fma(v, b0, x00);
+            x01 = Simd.Fma(v, b1, x01);
+            v = Vector512.Create(Unsafe.Add(ref ap, rs));
+            x10 = Simd.Fma(v, b0, x10);
+            x11 = Simd.Fma(v, b1, x11);
+            v = Vector512.Create(Unsafe.Add(ref ap, 2 * rs));
+            x20 = Simd.Fma(v, b0, x20);
+            x21 = Simd.Fma(v, b1, x21);
+            v = Vector512.Create(Unsafe.Add(ref ap, 3 * rs));
+            x30 = Simd.Fma(v, b0, x30);
+            x31 = Simd.Fma(v, b1, x31);
+            v = Vector512.Create(Unsafe.Add(ref ap, 4 * rs));
+            x40 = Simd.Fma(v, b0, x40);
+            x41 = Simd.Fma(v, b1, x41);
+            v = Vector512.Create(Unsafe.Add(ref ap, 5 * rs));
+            x50 = Simd.Fma(v, b0, x50);
+            x51 = Simd.Fma(v, b1, x51);
+            v = Vector512.Create(Unsafe.Add(ref ap, 6 * rs));
+            x60 = Simd.Fma(v, b0, x60);
+            x61 = Simd.Fma(v, b1, x61);
+            v = Vector512.Create(Unsafe.Add(ref ap, 7 * rs));
+            x70 = Simd.Fma(v, b0, x70);
+            x71 = Simd.Fma(v, b1, x71);
+        }
+
+        x00.StoreUnsafe(ref c0); x01.StoreUnsafe(ref c0, (nuint)w);
+        x10.StoreUnsafe(ref c1); x11.StoreUnsafe(ref c1, (nuint)w);
+        x20.StoreUnsafe(ref c2); x21.StoreUnsafe(ref c2, (nuint)w);
+        x30.StoreUnsafe(ref c3); x31.StoreUnsafe(ref c3, (nuint)w);
+        x40.StoreUnsafe(ref c4); x41.StoreUnsafe(ref c4, (nuint)w);
+        x50.StoreUnsafe(ref c5); x51.StoreUnsafe(ref c5, (nuint)w);
+        x60.StoreUnsafe(ref c6); x61.StoreUnsafe(ref c6, (nuint)w);
+        x70.StoreUnsafe(ref c7); x71.StoreUnsafe(ref c7, (nuint)w);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Outer1x32(ref float c, ref float a, int cs, ref float b, int ldb, int k, bool accumulate)
     {

@@ -138,6 +138,14 @@ public static partial class MatMul
                 }
 
                 int i = 0;
+                if (width == 32)
+                {
+                    for (; i + 8 <= m; i += 8)
+                    {
+                        Outer8x32(ref Unsafe.Add(ref rc, (i * n) + j), n, ref Unsafe.Add(ref ra, (i * k) + p0), k, 1, ref rp, 32, kc, acc);
+                    }
+                }
+
                 for (; i + 4 <= m; i += 4)
                 {
                     ref float ci = ref Unsafe.Add(ref rc, (i * n) + j);
@@ -236,6 +244,26 @@ public static partial class MatMul
                     int end32 = Use512 ? j0 + ((end - j0) / 32 * 32) : j0;
                     int end16 = end32 + ((end - end32) / 16 * 16);
                     int i = 0;
+                    if (Use512)
+                    {
+                        // Eight rows at a time: 16 accumulators, enough products in flight to cover the FMA
+                        // latency on two ports (the 4-row tile's 8 are not).
+                        for (; i + 8 <= m; i += 8)
+                        {
+                            ref float ai = ref Unsafe.Add(ref ak, i * aRowStride);
+                            for (int jj = j0; jj < end32; jj += 32)
+                            {
+                                Outer8x32(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                            }
+
+                            for (int jj = end32; jj < end16; jj += 16)
+                            {
+                                Outer4x16(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                                Outer4x16(ref Unsafe.Add(ref rc, ((i + 4) * n) + jj), n, ref Unsafe.Add(ref ai, 4 * aRowStride), aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                            }
+                        }
+                    }
+
                     for (; i + 4 <= m; i += 4)
                     {
                         ref float ai = ref Unsafe.Add(ref ak, i * aRowStride);

@@ -10,6 +10,10 @@ public class KernelTests
         // Across the cache blocks (256 steps of k, 512 columns) with every column remainder
         // (16-blocks, an 8-vector, scalars) and a row remainder.
         { 7, 537, 300 }, { 6, 48, 513 },
+
+        // The 8-row tiles of 512-bit vectors, with 4-row and single-row remainders, 32- and 16-column
+        // tiles and both cache blocks.
+        { 13, 70, 40 }, { 17, 600, 260 }, { 8, 48, 9 },
     };
 
     [Fact]
