@@ -82,6 +82,8 @@ public class ConvTests
         // name, C, H, W, kernel, stride, dilation, padding (-1: Same, computed here)
         { "3x3 valid", 2, 7, 6, 3, 1, 1, 0 },
         { "3x3 same", 3, 5, 5, 3, 1, 1, 1 },
+        { "3x3 same, dilation 2 (rows shifted by 2)", 2, 6, 7, 3, 1, 2, 2 },
+        { "5x5 same, wider than high", 1, 4, 9, 5, 1, 1, 2 },
         { "stride 2 padded", 2, 7, 7, 3, 2, 1, 1 },
         { "dilation 2", 1, 8, 7, 3, 1, 2, 0 },
         { "2x2 stride 2 dilation 2 padded", 3, 6, 6, 2, 2, 2, 1 },
