@@ -72,6 +72,17 @@ public static class Guard
         }
     }
 
+    /// <summary>The fewest samples per thread: at least 1.</summary>
+    /// <param name="samples">The count.</param>
+    /// <param name="name">The argument's name.</param>
+    public static void MinSamplesPerThread(int samples, string name)
+    {
+        if (samples < 1)
+        {
+            throw new ArgumentOutOfRangeException(name, samples, $"MinSamplesPerThread must be at least 1, but is {samples}.");
+        }
+    }
+
     /// <summary>A thread count: 1 to <see cref="Workers.MaxThreads"/>.</summary>
     /// <param name="threads">The count.</param>
     /// <param name="name">The argument's name.</param>

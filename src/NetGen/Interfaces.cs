@@ -90,6 +90,9 @@ public interface ITrainableNetwork<TInput, TTarget> : INetwork<TInput>
     /// </summary>
     int Threads { get; set; }
 
+    /// <summary>The fewest samples a thread is given when a batch is split (see the generated property; 1 splits any batch).</summary>
+    int MinSamplesPerThread { get; set; }
+
     /// <summary>
     /// Forward pass, loss and backward pass: afterwards <see cref="INetwork.Gradients"/> hold the
     /// gradient of the returned mean loss. Parameters are not changed.

@@ -143,6 +143,67 @@ public static partial class MatMul
 
     // Four rows of C, sixteen columns: 8 accumulators; per step 2 loads of B, 4 broadcasts of A, 8 FMAs.
     // c is C(i, j) with row stride ldc; a is A(i, 0), read as a[r·rs + p·cs]; b is B(0, j) with row stride ldb.
+    // Six rows by 16 columns of Vector256: 12 accumulators, the most that leave room for B's two vectors
+    // and a broadcast in the 16 registers of AVX2 (the 4-row tile's 8 cannot cover the FMA latency).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Outer6x16(ref float c, int ldc, ref float a, int rs, int cs, ref float b, int ldb, int k, bool accumulate)
+    {
+        int w = Vector256<float>.Count;
+        ref float c0 = ref c;
+        ref float c1 = ref Unsafe.Add(ref c0, ldc);
+        ref float c2 = ref Unsafe.Add(ref c1, ldc);
+        ref float c3 = ref Unsafe.Add(ref c2, ldc);
+        ref float c4 = ref Unsafe.Add(ref c3, ldc);
+        ref float c5 = ref Unsafe.Add(ref c4, ldc);
+        Vector256<float> x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51;
+        if (accumulate)
+        {
+            x00 = Vector256.LoadUnsafe(ref c0); x01 = Vector256.LoadUnsafe(ref c0, (nuint)w);
+            x10 = Vector256.LoadUnsafe(ref c1); x11 = Vector256.LoadUnsafe(ref c1, (nuint)w);
+            x20 = Vector256.LoadUnsafe(ref c2); x21 = Vector256.LoadUnsafe(ref c2, (nuint)w);
+            x30 = Vector256.LoadUnsafe(ref c3); x31 = Vector256.LoadUnsafe(ref c3, (nuint)w);
+            x40 = Vector256.LoadUnsafe(ref c4); x41 = Vector256.LoadUnsafe(ref c4, (nuint)w);
+            x50 = Vector256.LoadUnsafe(ref c5); x51 = Vector256.LoadUnsafe(ref c5, (nuint)w);
+        }
+        else
+        {
+            x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = x40 = x41 = x50 = x51 = Vector256<float>.Zero;
+        }
+
+        for (int p = 0; p < k; p++)
+        {
+            ref float bp = ref Unsafe.Add(ref b, p * ldb);
+            var b0 = Vector256.LoadUnsafe(ref bp);
+            var b1 = Vector256.LoadUnsafe(ref bp, (nuint)w);
+            ref float ap = ref Unsafe.Add(ref a, p * cs);
+            var v = Vector256.Create(ap);
+            x00 = Simd.Fma(v, b0, x00);
+            x01 = Simd.Fma(v, b1, x01);
+            v = Vector256.Create(Unsafe.Add(ref ap, rs));
+            x10 = Simd.Fma(v, b0, x10);
+            x11 = Simd.Fma(v, b1, x11);
+            v = Vector256.Create(Unsafe.Add(ref ap, 2 * rs));
+            x20 = Simd.Fma(v, b0, x20);
+            x21 = Simd.Fma(v, b1, x21);
+            v = Vector256.Create(Unsafe.Add(ref ap, 3 * rs));
+            x30 = Simd.Fma(v, b0, x30);
+            x31 = Simd.Fma(v, b1, x31);
+            v = Vector256.Create(Unsafe.Add(ref ap, 4 * rs));
+            x40 = Simd.Fma(v, b0, x40);
+            x41 = Simd.Fma(v, b1, x41);
+            v = Vector256.Create(Unsafe.Add(ref ap, 5 * rs));
+            x50 = Simd.Fma(v, b0, x50);
+            x51 = Simd.Fma(v, b1, x51);
+        }
+
+        x00.StoreUnsafe(ref c0); x01.StoreUnsafe(ref c0, (nuint)w);
+        x10.StoreUnsafe(ref c1); x11.StoreUnsafe(ref c1, (nuint)w);
+        x20.StoreUnsafe(ref c2); x21.StoreUnsafe(ref c2, (nuint)w);
+        x30.StoreUnsafe(ref c3); x31.StoreUnsafe(ref c3, (nuint)w);
+        x40.StoreUnsafe(ref c4); x41.StoreUnsafe(ref c4, (nuint)w);
+        x50.StoreUnsafe(ref c5); x51.StoreUnsafe(ref c5, (nuint)w);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Outer4x16(ref float c, int ldc, ref float a, int rs, int cs, ref float b, int ldb, int k, bool accumulate)
     {

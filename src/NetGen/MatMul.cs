@@ -145,6 +145,13 @@ public static partial class MatMul
                         Outer8x32(ref Unsafe.Add(ref rc, (i * n) + j), n, ref Unsafe.Add(ref ra, (i * k) + p0), k, 1, ref rp, 32, kc, acc);
                     }
                 }
+                else
+                {
+                    for (; i + 6 <= m; i += 6)
+                    {
+                        Outer6x16(ref Unsafe.Add(ref rc, (i * n) + j), n, ref Unsafe.Add(ref ra, (i * k) + p0), k, 1, ref rp, 16, kc, acc);
+                    }
+                }
 
                 for (; i + 4 <= m; i += 4)
                 {
@@ -260,6 +267,18 @@ public static partial class MatMul
                             {
                                 Outer4x16(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
                                 Outer4x16(ref Unsafe.Add(ref rc, ((i + 4) * n) + jj), n, ref Unsafe.Add(ref ai, 4 * aRowStride), aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        // Without 512-bit vectors: six rows of 16 columns (12 accumulators).
+                        for (; i + 6 <= m; i += 6)
+                        {
+                            ref float ai = ref Unsafe.Add(ref ak, i * aRowStride);
+                            for (int jj = end32; jj < end16; jj += 16)
+                            {
+                                Outer6x16(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
                             }
                         }
                     }

@@ -49,8 +49,8 @@ public class AllocationTests
     [Fact]
     public void Training_split_across_threads_allocates_nothing_on_any_thread()
     {
-        var mlp = new FashionMlp(32, seed: 1) { Threads = 2 };
-        var regularized = new RegularizedNet(16, seed: 1) { Threads = 3 };
+        var mlp = new FashionMlp(32, seed: 1) { Threads = 2, MinSamplesPerThread = 1 };
+        var regularized = new RegularizedNet(16, seed: 1) { Threads = 3, MinSamplesPerThread = 1 };
         var adam = new Adam(0.001f);
         var sgd = new Sgd(0.01f);
         float[] x1 = Reference.RandomFloats(32 * FashionMlp.InputSize, 1), x2 = Reference.RandomFloats(16 * RegularizedNet.InputSize, 2);

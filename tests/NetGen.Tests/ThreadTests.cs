@@ -57,7 +57,7 @@ public class ThreadTests
         int[] labels = Labels(12, 3);
         float[] Train()
         {
-            var net = new SmallCnn(12, seed: 7) { Threads = 2 };
+            var net = new SmallCnn(12, seed: 7) { Threads = 2, MinSamplesPerThread = 1 };
             var adam = new Adam(0.01f);
             for (int i = 0; i < 5; i++)
             {
@@ -80,7 +80,7 @@ public class ThreadTests
         float[] x = Reference.RandomFloats(16 * RegularizedNet.InputSize, 13);
         int[] labels = Labels(16, 4);
         var one = new RegularizedNet(16, seed: 8);
-        var two = new RegularizedNet(16, seed: 8) { Threads = 2 };
+        var two = new RegularizedNet(16, seed: 8) { Threads = 2, MinSamplesPerThread = 1 };
         // SGD, not Adam: a bias before BatchNorm has a true gradient of exactly 0, which both runs get as
         // rounding noise of either sign, and Adam turns any noise into steps of ±rate.
         var sgdOne = new Sgd(0.1f, momentum: 0.9f);
@@ -105,7 +105,7 @@ public class ThreadTests
         float[] x = Reference.RandomFloats(10 * FashionMlp.InputSize, 14);
         int[] labels = Labels(10, 10);
         var one = new FashionMlp(10, seed: 9);
-        var two = new FashionMlp(10, seed: 9) { Threads = 2 };
+        var two = new FashionMlp(10, seed: 9) { Threads = 2, MinSamplesPerThread = 1 };
         foreach (var net in new[] { one, two })
         {
             net.ZeroGrad();
@@ -120,7 +120,7 @@ public class ThreadTests
     public void A_batch_smaller_than_the_thread_count_uses_fewer_threads()
     {
         Agree(() => new FashionMlp(4, seed: 3), 4, Reference.RandomFloats(2 * FashionMlp.InputSize, 15), Labels(2, 10));
-        var net = new FashionMlp(4, seed: 3) { Threads = 4 };
+        var net = new FashionMlp(4, seed: 3) { Threads = 4, MinSamplesPerThread = 1 };
         float[] x = Reference.RandomFloats(FashionMlp.InputSize, 16);
         var single = new FashionMlp(4, seed: 3);
         Assert.Equal(single.ComputeGradients(x, new[] { 1 }), net.ComputeGradients(x, new[] { 1 }));
@@ -140,6 +140,41 @@ public class ThreadTests
         net.Threads = 1;
         Assert.Equal(1, net.Threads);
         Agree(() => new FashionMlp(8, seed: 1) { Threads = 3 }, 2, Reference.RandomFloats(8 * FashionMlp.InputSize, 17), Labels(8, 10));
+        Assert.Throws<ArgumentOutOfRangeException>(() => net.MinSamplesPerThread = 0);
+    }
+
+    [Fact]
+    public void A_batch_is_split_only_into_shares_worth_a_thread()
+    {
+        // 64 x 101,770 parameters / 101,632 multiply-adds per sample, rounded up.
+        var net = new FashionMlp(160, seed: 2) { Threads = 2 };
+        Assert.Equal(65, net.MinSamplesPerThread);
+        var single = new FashionMlp(160, seed: 2);
+        float[] x = Reference.RandomFloats(160 * FashionMlp.InputSize, 19);
+        int[] labels = Labels(160, 10);
+
+        // 64 samples: one share (the bits of one thread); 160: two of 80 (agreeing to rounding).
+        Assert.Equal(single.ComputeGradients(x.AsSpan(0, 64 * FashionMlp.InputSize), labels.AsSpan(0, 64)), net.ComputeGradients(x.AsSpan(0, 64 * FashionMlp.InputSize), labels.AsSpan(0, 64)));
+        Assert.Equal(single.Gradients.ToArray(), net.Gradients.ToArray());
+        float a = single.ComputeGradients(x, labels), b = net.ComputeGradients(x, labels);
+        Assert.NotEqual(single.Gradients.ToArray(), net.Gradients.ToArray()); // split: summed in another order
+        Assert.True(Math.Abs(a - b) <= Tolerance * Math.Abs(a));
+        AssertClose(single.Gradients.ToArray(), net.Gradients.ToArray(), Tolerance, "gradients of a split batch");
+    }
+
+    [Fact]
+    public void Fewer_shares_than_threads_get_arenas_large_enough()
+    {
+        // 4 threads of a 64-sample network hold 16 samples each; with at least 16 per share, 47 samples
+        // go to 2 shares of 23 and 24.
+        float[] x = Reference.RandomFloats(47 * FashionMlp.InputSize, 20);
+        int[] labels = Labels(47, 10);
+        var single = new FashionMlp(64, seed: 4);
+        var net = new FashionMlp(64, seed: 4) { Threads = 4, MinSamplesPerThread = 16 };
+        float a = single.ComputeGradients(x, labels), b = net.ComputeGradients(x, labels);
+        Assert.True(Math.Abs(a - b) <= Tolerance * Math.Abs(a), $"{a} against {b}");
+        AssertClose(single.Gradients.ToArray(), net.Gradients.ToArray(), Tolerance, "gradients");
+        AssertClose(single.LastOutputs.ToArray(), net.LastOutputs.ToArray(), Tolerance, "outputs");
     }
 
     [Fact]
@@ -174,6 +209,7 @@ public class ThreadTests
         one.Threads = 1;
         ITrainableNetwork<TInput, TTarget> many = create();
         many.Threads = threads;
+        many.MinSamplesPerThread = 1; // split even these small batches
         for (int call = 0; call < 2; call++) // twice: the second draws dropout masks after the first's
         {
             float a = one.ComputeGradients(inputs, targets), b = many.ComputeGradients(inputs, targets);

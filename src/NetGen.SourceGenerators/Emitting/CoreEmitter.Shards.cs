@@ -18,6 +18,12 @@ internal static partial class CoreEmitter
         w.Line();
         w.Line("// Threads (see Threads): shards 1.. of a split batch; shard 0 is this instance.");
         w.Line("private int _threads = 1;");
+        w.Line(string.Format(
+            System.Globalization.CultureInfo.InvariantCulture,
+            "private int _minSamplesPerThread = {0}; // 64 x {1:N0} parameters / {2:N0} multiply-adds per sample, rounded up",
+            plan.MinSamplesPerThread,
+            plan.ParameterCount,
+            plan.MultiplyAddsPerSample));
         w.Line($"private {NetworkEmitter.Core}[] _shards = global::System.Array.Empty<{NetworkEmitter.Core}>();");
         w.Line($"private {loss.TargetType}[] _shardTargets = global::System.Array.Empty<{loss.TargetType}>(); // this shard's targets, copied before the split");
         w.Line("private float[] _gathered = global::System.Array.Empty<float>(); // the outputs of a split batch, in order");
@@ -45,25 +51,51 @@ internal static partial class CoreEmitter
             using (w.Block("set"))
             {
                 w.Line($"{Ex.Guard}.Threads(value, nameof(value));");
-                using (w.Block("if (value == _threads)"))
-                {
-                    w.Line("return;");
-                }
-
-                w.Line("// A shard holds at most this many rows; its arenas are sized for them, once, here.");
-                w.Line("int rows = (MaxBatchSize + value - 1) / value;");
-                w.Line($"var shards = new {core}[value - 1];");
-                using (w.Block("for (int s = 0; s < shards.Length; s++)"))
-                {
-                    w.Line($"shards[s] = new {core}(this, rows, gradients: true);");
-                    w.Line($"shards[s]._shardTargets = new {loss.TargetType}[{Times("rows", targetsPerSample)}];");
-                }
-
-                w.Line("_shards = shards;");
-                w.Line($"_shardTargets = value > 1 ? new {loss.TargetType}[{Times("rows", targetsPerSample)}] : global::System.Array.Empty<{loss.TargetType}>();");
-                w.Line("_gathered = value > 1 ? new float[MaxBatchSize * OutputSize] : global::System.Array.Empty<float>();");
                 w.Line("_threads = value;");
+                w.Line("AllocateShards();");
             }
+        }
+
+        w.Line();
+        using (w.Block("public int MinSamplesPerThread"))
+        {
+            w.Line("get => _minSamplesPerThread;");
+            using (w.Block("set"))
+            {
+                w.Line($"{Ex.Guard}.MinSamplesPerThread(value, nameof(value));");
+                w.Line("_minSamplesPerThread = value;");
+                w.Line("AllocateShards();");
+            }
+        }
+
+        w.Line();
+        w.Line("// Threads for a batch of n: at most Threads, each with MinSamplesPerThread samples or more.");
+        w.Line("private int ShardsFor(int n) => global::System.Math.Min(_threads, global::System.Math.Max(1, n / _minSamplesPerThread));");
+        w.Line();
+        w.Line("// Shards 1.. with arenas for the most rows one can get: n/k with k = ShardsFor(n) is at most");
+        w.Line("// MaxBatchSize/Threads (rounded up) when all threads run, and below 2·MinSamplesPerThread when fewer do.");
+        using (w.Block("private void AllocateShards()"))
+        {
+            using (w.Block("if (_threads == 1)"))
+            {
+                w.Line($"_shards = global::System.Array.Empty<{core}>();");
+                w.Line($"_shardTargets = global::System.Array.Empty<{loss.TargetType}>();");
+                w.Line("_gathered = global::System.Array.Empty<float>();");
+                w.Line("return;");
+            }
+
+            w.Line();
+            w.Line("int rows = (int)global::System.Math.Min(MaxBatchSize, global::System.Math.Max((MaxBatchSize + _threads - 1) / _threads, 2L * _minSamplesPerThread));");
+            w.Line($"var shards = new {core}[_threads - 1];");
+            using (w.Block("for (int s = 0; s < shards.Length; s++)"))
+            {
+                w.Line($"shards[s] = new {core}(this, rows, gradients: true);");
+                w.Line($"shards[s]._shardTargets = new {loss.TargetType}[{Times("rows", targetsPerSample)}];");
+            }
+
+            w.Line("_shards = shards;");
+            w.Line($"_shardTargets = new {loss.TargetType}[{Times("rows", targetsPerSample)}];");
+            w.Line("_gathered = new float[MaxBatchSize * OutputSize];");
         }
 
         w.Line();
@@ -75,7 +107,7 @@ internal static partial class CoreEmitter
         w.Line("// Copies each shard's rows in and draws the dropout masks, in sample order, before any thread starts.");
         using (w.Block($"private int Split(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets}, bool training)"))
         {
-            w.Line("int k = global::System.Math.Min(_threads, n);");
+            w.Line("int k = ShardsFor(n);");
             using (w.Block("for (int s = 0; s < k; s++)"))
             {
                 w.Line("int start = ShardStart(s, k, n), rows = ShardStart(s + 1, k, n) - start;");

@@ -51,7 +51,7 @@ internal static partial class CoreEmitter
         w.Line("// Forward in training mode, the loss, and backward: parameter gradients are added to Gradients.");
         using (w.Block($"private float Backpropagate(int n, {parameters})"))
         {
-            using (w.Block("if (_threads > 1 && n > 1)"))
+            using (w.Block("if (ShardsFor(n) > 1)"))
             {
                 w.Line($"return BackpropagateShards(n, {x}, {targets});");
             }
@@ -69,7 +69,7 @@ internal static partial class CoreEmitter
         using (w.Block($"public float Evaluate({parameters})"))
         {
             w.Line($"int n = Check({x}, {targets});");
-            using (w.Block("if (_threads > 1 && n > 1)"))
+            using (w.Block("if (ShardsFor(n) > 1)"))
             {
                 w.Line($"return EvaluateShards(n, {x}, {targets});");
             }

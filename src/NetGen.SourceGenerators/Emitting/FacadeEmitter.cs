@@ -41,18 +41,14 @@ internal static class FacadeEmitter
             w.Line("/// same bits on every run (other counts agree to rounding). Nothing is allocated per step.");
             w.Line("/// </summary>");
             w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">Not in [1, <see cref=\"global::NetGen.Workers.MaxThreads\"/>].</exception>");
-            w.Line("public int Threads");
-            w.Line("{");
-            w.Line($"    get => {Net}.Threads;");
-            w.Line("    set");
-            w.Line("    {");
-            w.Line($"        using ({Net}.UseGuard.Enter(nameof(Threads), nameof({plan.Name})))");
-            w.Line("        {");
-            w.Line($"            {Net}.Threads = value;");
-            w.Line("        }");
-            w.Line("    }");
-            w.Line("}");
-            w.Line();
+            EmitGuardedProperty(w, plan, "Threads");
+            w.Line("/// <summary>");
+            w.Line("/// The fewest samples a thread is given: a batch is split into at most <see cref=\"Threads\"/> shares of at");
+            w.Line($"/// least this many (default {plan.MinSamplesPerThread.ToString(System.Globalization.CultureInfo.InvariantCulture)}: 64 times the parameters over the multiply-adds per sample, below which");
+            w.Line("/// copying and adding a share's gradients costs more than its thread saves). 1 splits any batch.");
+            w.Line("/// </summary>");
+            w.Line("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">Less than 1.</exception>");
+            EmitGuardedProperty(w, plan, "MinSamplesPerThread");
         }
 
         w.Line("/// <inheritdoc/>");
@@ -160,6 +156,22 @@ internal static class FacadeEmitter
                 w.Line(statement);
             }
         }
+    }
+
+    private static void EmitGuardedProperty(IndentedWriter w, NetworkPlan plan, string name)
+    {
+        w.Line($"public int {name}");
+        w.Line("{");
+        w.Line($"    get => {Net}.{name};");
+        w.Line("    set");
+        w.Line("    {");
+        w.Line($"        using ({Net}.UseGuard.Enter(nameof({name}), nameof({plan.Name})))");
+        w.Line("        {");
+        w.Line($"            {Net}.{name} = value;");
+        w.Line("        }");
+        w.Line("    }");
+        w.Line("}");
+        w.Line();
     }
 
     public static void EmitExplicitInterface(IndentedWriter w)

@@ -112,6 +112,9 @@ internal sealed record AttentionOp : PlanOp
 
     public bool Causal { get; init; }
 
+    // Scores and the weighted values: T·T·D each (the causal mask's zeros counted too).
+    public override long MultiplyAdds => 2L * Length * Length * Dimension;
+
     /// <summary>The softmax weights [heads, T, T], kept for the backward pass.</summary>
     public Tensor Probabilities { get; init; } = null!;
 

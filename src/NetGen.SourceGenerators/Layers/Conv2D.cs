@@ -104,6 +104,8 @@ internal sealed record ConvOp : PlanOp
 
     public override IEnumerable<ParamTensor> ParameterTensors => Bias is null ? new[] { Weight } : new[] { Weight, Bias };
 
+    public override long MultiplyAdds => (long)Filters * Window.PatchSize * Window.Positions;
+
     public override void EmitConstants(IndentedWriter w) => Windows.EmitConstant(w, Name, Method, Window);
 
     /// <summary>

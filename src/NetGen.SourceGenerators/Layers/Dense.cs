@@ -151,6 +151,8 @@ internal sealed record DenseOp : PlanOp
 
     public override IEnumerable<ParamTensor> ParameterTensors => Bias is null ? new[] { Weight } : new[] { Weight, Bias };
 
+    public override long MultiplyAdds => (long)Rows * InFeatures * OutFeatures;
+
     public override bool HasPenalty => L1 != 0 || L2 != 0;
 
     public override void EmitMethods(IndentedWriter w)

@@ -71,24 +71,43 @@ public sealed class RmsProp : Optimizer
         float lr = segment.LearningRate, wd = segment.WeightDecay, a = Alpha, oneMinusA = 1f - Alpha, eps = Epsilon, mu = Momentum;
         Span<float> square = segment.Of(_square), average = segment.Of(_average), momentum = segment.Of(_momentum);
         int i = 0;
-        if (!Centered && mu == 0f)
         {
-            // The common case, vectorised: v ← αv + (1 − α)g², θ ← θ − lr·g/(√v + ε).
+            // Vectorised, every variant: v ← αv + (1 − α)g²; centered: a ← αa + (1 − α)g, v − a²;
+            // s = g/(√v + ε); with momentum b ← μb + s, the step is b; θ ← θ − lr·step. The same
+            // operations in the same order as the scalar loop below, which takes the remainder.
             ref float p = ref Ref(parameters);
             ref float g = ref Ref(gradients);
-            ref float sq = ref MemoryMarshal.GetReference(segment.Of(_square));
+            ref float sq = ref MemoryMarshal.GetReference(square);
+            ref float av = ref MemoryMarshal.GetReference(average);
+            ref float mo = ref MemoryMarshal.GetReference(momentum);
+            bool centered = Centered, withMomentum = mu > 0f;
             var va = Vector256.Create(a);
             var vb = Vector256.Create(oneMinusA);
             var vwd = Vector256.Create(wd);
             var vlr = Vector256.Create(lr);
             var veps = Vector256.Create(eps);
+            var vmu = Vector256.Create(mu);
             for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
             {
                 var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
                 var vg = Vector256.LoadUnsafe(ref g, (nuint)i) + (vwd * vp);
                 var vv = (va * Vector256.LoadUnsafe(ref sq, (nuint)i)) + (vb * vg * vg);
                 vv.StoreUnsafe(ref sq, (nuint)i);
-                (vp - (vlr * vg / (Vector256.Sqrt(vv) + veps))).StoreUnsafe(ref p, (nuint)i);
+                if (centered)
+                {
+                    var vavg = (va * Vector256.LoadUnsafe(ref av, (nuint)i)) + (vb * vg);
+                    vavg.StoreUnsafe(ref av, (nuint)i);
+                    vv -= vavg * vavg;
+                }
+
+                var step = vg / (Vector256.Sqrt(vv) + veps);
+                if (withMomentum)
+                {
+                    step = (vmu * Vector256.LoadUnsafe(ref mo, (nuint)i)) + step;
+                    step.StoreUnsafe(ref mo, (nuint)i);
+                }
+
+                (vp - (vlr * step)).StoreUnsafe(ref p, (nuint)i);
             }
         }
 
