@@ -20,8 +20,10 @@ if (args is ["--threads-ab"])
     return;
 }
 
-if (args is ["--gemm"])
+// (--gemm 256: with the 256-bit tiles, as on a machine without AVX-512)
+if (args is ["--gemm"] or ["--gemm", "256"])
 {
+    NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
     NetGen.Benchmarks.Breakdown.Gemm();
     return;
 }
