@@ -186,6 +186,29 @@ public static class Breakdown
         Time("square 512", 512, 512, 512, false, false);
     }
 
+    /// <summary>
+    /// The FMA peak on 1 and on 2 threads at once: whether the machine's two "cores" have an FMA unit
+    /// each (about twice the GFLOP/s) or share one (hyper-threads of one core, about the same).
+    /// </summary>
+    public static void Peaks()
+    {
+        var peak = new FmaPeak();
+        peak.OneCore();
+        for (int round = 0; round < 3; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            peak.OneCore();
+            double one = FmaPeak.Flops / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+            start = Stopwatch.GetTimestamp();
+            var other = new Thread(() => peak.OneCore());
+            other.Start();
+            peak.OneCore();
+            other.Join();
+            double two = 2 * FmaPeak.Flops / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FMA peak: 1 thread {one:F1} GFLOP/s, 2 threads {two:F1} GFLOP/s together ({two / one:F2}x)"));
+        }
+    }
+
     private static double Median(List<double> values)
     {
         values.Sort();

@@ -28,6 +28,12 @@ if (args is ["--gemm"] or ["--gemm", "256"])
     return;
 }
 
+if (args is ["--peaks"])
+{
+    NetGen.Benchmarks.Breakdown.Peaks();
+    return;
+}
+
 if (args is ["--conv-ab"])
 {
     NetGen.Benchmarks.Breakdown.ConvAb();
