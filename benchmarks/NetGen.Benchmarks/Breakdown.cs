@@ -180,6 +180,7 @@ public static class Breakdown
 
         Time("conv2 forward", 32, 15 * 196, 144, false, false);
         Time("conv2 weight gradient", 32, 144, 15 * 196, true, false);
+        Time("conv2 weight gradient, transposed", 144, 32, 15 * 196, true, false);
         Time("conv2 input gradient", 144, 15 * 196, 32, false, true);
         Time("conv2 forward, one sample", 32, 196, 144, false, false);
         Time("GPT output layer forward", 768, 6768, 128, true, false);

@@ -266,8 +266,8 @@ public static partial class ConvKernels
     /// </summary>
     /// <param name="output">[batch, F, OH, OW].</param>
     /// <param name="columns">
-    /// Scratch of C·kH·kW·OH·OW values at least; with room for m ≥ 2 samples' patch matrices and outputs,
-    /// m·(C·kH·kW + F)·OH·OW (see <see cref="BatchedColumns"/>), m samples go through one product.
+    /// Scratch of C·kH·kW·OH·OW values at least; with room for m ≥ 2 samples' patch matrices and outputs
+    /// and a transposed weight gradient (see <see cref="BatchedColumns"/>), m samples go through one product.
     /// </param>
     /// <param name="input">[batch, C, H, W].</param>
     /// <param name="weight">[F, C, kH, kW].</param>
@@ -279,7 +279,7 @@ public static partial class ConvKernels
     public static void Conv2DForward(Span<float> output, Span<float> columns, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
-        int chunk = Math.Min(Math.Min(batch, MaxSamplesPerProduct), columns.Length / ((k + filters) * p));
+        int chunk = Math.Min(Math.Min(batch, MaxSamplesPerProduct), (columns.Length - (k * filters)) / ((k + filters) * p));
         if (chunk >= 2)
         {
             // m samples at once: their patch matrices side by side as one [K, m·P] matrix, one product into
@@ -334,13 +334,14 @@ public static partial class ConvKernels
 
     /// <summary>
     /// The scratch a convolution needs to put <paramref name="samples"/> samples through one product:
-    /// their patch matrices and their outputs, <c>samples·(C·kH·kW + F)·OH·OW</c> values.
+    /// their patch matrices and their outputs, and the weight gradient transposed,
+    /// <c>samples·(C·kH·kW + F)·OH·OW + C·kH·kW·F</c> values.
     /// </summary>
     /// <param name="g">The window.</param>
     /// <param name="filters">Output channels.</param>
     /// <param name="samples">Samples per product.</param>
     /// <returns>The length.</returns>
-    public static long BatchedColumns(in Window2D g, int filters, int samples) => (long)samples * (g.PatchSize + filters) * g.Positions;
+    public static long BatchedColumns(in Window2D g, int filters, int samples) => ((long)samples * (g.PatchSize + filters) * g.Positions) + ((long)g.PatchSize * filters);
 
     /// <summary>
     /// Backward of <see cref="Conv2DForward"/>: <c>dWeight += Σ_n dOut[n]·col[n]ᵀ</c>, <c>dBias += Σ dOut</c>,
@@ -360,11 +361,12 @@ public static partial class ConvKernels
     public static void Conv2DBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, Span<float> columns, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
-        int chunk = Math.Min(Math.Min(batch, MaxSamplesPerProduct), columns.Length / ((k + filters) * p));
+        int chunk = Math.Min(Math.Min(batch, MaxSamplesPerProduct), (columns.Length - (k * filters)) / ((k + filters) * p));
         if (chunk >= 2)
         {
             // m samples at once: dY gathered as [F, m·P], the patch matrices as [K, m·P]; dW += dY·colsᵀ with
             // the sum over m·P in one product; dcols = Wᵀ·dY, folded back sample by sample.
+            Span<float> transposed = columns.Slice(columns.Length - (k * filters), k * filters);
             for (int n0 = 0; n0 < batch; n0 += chunk)
             {
                 int m = Math.Min(chunk, batch - n0), width = m * p;
@@ -386,7 +388,11 @@ public static partial class ConvKernels
                     Im2ColAt(cols, input.Slice((n0 + j) * g.InputSize, g.InputSize), g, width, j * p);
                 }
 
-                MatMul.MultiplyTransposed(dWeight, dy, cols, filters, k, width, accumulate: true);
+                // The weight gradient transposed, dWᵀ = cols·dYᵀ: the packed product then transposes the
+                // F rows of dY into its panels rather than the K rows of cols (measured 3.4x faster on the
+                // sample CNN's second convolution, 144 x 2,940 by 32, interleaved calls); added into dW
+                // after the last chunk.
+                MatMul.MultiplyTransposed(transposed, cols, dy, k, filters, width, accumulate: n0 > 0);
                 if (!dInput.IsEmpty)
                 {
                     MatMul.Multiply(cols, weight, 1, k, dy, k, width, filters, accumulate: false);
@@ -396,6 +402,15 @@ public static partial class ConvKernels
                         dx.Clear();
                         Col2ImAddAt(dx, cols, g, width, j * p);
                     }
+                }
+            }
+
+            for (int f = 0; f < filters; f++)
+            {
+                Span<float> row = dWeight.Slice(f * k, k);
+                for (int kk = 0; kk < k; kk++)
+                {
+                    row[kk] += transposed[(kk * filters) + f];
                 }
             }
 

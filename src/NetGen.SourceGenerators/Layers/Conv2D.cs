@@ -121,9 +121,12 @@ internal sealed record ConvOp : PlanOp
         }
     }
 
-    /// <summary>The scratch the convolution uses: the patch matrix of one sample, or of <see cref="SamplesPerProduct"/> samples and their outputs.</summary>
+    /// <summary>
+    /// The scratch the convolution uses: the patch matrix of one sample, or those of <see cref="SamplesPerProduct"/>
+    /// samples, their outputs and the weight gradient transposed (NetGen.ConvKernels.BatchedColumns).
+    /// </summary>
     public long ColumnsSize => SamplesPerProduct >= 2
-        ? (long)SamplesPerProduct * (Window.PatchSize + Filters) * Window.Positions
+        ? ((long)SamplesPerProduct * (Window.PatchSize + Filters) * Window.Positions) + ((long)Window.PatchSize * Filters)
         : (long)Window.PatchSize * Window.Positions;
 
     public override void EmitMethods(IndentedWriter w)
