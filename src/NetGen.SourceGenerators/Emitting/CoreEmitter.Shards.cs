@@ -163,6 +163,21 @@ internal static partial class CoreEmitter
             }
 
             w.Line("RunShards(ReducePhase, k);");
+            EmitJoinedLoss(w, plan, withGradients: true);
+        }
+
+        w.Line();
+        using (w.Block($"private float EvaluateShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+        {
+            w.Line($"int k = Split(n, {x}, {targets}, training: false);");
+            w.Line("RunShards(EvaluatePhase, k);");
+            EmitJoinedLoss(w, plan, withGradients: false);
+        }
+
+        w.Line();
+        w.Line("// The whole batch's loss, the shards' parts added in order; the split is over.");
+        using (w.Block("private float JoinShards(int n, int k)"))
+        {
             w.Line("float loss = 0;");
             using (w.Block("for (int s = 0; s < k; s++)"))
             {
@@ -171,32 +186,6 @@ internal static partial class CoreEmitter
                 {
                     w.Line("Shard(s)._masksDrawn = false;");
                 }
-            }
-
-            foreach (PlanOp op in plan.Ops.Where(o => o.HasPenalty))
-            {
-                op.EmitPenalty(w, withGradients: true);
-            }
-
-            w.Line("_lastBatch = n;");
-            w.Line("_lastShards = k;");
-            w.Line("return loss;");
-        }
-
-        w.Line();
-        using (w.Block($"private float EvaluateShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
-        {
-            w.Line($"int k = Split(n, {x}, {targets}, training: false);");
-            w.Line("RunShards(EvaluatePhase, k);");
-            w.Line("float loss = 0;");
-            using (w.Block("for (int s = 0; s < k; s++)"))
-            {
-                w.Line("loss += Shard(s)._shardLoss;");
-            }
-
-            foreach (PlanOp op in plan.Ops.Where(o => o.HasPenalty))
-            {
-                op.EmitPenalty(w, withGradients: false);
             }
 
             w.Line("_lastBatch = n;");
@@ -331,6 +320,17 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
+    }
+
+    private static void EmitJoinedLoss(IndentedWriter w, NetworkPlan plan, bool withGradients)
+    {
+        w.Line("float loss = JoinShards(n, k);");
+        foreach (PlanOp op in plan.Ops.Where(o => o.HasPenalty))
+        {
+            op.EmitPenalty(w, withGradients);
+        }
+
+        w.Line("return loss;");
     }
 
     private static string Times(string name, int factor) => factor == 1 ? name : $"{name} * {factor}";

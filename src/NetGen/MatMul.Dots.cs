@@ -1,0 +1,143 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace NetGen;
+
+// The dot-product tiles of MatMul: A·Bᵀ for the rows and columns the packed outer-product kernel
+// leaves (fewer than 4 rows, or the last columns of a block).
+public static partial class MatMul
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DotStore(ref float c, int index, float value, bool accumulate)
+    {
+        ref float target = ref Unsafe.Add(ref c, index);
+        target = accumulate ? target + value : value;
+    }
+
+    private static float DotScalar(ref float a, ref float b, int k)
+    {
+        float sum = 0f;
+        for (int p = 0; p < k; p++)
+        {
+            sum += Unsafe.Add(ref a, p) * Unsafe.Add(ref b, p);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float DotVector(ref float a, ref float b, int k)
+    {
+        int w = Vector256<float>.Count;
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        int p = 0;
+        for (; p + 2 * w <= k; p += 2 * w)
+        {
+            acc0 = Simd.Fma(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256.LoadUnsafe(ref b, (nuint)p), acc0);
+            acc1 = Simd.Fma(Vector256.LoadUnsafe(ref a, (nuint)(p + w)), Vector256.LoadUnsafe(ref b, (nuint)(p + w)), acc1);
+        }
+
+        for (; p + w <= k; p += w)
+        {
+            acc0 = Simd.Fma(Vector256.LoadUnsafe(ref a, (nuint)p), Vector256.LoadUnsafe(ref b, (nuint)p), acc0);
+        }
+
+        float sum = Vector256.Sum(acc0 + acc1);
+        for (; p < k; p++)
+        {
+            sum += Unsafe.Add(ref a, p) * Unsafe.Add(ref b, p);
+        }
+
+        return sum;
+    }
+
+    // Four rows of A against two rows of B: 8 accumulators, 6 loads per 8 products.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4x2(ref float c, ref float a, ref float b, int i, int j, int n, int k, bool accumulate)
+    {
+        int w = Vector256<float>.Count;
+        ref float a0 = ref Unsafe.Add(ref a, i * k);
+        ref float a1 = ref Unsafe.Add(ref a0, k);
+        ref float a2 = ref Unsafe.Add(ref a1, k);
+        ref float a3 = ref Unsafe.Add(ref a2, k);
+        ref float b0 = ref Unsafe.Add(ref b, j * k);
+        ref float b1 = ref Unsafe.Add(ref b0, k);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        int p = 0;
+        for (; p + w <= k; p += w)
+        {
+            var vb0 = Vector256.LoadUnsafe(ref b0, (nuint)p);
+            var vb1 = Vector256.LoadUnsafe(ref b1, (nuint)p);
+            var va = Vector256.LoadUnsafe(ref a0, (nuint)p);
+            c00 = Simd.Fma(va, vb0, c00);
+            c01 = Simd.Fma(va, vb1, c01);
+            va = Vector256.LoadUnsafe(ref a1, (nuint)p);
+            c10 = Simd.Fma(va, vb0, c10);
+            c11 = Simd.Fma(va, vb1, c11);
+            va = Vector256.LoadUnsafe(ref a2, (nuint)p);
+            c20 = Simd.Fma(va, vb0, c20);
+            c21 = Simd.Fma(va, vb1, c21);
+            va = Vector256.LoadUnsafe(ref a3, (nuint)p);
+            c30 = Simd.Fma(va, vb0, c30);
+            c31 = Simd.Fma(va, vb1, c31);
+        }
+
+        float s00 = Vector256.Sum(c00), s01 = Vector256.Sum(c01), s10 = Vector256.Sum(c10), s11 = Vector256.Sum(c11);
+        float s20 = Vector256.Sum(c20), s21 = Vector256.Sum(c21), s30 = Vector256.Sum(c30), s31 = Vector256.Sum(c31);
+        for (; p < k; p++)
+        {
+            float x0 = Unsafe.Add(ref b0, p), x1 = Unsafe.Add(ref b1, p);
+            s00 += Unsafe.Add(ref a0, p) * x0; s01 += Unsafe.Add(ref a0, p) * x1;
+            s10 += Unsafe.Add(ref a1, p) * x0; s11 += Unsafe.Add(ref a1, p) * x1;
+            s20 += Unsafe.Add(ref a2, p) * x0; s21 += Unsafe.Add(ref a2, p) * x1;
+            s30 += Unsafe.Add(ref a3, p) * x0; s31 += Unsafe.Add(ref a3, p) * x1;
+        }
+
+        int o = i * n + j;
+        DotStore(ref c, o, s00, accumulate); DotStore(ref c, o + 1, s01, accumulate);
+        DotStore(ref c, o + n, s10, accumulate); DotStore(ref c, o + n + 1, s11, accumulate);
+        DotStore(ref c, o + 2 * n, s20, accumulate); DotStore(ref c, o + 2 * n + 1, s21, accumulate);
+        DotStore(ref c, o + 3 * n, s30, accumulate); DotStore(ref c, o + 3 * n + 1, s31, accumulate);
+    }
+
+    // One row of A against four rows of B (batch-1 inference): 4 accumulators, 5 loads per 4 products.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot1x4(ref float c, ref float a, ref float b, int i, int j, int n, int k, bool accumulate)
+    {
+        int w = Vector256<float>.Count;
+        ref float a0 = ref Unsafe.Add(ref a, i * k);
+        ref float b0 = ref Unsafe.Add(ref b, j * k);
+        ref float b1 = ref Unsafe.Add(ref b0, k);
+        ref float b2 = ref Unsafe.Add(ref b1, k);
+        ref float b3 = ref Unsafe.Add(ref b2, k);
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        int p = 0;
+        for (; p + w <= k; p += w)
+        {
+            var va = Vector256.LoadUnsafe(ref a0, (nuint)p);
+            c0 = Simd.Fma(va, Vector256.LoadUnsafe(ref b0, (nuint)p), c0);
+            c1 = Simd.Fma(va, Vector256.LoadUnsafe(ref b1, (nuint)p), c1);
+            c2 = Simd.Fma(va, Vector256.LoadUnsafe(ref b2, (nuint)p), c2);
+            c3 = Simd.Fma(va, Vector256.LoadUnsafe(ref b3, (nuint)p), c3);
+        }
+
+        float s0 = Vector256.Sum(c0), s1 = Vector256.Sum(c1), s2 = Vector256.Sum(c2), s3 = Vector256.Sum(c3);
+        for (; p < k; p++)
+        {
+            float x = Unsafe.Add(ref a0, p);
+            s0 += x * Unsafe.Add(ref b0, p);
+            s1 += x * Unsafe.Add(ref b1, p);
+            s2 += x * Unsafe.Add(ref b2, p);
+            s3 += x * Unsafe.Add(ref b3, p);
+        }
+
+        int o = i * n + j;
+        DotStore(ref c, o, s0, accumulate);
+        DotStore(ref c, o + 1, s1, accumulate);
+        DotStore(ref c, o + 2, s2, accumulate);
+        DotStore(ref c, o + 3, s3, accumulate);
+    }
+}
