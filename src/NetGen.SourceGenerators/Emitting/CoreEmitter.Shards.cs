@@ -51,8 +51,11 @@ internal static partial class CoreEmitter
             using (w.Block("set"))
             {
                 w.Line($"{Ex.Guard}.Threads(value, nameof(value));");
-                w.Line("_threads = value;");
-                w.Line("AllocateShards();");
+                using (w.Block("if (value != _threads)"))
+                {
+                    w.Line("_threads = value;");
+                    w.Line("AllocateShards();");
+                }
             }
         }
 
@@ -63,8 +66,11 @@ internal static partial class CoreEmitter
             using (w.Block("set"))
             {
                 w.Line($"{Ex.Guard}.MinSamplesPerThread(value, nameof(value));");
-                w.Line("_minSamplesPerThread = value;");
-                w.Line("AllocateShards();");
+                using (w.Block("if (value != _minSamplesPerThread)"))
+                {
+                    w.Line("_minSamplesPerThread = value;");
+                    w.Line("AllocateShards();");
+                }
             }
         }
 
