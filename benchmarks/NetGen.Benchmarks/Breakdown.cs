@@ -158,7 +158,6 @@ public static class Breakdown
         void Time(string name, int m, int n, int k, bool transposed, bool stridedA)
         {
             float[] a = new float[m * k], b = new float[n * k], c = new float[m * n];
-            new Random(1).NextBytes(new byte[1]);
             for (int i = 0; i < a.Length; i++)
             {
                 a[i] = (i % 7) * 0.1f;

@@ -1,53 +1,39 @@
 using BenchmarkDotNet.Running;
+using NetGen.Benchmarks;
 
-// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --filter '*'
-// (add --job short for a quick run, --inProcess to skip the child-process build)
-// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --gpt2-scale
-// (GPT-2 small at batch 1: one forward pass and one training step, timed once)
-// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --breakdown
-// (each generated op's forward and backward time in the MLP, the sample CNN and the GPT)
-if (args is ["--breakdown"])
+// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- ARGS, where ARGS is
+//   --filter '*' [--job short] [--inProcess]   BenchmarkDotNet (--inProcess skips the child-process build)
+//   --filter '*FmaPeak*' '*Workloads*' --job short
+//                        issue 10's workloads at 1 and 2 threads with their shares of the one-core FMA
+//                        peak measured in the same run (BenchmarkDotNet.Artifacts/results/efficiency.md)
+//   --gpt2-scale         GPT-2 small at batch 1: one forward pass and one training step, timed once
+//   --breakdown          each generated op's forward and backward time in the MLP, the sample CNN and the GPT
+//   --threads-ab         each workload on 1 and 2 threads, interleaved step by step (ratios on a noisy machine)
+//   --conv-ab            the sample CNN's convolutions sample by sample against several samples per product
+//   --gemm [256]         the matrix products those networks use, in GFLOP/s (256: the 256-bit tiles forced)
+//   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
+switch (args)
 {
-    NetGen.Benchmarks.Breakdown.Run();
-    return;
+    case ["--gpt2-scale"]:
+        Gpt2Scale.Run();
+        return;
+    case ["--breakdown"]:
+        Breakdown.Run();
+        return;
+    case ["--threads-ab"]:
+        Breakdown.ThreadsAb();
+        return;
+    case ["--conv-ab"]:
+        Breakdown.ConvAb();
+        return;
+    case ["--gemm"] or ["--gemm", "256"]:
+        NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
+        Breakdown.Gemm();
+        return;
+    case ["--peaks"]:
+        Breakdown.Peaks();
+        return;
 }
 
-// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --threads-ab
-// (each workload on 1 and 2 threads, interleaved step by step: the ratio on a noisy machine)
-if (args is ["--threads-ab"])
-{
-    NetGen.Benchmarks.Breakdown.ThreadsAb();
-    return;
-}
-
-// (--gemm 256: with the 256-bit tiles, as on a machine without AVX-512)
-if (args is ["--gemm"] or ["--gemm", "256"])
-{
-    NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
-    NetGen.Benchmarks.Breakdown.Gemm();
-    return;
-}
-
-if (args is ["--peaks"])
-{
-    NetGen.Benchmarks.Breakdown.Peaks();
-    return;
-}
-
-if (args is ["--conv-ab"])
-{
-    NetGen.Benchmarks.Breakdown.ConvAb();
-    return;
-}
-
-if (args is ["--gpt2-scale"])
-{
-    NetGen.Benchmarks.Gpt2Scale.Run();
-    return;
-}
-
-// dotnet run -c Release --project benchmarks/NetGen.Benchmarks -- --filter '*FmaPeak*' '*Workloads*' --job short
-// (issue 10's workloads at 1 and 2 threads, with their shares of the one-core FMA peak measured in
-// the same run: BenchmarkDotNet.Artifacts/results/efficiency.md)
-var summaries = BenchmarkSwitcher.FromAssembly(typeof(NetGen.Benchmarks.MlpTrainStep).Assembly).Run(args);
-NetGen.Benchmarks.Workloads.Report(summaries, Path.Combine("BenchmarkDotNet.Artifacts", "results", "efficiency.md"));
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(MlpTrainStep).Assembly).Run(args);
+Workloads.Report(summaries, Path.Combine("BenchmarkDotNet.Artifacts", "results", "efficiency.md"));
