@@ -70,30 +70,20 @@ public static partial class ConvKernels
     // 144 copies of 196 values instead of 2,016 of 14).
     private static void Im2ColShifted(Span<float> columns, ReadOnlySpan<float> input, in Window2D g, int rowStride, int offset)
     {
-        int w = g.Width, plane = g.Height * w, p = g.Positions;
-        for (int c = 0; c < g.Channels; c++)
+        int plane = g.Height * g.Width;
+        for (int r = 0; r < g.PatchSize; r++)
         {
-            ReadOnlySpan<float> x = input.Slice(c * plane, plane);
-            for (int ki = 0; ki < g.KernelHeight; ki++)
+            Shifted s = Shifted.Of(g, r);
+            ReadOnlySpan<float> x = input.Slice(s.Channel * plane, plane);
+            Span<float> row = columns.Slice((r * rowStride) + offset, g.Positions);
+            row.Slice(0, s.Start).Clear();
+            if (s.End > s.Start)
             {
-                int dy = (ki * g.Dilation) - g.PadTop;
-                int oyLo = Math.Clamp(-dy, 0, g.OutHeight), oyHi = Math.Clamp(g.Height - dy, oyLo, g.OutHeight);
-                for (int kj = 0; kj < g.KernelWidth; kj++)
-                {
-                    int dx = (kj * g.Dilation) - g.PadLeft;
-                    Span<float> row = columns.Slice(((((c * g.KernelHeight) + ki) * g.KernelWidth) + kj) * rowStride + offset, p);
-                    int shift = (dy * w) + dx;
-                    int start = Math.Max(oyLo * w, -shift), end = Math.Min(oyHi * w, plane - shift);
-                    row.Slice(0, start).Clear();
-                    if (end > start)
-                    {
-                        x.Slice(start + shift, end - start).CopyTo(row.Slice(start, end - start));
-                    }
-
-                    row.Slice(Math.Max(start, end)).Clear();
-                    ClearWrappedColumns(row, dx, w, oyLo, oyHi);
-                }
+                x.Slice(s.Start + s.Shift, s.End - s.Start).CopyTo(row.Slice(s.Start, s.End - s.Start));
             }
+
+            row.Slice(Math.Max(s.Start, s.End)).Clear();
+            ClearWrappedColumns(row, s, g.Width);
         }
     }
 
@@ -101,45 +91,51 @@ public static partial class ConvKernels
     // input plane at its shift in one vector add.
     private static void Col2ImAddShifted(Span<float> input, Span<float> columns, in Window2D g, int rowStride, int offset)
     {
-        int w = g.Width, plane = g.Height * w, p = g.Positions;
-        for (int c = 0; c < g.Channels; c++)
+        int plane = g.Height * g.Width;
+        for (int r = 0; r < g.PatchSize; r++)
         {
-            Span<float> x = input.Slice(c * plane, plane);
-            for (int ki = 0; ki < g.KernelHeight; ki++)
+            Shifted s = Shifted.Of(g, r);
+            if (s.End <= s.Start)
             {
-                int dy = (ki * g.Dilation) - g.PadTop;
-                int oyLo = Math.Clamp(-dy, 0, g.OutHeight), oyHi = Math.Clamp(g.Height - dy, oyLo, g.OutHeight);
-                for (int kj = 0; kj < g.KernelWidth; kj++)
-                {
-                    int dx = (kj * g.Dilation) - g.PadLeft;
-                    Span<float> row = columns.Slice(((((c * g.KernelHeight) + ki) * g.KernelWidth) + kj) * rowStride + offset, p);
-                    int shift = (dy * w) + dx;
-                    int start = Math.Max(oyLo * w, -shift), end = Math.Min(oyHi * w, plane - shift);
-                    if (end <= start)
-                    {
-                        continue;
-                    }
-
-                    ClearWrappedColumns(row, dx, w, oyLo, oyHi);
-                    Span<float> target = x.Slice(start + shift, end - start);
-                    System.Numerics.Tensors.TensorPrimitives.Add(target, row.Slice(start, end - start), target);
-                }
+                continue;
             }
+
+            Span<float> row = columns.Slice((r * rowStride) + offset, g.Positions);
+            ClearWrappedColumns(row, s, g.Width);
+            Span<float> target = input.Slice((s.Channel * plane) + s.Start + s.Shift, s.End - s.Start);
+            System.Numerics.Tensors.TensorPrimitives.Add(target, row.Slice(s.Start, s.End - s.Start), target);
         }
     }
 
-    // Output columns whose input column ox + dx lies outside [0, w), in rows [oyLo, oyHi), set to 0:
-    // |dx| values per row (1 for a 3x3 kernel), written directly rather than through a Clear call each.
-    private static void ClearWrappedColumns(Span<float> row, int dx, int w, int oyLo, int oyHi)
+    // Patch-matrix row r (channel c, tap ki, kj) of a shifted im2col: it reads the input plane at
+    // Shift from its own index; entries [Start, End) read inside the plane, and only the output rows
+    // [OyLo, OyHi) read input rows at all; Dx is the tap's column offset (its wrapped columns).
+    private readonly record struct Shifted(int Channel, int Shift, int Start, int End, int Dx, int OyLo, int OyHi)
     {
-        int lo = Math.Min(Math.Max(-dx, 0), w), hi = Math.Max(Math.Min(w - dx, w), lo);
+        public static Shifted Of(in Window2D g, int r)
+        {
+            int kj = r % g.KernelWidth, ki = r / g.KernelWidth % g.KernelHeight, c = r / (g.KernelWidth * g.KernelHeight);
+            int w = g.Width, plane = g.Height * w;
+            int dy = (ki * g.Dilation) - g.PadTop, dx = (kj * g.Dilation) - g.PadLeft;
+            int oyLo = Math.Clamp(-dy, 0, g.OutHeight), oyHi = Math.Clamp(g.Height - dy, oyLo, g.OutHeight);
+            int shift = (dy * w) + dx;
+            return new Shifted(c, shift, Math.Max(oyLo * w, -shift), Math.Min(oyHi * w, plane - shift), dx, oyLo, oyHi);
+        }
+    }
+
+    // Output columns whose input column ox + dx lies outside [0, w), in rows [OyLo, OyHi), set to 0:
+    // |dx| values per row (1 for a 3x3 kernel), written directly rather than through a Clear call each.
+    private static void ClearWrappedColumns(Span<float> row, in Shifted s, int w)
+    {
+        int lo = Math.Min(Math.Max(-s.Dx, 0), w), hi = Math.Max(Math.Min(w - s.Dx, w), lo);
         if (lo == 0 && hi == w)
         {
             return;
         }
 
-        ref float r = ref MemoryMarshal.GetReference(row.Slice(oyLo * w, (oyHi - oyLo) * w));
-        for (int o = 0; o < (oyHi - oyLo) * w; o += w)
+        int length = (s.OyHi - s.OyLo) * w;
+        ref float r = ref MemoryMarshal.GetReference(row.Slice(s.OyLo * w, length));
+        for (int o = 0; o < length; o += w)
         {
             for (int q = 0; q < lo; q++)
             {

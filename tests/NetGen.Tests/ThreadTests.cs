@@ -224,6 +224,9 @@ public class ThreadTests
         AssertClose(one.LastOutputs.ToArray(), many.LastOutputs.ToArray(), Tolerance, "evaluation outputs");
     }
 
+    // Relative to the largest value, not to each (Reference.AssertClose's atol + rtol·|expected|): two
+    // thread counts add the same terms in another order, so an element that cancels to near 0 may
+    // differ by rounding of the size of its terms, and the 1e-6 is relative to the result's scale.
     private static void AssertClose(float[] expected, float[] actual, double tolerance, string what)
     {
         Assert.Equal(expected.Length, actual.Length);

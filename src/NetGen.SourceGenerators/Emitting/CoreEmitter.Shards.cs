@@ -45,36 +45,8 @@ internal static partial class CoreEmitter
         var dropouts = plan.Ops.OfType<DropoutOp>().ToList();
         Tensor outputs = plan.Probabilities ?? plan.Last!;
 
-        using (w.Block("public int Threads"))
-        {
-            w.Line("get => _threads;");
-            using (w.Block("set"))
-            {
-                w.Line($"{Ex.Guard}.Threads(value, nameof(value));");
-                using (w.Block("if (value != _threads)"))
-                {
-                    w.Line("_threads = value;");
-                    w.Line("AllocateShards();");
-                }
-            }
-        }
-
-        w.Line();
-        using (w.Block("public int MinSamplesPerThread"))
-        {
-            w.Line("get => _minSamplesPerThread;");
-            using (w.Block("set"))
-            {
-                w.Line($"{Ex.Guard}.MinSamplesPerThread(value, nameof(value));");
-                using (w.Block("if (value != _minSamplesPerThread)"))
-                {
-                    w.Line("_minSamplesPerThread = value;");
-                    w.Line("AllocateShards();");
-                }
-            }
-        }
-
-        w.Line();
+        EmitShardSetting(w, "Threads", "_threads");
+        EmitShardSetting(w, "MinSamplesPerThread", "_minSamplesPerThread");
         w.Line("// Threads for a batch of n: at most Threads, each with MinSamplesPerThread samples or more.");
         w.Line("private int ShardsFor(int n) => global::System.Math.Min(_threads, global::System.Math.Max(1, n / _minSamplesPerThread));");
         w.Line();
@@ -322,6 +294,26 @@ internal static partial class CoreEmitter
                 loss.EmitLoss(w, plan, "_shardTargets", "_batchRows");
                 w.Line("_shardLoss = loss;");
                 CloseCase(w);
+            }
+        }
+
+        w.Line();
+    }
+
+    // A setting that sizes the shards: checked, and the shards allocated again when it changes.
+    private static void EmitShardSetting(IndentedWriter w, string name, string field)
+    {
+        using (w.Block($"public int {name}"))
+        {
+            w.Line($"get => {field};");
+            using (w.Block("set"))
+            {
+                w.Line($"{Ex.Guard}.{name}(value, nameof(value));");
+                using (w.Block($"if (value != {field})"))
+                {
+                    w.Line($"{field} = value;");
+                    w.Line("AllocateShards();");
+                }
             }
         }
 
