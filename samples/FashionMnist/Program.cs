@@ -39,13 +39,13 @@ Console.WriteLine(net.Summary);
 
 IOptimizer optimizer = options.Optimizer switch
 {
-    "momentum" => new Sgd(options.LearningRate, momentum: 0.9f),
-    "nesterov" => new Sgd(options.LearningRate, momentum: 0.9f, nesterov: true),
-    "adagrad" => new Adagrad(options.LearningRate),
-    "rmsprop" => new RmsProp(options.LearningRate),
-    "adam" => new Adam(options.LearningRate),
-    "adamw" => new AdamW(options.LearningRate),
-    _ => new Sgd(options.LearningRate),
+    "momentum" => new Sgd(options.LearningRate, momentum: 0.9f, weightDecay: options.WeightDecay ?? 0f),
+    "nesterov" => new Sgd(options.LearningRate, momentum: 0.9f, weightDecay: options.WeightDecay ?? 0f, nesterov: true),
+    "adagrad" => new Adagrad(options.LearningRate, weightDecay: options.WeightDecay ?? 0f),
+    "rmsprop" => new RmsProp(options.LearningRate, weightDecay: options.WeightDecay ?? 0f),
+    "adam" => new Adam(options.LearningRate, weightDecay: options.WeightDecay ?? 0f),
+    "adamw" => new AdamW(options.LearningRate, weightDecay: options.WeightDecay ?? 0.01f),
+    _ => new Sgd(options.LearningRate, weightDecay: options.WeightDecay ?? 0f),
 };
 
 // Progress inside an epoch: a line rewritten in place on a terminal, plain lines every 10 s
@@ -76,7 +76,7 @@ var trainer = new Trainer<int>(net, optimizer, new TrainerOptions
     Augmentation = options.Augment ? new RandomFlipAndShift(channels: 1, height: 28, width: 28, maxShift: 2) : null,
 });
 
-Console.WriteLine($"{optimizer.GetType().Name} ({options.Optimizer}), learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}{(options.Cosine ? " with cosine decay" : string.Empty)}{(options.Augment ? ", random flips and shifts of up to 2 pixels" : string.Empty)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}, {options.Threads} thread{(options.Threads == 1 ? "" : "s")}");
+Console.WriteLine($"{optimizer.GetType().Name} ({options.Optimizer}), learning rate {options.LearningRate.ToString(CultureInfo.InvariantCulture)}{(options.WeightDecay is { } wd ? $", weight decay {wd.ToString(CultureInfo.InvariantCulture)}" : string.Empty)}{(options.Cosine ? " with cosine decay" : string.Empty)}{(options.Augment ? ", random flips and shifts of up to 2 pixels" : string.Empty)}, batch {options.BatchSize}, {options.Epochs} epochs, seed {options.Seed}, {options.Threads} thread{(options.Threads == 1 ? "" : "s")}");
 Console.WriteLine("epoch   loss    train acc  test loss  test acc  samples/s   elapsed");
 IReadOnlyList<EpochReport> history = trainer.Fit(data.Train, data.Test, new SynchronousProgress<EpochReport>(r => Console.WriteLine(
     (live ? "\r" + new string(' ', LineWidth) + "\r" : string.Empty) +
@@ -138,7 +138,7 @@ static void PrintPerClassAccuracy(ITrainableNetwork<int> net, DataSet<int> test,
 }
 
 internal sealed record Options(
-    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment, string? PlotPath, int Threads)
+    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment, string? PlotPath, int Threads, float? WeightDecay)
 {
     public const string EmbeddedMarker = "<embedded>";
 
@@ -156,6 +156,8 @@ internal sealed record Options(
           --optimizer NAME    sgd (default; adam for cnn and resnet), momentum, nesterov, adagrad, rmsprop, adam, adamw
           --lr X              learning rate (default per optimizer: sgd 0.1, momentum and nesterov 0.01,
                               adagrad 0.01, rmsprop 0.0005, adam and adamw 0.001)
+          --weight-decay X    the optimizer's weight decay (default 0; adamw 0.01): L2 added to the gradient,
+                              decoupled for adamw, as PyTorch's weight_decay
           --schedule NAME     cosine (default: the rate decays to 0 over the run) or constant
           --epochs N          epochs (default 10)
           --batch N           mini-batch size (default 64)
@@ -176,7 +178,7 @@ internal sealed record Options(
         string model = "mlp";
         string? optimizer = null;
         int epochs = 10, batch = 64, seed = 1, threads = 1;
-        float? lr = null;
+        float? lr = null, weightDecay = null;
         bool cosine = true;
         int? limit = null;
         double? minimum = null;
@@ -199,6 +201,7 @@ internal sealed record Options(
                     case "--epochs": epochs = Int(); break;
                     case "--batch": batch = Int(); break;
                     case "--lr": lr = Float(); break;
+                    case "--weight-decay": weightDecay = Float(); break;
                     case "--schedule": cosine = Next() switch { "cosine" => true, "constant" => false, var other => throw new FormatException($"unknown schedule {other}") }; break;
                     case "--seed": seed = Int(); break;
                     case "--threads": threads = Int(); break;
@@ -224,9 +227,9 @@ internal sealed record Options(
                 throw new FormatException($"unknown optimizer {optimizer}");
             }
 
-            if (epochs <= 0 || batch <= 1 || lr <= 0 || limit <= 0)
+            if (epochs <= 0 || batch <= 1 || lr <= 0 || limit <= 0 || weightDecay < 0)
             {
-                throw new FormatException("epochs, lr and limit must be positive, and batch at least 2");
+                throw new FormatException("epochs, lr and limit must be positive, batch at least 2 and weight decay not negative");
             }
 
             if (threads is < 1 or > Workers.MaxThreads)
@@ -241,7 +244,7 @@ internal sealed record Options(
             return null;
         }
 
-        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment, plot, threads);
+        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment, plot, threads, weightDecay);
     }
 }
 

@@ -2,7 +2,7 @@ namespace NetGen.Tests;
 
 /// <summary>
 /// Each optimizer against an independent double-precision implementation of PyTorch's
-/// documented update rule, written here from the formulas; convergence on a convex problem;
+/// update rule (documented, or for AMSGrad, computed), written here from the formulas; convergence on a convex problem;
 /// zero allocation per step.
 /// </summary>
 public class OptimizerTests
@@ -106,7 +106,10 @@ public class OptimizerTests
                 double vHat = _v[i] / (1 - Math.Pow(b2, t));
                 if (amsgrad)
                 {
-                    vHat = _vMax[i] = Math.Max(_vMax[i], vHat);
+                    // What torch.optim.Adam computes (not its documentation's max of v̂): the maximum
+                    // of the raw v, bias-corrected afterwards.
+                    _vMax[i] = Math.Max(_vMax[i], _v[i]);
+                    vHat = _vMax[i] / (1 - Math.Pow(b2, t));
                 }
 
                 p[i] -= lr * mHat / (Math.Sqrt(vHat) + eps);
@@ -142,6 +145,29 @@ public class OptimizerTests
         "adamw amsgrad" => (new AdamW(0.01f, weightDecay: 0.1f, amsgrad: true), new AdamRule(0.01, 0.9, 0.999, 1e-8, 0.1, true, true)),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
+
+    [Fact]
+    public void AmsGrad_keeps_the_maximum_of_the_raw_second_moment_as_PyTorch_does()
+    {
+        // One parameter, gradients 1 then 0, lr 0.1, betas 0.9/0.99. Step 1: m = 0.1, v = 0.01,
+        // m̂ = 1, v̂ = 1, p = -0.1. Step 2: m = 0.09, v = 0.0099; PyTorch keeps max(v) = 0.01, so
+        // v̂ = 0.01 / 0.0199 and p = -0.1 - 0.1 * (0.09 / 0.19) / sqrt(0.01 / 0.0199) = -0.16682.
+        // The documented max of v̂ (1 from step 1) would give -0.1 - 0.1 * 0.47368 = -0.14737.
+        // The parameter is the ninth of nine, so the vector loop and the scalar tail both run.
+        foreach (int at in new[] { 0, 8 })
+        {
+            var adam = new Adam(0.1f, beta1: 0.9f, beta2: 0.99f, epsilon: 1e-12f, amsgrad: true);
+            var p = new float[9];
+            var g = new float[9];
+            g[at] = 1f;
+            adam.Step(p, g);
+            Assert.Equal(-0.1f, p[at], 1e-6f);
+            g[at] = 0f;
+            adam.Step(p, g);
+            double expected = -0.1 - (0.1 * (0.09 / 0.19) / Math.Sqrt(0.01 / 0.0199));
+            Assert.Equal(expected, p[at], 1e-6);
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -10,11 +10,14 @@ namespace NetGen;
 /// <code>
 /// g ← ∇ + λθ                         (AdamW instead: θ ← θ − lr·λ·θ)
 /// m ← β₁m + (1 − β₁)g;   v ← β₂v + (1 − β₂)g²
-/// m̂ ← m / (1 − β₁ᵗ);     v̂ ← v / (1 − β₂ᵗ)      (amsgrad: v̂ ← max(v̂max, v̂), kept)
+/// m̂ ← m / (1 − β₁ᵗ);     v̂ ← v / (1 − β₂ᵗ)      (amsgrad: vmax ← max(vmax, v), kept; v̂ ← vmax / (1 − β₂ᵗ))
 /// θ ← θ − lr·m̂ / (√v̂ + ε)
 /// </code>
-/// ε is added after the square root, as in PyTorch. With amsgrad this follows PyTorch's
-/// documented rule (the maximum of the bias-corrected v̂).
+/// ε is added after the square root, as in PyTorch. With amsgrad this computes what PyTorch
+/// (and Keras) compute: the maximum of the raw second moment v, bias-corrected afterwards.
+/// PyTorch's documentation writes the maximum of the bias-corrected v̂ instead, which is a
+/// different rule (the correction shrinks with t, so the two maxima differ); a script ported from
+/// PyTorch expects what PyTorch does.
 /// </summary>
 public class Adam : Optimizer
 {
@@ -89,30 +92,34 @@ public class Adam : Optimizer
         ref float m = ref MemoryMarshal.GetReference(segment.Of(_m));
         ref float v = ref MemoryMarshal.GetReference(segment.Of(_v));
         Span<float> vMax = segment.Of(_vMax);
+        ref float vmax = ref MemoryMarshal.GetReference(vMax);
         int i = 0;
-        if (!AmsGrad)
+        var vb1 = Vector256.Create(b1);
+        var vb2 = Vector256.Create(b2);
+        var vc1 = Vector256.Create(c1);
+        var vc2 = Vector256.Create(c2);
+        var vwd = Vector256.Create(wd);
+        var vshrink = Vector256.Create(shrink);
+        var vic1 = Vector256.Create(inverseCorrection1);
+        var vic2 = Vector256.Create(inverseCorrection2);
+        var vlr = Vector256.Create(lr);
+        var veps = Vector256.Create(eps);
+        for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
         {
-            var vb1 = Vector256.Create(b1);
-            var vb2 = Vector256.Create(b2);
-            var vc1 = Vector256.Create(c1);
-            var vc2 = Vector256.Create(c2);
-            var vwd = Vector256.Create(wd);
-            var vshrink = Vector256.Create(shrink);
-            var vic1 = Vector256.Create(inverseCorrection1);
-            var vic2 = Vector256.Create(inverseCorrection2);
-            var vlr = Vector256.Create(lr);
-            var veps = Vector256.Create(eps);
-            for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
+            var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
+            var vg = Vector256.LoadUnsafe(ref g, (nuint)i) + (vwd * vp);
+            vp *= vshrink;
+            var vm = (vb1 * Vector256.LoadUnsafe(ref m, (nuint)i)) + (vc1 * vg);
+            var vv = (vb2 * Vector256.LoadUnsafe(ref v, (nuint)i)) + (vc2 * vg * vg);
+            vm.StoreUnsafe(ref m, (nuint)i);
+            vv.StoreUnsafe(ref v, (nuint)i);
+            if (AmsGrad)
             {
-                var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
-                var vg = Vector256.LoadUnsafe(ref g, (nuint)i) + (vwd * vp);
-                vp *= vshrink;
-                var vm = (vb1 * Vector256.LoadUnsafe(ref m, (nuint)i)) + (vc1 * vg);
-                var vv = (vb2 * Vector256.LoadUnsafe(ref v, (nuint)i)) + (vc2 * vg * vg);
-                vm.StoreUnsafe(ref m, (nuint)i);
-                vv.StoreUnsafe(ref v, (nuint)i);
-                (vp - (vlr * (vm * vic1) / (Vector256.Sqrt(vv * vic2) + veps))).StoreUnsafe(ref p, (nuint)i);
+                vv = Vector256.Max(vv, Vector256.LoadUnsafe(ref vmax, (nuint)i));
+                vv.StoreUnsafe(ref vmax, (nuint)i);
             }
+
+            (vp - (vlr * (vm * vic1) / (Vector256.Sqrt(vv * vic2) + veps))).StoreUnsafe(ref p, (nuint)i);
         }
 
         for (; i < n; i++)
@@ -124,13 +131,13 @@ public class Adam : Optimizer
             ref float vi = ref Unsafe.Add(ref v, i);
             mi = (b1 * mi) + (c1 * gi);
             vi = (b2 * vi) + (c2 * gi * gi);
-            float vHat = vi * inverseCorrection2;
+            float kept = vi; // the v whose root divides: v, or with amsgrad the largest v so far
             if (AmsGrad)
             {
-                vHat = vMax[i] = MathF.Max(vMax[i], vHat);
+                kept = vMax[i] = MathF.Max(vMax[i], vi);
             }
 
-            pi -= lr * (mi * inverseCorrection1) / (MathF.Sqrt(vHat) + eps);
+            pi -= lr * (mi * inverseCorrection1) / (MathF.Sqrt(kept * inverseCorrection2) + eps);
         }
     }
 }
