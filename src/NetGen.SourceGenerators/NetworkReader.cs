@@ -43,6 +43,7 @@ internal static class NetworkReader
     {
         "InputSize", "OutputSize", "ParameterCount", "StateCount", "Vocabulary", "Summary", "MaxBatchSize", "Parameters",
         "Gradients", "ParameterLayout", "StateLayout", "TiedLayout", "RandomSource", "LastOutputs", "ContextPositions",
+        "InputShape", "OutputShape", "BatchesTracked",
         "Forward", "ZeroGrad", "ComputeGradients", "AccumulateGradients", "Evaluate", "TrainStep", "InitializeParameters",
         "Append", "Generate", "ResetContext", "CreateInferenceContext", "InferenceContext",
     };

@@ -57,6 +57,20 @@ public interface INetwork
     /// <summary>A table of the layers with their output shapes and parameter counts.</summary>
     string Summary { get; }
 
+    /// <summary>The shape of one input sample (<c>[1, 28, 28]</c>; <c>[T]</c> token ids for a token network); its product is <see cref="InputSize"/>.</summary>
+    IReadOnlyList<int> InputShape { get; }
+
+    /// <summary>The shape of one output sample; its product is <see cref="OutputSize"/>.</summary>
+    IReadOnlyList<int> OutputShape { get; }
+
+    /// <summary>
+    /// Batches the BatchNorm layers' running statistics have absorbed: one per forward pass in
+    /// training mode (<c>ComputeGradients</c>, <c>AccumulateGradients</c>, <c>TrainStep</c>), as
+    /// PyTorch's <c>num_batches_tracked</c>, with which safetensors files carry it. Always 0 for a
+    /// network without BatchNorm unless set. Not negative.
+    /// </summary>
+    long BatchesTracked { get; set; }
+
     /// <summary>Re-initialises the parameters (He for ReLU-family layers, Glorot otherwise; biases zero).</summary>
     void InitializeParameters(int seed);
 

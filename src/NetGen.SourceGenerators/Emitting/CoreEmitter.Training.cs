@@ -51,6 +51,11 @@ internal static partial class CoreEmitter
         w.Line("// Forward in training mode, the loss, and backward: parameter gradients are added to Gradients.");
         using (w.Block($"private float Backpropagate(int n, {parameters})"))
         {
+            if (batchNorms.Count > 0)
+            {
+                w.Line("BatchesTracked++; // PyTorch's num_batches_tracked: one per forward pass in training mode");
+            }
+
             using (w.Block("if (ShardsFor(n) > 1)"))
             {
                 w.Line($"return BackpropagateShards(n, {x}, {targets});");

@@ -201,6 +201,12 @@ internal static partial class CoreEmitter
         w.Line();
         w.Line($"public {Span} State => _state;");
         w.Line();
+        w.Line($"public static global::System.Collections.Generic.IReadOnlyList<int> InputShape {{ get; }} = global::System.Array.AsReadOnly(new int[] {{ {string.Join(", ", plan.InputShape)} }});");
+        w.Line();
+        w.Line($"public static global::System.Collections.Generic.IReadOnlyList<int> OutputShape {{ get; }} = global::System.Array.AsReadOnly(new int[] {{ {string.Join(", ", plan.OutputShape)} }});");
+        w.Line();
+        w.Line("public long BatchesTracked;");
+        w.Line();
         EmitLayout(w, "ParameterLayout", plan.Parameters);
         EmitLayout(w, "StateLayout", plan.State);
         EmitLayout(w, "TiedLayout", new EquatableArray<ParamTensor>(plan.Ops.OfType<DenseOp>().Where(d => d.Tied).Select(d => new ParamTensor(d.Name + ".weight", d.Weight.Const, d.Weight.Shape, d.Weight.Offset)).ToArray()));

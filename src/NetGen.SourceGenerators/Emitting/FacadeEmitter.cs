@@ -69,6 +69,20 @@ internal static class FacadeEmitter
         w.Line("/// <summary>Name, offset and shape of every state tensor, in buffer order.</summary>");
         w.Line($"public {Layout} StateLayout => {Core}.StateLayout;");
         w.Line();
+        w.Line($"/// <summary>The shape of one input sample: {Shapes.Format(plan.InputShape)}.</summary>");
+        w.Line($"public global::System.Collections.Generic.IReadOnlyList<int> InputShape => {Core}.InputShape;");
+        w.Line();
+        w.Line($"/// <summary>The shape of one output sample: {Shapes.Format(plan.OutputShape)}.</summary>");
+        w.Line($"public global::System.Collections.Generic.IReadOnlyList<int> OutputShape => {Core}.OutputShape;");
+        w.Line();
+        w.Line("/// <inheritdoc/>");
+        using (w.Block("public long BatchesTracked"))
+        {
+            w.Line($"get => {Net}.BatchesTracked;");
+            w.Line($"set => {Net}.BatchesTracked = value >= 0 ? value : throw new global::System.ArgumentOutOfRangeException(nameof(BatchesTracked), value, \"BatchesTracked counts batches and cannot be negative.\");");
+        }
+
+        w.Line();
         w.Line("/// <summary>The layer table: each layer's output shape and parameter count (also in this class's XML docs).</summary>");
         w.Line($"public string Summary => {Core}.Summary;");
         w.Line();

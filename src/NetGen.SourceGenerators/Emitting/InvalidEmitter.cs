@@ -65,6 +65,15 @@ internal static class InvalidEmitter
             w.Line("/// <summary>Always throws: the network has errors.</summary>");
             w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => {fail}");
             w.Line();
+            w.Line("/// <summary>Always throws: the network has errors.</summary>");
+            w.Line($"public global::System.Collections.Generic.IReadOnlyList<int> InputShape => {fail}");
+            w.Line();
+            w.Line("/// <summary>Always throws: the network has errors.</summary>");
+            w.Line($"public global::System.Collections.Generic.IReadOnlyList<int> OutputShape => {fail}");
+            w.Line();
+            w.Line("/// <inheritdoc/>");
+            w.Line($"public long BatchesTracked {{ get => {fail} set => {fail} }}");
+            w.Line();
             FacadeEmitter.EmitExplicitInterface(w);
             w.Line("/// <inheritdoc/>");
             w.Line($"public void Forward({inputs}, {Ex.Span} outputs) => {fail}");

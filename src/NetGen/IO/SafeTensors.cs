@@ -1,9 +1,7 @@
 using System;
-using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
-using System.Runtime.InteropServices;
-using System.Text.Json;
+using System.Reflection;
 
 namespace NetGen.IO;
 
@@ -15,118 +13,54 @@ namespace NetGen.IO;
 /// <c>batchnorm1.running_mean</c>), which are PyTorch's, so a state dict moves between the two.
 /// </summary>
 /// <remarks>
-/// Loading checks every name, dtype (F32), shape and byte range against the network before
-/// anything is copied, and refuses a truncated or mismatched file with an
-/// <see cref="InvalidDataException"/> naming the tensor: nothing is ever half-loaded. Files that
+/// Loading checks every name, dtype, shape and byte range against the network before anything is
+/// copied, and refuses a truncated or mismatched file with an <see cref="InvalidDataException"/>
+/// naming the tensor: nothing is ever half-loaded. F32, F16, BF16 and F64 tensors load (converted
+/// to float; F64 rounded to nearest); saving writes F32, or F16 / BF16 on request. Files that
 /// break the format are refused as its reference implementation refuses them: a name given twice,
-/// byte ranges that overlap, leave gaps, or do not fit their shape and dtype, bytes after the last tensor. Tensors
-/// named <c>*.num_batches_tracked</c> (PyTorch's BatchNorm counter) are ignored. Saving writes a
+/// byte ranges that overlap, leave gaps, or do not fit their shape and dtype, bytes after the last
+/// tensor. Each BatchNorm layer's <c>num_batches_tracked</c> (PyTorch's counter, an I64 scalar) is
+/// written from <see cref="INetwork.BatchesTracked"/>, so that PyTorch's strict
+/// <c>load_state_dict</c> accepts the file, and read back when present (the largest, should the
+/// layers disagree). The header's metadata records the network (class, NetGen version, layer
+/// table, input and output shapes; <see cref="Describe(string)"/> reads it). Saving writes a
 /// temporary file and renames it over the target, so a failed save leaves no half-written file.
 /// </remarks>
 public static class SafeTensors
 {
-    private const int MaxHeaderBytes = 100 * 1024 * 1024;
+    /// <summary>The metadata keys NetGen writes; a caller's own keys may not start with <c>netgen.</c>.</summary>
+    internal const string ClassKey = "netgen.class", VersionKey = "netgen.version", LayersKey = "netgen.layers",
+        InputShapeKey = "netgen.input_shape", OutputShapeKey = "netgen.output_shape";
+
+    private const string Counter = ".num_batches_tracked";
 
     /// <summary>Saves <paramref name="network"/>'s parameters and state to <paramref name="path"/>, atomically.</summary>
-    public static void Save(INetwork network, string path, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <param name="network">The network.</param>
+    /// <param name="path">The file; replaced only once the new one is complete.</param>
+    /// <param name="metadata">Extra header metadata (string pairs); keys may not start with <c>netgen.</c>.</param>
+    /// <param name="dtype">The element type written: F32 (exact, the default), F16 or BF16 (rounded to nearest even).</param>
+    public static void Save(INetwork network, string path, IReadOnlyDictionary<string, string>? metadata = null, SafeTensorsDtype dtype = SafeTensorsDtype.F32)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N") + ".tmp");
-        try
-        {
-            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
-            {
-                Save(network, file, metadata);
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
+        SafeTensorsWriter writer = Writer(network, dtype);
+        Dictionary<string, string> header = Metadata(network, metadata);
+        WriteAtomically(path, stream => writer.Write(stream, header));
     }
 
     /// <summary>Writes <paramref name="network"/>'s parameters and state to <paramref name="stream"/>.</summary>
-    public static void Save(INetwork network, Stream stream, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <param name="network">The network.</param>
+    /// <param name="stream">The stream written to.</param>
+    /// <param name="metadata">Extra header metadata (string pairs); keys may not start with <c>netgen.</c>.</param>
+    /// <param name="dtype">The element type written: F32 (exact, the default), F16 or BF16 (rounded to nearest even).</param>
+    public static void Save(INetwork network, Stream stream, IReadOnlyDictionary<string, string>? metadata = null, SafeTensorsDtype dtype = SafeTensorsDtype.F32)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(stream);
-        var tensors = Tensors(network);
-        using var header = new MemoryStream();
-        using (var json = new Utf8JsonWriter(header))
-        {
-            json.WriteStartObject();
-            if (metadata is { Count: > 0 })
-            {
-                json.WriteStartObject("__metadata__");
-                foreach (KeyValuePair<string, string> pair in metadata)
-                {
-                    json.WriteString(pair.Key, pair.Value);
-                }
-
-                json.WriteEndObject();
-            }
-
-            long offset = 0;
-            foreach ((ParameterInfo info, _) in tensors)
-            {
-                json.WriteStartObject(info.Name);
-                json.WriteString("dtype", "F32");
-                json.WriteStartArray("shape");
-                foreach (int d in info.Shape)
-                {
-                    json.WriteNumberValue(d);
-                }
-
-                json.WriteEndArray();
-                json.WriteStartArray("data_offsets");
-                json.WriteNumberValue(offset);
-                offset += 4L * info.Length;
-                json.WriteNumberValue(offset);
-                json.WriteEndArray();
-                json.WriteEndObject();
-            }
-
-            json.WriteEndObject();
-        }
-
-        // Pad the header with spaces to a multiple of 8 bytes, so that the data is aligned.
-        int padding = (int)((8 - (header.Length % 8)) % 8);
-        for (int i = 0; i < padding; i++)
-        {
-            header.WriteByte((byte)' ');
-        }
-
-        Span<byte> length = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-        stream.Write(length);
-        header.Position = 0;
-        header.CopyTo(stream);
-        Span<byte> word = stackalloc byte[4];
-        foreach ((ParameterInfo info, bool state) in tensors)
-        {
-            Span<float> values = (state ? network.State : network.Parameters).Slice(info.Offset, info.Length);
-            if (BitConverter.IsLittleEndian)
-            {
-                stream.Write(MemoryMarshal.AsBytes(values));
-            }
-            else
-            {
-                foreach (float v in values)
-                {
-                    BinaryPrimitives.WriteSingleLittleEndian(word, v);
-                    stream.Write(word);
-                }
-            }
-        }
+        Writer(network, dtype).Write(stream, Metadata(network, metadata));
     }
 
-    /// <summary>Loads parameters and state saved by <see cref="Save(INetwork, string, IReadOnlyDictionary{string, string}?)"/> (or by PyTorch) into <paramref name="network"/>.</summary>
+    /// <summary>Loads parameters and state saved by <see cref="Save(INetwork, string, IReadOnlyDictionary{string, string}?, SafeTensorsDtype)"/> (or by PyTorch) into <paramref name="network"/>.</summary>
     /// <exception cref="InvalidDataException">The file is truncated, malformed, or does not match the network; the network is unchanged.</exception>
     public static void Load(INetwork network, string path)
     {
@@ -142,73 +76,126 @@ public static class SafeTensors
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(stream);
-        name ??= "safetensors stream";
-        byte[] bytes;
-        using (var buffer = new MemoryStream())
+        SafeTensorsFile file = SafeTensorsFile.Read(stream, name ?? "safetensors stream");
+        long? batches = CheckNetwork(network, file, allowed: null);
+        LoadChecked(network, file, batches);
+    }
+
+    /// <summary>
+    /// What a safetensors file holds, without loading it: every tensor's name, dtype and shape, and
+    /// the header's metadata, with the network description NetGen writes (class, version, layer
+    /// table, input and output shapes) read out; those are null for files NetGen did not write.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is truncated or malformed.</exception>
+    public static SafeTensorsDescription Describe(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = File.OpenRead(path);
+        return Describe(file, path);
+    }
+
+    /// <summary>As <see cref="Describe(string)"/>, from a stream.</summary>
+    /// <exception cref="InvalidDataException">The data is truncated or malformed.</exception>
+    public static SafeTensorsDescription Describe(Stream stream, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        SafeTensorsFile file = SafeTensorsFile.Read(stream, name ?? "safetensors stream");
+        file.CheckLayout();
+        var tensors = new List<TensorDescription>(file.Entries.Count);
+        foreach (TensorEntry e in file.Entries)
         {
-            stream.CopyTo(buffer);
-            bytes = buffer.ToArray();
+            tensors.Add(new TensorDescription(e.Name, e.Dtype, Array.AsReadOnly(e.Shape)));
         }
 
-        if (bytes.Length < 8)
+        return new SafeTensorsDescription(file.Metadata, tensors.AsReadOnly());
+    }
+
+    /// <summary>The tensors of <paramref name="network"/> in file order: parameters, tied aliases, state, then each BatchNorm layer's counter.</summary>
+    internal static SafeTensorsWriter Writer(INetwork network, SafeTensorsDtype dtype)
+    {
+        if (!Enum.IsDefined(dtype))
         {
-            throw new InvalidDataException($"{name}: {bytes.Length} bytes is too short for a safetensors file (8-byte header length missing).");
+            throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Not a SafeTensorsDtype.");
         }
 
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        if (headerLength > MaxHeaderBytes || headerLength > (ulong)(bytes.Length - 8))
+        var writer = new SafeTensorsWriter();
+        foreach ((ParameterInfo info, bool state) in Tensors(network))
         {
-            throw new InvalidDataException($"{name}: the header length {headerLength} exceeds the file ({bytes.Length} bytes): truncated or not a safetensors file.");
+            ParameterInfo tensor = info;
+            writer.AddFloats(tensor.Name, tensor.Shape, tensor.Length, () => (state ? network.State : network.Parameters).Slice(tensor.Offset, tensor.Length), dtype);
         }
 
-        int dataStart = 8 + (int)headerLength;
-        long dataLength = bytes.Length - dataStart;
-        var entries = new Dictionary<string, (string Dtype, long[] Shape, long Begin, long End)>(StringComparer.Ordinal);
+        foreach (string layer in BatchNormLayers(network))
+        {
+            writer.AddInt64(layer + Counter, network.BatchesTracked);
+        }
+
+        return writer;
+    }
+
+    /// <summary>NetGen's description of the network, then the caller's keys.</summary>
+    internal static Dictionary<string, string> Metadata(INetwork network, IReadOnlyDictionary<string, string>? extra)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["format"] = "pt",
+            [ClassKey] = network.GetType().FullName ?? network.GetType().Name,
+            [VersionKey] = Version,
+            [InputShapeKey] = SafeTensorsDescription.FormatShape(network.InputShape),
+            [OutputShapeKey] = SafeTensorsDescription.FormatShape(network.OutputShape),
+            [LayersKey] = network.Summary,
+        };
+        if (extra is not null)
+        {
+            foreach (KeyValuePair<string, string> pair in extra)
+            {
+                ArgumentNullException.ThrowIfNull(pair.Key, nameof(extra));
+                ArgumentNullException.ThrowIfNull(pair.Value, nameof(extra));
+                if (pair.Key.StartsWith("netgen.", StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"The metadata key '{pair.Key}' is NetGen's own (keys starting with 'netgen.' describe the network); choose another.", nameof(extra));
+                }
+
+                metadata[pair.Key] = pair.Value;
+            }
+        }
+
+        return metadata;
+    }
+
+    /// <summary>The version of this NetGen assembly (its informational version, without the source revision).</summary>
+    internal static string Version { get; } = ReadVersion();
+
+    /// <summary>Writes through a temporary file renamed over <paramref name="path"/>: a failed write leaves the old file.</summary>
+    internal static void WriteAtomically(string path, Action<Stream> write)
+    {
+        string full = Path.GetFullPath(path);
+        string temporary = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N") + ".tmp");
         try
         {
-            using JsonDocument document = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength));
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
             {
-                throw new InvalidDataException($"{name}: the header is not a JSON object.");
+                write(file);
+                file.Flush(flushToDisk: true);
             }
 
-            foreach (JsonProperty property in document.RootElement.EnumerateObject())
-            {
-                if (property.Name == "__metadata__")
-                {
-                    continue;
-                }
-
-                JsonElement e = property.Value;
-                string dtype = e.GetProperty("dtype").GetString() ?? "";
-                var shape = new List<long>();
-                foreach (JsonElement d in e.GetProperty("shape").EnumerateArray())
-                {
-                    shape.Add(d.GetInt64());
-                }
-
-                JsonElement offsets = e.GetProperty("data_offsets");
-                if (offsets.GetArrayLength() != 2)
-                {
-                    throw new InvalidDataException($"{name}: tensor '{property.Name}' has malformed data_offsets.");
-                }
-
-                if (entries.ContainsKey(property.Name))
-                {
-                    throw new InvalidDataException($"{name}: tensor '{property.Name}' appears twice in the header; a safetensors file names each tensor once.");
-                }
-
-                entries[property.Name] = (dtype, shape.ToArray(), offsets[0].GetInt64(), offsets[1].GetInt64());
-            }
+            File.Move(temporary, full, overwrite: true);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        catch
         {
-            throw new InvalidDataException($"{name}: the header is not valid safetensors JSON ({e.Message}).", e);
+            File.Delete(temporary);
+            throw;
         }
+    }
 
-        // Check everything before copying anything. A tied tensor (lm_head.weight) may be absent,
-        // as safetensors' own save_model leaves it out; when present it must hold the same values
-        // as the tensor it is tied to (else the file is an untied model's, which this one cannot hold).
+    /// <summary>
+    /// Checks every tensor of <paramref name="network"/> against <paramref name="file"/> and the
+    /// file's layout, before anything is copied; returns the BatchNorm counter when the file has one.
+    /// Names the caller also reads (<paramref name="allowed"/>: a checkpoint's optimizer state) are not foreign.
+    /// </summary>
+    internal static long? CheckNetwork(INetwork network, SafeTensorsFile file, Func<string, bool>? allowed)
+    {
+        string name = file.Name;
         var tensors = Tensors(network);
         var tied = new HashSet<string>(StringComparer.Ordinal);
         foreach (ParameterInfo t in network.TiedLayout)
@@ -216,11 +203,14 @@ public static class SafeTensors
             tied.Add(t.Name);
         }
 
+        // A tied tensor (lm_head.weight) may be absent, as safetensors' own save_model leaves it
+        // out; when present it must hold the same values as the tensor it is tied to (else the
+        // file is an untied model's, which this one cannot hold).
         var expected = new HashSet<string>(StringComparer.Ordinal);
         foreach ((ParameterInfo info, _) in tensors)
         {
             expected.Add(info.Name);
-            if (!entries.TryGetValue(info.Name, out var entry))
+            if (!file.ByName.TryGetValue(info.Name, out TensorEntry? entry))
             {
                 if (tied.Contains(info.Name))
                 {
@@ -230,122 +220,123 @@ public static class SafeTensors
                 throw new InvalidDataException($"{name}: tensor '{info.Name}' ({string.Join(", ", info.Shape)}) is missing.");
             }
 
-            if (entry.Dtype != "F32")
+            if (!SafeTensorsFile.IsFloat(entry.Dtype))
             {
-                throw new InvalidDataException($"{name}: tensor '{info.Name}' is {entry.Dtype}; NetGen loads F32 only.");
+                throw new InvalidDataException($"{name}: tensor '{info.Name}' is {entry.Dtype}; NetGen loads F32, F16, BF16 and F64.");
             }
 
             if (entry.Shape.Length != info.Shape.Count || !ShapeEquals(entry.Shape, info.Shape))
             {
                 throw new InvalidDataException($"{name}: tensor '{info.Name}' has shape ({string.Join(", ", entry.Shape)}); the network needs ({string.Join(", ", info.Shape)}).");
             }
-
-            if (entry.Begin < 0 || entry.End - entry.Begin != 4L * info.Length || entry.End > dataLength)
-            {
-                throw new InvalidDataException($"{name}: tensor '{info.Name}' occupies bytes [{entry.Begin}, {entry.End}) of {dataLength}; it needs {4L * info.Length} bytes inside the data: the file is truncated or corrupt.");
-            }
         }
 
-        foreach (string extra in entries.Keys)
+        var counters = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string layer in BatchNormLayers(network))
         {
-            if (!expected.Contains(extra) && !extra.EndsWith(".num_batches_tracked", StringComparison.Ordinal))
+            counters.Add(layer + Counter);
+        }
+
+        foreach (TensorEntry extra in file.Entries)
+        {
+            // Another network's BatchNorm counters are PyTorch buffers without values NetGen keeps: ignored, as before.
+            if (!expected.Contains(extra.Name) && !counters.Contains(extra.Name) && !extra.Name.EndsWith(Counter, StringComparison.Ordinal) && allowed?.Invoke(extra.Name) != true)
             {
-                throw new InvalidDataException($"{name}: tensor '{extra}' is not part of this network; the file belongs to a different architecture.");
+                throw new InvalidDataException($"{name}: tensor '{extra.Name}' is not part of this network; the file belongs to a different architecture.");
             }
         }
 
-        CheckLayout(entries, dataLength, name);
+        file.CheckLayout();
+        long? batches = null;
+        foreach (string counter in counters)
+        {
+            if (file.ByName.TryGetValue(counter, out TensorEntry? entry))
+            {
+                long value = file.ReadInteger(entry);
+                if (value < 0)
+                {
+                    throw new InvalidDataException($"{name}: tensor '{counter}' is {value}; a count of batches cannot be negative.");
+                }
+
+                batches = Math.Max(batches ?? 0, value);
+            }
+        }
+
         foreach (ParameterInfo alias in network.TiedLayout)
         {
-            if (!entries.TryGetValue(alias.Name, out var entry))
+            if (!file.ByName.TryGetValue(alias.Name, out TensorEntry? entry))
             {
                 continue;
             }
 
             foreach (ParameterInfo primary in network.ParameterLayout)
             {
-                if (primary.Offset == alias.Offset && entries.TryGetValue(primary.Name, out var source) &&
-                    !bytes.AsSpan(dataStart + (int)entry.Begin, 4 * alias.Length).SequenceEqual(bytes.AsSpan(dataStart + (int)source.Begin, 4 * alias.Length)))
+                if (primary.Offset == alias.Offset && file.ByName.TryGetValue(primary.Name, out TensorEntry? source) && !SameValues(file, entry, source, alias.Length))
                 {
                     throw new InvalidDataException($"{name}: tensor '{alias.Name}' differs from '{primary.Name}', which this network ties it to; the file holds an untied model.");
                 }
             }
         }
 
-        foreach ((ParameterInfo info, bool state) in tensors)
+        return batches;
+    }
+
+    /// <summary>Copies a checked file's tensors into the network.</summary>
+    internal static void LoadChecked(INetwork network, SafeTensorsFile file, long? batches)
+    {
+        foreach ((ParameterInfo info, bool state) in Tensors(network))
         {
-            if (!entries.TryGetValue(info.Name, out var entry))
+            if (file.ByName.TryGetValue(info.Name, out TensorEntry? entry))
             {
-                continue; // an absent tied tensor: its values come with the tensor it is tied to
+                file.ReadFloats(entry, (state ? network.State : network.Parameters).Slice(info.Offset, info.Length));
             }
 
-            ReadOnlySpan<byte> source = bytes.AsSpan(dataStart + (int)entry.Begin, 4 * info.Length);
-            Span<float> target = (state ? network.State : network.Parameters).Slice(info.Offset, info.Length);
-            for (int i = 0; i < target.Length; i++)
+            // else an absent tied tensor: its values come with the tensor it is tied to
+        }
+
+        if (batches is { } count)
+        {
+            network.BatchesTracked = count;
+        }
+    }
+
+    /// <summary>The BatchNorm layers, by their running means' names.</summary>
+    private static IEnumerable<string> BatchNormLayers(INetwork network)
+    {
+        const string mean = ".running_mean";
+        foreach (ParameterInfo s in network.StateLayout)
+        {
+            if (s.Name.EndsWith(mean, StringComparison.Ordinal))
             {
-                target[i] = BinaryPrimitives.ReadSingleLittleEndian(source.Slice(4 * i));
+                yield return s.Name[..^mean.Length];
             }
         }
     }
 
-    // The safetensors specification (and its reference implementation): every tensor's byte range
-    // holds exactly its shape's values of its dtype, and the ranges tile the data from 0 to its
-    // end with no overlap (no aliasing), no gap and nothing after the last one.
-    private static void CheckLayout(Dictionary<string, (string Dtype, long[] Shape, long Begin, long End)> entries, long dataLength, string name)
+    private static bool SameValues(SafeTensorsFile file, TensorEntry a, TensorEntry b, int length)
     {
-        var ranges = new List<(long Begin, long End, string Tensor)>(entries.Count);
-        foreach (var (tensor, entry) in entries)
+        if (a.Dtype == b.Dtype)
         {
-            int size = entry.Dtype switch
-            {
-                "BOOL" or "U8" or "I8" or "F8_E4M3" or "F8_E5M2" => 1,
-                "I16" or "U16" or "F16" or "BF16" => 2,
-                "I32" or "U32" or "F32" => 4,
-                "I64" or "U64" or "F64" => 8,
-                _ => throw new InvalidDataException($"{name}: tensor '{tensor}' has the unknown dtype '{entry.Dtype}'."),
-            };
-            long count = 1;
-            foreach (long d in entry.Shape)
-            {
-                if (d < 0 || (d > 0 && count > long.MaxValue / 16 / d))
-                {
-                    throw new InvalidDataException($"{name}: tensor '{tensor}' has an invalid shape ({string.Join(", ", entry.Shape)}).");
-                }
-
-                count *= d;
-            }
-
-            if (entry.Begin < 0 || entry.End < entry.Begin || entry.End - entry.Begin != count * size)
-            {
-                throw new InvalidDataException($"{name}: tensor '{tensor}' occupies bytes [{entry.Begin}, {entry.End}), but its shape ({string.Join(", ", entry.Shape)}) of {entry.Dtype} needs {count * size} bytes.");
-            }
-
-            ranges.Add((entry.Begin, entry.End, tensor));
+            return file.Bytes(a).SequenceEqual(file.Bytes(b));
         }
 
-        ranges.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
-        long next = 0;
-        string? previous = null;
-        foreach ((long begin, long end, string tensor) in ranges)
+        var x = new float[length];
+        var y = new float[length];
+        file.ReadFloats(a, x);
+        file.ReadFloats(b, y);
+        return x.AsSpan().SequenceEqual(y);
+    }
+
+    private static string ReadVersion()
+    {
+        string? version = typeof(SafeTensors).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        if (string.IsNullOrEmpty(version))
         {
-            if (begin < next)
-            {
-                throw new InvalidDataException($"{name}: tensor '{tensor}' (bytes [{begin}, {end})) overlaps '{previous}'; tensors must not share bytes.");
-            }
-
-            if (begin > next)
-            {
-                throw new InvalidDataException($"{name}: bytes [{next}, {begin}) before tensor '{tensor}' belong to no tensor; the data must be contiguous.");
-            }
-
-            next = end;
-            previous = tensor;
+            return typeof(SafeTensors).Assembly.GetName().Version?.ToString() ?? "unknown";
         }
 
-        if (next != dataLength)
-        {
-            throw new InvalidDataException($"{name}: {dataLength - next} bytes follow the last tensor; the data must end where the last tensor ends.");
-        }
+        int plus = version.IndexOf('+', StringComparison.Ordinal);
+        return plus < 0 ? version : version[..plus];
     }
 
     private static bool ShapeEquals(long[] a, IReadOnlyList<int> b)
