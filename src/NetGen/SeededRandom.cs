@@ -70,6 +70,20 @@ public sealed class SeededRandom
         }
     }
 
+    /// <summary>The generator's position (its four state words), for checkpoints.</summary>
+    internal uint[] GetState() => new[] { _s0, _s1, _s2, _s3 };
+
+    /// <summary>Moves the generator to a position <see cref="GetState"/> returned.</summary>
+    internal void SetState(ReadOnlySpan<uint> state)
+    {
+        if (state.Length != 4 || (state[0] | state[1] | state[2] | state[3]) == 0)
+        {
+            throw new ArgumentException("A generator state is four words, not all zero.", nameof(state));
+        }
+
+        (_s0, _s1, _s2, _s3) = (state[0], state[1], state[2], state[3]);
+    }
+
     private static uint RotateLeft(uint x, int k) => (x << k) | (x >> (32 - k));
 
     private static ulong SplitMix(ref ulong x)

@@ -77,7 +77,11 @@ public static class SafeTensors
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(stream);
         SafeTensorsFile file = SafeTensorsFile.Read(stream, name ?? "safetensors stream");
-        long? batches = CheckNetwork(network, file, allowed: null);
+        // A checkpoint (Checkpoint.Save) loads as a model: its optimizer's and trainer's tensors are not foreign.
+        Func<string, bool>? checkpoint = file.Metadata.ContainsKey(Checkpoint.KindKey)
+            ? tensor => tensor.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal) || tensor.StartsWith("trainer.", StringComparison.Ordinal)
+            : null;
+        long? batches = CheckNetwork(network, file, checkpoint);
         LoadChecked(network, file, batches);
     }
 

@@ -46,6 +46,17 @@ internal sealed class SafeTensorsWriter
             stream.Write(bytes);
         });
 
+    public void AddInt32s(string name, int[] values) =>
+        Add(name, "I32", new long[] { values.Length }, 4L * values.Length, stream =>
+        {
+            Span<byte> bytes = stackalloc byte[4];
+            foreach (int v in values)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(bytes, v);
+                stream.Write(bytes);
+            }
+        });
+
     public void Write(Stream stream, IReadOnlyDictionary<string, string> metadata)
     {
         using var header = new MemoryStream();
@@ -352,6 +363,24 @@ internal sealed class SafeTensorsFile
             "U8" => source[0],
             _ => throw new InvalidDataException($"{Name}: tensor '{entry.Name}' is {entry.Dtype}; an integer was expected."),
         };
+    }
+
+    /// <summary>An I32 vector's values.</summary>
+    public int[] ReadInt32s(TensorEntry entry)
+    {
+        if (entry.Dtype != "I32" || entry.Shape.Length != 1)
+        {
+            throw new InvalidDataException($"{Name}: tensor '{entry.Name}' is {entry.Dtype} ({string.Join(", ", entry.Shape)}); an I32 vector was expected.");
+        }
+
+        ReadOnlySpan<byte> source = Bytes(entry);
+        var values = new int[entry.Shape[0]];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = BinaryPrimitives.ReadInt32LittleEndian(source.Slice(4 * i));
+        }
+
+        return values;
     }
 
     /// <summary>The raw bytes of a tensor (to compare two tensors of the same dtype).</summary>

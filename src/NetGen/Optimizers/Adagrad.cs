@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -40,6 +41,9 @@ public sealed class Adagrad : Optimizer
 
     /// <summary>ε.</summary>
     public float Epsilon { get; }
+
+    /// <inheritdoc/>
+    protected internal override IEnumerable<KeyValuePair<string, float[]>> StateBuffers => new KeyValuePair<string, float[]>[] { new("sum", _sum) };
 
     /// <inheritdoc/>
     protected override void AllocateState(int parameterCount)

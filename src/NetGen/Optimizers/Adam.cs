@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -67,6 +68,20 @@ public class Adam : Optimizer
         _m = new float[parameterCount];
         _v = new float[parameterCount];
         _vMax = AmsGrad ? new float[parameterCount] : Array.Empty<float>();
+    }
+
+    /// <inheritdoc/>
+    protected internal override IEnumerable<KeyValuePair<string, float[]>> StateBuffers
+    {
+        get
+        {
+            yield return new("exp_avg", _m);
+            yield return new("exp_avg_sq", _v);
+            if (AmsGrad)
+            {
+                yield return new("max_exp_avg_sq", _vMax);
+            }
+        }
     }
 
     /// <inheritdoc/>

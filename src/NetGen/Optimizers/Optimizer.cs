@@ -186,6 +186,20 @@ public abstract class Optimizer : IOptimizer
     /// <summary>Allocates the state arrays.</summary>
     protected abstract void AllocateState(int parameterCount);
 
+    /// <summary>
+    /// The per-parameter buffers, under PyTorch's state names (<c>exp_avg</c>, <c>momentum_buffer</c>...),
+    /// that a checkpoint saves and restores (<see cref="IO.Checkpoint"/>); each holds one value per
+    /// parameter once bound. Empty by default: an optimizer without state, or one that keeps it elsewhere.
+    /// </summary>
+    protected internal virtual IEnumerable<KeyValuePair<string, float[]>> StateBuffers => Array.Empty<KeyValuePair<string, float[]>>();
+
+    /// <summary>Sets the step count a restored checkpoint had (its bias corrections and decays depend on it).</summary>
+    internal void RestoreStepCount(long steps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        StepCount = steps;
+    }
+
     /// <summary>Zeroes the state arrays (or sets their initial values).</summary>
     protected abstract void ClearState();
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -47,6 +48,24 @@ public sealed class RmsProp : Optimizer
 
     /// <summary>Whether the variance estimate is centered.</summary>
     public bool Centered { get; }
+
+    /// <inheritdoc/>
+    protected internal override IEnumerable<KeyValuePair<string, float[]>> StateBuffers
+    {
+        get
+        {
+            yield return new("square_avg", _square);
+            if (Centered)
+            {
+                yield return new("grad_avg", _average);
+            }
+
+            if (Momentum > 0f)
+            {
+                yield return new("momentum_buffer", _momentum);
+            }
+        }
+    }
 
     /// <inheritdoc/>
     protected override void AllocateState(int parameterCount)

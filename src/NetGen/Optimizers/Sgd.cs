@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -47,6 +48,10 @@ public sealed class Sgd : Optimizer
 
     /// <summary>Whether the momentum is Nesterov's.</summary>
     public bool Nesterov { get; }
+
+    /// <inheritdoc/>
+    protected internal override IEnumerable<KeyValuePair<string, float[]>> StateBuffers =>
+        Momentum != 0f ? new KeyValuePair<string, float[]>[] { new("momentum_buffer", _momentum) } : Array.Empty<KeyValuePair<string, float[]>>();
 
     /// <inheritdoc/>
     protected override void AllocateState(int parameterCount) =>

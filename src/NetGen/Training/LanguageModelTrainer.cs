@@ -1,8 +1,11 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Globalization;
+using System.IO;
 using System.Numerics.Tensors;
 using System.Threading;
+using NetGen.IO;
 
 namespace NetGen.Training;
 
@@ -142,7 +145,12 @@ public sealed class LanguageModelTrainer
     private readonly IOptimizer _optimizer;
     private readonly int[] _inputs;
     private readonly int[] _targets;
-    private readonly float _baseRate;
+    private float _baseRate; // the schedule's base: the optimizer's rate at construction, or a checkpoint's
+
+    // The run's position for checkpoints: the training windows' generator of the last Fit, and a
+    // restored position waiting for the next Fit.
+    private SeededRandom? _windows;
+    private (uint[] Windows, int Iterations)? _resume;
 
     /// <summary>Creates the trainer and its batch buffers.</summary>
     /// <exception cref="ArgumentException">The batch size exceeds the network's MaxBatchSize, or an option is out of range.</exception>
@@ -177,6 +185,26 @@ public sealed class LanguageModelTrainer
     /// <summary>Optimizer steps taken (the schedule's clock).</summary>
     public long Step { get; private set; }
 
+    /// <summary>Iterations finished by the last <see cref="Fit"/> (or restored from a checkpoint, which the next Fit continues from).</summary>
+    public int CompletedIterations { get; private set; }
+
+    /// <summary>
+    /// Saves a checkpoint to resume from (<see cref="LoadCheckpoint"/>): the network, the optimizer's
+    /// state, and this trainer's position (iterations done, steps, the training windows' generator).
+    /// Call it between iterations: from the progress callback, or after <see cref="Fit"/>.
+    /// </summary>
+    /// <param name="path">The file (safetensors), replaced atomically.</param>
+    public void SaveCheckpoint(string path) => Checkpoint.Save(path, _network, _optimizer, new Part(this));
+
+    /// <summary>
+    /// Restores a checkpoint <see cref="SaveCheckpoint"/> wrote: the next <see cref="Fit"/> goes on
+    /// with the iteration after the saved one and gives bitwise the run that never stopped (same
+    /// options, data and thread count; the optimizer of the type and settings the run had).
+    /// </summary>
+    /// <param name="path">The checkpoint.</param>
+    /// <exception cref="System.IO.InvalidDataException">Not a checkpoint of this network, optimizer and trainer; nothing changed.</exception>
+    public void LoadCheckpoint(string path) => Checkpoint.Load(path, _network, _optimizer, new Part(this));
+
     /// <summary>
     /// Trains for <see cref="LanguageModelOptions.Iterations"/> steps on random windows of
     /// <paramref name="train"/>, reporting every <see cref="LanguageModelOptions.EvaluateEvery"/> steps.
@@ -196,13 +224,22 @@ public sealed class LanguageModelTrainer
         int[] trainStarts = Starts(train, Options.Seed ^ 0x7EA1);
         int[] validationStarts = validation is null ? Array.Empty<int>() : Starts(validation, Options.Seed ^ 0x7A11D);
         train.Random.Reset(Options.Seed);
+        int first = 1;
+        if (_resume is { } resume)
+        {
+            train.Random.SetState(resume.Windows);
+            first = resume.Iterations + 1;
+            _resume = null;
+        }
+
+        _windows = train.Random;
         var reports = new List<LanguageModelReport>();
         var clock = Stopwatch.StartNew();
         var trainingTime = Stopwatch.StartNew();
         long tokensSinceReport = 0;
         int tokensPerMicroBatch = _inputs.Length;
         float rate = _optimizer.LearningRate;
-        for (int iteration = 1; iteration <= Options.Iterations; iteration++)
+        for (int iteration = first; iteration <= Options.Iterations; iteration++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (Options.Schedule is { } schedule)
@@ -238,6 +275,7 @@ public sealed class LanguageModelTrainer
 
             _optimizer.Step(_network.Parameters, gradients);
             Step++;
+            CompletedIterations = iteration;
             tokensSinceReport += (long)tokensPerMicroBatch * Options.GradientAccumulation;
             if (iteration % Options.EvaluateEvery == 0 || iteration == Options.Iterations)
             {
@@ -246,7 +284,7 @@ public sealed class LanguageModelTrainer
                 double trainLoss = Evaluate(train, trainStarts);
                 double? validationLoss = validation is null ? null : Evaluate(validation, validationStarts);
                 TimeSpan elapsed = clock.Elapsed;
-                TimeSpan remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / iteration * (Options.Iterations - iteration));
+                TimeSpan remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / (iteration - first + 1) * (Options.Iterations - iteration));
                 var report = new LanguageModelReport(iteration, Options.Iterations, rate, trainLoss, validationLoss, tokensPerSecond, elapsed, remaining);
                 reports.Add(report);
                 progress?.Report(report);
@@ -302,6 +340,37 @@ public sealed class LanguageModelTrainer
         if (data.Length != _network.InputSize)
         {
             throw new ArgumentException($"The windows hold {data.Length} tokens; the network's context is {_network.InputSize}.", nameof(data));
+        }
+    }
+    // The trainer's share of a checkpoint: iterations done, steps, the training windows' generator.
+    private sealed class Part(LanguageModelTrainer trainer) : CheckpointPart
+    {
+        private const string IterationsKey = "netgen.trainer.iterations", StepsKey = "netgen.trainer.steps", BaseRateKey = "netgen.trainer.base_rate", WindowsKey = "netgen.trainer.windows";
+
+        private (uint[] Windows, int Iterations, long Steps, float BaseRate) _checked;
+
+        public override void Save(SafeTensorsWriter writer, Dictionary<string, string> metadata)
+        {
+            metadata[IterationsKey] = trainer.CompletedIterations.ToString(CultureInfo.InvariantCulture);
+            metadata[StepsKey] = trainer.Step.ToString(CultureInfo.InvariantCulture);
+            metadata[BaseRateKey] = trainer._baseRate.ToString("R", CultureInfo.InvariantCulture);
+            metadata[WindowsKey] = Checkpoint.FormatState((trainer._windows ?? new SeededRandom(trainer.Options.Seed)).GetState());
+        }
+
+        public override bool Owns(string tensor) => false;
+
+        public override void Check(SafeTensorsFile file)
+        {
+            long iterations = Checkpoint.Integer(file, IterationsKey);
+            _checked = (Checkpoint.State(file, WindowsKey), iterations <= int.MaxValue ? (int)iterations : throw new InvalidDataException($"{file.Name}: the checkpoint's '{IterationsKey}' is out of range."), Checkpoint.Integer(file, StepsKey), Checkpoint.Rate(file, BaseRateKey));
+        }
+
+        public override void Apply(SafeTensorsFile file)
+        {
+            trainer._resume = (_checked.Windows, _checked.Iterations);
+            trainer.CompletedIterations = _checked.Iterations;
+            trainer.Step = _checked.Steps;
+            trainer._baseRate = _checked.BaseRate;
         }
     }
 }

@@ -1,8 +1,11 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Globalization;
+using System.IO;
 using System.Numerics.Tensors;
 using System.Threading;
+using NetGen.IO;
 
 namespace NetGen.Training;
 
@@ -19,8 +22,15 @@ public sealed class Trainer<TTarget>
     private readonly IOptimizer _optimizer;
     private readonly float[] _inputs;
     private readonly TTarget[] _targets;
-    private readonly float _baseRate;
+    private float _baseRate; // the schedule's base: the optimizer's rate at construction, or a checkpoint's
     private readonly int _targetSize;
+
+    // The run's position, kept between epochs for checkpoints: the shuffled order (each epoch
+    // shuffles the previous one), the two generators, the epochs done; and a restored position
+    // waiting for the next Fit.
+    private int[]? _order;
+    private SeededRandom? _random, _augmentationRandom;
+    private (int[]? Order, uint[] Shuffle, uint[] Augmentation, int Epochs)? _resume;
 
     /// <summary>Creates the trainer and its batch buffers.</summary>
     /// <exception cref="ArgumentException">The batch size exceeds the network's MaxBatchSize.</exception>
@@ -53,6 +63,28 @@ public sealed class Trainer<TTarget>
     /// <summary>Optimizer steps taken by this trainer (the schedule's clock).</summary>
     public long Step { get; private set; }
 
+    /// <summary>Epochs finished by the last <see cref="Fit"/> (or restored from a checkpoint, which the next Fit continues from).</summary>
+    public int CompletedEpochs { get; private set; }
+
+    /// <summary>
+    /// Saves a checkpoint to resume from (<see cref="LoadCheckpoint"/>): the network, the optimizer's
+    /// state, and this trainer's position after its last finished epoch (order of the samples,
+    /// random generators, steps). Call it between epochs: from the epoch progress callback, or
+    /// after <see cref="Fit"/>.
+    /// </summary>
+    /// <param name="path">The file (safetensors), replaced atomically.</param>
+    public void SaveCheckpoint(string path) => Checkpoint.Save(path, _network, _optimizer, new Part(this));
+
+    /// <summary>
+    /// Restores a checkpoint <see cref="SaveCheckpoint"/> wrote: the next <see cref="Fit"/> goes on
+    /// with the epoch after the saved one and gives bitwise the run that never stopped (same
+    /// options, data and thread count). The optimizer must be of the type, and have the settings,
+    /// the run had.
+    /// </summary>
+    /// <param name="path">The checkpoint.</param>
+    /// <exception cref="System.IO.InvalidDataException">Not a checkpoint of this network, optimizer and trainer; nothing changed.</exception>
+    public void LoadCheckpoint(string path) => Checkpoint.Load(path, _network, _optimizer, new Part(this));
+
     /// <summary>Trains for <see cref="TrainerOptions.Epochs"/> epochs; reports each epoch to <paramref name="progress"/>.</summary>
     /// <returns>The per-epoch reports.</returns>
     public IReadOnlyList<EpochReport> Fit(DataSet<TTarget> train, DataSet<TTarget>? validation = null, IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default)
@@ -76,13 +108,33 @@ public sealed class Trainer<TTarget>
             order[i] = i;
         }
 
-        bool binaryTrain = IsBinary(train);
         var random = new SeededRandom(Options.Seed);
         var augmentationRandom = new SeededRandom(unchecked(Options.Seed ^ 0x0A06));
+        int first = 1;
+        if (_resume is { } resume)
+        {
+            if (resume.Order is { } saved)
+            {
+                if (saved.Length != train.Count)
+                {
+                    throw new ArgumentException($"The checkpoint's run trained on {saved.Length} samples; '{nameof(train)}' has {train.Count}. Resume with the same data.", nameof(train));
+                }
+
+                order = saved;
+            }
+
+            random.SetState(resume.Shuffle);
+            augmentationRandom.SetState(resume.Augmentation);
+            first = resume.Epochs + 1;
+            _resume = null;
+        }
+
+        (_order, _random, _augmentationRandom) = (order, random, augmentationRandom);
+        bool binaryTrain = IsBinary(train);
         var reports = new List<EpochReport>(Options.Epochs);
         var total = Stopwatch.StartNew();
         var clock = new Stopwatch();
-        for (int epoch = 1; epoch <= Options.Epochs; epoch++)
+        for (int epoch = first; epoch <= Options.Epochs; epoch++)
         {
             if (Options.Shuffle)
             {
@@ -157,6 +209,7 @@ public sealed class Trainer<TTarget>
                 total.Elapsed,
                 typeof(TTarget) == typeof(float) ? absoluteError / ((double)seen * _targetSize) : null,
                 validated?.MeanAbsoluteError);
+            CompletedEpochs = epoch;
             reports.Add(report);
             progress?.Report(report);
         }
@@ -284,6 +337,67 @@ public sealed class Trainer<TTarget>
                     throw new ArgumentOutOfRangeException(name, labels[i], $"Sample {i} of '{name}' has the label {labels[i]}; the network's class labels lie in [0, {classes}).");
                 }
             }
+        }
+    }
+    // The trainer's share of a checkpoint: epochs done, steps, the two generators, the order.
+    private sealed class Part(Trainer<TTarget> trainer) : CheckpointPart
+    {
+        private const string EpochsKey = "netgen.trainer.epochs", StepsKey = "netgen.trainer.steps", BaseRateKey = "netgen.trainer.base_rate",
+            ShuffleKey = "netgen.trainer.shuffle", AugmentationKey = "netgen.trainer.augmentation", OrderName = "trainer.order";
+
+        private (int[]? Order, uint[] Shuffle, uint[] Augmentation, int Epochs, long Steps, float BaseRate) _checked;
+
+        public override void Save(SafeTensorsWriter writer, Dictionary<string, string> metadata)
+        {
+            int seed = trainer.Options.Seed;
+            metadata[EpochsKey] = trainer.CompletedEpochs.ToString(CultureInfo.InvariantCulture);
+            metadata[StepsKey] = trainer.Step.ToString(CultureInfo.InvariantCulture);
+            metadata[BaseRateKey] = trainer._baseRate.ToString("R", CultureInfo.InvariantCulture);
+            metadata[ShuffleKey] = Checkpoint.FormatState((trainer._random ?? new SeededRandom(seed)).GetState());
+            metadata[AugmentationKey] = Checkpoint.FormatState((trainer._augmentationRandom ?? new SeededRandom(unchecked(seed ^ 0x0A06))).GetState());
+            if (trainer._order is { } order)
+            {
+                writer.AddInt32s(OrderName, order);
+            }
+        }
+
+        public override bool Owns(string tensor) => tensor == OrderName;
+
+        public override void Check(SafeTensorsFile file)
+        {
+            long epochs = Checkpoint.Integer(file, EpochsKey);
+            long steps = Checkpoint.Integer(file, StepsKey);
+            uint[] shuffle = Checkpoint.State(file, ShuffleKey);
+            uint[] augmentation = Checkpoint.State(file, AugmentationKey);
+            int[]? order = file.ByName.TryGetValue(OrderName, out TensorEntry? entry) ? file.ReadInt32s(entry) : null;
+            if (order is not null)
+            {
+                var seen = new bool[order.Length];
+                foreach (int i in order)
+                {
+                    if ((uint)i >= (uint)order.Length || seen[i])
+                    {
+                        throw new InvalidDataException($"{file.Name}: '{OrderName}' is not an order of the samples (each index once).");
+                    }
+
+                    seen[i] = true;
+                }
+            }
+
+            if (epochs > int.MaxValue)
+            {
+                throw new InvalidDataException($"{file.Name}: the checkpoint's '{EpochsKey}' is out of range.");
+            }
+
+            _checked = (order, shuffle, augmentation, (int)epochs, steps, Checkpoint.Rate(file, BaseRateKey));
+        }
+
+        public override void Apply(SafeTensorsFile file)
+        {
+            trainer._resume = (_checked.Order, _checked.Shuffle, _checked.Augmentation, _checked.Epochs);
+            trainer.CompletedEpochs = _checked.Epochs;
+            trainer.Step = _checked.Steps;
+            trainer._baseRate = _checked.BaseRate;
         }
     }
 }
