@@ -89,6 +89,12 @@ if (options.SavePath is { } savePath)
     Console.WriteLine($"Saved the parameters and state to {savePath} (safetensors).");
 }
 
+if (options.OnnxPath is { } onnxPath)
+{
+    Onnx.Save(net, onnxPath);
+    Console.WriteLine($"Saved the model to {onnxPath} (ONNX opset 17: input float [batch, {string.Join(", ", net.InputShape)}], output class probabilities [batch, 10]).");
+}
+
 Console.WriteLine($"Test accuracy {last.ValidationAccuracy:P2} after {options.Epochs} epochs in {last.Elapsed.TotalSeconds:F1}s.");
 PrintPerClassAccuracy(net, data.Test, options.BatchSize);
 if (options.PlotPath is { } plot)
@@ -138,7 +144,7 @@ static void PrintPerClassAccuracy(ITrainableNetwork<int> net, DataSet<int> test,
 }
 
 internal sealed record Options(
-    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment, string? PlotPath, int Threads, float? WeightDecay)
+    string? DataDirectory, string Model, string Optimizer, int Epochs, int BatchSize, float LearningRate, bool Cosine, int Seed, int? Limit, double? MinimumAccuracy, string? SavePath, bool Augment, string? PlotPath, int Threads, float? WeightDecay, string? OnnxPath)
 {
     public const string EmbeddedMarker = "<embedded>";
 
@@ -167,6 +173,7 @@ internal sealed record Options(
           --limit N           train on the first N images only (quick runs)
           --min-accuracy X    exit with code 1 if the final test accuracy is below X (0-1)
           --save FILE         save the trained parameters and state (safetensors)
+          --export-onnx FILE  save the trained model as ONNX (opset 17), for ONNX Runtime and other consumers
           --plot FILE         write the loss and accuracy curves as an SVG picture (default training.svg;
                               --plot none to skip)
         """;
@@ -182,7 +189,7 @@ internal sealed record Options(
         bool cosine = true;
         int? limit = null;
         double? minimum = null;
-        string? save = null;
+        string? save = null, onnx = null;
         bool augment = false;
         string? plot = "training.svg";
         try
@@ -208,6 +215,7 @@ internal sealed record Options(
                     case "--limit": limit = Int(); break;
                     case "--min-accuracy": minimum = Float(); break;
                     case "--save": save = Next(); break;
+                    case "--export-onnx": onnx = Next(); break;
                     case "--augment": augment = true; break;
                     case "--plot": plot = Next() is "none" ? null : args[i]; break;
                     case "--help" or "-h": Console.WriteLine(Usage); exitCode = 0; return null;
@@ -244,7 +252,7 @@ internal sealed record Options(
             return null;
         }
 
-        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment, plot, threads, weightDecay);
+        return new Options(data, model, optimizer!, epochs, batch, lr ?? DefaultRates[optimizer], cosine, seed, limit, minimum, save, augment, plot, threads, weightDecay, onnx);
     }
 }
 

@@ -60,6 +60,12 @@ else
             $"{r.Iteration,5}  {r.TrainLoss,10:F4}  {r.ValidationLoss,8:F4}  {r.LearningRate,8:E2}  {r.TokensPerSecond,8:N0}  {r.Elapsed.TotalSeconds,6:F0}s  {r.Remaining.TotalSeconds,8:F0}s")));
     SafeTensors.Save(net, options.Checkpoint, new Dictionary<string, string> { ["iterations"] = options.Iterations.ToString(CultureInfo.InvariantCulture) });
     Console.WriteLine($"Saved {options.Checkpoint} ({TangPoet.ParameterCount:N0} parameters, nanoGPT's names)");
+    if (options.OnnxPath is { } onnxPath)
+    {
+        Onnx.Save(net, onnxPath);
+        Console.WriteLine($"Saved {onnxPath} (ONNX: input int64 token ids [batch, {TangPoet.InputSize}], output next-character probabilities [batch, {TangPoet.InputSize}, {TangPoet.Vocabulary}])");
+    }
+
     if (options.MaxLoss is { } maxLoss && !(reports[^1].ValidationLoss <= maxLoss))
     {
         Console.Error.WriteLine($"The validation loss {reports[^1].ValidationLoss:F4} is above --max-loss {maxLoss.ToString(CultureInfo.InvariantCulture)}.");
@@ -147,6 +153,8 @@ internal sealed record Options
 
     public int Threads { get; init; } = 1;
 
+    public string? OnnxPath { get; init; }
+
     public static Options? Parse(string[] args, out int exitCode)
     {
         exitCode = 2;
@@ -175,6 +183,7 @@ internal sealed record Options
                     "--top-k" => o with { TopK = Int() },
                     "--max-loss" => o with { MaxLoss = Float() },
                     "--threads" => o with { Threads = Int() },
+                    "--export-onnx" => o with { OnnxPath = Value() },
                     "--help" or "-h" => throw new FormatException(string.Empty),
                     _ => throw new FormatException($"unknown option {args[i]}"),
                 };
@@ -208,6 +217,7 @@ internal sealed record Options
                   --eval-windows N     windows of each split in the reported losses (default 240)
                   --checkpoint PATH    safetensors file written after training, read by --generate (default tang-gpt.safetensors)
                   --generate           skip training: load the checkpoint and write poems
+                  --export-onnx FILE   also write the model as ONNX (opset 17; the input: int64 token ids [batch, 64])
                   --prompt TEXT        the start of every poem (characters of the corpus)
                   --poems N            poems to write (default 4)
                   --temperature X      sampling temperature; 0 is greedy (default 0.8)

@@ -207,6 +207,7 @@ internal static partial class CoreEmitter
         w.Line();
         w.Line("public long BatchesTracked;");
         w.Line();
+        OnnxBuilder.Emit(w, plan);
         EmitLayout(w, "ParameterLayout", plan.Parameters);
         EmitLayout(w, "StateLayout", plan.State);
         EmitLayout(w, "TiedLayout", new EquatableArray<ParamTensor>(plan.Ops.OfType<DenseOp>().Where(d => d.Tied).Select(d => new ParamTensor(d.Name + ".weight", d.Weight.Const, d.Weight.Shape, d.Weight.Offset)).ToArray()));

@@ -83,6 +83,9 @@ internal static class FacadeEmitter
         }
 
         w.Line();
+        w.Line("/// <summary>The inference graph in ONNX terms, for <see cref=\"global::NetGen.IO.Onnx\"/> (built on each read).</summary>");
+        w.Line($"global::NetGen.IO.OnnxGraph global::NetGen.IO.IOnnxExportable.OnnxGraph => {Core}.CreateOnnxGraph();");
+        w.Line();
         w.Line("/// <summary>The layer table: each layer's output shape and parameter count (also in this class's XML docs).</summary>");
         w.Line($"public string Summary => {Core}.Summary;");
         w.Line();

@@ -104,6 +104,48 @@ internal sealed record ActivationOp : PlanOp
         return true;
     }
 
+    // One ONNX operator each, but the GELUs, which opset 17 lacks: written out, as PyTorch's exporter writes them.
+    public override void EmitOnnx(OnnxBuilder onnx)
+    {
+        string x = onnx.In(Input), y = onnx.Out(Output);
+        switch (Kind)
+        {
+            case ActivationKind.ReLU:
+            case ActivationKind.Sigmoid:
+            case ActivationKind.Tanh:
+                onnx.Node(Kind == ActivationKind.ReLU ? "Relu" : Kind.ToString(), Name, new[] { x }, new[] { y });
+                break;
+            case ActivationKind.LeakyReLU:
+                onnx.Node("LeakyRelu", Name, new[] { x }, new[] { y }, OnnxBuilder.Float("alpha", Alpha));
+                break;
+            case ActivationKind.Softmax:
+                onnx.Node("Softmax", Name, new[] { x }, new[] { y }, OnnxBuilder.Int("axis", -1));
+                break;
+            case ActivationKind.GeluExact:
+                // 0.5·x·(1 + erf(x/√2))
+                string half = onnx.FloatConstant("gelu.half", new long[0], new[] { 0.5f }), one = onnx.FloatConstant("gelu.one", new long[0], new[] { 1f });
+                onnx.Node("Div", Name + ".scale", new[] { x, onnx.FloatConstant("gelu.sqrt2", new long[0], new[] { 1.41421356f }) }, new[] { y + "_scaled" });
+                onnx.Node("Erf", Name + ".erf", new[] { y + "_scaled" }, new[] { y + "_erf" });
+                onnx.Node("Add", Name + ".add_one", new[] { y + "_erf", one }, new[] { y + "_plus_one" });
+                onnx.Node("Mul", Name + ".times_x", new[] { x, y + "_plus_one" }, new[] { y + "_times_x" });
+                onnx.Node("Mul", Name, new[] { y + "_times_x", half }, new[] { y });
+                break;
+            default:
+                // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+                string h = onnx.FloatConstant("gelu.half", new long[0], new[] { 0.5f }), o = onnx.FloatConstant("gelu.one", new long[0], new[] { 1f });
+                onnx.Node("Mul", Name + ".square", new[] { x, x }, new[] { y + "_square" });
+                onnx.Node("Mul", Name + ".cube", new[] { y + "_square", x }, new[] { y + "_cube" });
+                onnx.Node("Mul", Name + ".cube_scaled", new[] { y + "_cube", onnx.FloatConstant("gelu.cubic", new long[0], new[] { 0.044715f }) }, new[] { y + "_cube_scaled" });
+                onnx.Node("Add", Name + ".inner", new[] { x, y + "_cube_scaled" }, new[] { y + "_inner" });
+                onnx.Node("Mul", Name + ".inner_scaled", new[] { y + "_inner", onnx.FloatConstant("gelu.sqrt_2_over_pi", new long[0], new[] { 0.7978845608f }) }, new[] { y + "_inner_scaled" });
+                onnx.Node("Tanh", Name + ".tanh", new[] { y + "_inner_scaled" }, new[] { y + "_tanh" });
+                onnx.Node("Add", Name + ".add_one", new[] { y + "_tanh", o }, new[] { y + "_plus_one" });
+                onnx.Node("Mul", Name + ".times_x", new[] { x, y + "_plus_one" }, new[] { y + "_times_x" });
+                onnx.Node("Mul", Name, new[] { y + "_times_x", h }, new[] { y });
+                break;
+        }
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         string tail = Tail;

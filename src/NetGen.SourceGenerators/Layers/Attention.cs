@@ -133,6 +133,52 @@ internal sealed record AttentionOp : PlanOp
         return true;
     }
 
+    // Scaled dot-product attention written out in opset-17 operators: split q, k, v; heads as an
+    // axis; scores by MatMul, scaled by 1/√(D/heads); the causal mask added (-1e30 above the
+    // diagonal: a zero weight after softmax); softmax over keys; weighted values; heads side by side.
+    // (Opset 17 has no attention operator.)
+    public override void EmitOnnx(OnnxBuilder onnx)
+    {
+        string x = onnx.In(Input), y = onnx.Out(Output);
+        int head = Dimension / Heads;
+        string Value(string part) => y + "_" + part;
+        string split = onnx.Int64Constant($"attention.split_{Dimension}", new long[] { 3 }, new long[] { Dimension, Dimension, Dimension });
+        string byHead = onnx.Int64Constant($"attention.heads_{Length}x{Heads}x{head}", new long[] { 4 }, new long[] { -1, Length, Heads, head });
+        string joined = onnx.Int64Constant($"attention.joined_{Length}x{Dimension}", new long[] { 3 }, new long[] { -1, Length, Dimension });
+        onnx.Node("Split", Name + ".split", new[] { x, split }, new[] { Value("q"), Value("k"), Value("v") }, OnnxBuilder.Int("axis", 2));
+        foreach (string part in new[] { "q", "k", "v" })
+        {
+            onnx.Node("Reshape", Name + ".heads_" + part, new[] { Value(part), byHead }, new[] { Value(part + "_heads") });
+        }
+
+        onnx.Node("Transpose", Name + ".q_t", new[] { Value("q_heads") }, new[] { Value("q_t") }, OnnxBuilder.Ints("perm", 0, 2, 1, 3));
+        onnx.Node("Transpose", Name + ".k_t", new[] { Value("k_heads") }, new[] { Value("k_t") }, OnnxBuilder.Ints("perm", 0, 2, 3, 1));
+        onnx.Node("Transpose", Name + ".v_t", new[] { Value("v_heads") }, new[] { Value("v_t") }, OnnxBuilder.Ints("perm", 0, 2, 1, 3));
+        onnx.Node("MatMul", Name + ".scores", new[] { Value("q_t"), Value("k_t") }, new[] { Value("scores") });
+        string scale = onnx.FloatConstant($"attention.scale_{head}", new long[0], new[] { (float)(1.0 / System.Math.Sqrt(head)) });
+        onnx.Node("Mul", Name + ".scale", new[] { Value("scores"), scale }, new[] { Value("scaled") });
+        string logits = Value("scaled");
+        if (Causal)
+        {
+            // The mask built in the graph (a [T, T] literal would be T² values in the generated code):
+            // ones above the diagonal (Trilu), times -1e30.
+            string square = onnx.Int64Constant($"attention.square_{Length}", new long[] { 2 }, new long[] { Length, Length });
+            string one = onnx.FloatConstant("attention.one", new long[0], new[] { 1f });
+            string aboveDiagonal = onnx.Int64Constant("attention.above_diagonal", new long[0], new long[] { 1 });
+            string masked = onnx.FloatConstant("attention.masked", new long[0], new[] { -1e30f });
+            onnx.Node("Expand", Name + ".ones", new[] { one, square }, new[] { Value("ones") });
+            onnx.Node("Trilu", Name + ".future", new[] { Value("ones"), aboveDiagonal }, new[] { Value("future") }, OnnxBuilder.Int("upper", 1));
+            onnx.Node("Mul", Name + ".mask_values", new[] { Value("future"), masked }, new[] { Value("mask") });
+            onnx.Node("Add", Name + ".mask", new[] { logits, Value("mask") }, new[] { Value("masked") });
+            logits = Value("masked");
+        }
+
+        onnx.Node("Softmax", Name + ".softmax", new[] { logits }, new[] { Value("weights") }, OnnxBuilder.Int("axis", -1));
+        onnx.Node("MatMul", Name + ".weighted", new[] { Value("weights"), Value("v_t") }, new[] { Value("weighted") });
+        onnx.Node("Transpose", Name + ".heads_back", new[] { Value("weighted") }, new[] { Value("by_position") }, OnnxBuilder.Ints("perm", 0, 2, 1, 3));
+        onnx.Node("Reshape", Name + ".join", new[] { Value("by_position"), joined }, new[] { y });
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         string sizes = $"sequences: n, length: {Length}, dimension: {Dimension}, heads: {Heads}, causal: {(Causal ? "true" : "false")}";

@@ -109,6 +109,13 @@ internal sealed record BatchNormOp : PlanOp
     public override void EmitConstants(IndentedWriter w) =>
         w.Line($"private const int {Scratch} = {ScratchOffset}; // {Name}: batch mean, 1/std, and on a split batch Σdy, Σdy·x̂ ({Features} each)");
 
+    // Inference: the running statistics.
+    public override void EmitOnnx(OnnxBuilder onnx)
+    {
+        string x = onnx.In(Input), y = onnx.Out(Output);
+        onnx.Node("BatchNormalization", Name, new[] { x, Weight.Name, Bias.Name, RunningMean.Name, RunningVariance.Name }, new[] { y }, OnnxBuilder.Float("epsilon", Epsilon));
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         int f = Features;

@@ -129,6 +129,12 @@ internal sealed record ConvOp : PlanOp
         ? ((long)SamplesPerProduct * (Window.PatchSize + Filters) * Window.Positions) + ((long)Window.PatchSize * Filters)
         : (long)Window.PatchSize * Window.Positions;
 
+    public override void EmitOnnx(OnnxBuilder onnx)
+    {
+        string x = onnx.In(Input), y = onnx.Out(Output);
+        onnx.Node("Conv", Name, Bias is null ? new[] { x, Weight.Name } : new[] { x, Weight.Name, Bias.Name }, new[] { y }, Windows.OnnxAttributes(Window, dilations: true));
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         PlanWindow g = Window;

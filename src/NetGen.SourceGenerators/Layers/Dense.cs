@@ -155,6 +155,25 @@ internal sealed record DenseOp : PlanOp
 
     public override bool HasPenalty => L1 != 0 || L2 != 0;
 
+    // Gemm (x·Wᵀ + b) on vectors; on sequences [T, D], MatMul by the transposed weight, then the bias.
+    public override void EmitOnnx(OnnxBuilder onnx)
+    {
+        string x = onnx.In(Input), y = onnx.Out(Output);
+        if (Input.Shape.Length == 1)
+        {
+            onnx.Node("Gemm", Name, Bias is null ? new[] { x, Weight.Name } : new[] { x, Weight.Name, Bias.Name }, new[] { y }, OnnxBuilder.Int("transB", 1));
+            return;
+        }
+
+        string transposed = Name + ".weight_t", product = Bias is null ? y : y + "_product";
+        onnx.Node("Transpose", Name + ".transpose", new[] { Weight.Name }, new[] { transposed }, OnnxBuilder.Ints("perm", 1, 0));
+        onnx.Node("MatMul", Name, new[] { x, transposed }, new[] { product });
+        if (Bias is not null)
+        {
+            onnx.Node("Add", Name + ".add_bias", new[] { product, Bias.Name }, new[] { y });
+        }
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         string rows = Rows == 1 ? "n" : $"n * {Rows}";

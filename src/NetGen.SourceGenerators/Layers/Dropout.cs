@@ -48,6 +48,10 @@ internal sealed record DropoutOp : PlanOp
         return true;
     }
 
+    // Inference: the identity.
+    public override void EmitOnnx(OnnxBuilder onnx) =>
+        onnx.Node("Identity", Name, new[] { onnx.In(Input) }, new[] { onnx.Out(Output) });
+
     public override void EmitMethods(IndentedWriter w)
     {
         using (w.Block($"private void {Method}Forward(int n, bool training)"))

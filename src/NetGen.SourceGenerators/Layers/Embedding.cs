@@ -68,6 +68,10 @@ internal sealed record EmbeddingOp : PlanOp
 
     public override IEnumerable<ParamTensor> ParameterTensors => new[] { Weight };
 
+    // Gather of the weight's rows by token id.
+    public override void EmitOnnx(OnnxBuilder onnx) =>
+        onnx.Node("Gather", Name, new[] { Weight.Name, onnx.In(Input) }, new[] { onnx.Out(Output) }, OnnxBuilder.Int("axis", 0));
+
     public override void EmitMethods(IndentedWriter w)
     {
         w.Line($"private void {Method}Forward(int n) =>");
@@ -148,6 +152,10 @@ internal sealed record PositionalOp : PlanOp
     public double InitStd { get; init; }
 
     public override IEnumerable<ParamTensor> ParameterTensors => new[] { Weight };
+
+    // The [T, D] table added to every sample (broadcast over the batch).
+    public override void EmitOnnx(OnnxBuilder onnx) =>
+        onnx.Node("Add", Name, new[] { onnx.In(Input), Weight.Name }, new[] { onnx.Out(Output) });
 
     public override void EmitMethods(IndentedWriter w)
     {

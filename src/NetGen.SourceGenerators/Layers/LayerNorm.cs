@@ -74,6 +74,12 @@ internal sealed record LayerNormOp : PlanOp
 
     public override IEnumerable<ParamTensor> ParameterTensors => Bias is null ? new[] { Weight } : new[] { Weight, Bias };
 
+    public override void EmitOnnx(OnnxBuilder onnx)
+    {
+        string x = onnx.In(Input), y = onnx.Out(Output);
+        onnx.Node("LayerNormalization", Name, Bias is null ? new[] { x, Weight.Name } : new[] { x, Weight.Name, Bias.Name }, new[] { y }, OnnxBuilder.Int("axis", -1), OnnxBuilder.Float("epsilon", Epsilon));
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         string rows = Rows == 1 ? "n" : $"n * {Rows}";

@@ -16,6 +16,9 @@ internal abstract record LossSpec : LayerSpec
     /// <summary>What <c>Forward</c> writes, for its XML docs.</summary>
     public virtual string OutputsDescription => "the last layer's output";
 
+    /// <summary>The ONNX operator that turns the last layer's output into what Forward writes (Softmax, Sigmoid), or null.</summary>
+    public virtual string? OnnxOutput => null;
+
     /// <summary>The activation the loss applies itself (warned about when a layer before applies it too), or none.</summary>
     protected virtual ActivationKind Applies => ActivationKind.None;
 
@@ -71,6 +74,8 @@ internal sealed record SoftmaxCrossEntropySpec : LossSpec
 {
     public override string Display => "SoftmaxCrossEntropy";
 
+    public override string? OnnxOutput => "Softmax";
+
     public override string TargetType => "int";
 
     public override string OutputsDescription => "the class probabilities (softmax of the logits)";
@@ -112,6 +117,8 @@ internal sealed record MeanSquaredErrorSpec : LossSpec
 internal sealed record BinaryCrossEntropySpec : LossSpec
 {
     public override string Display => "BinaryCrossEntropy";
+
+    public override string? OnnxOutput => "Sigmoid";
 
     public override string TargetType => "float";
 

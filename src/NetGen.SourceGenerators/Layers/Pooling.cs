@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Text;
 
 namespace NetGen.SourceGenerators;
@@ -80,6 +81,14 @@ internal sealed record PoolOp : PlanOp
 
     public override void EmitConstants(IndentedWriter w) => Windows.EmitConstant(w, Name, Method, Window);
 
+    // Average pooling counts padding as zeros (count_include_pad), as NetGen's kernel does.
+    public override void EmitOnnx(OnnxBuilder onnx)
+    {
+        string x = onnx.In(Input), y = onnx.Out(Output);
+        string[] attributes = Windows.OnnxAttributes(Window, dilations: false);
+        onnx.Node(Max ? "MaxPool" : "AveragePool", Name, new[] { x }, new[] { y }, Max ? attributes : attributes.Concat(new[] { OnnxBuilder.Int("count_include_pad", 1) }).ToArray());
+    }
+
     public override void EmitMethods(IndentedWriter w)
     {
         string x = Ex.A(Input), y = Ex.A(Output), dy = Ex.D(Output);
@@ -142,6 +151,14 @@ internal sealed record GlobalAveragePoolOp : PlanOp
     public int Channels { get; init; }
 
     public int Spatial { get; init; }
+
+    // GlobalAveragePool keeps [C, 1, 1]; NetGen's output is the vector [C].
+    public override void EmitOnnx(OnnxBuilder onnx)
+    {
+        string x = onnx.In(Input), y = onnx.Out(Output);
+        onnx.Node("GlobalAveragePool", Name, new[] { x }, new[] { y + "_pooled" });
+        onnx.Node("Flatten", Name + ".flatten", new[] { y + "_pooled" }, new[] { y }, OnnxBuilder.Int("axis", 1));
+    }
 
     public override void EmitMethods(IndentedWriter w)
     {

@@ -97,6 +97,9 @@ internal sealed record AddOp : PlanOp
         return true;
     }
 
+    public override void EmitOnnx(OnnxBuilder onnx) =>
+        onnx.Node("Add", Name, new[] { onnx.In(Input), onnx.In(Other) }, new[] { onnx.Out(Output) });
+
     public override void EmitMethods(IndentedWriter w)
     {
         w.Line($"private void {Method}Forward(int n) =>");

@@ -96,4 +96,26 @@ internal static class Windows
         w.Line($"private static readonly global::NetGen.Window2D {method}Window = new(Channels: {g.Channels}, Height: {g.Height}, Width: {g.Width}, KernelHeight: {g.Kernel}, KernelWidth: {g.Kernel}, Stride: {g.Stride}, Dilation: {g.Dilation}, PadTop: {g.PadTop}, PadLeft: {g.PadLeft}, OutHeight: {g.OutHeight}, OutWidth: {g.OutWidth});");
         w.Line();
     }
+
+    /// <summary>
+    /// A window's ONNX attributes: kernel_shape, strides, pads (top, left, bottom, right; the end pads
+    /// those that give NetGen's output size under ONNX's floor rule) and, for a convolution, dilations.
+    /// </summary>
+    public static string[] OnnxAttributes(PlanWindow w, bool dilations)
+    {
+        int bottom = System.Math.Max(0, ((w.OutHeight - 1) * w.Stride) + (w.Dilation * (w.Kernel - 1)) + 1 - w.Height - w.PadTop);
+        int right = System.Math.Max(0, ((w.OutWidth - 1) * w.Stride) + (w.Dilation * (w.Kernel - 1)) + 1 - w.Width - w.PadLeft);
+        var attributes = new System.Collections.Generic.List<string>
+        {
+            OnnxBuilder.Ints("kernel_shape", w.Kernel, w.Kernel),
+            OnnxBuilder.Ints("strides", w.Stride, w.Stride),
+            OnnxBuilder.Ints("pads", w.PadTop, w.PadLeft, bottom, right),
+        };
+        if (dilations)
+        {
+            attributes.Add(OnnxBuilder.Ints("dilations", w.Dilation, w.Dilation));
+        }
+
+        return attributes.ToArray();
+    }
 }

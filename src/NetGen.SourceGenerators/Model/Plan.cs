@@ -99,6 +99,12 @@ internal abstract record PlanOp
     /// <summary>Writes the forward and backward methods (the caller writes the heading comment).</summary>
     public abstract void EmitMethods(IndentedWriter w);
 
+    /// <summary>
+    /// Adds the op's inference-mode ONNX nodes (opset 17) to <paramref name="onnx"/>; by default the
+    /// op has no ONNX form, which export reports naming the layer.
+    /// </summary>
+    public virtual void EmitOnnx(OnnxBuilder onnx) => onnx.NotSupported(this);
+
     /// <summary>Writes the statements that initialise its parameters and state.</summary>
     public virtual void EmitInitialization(IndentedWriter w)
     {
