@@ -319,11 +319,43 @@ public class OptimizerTests
         a.TrainStep(x, y, adam);
         float[] before = b.Parameters.ToArray();
         var e = Assert.Throws<InvalidOperationException>(() => b.TrainStep(x, y, adam));
-        Assert.Equal("This Adam is bound to another network (ThreeLayerNet); its state (moment estimates, accumulators) belongs to that network's parameters. Create one optimizer per network.", e.Message);
+        Assert.Equal("This Adam is bound to another network (ThreeLayerNet); its state (moment estimates, accumulators) belongs to that network's parameters, and these are another ThreeLayerNet's. Create one optimizer per network.", e.Message);
         Assert.Equal(before, b.Parameters.ToArray());
         Assert.Equal(1, adam.StepCount);
         a.TrainStep(x, y, adam); // the network it belongs to goes on
         Assert.Equal(2, adam.StepCount);
+    }
+
+    [Fact]
+    public void Stepping_a_second_network_directly_is_refused_too()
+    {
+        // optimizer.Step(spans), never bound through TrainStep or a trainer: the first network's
+        // buffer binds it; a second network of the same size is refused before anything changes.
+        var a = new ThreeLayerNet(2, seed: 1);
+        var b = new ThreeLayerNet(2, seed: 2);
+        var sgd = new Sgd(0.1f, momentum: 0.9f);
+        float[] x = Reference.RandomFloats(2 * ThreeLayerNet.InputSize, 3);
+        int[] y = { 0, 1 };
+        a.ComputeGradients(x, y);
+        sgd.Step(a.Parameters, a.Gradients);
+        b.ComputeGradients(x, y);
+        float[] before = b.Parameters.ToArray();
+        var e = Assert.Throws<InvalidOperationException>(() => sgd.Step(b.Parameters, b.Gradients));
+        Assert.Contains("bound to another network (ThreeLayerNet)", e.Message);
+        Assert.Equal(before, b.Parameters.ToArray());
+        Assert.Equal(1, sgd.StepCount);
+        Assert.Throws<InvalidOperationException>(() => b.TrainStep(x, y, sgd)); // and through TrainStep
+
+        // Its own network goes on, through either door, after a garbage collection has moved things.
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        sgd.Step(a.Parameters, a.Gradients);
+        a.TrainStep(x, y, sgd);
+        Assert.Equal(3, sgd.StepCount);
+
+        // A buffer of the user's own (not a network's) is not checked: an optimizer per span works as before.
+        var own = new Sgd(0.1f);
+        own.Step(new float[a.Parameters.Length], new float[a.Parameters.Length]);
+        own.Step(new float[a.Parameters.Length], new float[a.Parameters.Length]);
     }
 
     [Fact]

@@ -153,6 +153,7 @@ internal static partial class CoreEmitter
             w.Line($"{Ex.Guard}.MaxBatchSize(maxBatchSize, nameof(maxBatchSize));");
             w.Line("MaxBatchSize = maxBatchSize;");
             w.Line("_parameters = new float[ParameterCount];");
+            w.Line("global::NetGen.ParameterBuffers.Register(_parameters, this); // so that an optimizer tells this network from another");
             w.Line("_gradients = new float[ParameterCount];");
             w.Line("_state = new float[StateCount];");
             w.Line($"_activations = new float[{Ex.Guard}.BufferLength(maxBatchSize, ActivationsPerSample, \"activations\", nameof(maxBatchSize))];");

@@ -17,7 +17,11 @@ namespace NetGen;
 public abstract class Optimizer : IOptimizer
 {
     private float _learningRate;
-    private INetwork? _network;
+    // The network whose state this is: a generated network's implementation (identified through
+    // its registered parameter buffer, also when Step is called directly) or the INetwork bound;
+    // and that buffer, weakly, for the quick check on each step.
+    private object? _owner;
+    private WeakReference<float[]>? _ownerBuffer;
     private ParameterGroup[] _groups = Array.Empty<ParameterGroup>();
 
     /// <summary>Validates and stores the shared hyper-parameters.</summary>
@@ -81,18 +85,29 @@ public abstract class Optimizer : IOptimizer
     public void Bind(INetwork network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        if (_network is not null)
-        {
-            if (ReferenceEquals(_network, network))
-            {
-                return;
-            }
-
-            throw new InvalidOperationException($"This {GetType().Name} is bound to another network ({_network.GetType().Name}); its state (moment estimates, accumulators) belongs to that network's parameters. Create one optimizer per network.");
-        }
-
+        object owner = ParameterBuffers.OwnerOf(network.Parameters, out float[]? buffer) ?? network;
+        CheckOwner(owner, buffer);
         Bind(network.ParameterCount);
-        _network = network;
+        Own(owner, buffer);
+    }
+
+    private void CheckOwner(object owner, float[]? buffer)
+    {
+        if (_owner is not null && !ReferenceEquals(_owner, owner))
+        {
+            string name = _owner is INetwork n ? n.GetType().Name : ParameterBuffers.NameOf(_owner);
+            string other = owner is INetwork o ? o.GetType().Name : ParameterBuffers.NameOf(owner);
+            throw new InvalidOperationException($"This {GetType().Name} is bound to another network ({name}); its state (moment estimates, accumulators) belongs to that network's parameters, and these are another {other}'s. Create one optimizer per network.");
+        }
+    }
+
+    private void Own(object owner, float[]? buffer)
+    {
+        _owner = owner;
+        if (buffer is not null && _ownerBuffer is null)
+        {
+            _ownerBuffer = new WeakReference<float[]>(buffer);
+        }
     }
 
     /// <summary>Forgets the state (moments, accumulators, step count), keeping its memory.</summary>
@@ -113,6 +128,17 @@ public abstract class Optimizer : IOptimizer
         if (parameters.IsEmpty)
         {
             return;
+        }
+
+        // Direct calls too: the parameters of a second network (even of the same size) are refused
+        // before anything changes. The quick check: the buffer this optimizer already steps.
+        if (_ownerBuffer is null || !_ownerBuffer.TryGetTarget(out float[]? known) || !ParameterBuffers.IsBuffer(parameters, known))
+        {
+            if (ParameterBuffers.OwnerOf(parameters, out float[]? buffer) is { } owner)
+            {
+                CheckOwner(owner, buffer);
+                Own(owner, buffer);
+            }
         }
 
         if (ParameterCount != parameters.Length)
