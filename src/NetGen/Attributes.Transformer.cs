@@ -123,4 +123,11 @@ public sealed class MultiHeadAttentionAttribute : LayerAttribute
     /// 0.02/√(2·layers)); 0 (the default): as <see cref="InitStd"/>.
     /// </summary>
     public double OutputInitStd { get; set; }
+
+    /// <summary>
+    /// Dropout on the attention weights in training (nanoGPT's <c>attn_dropout</c>, PyTorch's
+    /// <c>dropout</c> argument): each weight is zeroed with this probability after the softmax and
+    /// the rest scaled by 1/(1 − p); the identity at inference. Default 0; must lie in [0, 1).
+    /// </summary>
+    public double Dropout { get; set; }
 }

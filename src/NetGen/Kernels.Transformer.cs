@@ -191,12 +191,22 @@ public static partial class Kernels
     /// <param name="dimension">D, the model dimension.</param>
     /// <param name="heads">Heads; must divide D.</param>
     /// <param name="causal">Whether a position attends only to itself and earlier positions.</param>
-    public static void AttentionForward(Span<float> output, Span<float> probabilities, ReadOnlySpan<float> qkv, int sequences, int length, int dimension, int heads, bool causal)
+    /// <param name="dropoutMask">
+    /// Empty, or [sequences, heads, T, T] dropout factors (0 or 1/(1 − p), <see cref="DropoutMask"/>)
+    /// applied to the weights as the values are summed: <c>y = (p ⊙ m)·v</c>. The undropped
+    /// weights are what <paramref name="probabilities"/> keeps.
+    /// </param>
+    public static void AttentionForward(Span<float> output, Span<float> probabilities, ReadOnlySpan<float> qkv, int sequences, int length, int dimension, int heads, bool causal, ReadOnlySpan<float> dropoutMask = default)
     {
         CheckAttention(sequences, length, dimension, heads);
         CheckSame(qkv.Length, sequences * length * 3 * dimension, nameof(qkv));
         CheckSame(output.Length, sequences * length * dimension, nameof(output));
         CheckSame(probabilities.Length, sequences * heads * length * length, nameof(probabilities));
+        if (!dropoutMask.IsEmpty)
+        {
+            CheckSame(dropoutMask.Length, probabilities.Length, nameof(dropoutMask));
+        }
+
         for (int b = 0; b < sequences; b++)
         {
             ReadOnlySpan<float> rows = qkv.Slice(b * length * 3 * dimension, length * 3 * dimension);
@@ -204,9 +214,10 @@ public static partial class Kernels
             {
                 for (int t = 0; t < length; t++)
                 {
-                    Span<float> p = probabilities.Slice((((b * heads) + h) * length + t) * length, length);
+                    int at = (((b * heads) + h) * length + t) * length;
+                    Span<float> p = probabilities.Slice(at, length);
                     Span<float> y = output.Slice(((b * length) + t) * dimension, dimension);
-                    AttendRow(y, p, rows, t, causal ? t + 1 : length, dimension, heads, h);
+                    AttendRow(y, p, rows, t, causal ? t + 1 : length, dimension, heads, h, dropoutMask.IsEmpty ? default : dropoutMask.Slice(at, length));
                 }
             }
         }
@@ -229,13 +240,13 @@ public static partial class Kernels
         CheckSame(output.Length, dimension, nameof(output));
         for (int h = 0; h < heads; h++)
         {
-            AttendRow(output, scores.Slice(0, keys), qkv, keys - 1, keys, dimension, heads, h);
+            AttendRow(output, scores.Slice(0, keys), qkv, keys - 1, keys, dimension, heads, h, default);
         }
     }
 
     // Head h of query row t against key rows [0, keys): writes p[0, keys) (and zeros after, up to
-    // p's length) and y's head columns.
-    private static void AttendRow(Span<float> y, Span<float> p, ReadOnlySpan<float> rows, int t, int keys, int dimension, int heads, int h)
+    // p's length) and y's head columns, the weights times the dropout factors m when m is given.
+    private static void AttendRow(Span<float> y, Span<float> p, ReadOnlySpan<float> rows, int t, int keys, int dimension, int heads, int h, ReadOnlySpan<float> m)
     {
         int hs = dimension / heads;
         int stride = 3 * dimension;
@@ -259,7 +270,7 @@ public static partial class Kernels
         yh.Clear();
         for (int s = 0; s < keys; s++)
         {
-            HeadAxpy(yh, rows.Slice((s * stride) + (2 * dimension) + (h * hs), hs), p[s]);
+            HeadAxpy(yh, rows.Slice((s * stride) + (2 * dimension) + (h * hs), hs), m.IsEmpty ? p[s] : p[s] * m[s]);
         }
     }
 
@@ -278,10 +289,16 @@ public static partial class Kernels
     /// <param name="dimension">D.</param>
     /// <param name="heads">Heads.</param>
     /// <param name="causal">As in the forward pass.</param>
-    public static void AttentionBackward(Span<float> dQkv, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> qkv, ReadOnlySpan<float> probabilities, Span<float> scratch, int sequences, int length, int dimension, int heads, bool causal)
+    /// <param name="dropoutMask">The forward pass's dropout factors, or empty: with them, <c>dp = (dy·v) ⊙ m</c> and <c>dv[s] += p[s]·m[s]·dy</c>.</param>
+    public static void AttentionBackward(Span<float> dQkv, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> qkv, ReadOnlySpan<float> probabilities, Span<float> scratch, int sequences, int length, int dimension, int heads, bool causal, ReadOnlySpan<float> dropoutMask = default)
     {
         CheckAttention(sequences, length, dimension, heads);
         CheckSame(dQkv.Length, sequences * length * 3 * dimension, nameof(dQkv));
+        if (!dropoutMask.IsEmpty)
+        {
+            CheckSame(dropoutMask.Length, sequences * heads * length * length, nameof(dropoutMask));
+        }
+
         dQkv.Clear();
         int hs = dimension / heads;
         int stride = 3 * dimension;
@@ -297,12 +314,25 @@ public static partial class Kernels
                 for (int t = 0; t < length; t++)
                 {
                     int keys = causal ? t + 1 : length;
-                    ReadOnlySpan<float> p = probabilities.Slice((((b * heads) + h) * length + t) * length, keys);
+                    int at = (((b * heads) + h) * length + t) * length;
+                    ReadOnlySpan<float> p = probabilities.Slice(at, keys);
                     ReadOnlySpan<float> dy = dOutput.Slice((((b * length) + t) * dimension) + (h * hs), hs);
-                    for (int s = 0; s < keys; s++)
+                    if (dropoutMask.IsEmpty)
                     {
-                        dp[s] = HeadDot(dy, rows.Slice((s * stride) + v0, hs));
-                        HeadAxpy(dRows.Slice((s * stride) + v0, hs), dy, p[s]);
+                        for (int s = 0; s < keys; s++)
+                        {
+                            dp[s] = HeadDot(dy, rows.Slice((s * stride) + v0, hs));
+                            HeadAxpy(dRows.Slice((s * stride) + v0, hs), dy, p[s]);
+                        }
+                    }
+                    else
+                    {
+                        ReadOnlySpan<float> m = dropoutMask.Slice(at, keys);
+                        for (int s = 0; s < keys; s++)
+                        {
+                            dp[s] = HeadDot(dy, rows.Slice((s * stride) + v0, hs)) * m[s];
+                            HeadAxpy(dRows.Slice((s * stride) + v0, hs), dy, p[s] * m[s]);
+                        }
                     }
 
                     Span<float> ds = dp.Slice(0, keys);

@@ -78,3 +78,12 @@ public partial class CausalOnInputNet;
 [MultiHeadAttention(2)]
 [MeanSquaredError]
 public partial class WideHeadNet;
+
+/// <summary>Causal attention with dropout on its weights (nanoGPT's attn_dropout).</summary>
+[Network]
+[Input(4, 6)]
+[Dense(6)]
+[MultiHeadAttention(3, Dropout = 0.3)]
+[Dense(2)]
+[MeanSquaredError]
+public partial class AttentionDropoutNet;

@@ -15,7 +15,7 @@ public class TransformerTests
 
     private sealed record LayerNormOp(string Name, double Epsilon = 1e-5, bool Bias = true) : Op;
 
-    private sealed record AttentionOp(string Name, int Heads, bool Causal = true, bool Bias = true) : Op;
+    private sealed record AttentionOp(string Name, int Heads, bool Causal = true, bool Bias = true, float[]? DropoutMask = null) : Op;
 
     private sealed record DenseOp(string Name, int Out, bool Bias = true, Activation Activation = Activation.None, string? Weight = null) : Op;
 
@@ -96,6 +96,37 @@ public class TransformerTests
     {
         Op[] ops = { new AttentionOp("attention1", 2, Bias: false) };
         CheckRegressor(new CausalOnInputNet(4, seed: 45), ops, batch: 2, length: 4, width: 6);
+    }
+
+    [Fact]
+    public void Dropout_on_the_attention_weights_matches_finite_differences_and_is_the_identity_at_inference()
+    {
+        // The mask is drawn from the network's RandomSource in training: replay it for the reference.
+        const int batch = 3, length = 4;
+        var mask = new float[batch * 3 * length * length];
+        Kernels.DropoutMask(mask, 0.3f, new SeededRandom(77));
+        Assert.Contains(0f, mask);
+        var net = new AttentionDropoutNet(4, seed: 50);
+        net.RandomSource.Reset(77);
+        float[] x = Reference.RandomFloats(batch * AttentionDropoutNet.InputSize, 300);
+        float[] t = Reference.RandomFloats(batch * AttentionDropoutNet.OutputSize, 301);
+        double[] theta = Reference.ToDouble(net.Parameters);
+        Op[] Ops(float[]? m) => new Op[] { new DenseOp("dense1", 6), new AttentionOp("attention1", 3, Causal: true, DropoutMask: m), new DenseOp("dense2", 2) };
+        double[] Outputs(float[]? m) => Run(Ops(m), theta, net.ParameterLayout, Reference.ToDouble(x), batch, length, width: 6);
+        double LossOf() => Reference.MeanSquaredError(Outputs(mask), t);
+        float loss = net.ComputeGradients(x, t);
+        Assert.Equal(LossOf(), loss, 1e-5);
+        Assert.NotEqual(Reference.MeanSquaredError(Outputs(null), t), loss, 1e-3); // the mask mattered
+        CheckGradients(net, theta, LossOf);
+        var outputs = new float[batch * AttentionDropoutNet.OutputSize];
+        net.Forward(x, outputs);
+        Reference.AssertClose(Outputs(null), outputs, 1e-5, 1e-4, "outputs at inference");
+
+        // Split across threads, the masks are drawn before the split, in sample order: the same batch.
+        var split = new AttentionDropoutNet(4, seed: 50) { Threads = 2, MinSamplesPerThread = 1 };
+        split.RandomSource.Reset(77);
+        Assert.Equal(loss, split.ComputeGradients(x, t), 1e-6);
+        Reference.AssertClose(Reference.ToDouble(net.Gradients), split.Gradients.ToArray(), 1e-6, 1e-5, "gradients on two threads");
     }
 
     [Fact]
@@ -255,7 +286,7 @@ public class TransformerTests
                     case AttentionOp a:
                     {
                         double[] qkv = Reference.Dense(h, Slice(a.Name + ".c_attn.weight"), a.Bias ? Slice(a.Name + ".c_attn.bias") : null, rows, width, 3 * width);
-                        double[] heads = Attention(qkv, batch, length, width, a.Heads, a.Causal);
+                        double[] heads = Attention(qkv, batch, length, width, a.Heads, a.Causal, a.DropoutMask);
                         h = Reference.Dense(heads, Slice(a.Name + ".c_proj.weight"), a.Bias ? Slice(a.Name + ".c_proj.bias") : null, rows, width, width);
                         break;
                     }
@@ -307,8 +338,9 @@ public class TransformerTests
         return y;
     }
 
-    // softmax(q·kᵀ/√hs)·v per sequence and head, as nanoGPT's CausalSelfAttention writes it.
-    private static double[] Attention(double[] qkv, int batch, int length, int d, int heads, bool causal)
+    // softmax(q·kᵀ/√hs)·v per sequence and head, as nanoGPT's CausalSelfAttention writes it; with a
+    // dropout mask ([batch, heads, T, T] factors), its attn_dropout on the weights.
+    private static double[] Attention(double[] qkv, int batch, int length, int d, int heads, bool causal, float[]? dropoutMask = null)
     {
         int hs = d / heads;
         var y = new double[batch * length * d];
@@ -337,7 +369,8 @@ public class TransformerTests
                         double sum = 0;
                         for (int s = 0; s < keys; s++)
                         {
-                            sum += p[s] * qkv[(((b * length) + s) * 3 * d) + (2 * d) + (h * hs) + i];
+                            double factor = dropoutMask is null ? 1 : dropoutMask[(((((b * heads) + h) * length) + t) * length) + s];
+                            sum += p[s] * factor * qkv[(((b * length) + s) * 3 * d) + (2 * d) + (h * hs) + i];
                         }
 
                         y[(((b * length) + t) * d) + (h * hs) + i] = sum;

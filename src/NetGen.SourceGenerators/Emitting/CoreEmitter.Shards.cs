@@ -42,7 +42,7 @@ internal static partial class CoreEmitter
         string x = plan.InputName;
         int targetsPerSample = loss.TargetType == "int" ? plan.LabelsPerSample : plan.OutputSize;
         var batchNorms = plan.Ops.OfType<BatchNormOp>().ToList();
-        var dropouts = plan.Ops.OfType<DropoutOp>().ToList();
+        var dropouts = plan.Ops.SelectMany(o => o.DropoutMasks.Select(m => (Op: o, m.Mask, m.Rate))).ToList();
         Tensor outputs = plan.Probabilities ?? plan.Last!;
 
         EmitShardSetting(w, "Threads", "_threads");
@@ -107,11 +107,11 @@ internal static partial class CoreEmitter
             {
                 using (w.Block("if (training)"))
                 {
-                    foreach (DropoutOp d in dropouts)
+                    foreach (var d in dropouts)
                     {
                         using (w.Block("for (int s = 0; s < k; s++)"))
                         {
-                            w.Line($"{Ex.Kernels}.DropoutMask(Shard(s).A({d.Mask.Const}, {d.Mask.Size}, Shard(s)._shardRows), rate: {Ex.Float(d.Rate)}, RandomSource); // {d.Name}");
+                            w.Line($"{Ex.Kernels}.DropoutMask(Shard(s).A({d.Mask.Const}, {d.Mask.Size}, Shard(s)._shardRows), rate: {Ex.Float(d.Rate)}, RandomSource); // {d.Op.Name}");
                         }
                     }
                 }

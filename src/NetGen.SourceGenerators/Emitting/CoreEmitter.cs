@@ -133,7 +133,7 @@ internal static partial class CoreEmitter
             w.Line("private readonly int[] _indices;");
         }
 
-        if (plan.Ops.Any(o => o is DropoutOp))
+        if (plan.Ops.Any(o => o.DropoutMasks.Any()))
         {
             w.Line("private bool _masksDrawn; // a batch split across threads has its dropout masks drawn before the split");
         }

@@ -4,22 +4,23 @@ using System.Globalization;
 namespace NetGen.SourceGenerators;
 
 /// <summary>
-/// <c>[MultiHeadAttention(heads, Causal, UseBias, InitStd, OutputInitStd)]</c> on a [T, D] sequence:
+/// <c>[MultiHeadAttention(heads, Causal, UseBias, InitStd, OutputInitStd, Dropout)]</c> on a [T, D] sequence:
 /// nanoGPT's CausalSelfAttention, planned as three ops: the fused projection <c>c_attn</c> (a
 /// Dense to 3D), the attention itself, and the output projection <c>c_proj</c> (a Dense to D).
 /// </summary>
-internal sealed record MultiHeadAttentionSpec(int Heads, bool Causal, bool UseBias, double InitStd, double OutputInitStd) : LayerSpec
+internal sealed record MultiHeadAttentionSpec(int Heads, bool Causal, bool UseBias, double InitStd, double OutputInitStd, double Dropout) : LayerSpec
 {
     public override string NamePrefix => "attention";
 
-    public override string Display => $"MultiHeadAttention({Heads}" + (Causal ? ", causal" : string.Empty) + ")";
+    public override string Display => $"MultiHeadAttention({Heads}" + (Causal ? ", causal" : string.Empty) + (Dropout != 0 ? ", Dropout = " + Format(Dropout) : string.Empty) + ")";
 
     public static LayerSpec Read(AttributeArgs a) => new MultiHeadAttentionSpec(
         a.Int(0),
         a.NamedBool("Causal", true),
         a.NamedBool("UseBias", true),
         a.NamedDouble("InitStd", 0),
-        a.NamedDouble("OutputInitStd", 0))
+        a.NamedDouble("OutputInitStd", 0),
+        a.NamedDouble("Dropout", 0))
     { AttributeIndex = a.Index, Name = a.LayerName };
 
     public override string? ArgumentError()
@@ -27,6 +28,11 @@ internal sealed record MultiHeadAttentionSpec(int Heads, bool Causal, bool UseBi
         if (Heads <= 0)
         {
             return $"heads must be positive, but is {Heads}";
+        }
+
+        if (!(Dropout >= 0 && Dropout < 1))
+        {
+            return $"Dropout must lie in [0, 1), but is {Format(Dropout)}";
         }
 
         return NonNegativeFinite(InitStd, nameof(InitStd)) ?? NonNegativeFinite(OutputInitStd, nameof(OutputInitStd));
@@ -75,6 +81,8 @@ internal sealed record MultiHeadAttentionSpec(int Heads, bool Causal, bool UseBi
             Heads = Heads,
             Causal = Causal,
             Probabilities = builder.AddTensor(m + "Att", site.Name + " attention weights, softmax over keys", Shapes.Of(Heads, length, length), requiresGrad: false),
+            Dropout = Dropout,
+            Mask = Dropout > 0 ? builder.AddTensor(m + "AttMask", site.Name + " dropout mask of the attention weights (0 or 1/(1-p))", Shapes.Of(Heads, length, length), requiresGrad: false) : null,
             Scratch = builder.AddScratch(length),
             Output = builder.AddTensor(m + "Heads", site.Name + " heads side by side, before c_proj", x.Shape, requiresGrad: true),
         };
@@ -120,6 +128,17 @@ internal sealed record AttentionOp : PlanOp
 
     /// <summary>Offset of the backward pass's T values of scratch.</summary>
     public int Scratch { get; init; }
+
+    /// <summary>Dropout on the attention weights in training (0: none).</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>The dropout mask [heads, T, T] when <see cref="Dropout"/> is positive, drawn in training and read by backward.</summary>
+    public Tensor? Mask { get; init; }
+
+    public override bool TakesTrainingFlag => Mask is not null;
+
+    public override IEnumerable<(Tensor Mask, double Rate)> DropoutMasks =>
+        Mask is null ? base.DropoutMasks : new[] { (Mask, Dropout) };
 
     // Causal attention only: position p attends to positions 0 to p, whose keys and values are cached.
     public override bool EmitStep(IndentedWriter w, StepLayout s)
@@ -182,11 +201,40 @@ internal sealed record AttentionOp : PlanOp
     public override void EmitMethods(IndentedWriter w)
     {
         string sizes = $"sequences: n, length: {Length}, dimension: {Dimension}, heads: {Heads}, causal: {(Causal ? "true" : "false")}";
-        w.Line($"private void {Method}Forward(int n) =>");
-        w.Line($"    {Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes});");
+        if (Mask is null)
+        {
+            w.Line($"private void {Method}Forward(int n) =>");
+            w.Line($"    {Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes});");
+            w.Line();
+            w.Line($"private void {Method}Backward(int n) =>");
+            w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, W({Scratch}, {Length}), {sizes});");
+            w.Line();
+            return;
+        }
+
+        // Dropout on the weights: the mask drawn in training (before a split across threads, when
+        // there is one), applied to the weights as the values are summed; backward reads it again.
+        using (w.Block($"private void {Method}Forward(int n, bool training)"))
+        {
+            using (w.Block("if (training)"))
+            {
+                using (w.Block("if (!_masksDrawn)"))
+                {
+                    w.Line($"{Ex.Kernels}.DropoutMask({Ex.A(Mask)}, rate: {Ex.Float(Dropout)}, RandomSource);");
+                }
+
+                w.Line($"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes}, dropoutMask: {Ex.A(Mask)});");
+            }
+
+            using (w.Block("else"))
+            {
+                w.Line($"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes});");
+            }
+        }
+
         w.Line();
         w.Line($"private void {Method}Backward(int n) =>");
-        w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, W({Scratch}, {Length}), {sizes});");
+        w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, W({Scratch}, {Length}), {sizes}, dropoutMask: {Ex.A(Mask)});");
         w.Line();
     }
 }

@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace NetGen.SourceGenerators;
 
 /// <summary><c>[Dropout(rate)]</c>: inverted dropout in training, the identity at inference.</summary>
@@ -41,6 +43,8 @@ internal sealed record DropoutOp : PlanOp
     public Tensor Mask { get; init; } = null!;
 
     public override bool TakesTrainingFlag => true;
+
+    public override IEnumerable<(Tensor Mask, double Rate)> DropoutMasks => new[] { (Mask, Rate) };
 
     public override bool EmitStep(IndentedWriter w, StepLayout s)
     {

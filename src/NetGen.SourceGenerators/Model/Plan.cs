@@ -124,6 +124,12 @@ internal abstract record PlanOp
     /// <summary>Multiply-adds of its forward pass per sample (products only; elementwise work counts 0).</summary>
     public virtual long MultiplyAdds => 0;
 
+    /// <summary>
+    /// The dropout masks the op draws in training, in order, with their rates: a batch split across
+    /// threads draws them before the split, in sample order, so that any thread count sees one stream.
+    /// </summary>
+    public virtual IEnumerable<(Tensor Mask, double Rate)> DropoutMasks => Array.Empty<(Tensor, double)>();
+
     /// <summary>Whether the op adds a penalty to the loss (L1/L2).</summary>
     public virtual bool HasPenalty => false;
 
