@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics.Tensors;
 using System.Reflection;
 using NetGen;
 using TangGpt;
@@ -207,6 +208,39 @@ public static class Breakdown
             double two = 2 * FmaPeak.Flops / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FMA peak: 1 thread {one:F1} GFLOP/s, 2 threads {two:F1} GFLOP/s together ({two / one:F2}x)"));
         }
+    }
+
+    /// <summary>
+    /// What bounds a cached generation step: its time per token, the output layer's matrix-vector
+    /// product alone, and one core's read bandwidth over a buffer the size of the weights (6.6 MB)
+    /// and over one far larger than the caches (64 MB).
+    /// </summary>
+    public static void Generation()
+    {
+        var net = new TangPoet(1, seed: 1);
+        var logits = new float[TangPoet.Vocabulary];
+        int[] context = Enumerable.Range(0, TangPoet.InputSize).Select(i => (i * 97) % TangPoet.Vocabulary).ToArray();
+        double cached = Median(() =>
+        {
+            net.ResetContext();
+            foreach (int token in context)
+            {
+                net.Append(token, logits);
+            }
+        }, 200) / context.Length;
+        float[] weights = Reference(TangPoet.Vocabulary * 128), x = Reference(128), y = new float[TangPoet.Vocabulary];
+        double head = Median(() => MatMul.MultiplyTransposed(y, x, weights, 1, TangPoet.Vocabulary, 128, accumulate: false), 2000);
+        double weightsBytes = 4.0 * TangPoet.ParameterCount;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cached token: {cached * 1000:F1} us ({1000 / cached:F0} tokens/s; {weightsBytes / (cached / 1000) / 1e9:F1} GB/s of weights)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"output layer alone (6768 x 128 by a vector): {head * 1000:F1} us ({4.0 * weights.Length / (head / 1000) / 1e9:F1} GB/s)"));
+        foreach (int megabytes in new[] { 1, 7, 64 })
+        {
+            float[] buffer = Reference(megabytes * 1024 * 1024 / 4);
+            double read = Median(() => TensorPrimitives.Sum(buffer), 500);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"read {megabytes} MB: {read * 1000:F1} us ({4.0 * buffer.Length / (read / 1000) / 1e9:F1} GB/s)"));
+        }
+
+        static float[] Reference(int n) => Enumerable.Range(0, n).Select(i => ((i * 7919) % 1000) / 1000f).ToArray();
     }
 
     private static double Median(List<double> values)

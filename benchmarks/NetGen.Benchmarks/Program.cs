@@ -12,6 +12,7 @@ using NetGen.Benchmarks;
 //   --conv-ab            the sample CNN's convolutions sample by sample against several samples per product
 //   --gemm [256]         the matrix products those networks use, in GFLOP/s (256: the 256-bit tiles forced)
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
+//   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
 switch (args)
 {
     case ["--gpt2-scale"]:
@@ -32,6 +33,9 @@ switch (args)
         return;
     case ["--peaks"]:
         Breakdown.Peaks();
+        return;
+    case ["--generation"]:
+        Breakdown.Generation();
         return;
 }
 

@@ -214,6 +214,11 @@ public sealed class SoftmaxAttribute : LayerAttribute
 [Conditional("NETGEN_KEEP_ATTRIBUTES")]
 public sealed class SoftmaxCrossEntropyAttribute : LayerAttribute
 {
+    /// <summary>
+    /// PyTorch's <c>label_smoothing</c> ε: the target is <c>(1 − ε)·onehot + ε/classes</c> instead of the
+    /// one-hot label, which keeps the network from growing ever more confident. Default 0; must lie in [0, 1].
+    /// </summary>
+    public double LabelSmoothing { get; set; }
 }
 
 /// <summary>

@@ -26,8 +26,23 @@ public static partial class Kernels
     /// The count the loss is the mean over, when these rows are a shard of a larger batch: the
     /// gradient and the returned loss are divided by it instead of <paramref name="rows"/> (0: rows).
     /// </param>
-    public static float SoftmaxCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, int meanOver = 0)
+    /// <param name="labelSmoothing">
+    /// ε of PyTorch's <c>label_smoothing</c>: the target distribution is <c>(1 − ε)·onehot + ε/classes</c>,
+    /// so the loss is <c>(1 − ε)·(−log p[label]) + ε·mean(−log p)</c> and the gradient
+    /// <c>p − (1 − ε)·onehot − ε/classes</c> (over the mean's count). 0: plain cross-entropy.
+    /// </param>
+    public static float SoftmaxCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, int meanOver = 0, float labelSmoothing = 0f)
     {
+        if (labelSmoothing != 0f)
+        {
+            if (!(labelSmoothing >= 0f && labelSmoothing <= 1f))
+            {
+                throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "Label smoothing must lie in [0, 1].");
+            }
+
+            return SmoothedCrossEntropy(probabilities, dLogits, logits, labels, rows, classes, meanOver, labelSmoothing);
+        }
+
         double total = 0;
         int over = meanOver > 0 ? meanOver : rows;
         float scale = 1f / over;
@@ -43,6 +58,32 @@ public static partial class Kernels
             Span<float> g = dLogits.Slice(r * classes, classes);
             TensorPrimitives.Multiply(p, scale, g);
             g[label] -= scale;
+        }
+
+        return (float)(total / over);
+    }
+
+    private static float SmoothedCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, int meanOver, float epsilon)
+    {
+        double total = 0;
+        int over = meanOver > 0 ? meanOver : rows;
+        float scale = 1f / over;
+        float uniform = epsilon / classes * scale;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> x = logits.Slice(r * classes, classes);
+            Span<float> p = probabilities.Slice(r * classes, classes);
+            SoftmaxRow(p, x, out float max, out float sum);
+            int label = labels[r];
+
+            // −log p[k] = log Σ e^(x − max) − (x[k] − max); its mean over k uses the mean of x.
+            double logSum = Math.Log(sum);
+            double mean = TensorPrimitives.Sum(x) / (double)classes;
+            total += ((1 - epsilon) * (logSum - (x[label] - max))) + (epsilon * (logSum - (mean - max)));
+            Span<float> g = dLogits.Slice(r * classes, classes);
+            TensorPrimitives.Multiply(p, scale, g);
+            TensorPrimitives.Subtract(g, uniform, g);
+            g[label] -= (1 - epsilon) * scale;
         }
 
         return (float)(total / over);

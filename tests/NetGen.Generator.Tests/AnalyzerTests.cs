@@ -185,6 +185,7 @@ public class AnalyzerTests
     [InlineData("[Input(4)]\n[Dropout(1.0)]", "Dropout(1.0)", "Dropout(1) at layer 1: rate must lie in [0, 1), but is 1")]
     [InlineData("[Input(4)]\n[Dropout(-0.1)]", "Dropout(-0.1)", "Dropout(-0.1) at layer 1: rate must lie in [0, 1), but is -0.1")]
     [InlineData("[Input(4, 6)]\n[MultiHeadAttention(2, Dropout = 1.0)]", "MultiHeadAttention(2, Dropout = 1.0)", "MultiHeadAttention(2, causal, Dropout = 1) at layer 1: Dropout must lie in [0, 1), but is 1")]
+    [InlineData("[Input(4)]\n[Dense(3)]\n[SoftmaxCrossEntropy(LabelSmoothing = 1.5)]", "SoftmaxCrossEntropy(LabelSmoothing = 1.5)", "SoftmaxCrossEntropy(LabelSmoothing = 1.5) at layer 2: LabelSmoothing must lie in [0, 1], but is 1.5")]
     [InlineData("[Input(4)]\n[Dense(3, L2 = -0.01)]", "Dense(3, L2 = -0.01)", "Dense(3, L2 = -0.01) at layer 1: L2 must be non-negative and finite, but is -0.01")]
     [InlineData("[Input(4)]\n[Dense(3, L1 = -1)]", "Dense(3, L1 = -1)", "Dense(3, L1 = -1) at layer 1: L1 must be non-negative and finite, but is -1")]
     [InlineData("[Input(4)]\n[BatchNorm(Momentum = 1.5)]", "BatchNorm(Momentum = 1.5)", "BatchNorm(Momentum = 1.5, Epsilon = 1E-05) at layer 1: Momentum must lie in [0, 1], but is 1.5")]

@@ -115,6 +115,41 @@ public class KernelTests
         Reference.AssertClose(fd, d, 1e-6, 1e-4, "dLogits");
     }
 
+    [Theory]
+    [InlineData(0.1f)]
+    [InlineData(1f)]
+    public void Label_smoothing_matches_PyTorchs_definition_and_its_gradient(float epsilon)
+    {
+        // PyTorch: loss = −Σ_k q_k log p_k with q = (1 − ε)·onehot + ε/K, mean over the rows.
+        const int rows = 4, classes = 6;
+        float[] logits = Reference.RandomFloats(rows * classes, 31, scale: 3f);
+        int[] labels = { 0, 5, 2, 2 };
+        var p = new float[logits.Length];
+        var d = new float[logits.Length];
+        float loss = Kernels.SoftmaxCrossEntropy(p, d, logits, labels, rows, classes, labelSmoothing: epsilon);
+        double[] ld = Reference.ToDouble(logits);
+        double Smoothed()
+        {
+            double[] q = Reference.Activate(Activation.Softmax, ld, classes);
+            double total = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                for (int k = 0; k < classes; k++)
+                {
+                    double target = ((k == labels[r] ? 1 - epsilon : 0) + (epsilon / classes));
+                    total -= target * Math.Log(q[(r * classes) + k]);
+                }
+            }
+
+            return total / rows;
+        }
+
+        Assert.Equal(Smoothed(), loss, 1e-5);
+        double[] fd = ld.Select((_, i) => Reference.CentralDifference(Smoothed, ld, i)).ToArray();
+        Reference.AssertClose(fd, d, 1e-6, 1e-4, "dLogits");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Kernels.SoftmaxCrossEntropy(p, d, logits, labels, rows, classes, labelSmoothing: 1.5f));
+    }
+
     [Fact]
     public void Softmax_cross_entropy_is_stable_for_huge_logits()
     {

@@ -70,9 +70,9 @@ internal abstract record LossSpec : LayerSpec
 }
 
 /// <summary><c>[SoftmaxCrossEntropy]</c>: fused, stable softmax and cross-entropy on logits, int labels.</summary>
-internal sealed record SoftmaxCrossEntropySpec : LossSpec
+internal sealed record SoftmaxCrossEntropySpec(double LabelSmoothing) : LossSpec
 {
-    public override string Display => "SoftmaxCrossEntropy";
+    public override string Display => LabelSmoothing == 0 ? "SoftmaxCrossEntropy" : "SoftmaxCrossEntropy(LabelSmoothing = " + Format(LabelSmoothing) + ")";
 
     public override string? OnnxOutput => "Softmax";
 
@@ -84,7 +84,10 @@ internal sealed record SoftmaxCrossEntropySpec : LossSpec
 
     protected override string ProbabilitiesDescription => "softmax of the logits";
 
-    public static LayerSpec Read(AttributeArgs a) => new SoftmaxCrossEntropySpec { AttributeIndex = a.Index, Name = a.LayerName };
+    public static LayerSpec Read(AttributeArgs a) => new SoftmaxCrossEntropySpec(a.NamedDouble("LabelSmoothing", 0)) { AttributeIndex = a.Index, Name = a.LayerName };
+
+    public override string? ArgumentError() =>
+        !(LabelSmoothing >= 0 && LabelSmoothing <= 1) ? $"LabelSmoothing must lie in [0, 1], but is {Format(LabelSmoothing)}" : null;
 
     // A vector of class scores, or a sequence [T, classes] with a label per position (next-token prediction).
     protected override string? Misfit(EquatableArray<int> shape) =>
@@ -93,7 +96,7 @@ internal sealed record SoftmaxCrossEntropySpec : LossSpec
     public override void EmitLoss(IndentedWriter w, NetworkPlan plan, string targets, string? batchRows)
     {
         string rows = plan.LabelsPerSample == 1 ? "n" : $"n * {plan.LabelsPerSample}";
-        w.Line($"float loss = {Ex.Kernels}.SoftmaxCrossEntropy(A(Probabilities, {plan.OutputSize}, n), {Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, {targets}, rows: {rows}, classes: {plan.Classes}{MeanOver(batchRows, plan.LabelsPerSample)});");
+        w.Line($"float loss = {Ex.Kernels}.SoftmaxCrossEntropy(A(Probabilities, {plan.OutputSize}, n), {Ex.D(plan.Last!)}, {Ex.A(plan.Last!)}, {targets}, rows: {rows}, classes: {plan.Classes}{MeanOver(batchRows, plan.LabelsPerSample)}{(LabelSmoothing == 0 ? string.Empty : ", labelSmoothing: " + Ex.Float(LabelSmoothing))});");
     }
 
     public override void EmitOutputs(IndentedWriter w, NetworkPlan plan) =>
