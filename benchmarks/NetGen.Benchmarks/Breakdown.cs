@@ -228,11 +228,46 @@ public static class Breakdown
                 net.Append(token, logits);
             }
         }, 200) / context.Length;
+        double first = Median(() =>
+        {
+            net.ResetContext();
+            net.Append(context[0], logits);
+        }, 2000);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"the first position alone: {first * 1000:F1} us"));
+        var byPosition = new List<double>[context.Length];
+        for (int p = 0; p < context.Length; p++)
+        {
+            byPosition[p] = new List<double>();
+        }
+
+        for (int round = 0; round < 60; round++)
+        {
+            net.ResetContext();
+            for (int p = 0; p < context.Length; p++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                net.Append(context[p], logits);
+                byPosition[p].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        }
+
+        Console.WriteLine("by position (us): " + string.Join(", ", Enumerable.Range(0, context.Length).Where(p => p % 8 == 0 || p == context.Length - 1).Select(p => string.Create(CultureInfo.InvariantCulture, $"{p}: {Median(byPosition[p]) * 1000:F0}"))));
         float[] weights = Reference(TangPoet.Vocabulary * 128), x = Reference(128), y = new float[TangPoet.Vocabulary];
         double head = Median(() => MatMul.MultiplyTransposed(y, x, weights, 1, TangPoet.Vocabulary, 128, accumulate: false), 2000);
         double weightsBytes = 4.0 * TangPoet.ParameterCount;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cached token: {cached * 1000:F1} us ({1000 / cached:F0} tokens/s; {weightsBytes / (cached / 1000) / 1e9:F1} GB/s of weights)"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"output layer alone (6768 x 128 by a vector): {head * 1000:F1} us ({4.0 * weights.Length / (head / 1000) / 1e9:F1} GB/s)"));
+        // The step's pieces, per token: the four layers' products, GELU and LayerNorm rows.
+        foreach ((string what, int inputs, int outputs, int times) in new[] { ("c_attn 128->384", 128, 384, 4), ("c_proj 128->128", 128, 128, 4), ("c_fc 128->512", 128, 512, 4), ("mlp c_proj 512->128", 512, 128, 4), ("lm_head 128->6768", 128, 6768, 1) })
+        {
+            float[] w = Reference(inputs * outputs), v = Reference(inputs), b = Reference(outputs), o = new float[outputs];
+            double t = Median(() => Kernels.DenseForward(o, v, w, b, rows: 1, inFeatures: inputs, outFeatures: outputs), 2000);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what}: {t * 1000:F1} us x {times}"));
+        }
+
+        float[] g = Reference(512), go = new float[512];
+        double gelu = Median(() => Kernels.ActivationForward(go, g, Activation.GeluExact, alpha: 0f, cols: 512), 2000);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  GELU (exact) of 512: {gelu * 1000:F1} us x 4"));
         foreach (int megabytes in new[] { 1, 7, 64 })
         {
             float[] buffer = Reference(megabytes * 1024 * 1024 / 4);
