@@ -214,24 +214,10 @@ internal sealed record AttentionOp : PlanOp
 
         // Dropout on the weights: the mask drawn in training (before a split across threads, when
         // there is one), applied to the weights as the values are summed; backward reads it again.
-        using (w.Block($"private void {Method}Forward(int n, bool training)"))
-        {
-            using (w.Block("if (training)"))
-            {
-                using (w.Block("if (!_masksDrawn)"))
-                {
-                    w.Line($"{Ex.Kernels}.DropoutMask({Ex.A(Mask)}, rate: {Ex.Float(Dropout)}, RandomSource);");
-                }
-
-                w.Line($"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes}, dropoutMask: {Ex.A(Mask)});");
-            }
-
-            using (w.Block("else"))
-            {
-                w.Line($"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes});");
-            }
-        }
-
+        DropoutOp.EmitForward(
+            w, Method, Mask, Dropout,
+            $"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes}, dropoutMask: {Ex.A(Mask)});",
+            $"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes});");
         w.Line();
         w.Line($"private void {Method}Backward(int n) =>");
         w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, W({Scratch}, {Length}), {sizes}, dropoutMask: {Ex.A(Mask)});");

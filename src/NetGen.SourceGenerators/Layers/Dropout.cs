@@ -56,25 +56,38 @@ internal sealed record DropoutOp : PlanOp
     public override void EmitOnnx(OnnxBuilder onnx) =>
         onnx.Node("Identity", Name, new[] { onnx.In(Input) }, new[] { onnx.Out(Output) });
 
-    public override void EmitMethods(IndentedWriter w)
+    /// <summary>
+    /// The forward method of an op with a dropout mask: in training, the mask drawn (unless a batch
+    /// split across threads had it drawn before the split) and <paramref name="training"/>; at
+    /// inference, <paramref name="inference"/>.
+    /// </summary>
+    public static void EmitForward(IndentedWriter w, string method, Tensor mask, double rate, string training, string inference)
     {
-        using (w.Block($"private void {Method}Forward(int n, bool training)"))
+        using (w.Block($"private void {method}Forward(int n, bool training)"))
         {
             using (w.Block("if (training)"))
             {
                 using (w.Block("if (!_masksDrawn) // a batch split across threads has its masks drawn before the split"))
                 {
-                    w.Line($"{Ex.Kernels}.DropoutMask({Ex.A(Mask)}, rate: {Ex.Float(Rate)}, RandomSource);");
+                    w.Line($"{Ex.Kernels}.DropoutMask({Ex.A(mask)}, rate: {Ex.Float(rate)}, RandomSource);");
                 }
 
-                w.Line($"{Ex.Kernels}.DropoutApply({Ex.A(Output)}, {Ex.A(Input)}, {Ex.A(Mask)});");
+                w.Line(training);
             }
 
             using (w.Block("else"))
             {
-                w.Line($"{Ex.A(Input)}.CopyTo({Ex.A(Output)}); // identity at inference");
+                w.Line(inference);
             }
         }
+    }
+
+    public override void EmitMethods(IndentedWriter w)
+    {
+        EmitForward(
+            w, Method, Mask, Rate,
+            $"{Ex.Kernels}.DropoutApply({Ex.A(Output)}, {Ex.A(Input)}, {Ex.A(Mask)});",
+            $"{Ex.A(Input)}.CopyTo({Ex.A(Output)}); // identity at inference");
 
         w.Line();
         if (HasBackward)
