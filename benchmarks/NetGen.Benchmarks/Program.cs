@@ -13,6 +13,7 @@ using NetGen.Benchmarks;
 //   --gemm [256]         the matrix products those networks use, in GFLOP/s (256: the 256-bit tiles forced)
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
+//   --optimizers         each optimizer's update of 101,770 parameters
 switch (args)
 {
     case ["--gpt2-scale"]:
@@ -36,6 +37,9 @@ switch (args)
         return;
     case ["--generation"]:
         Breakdown.Generation();
+        return;
+    case ["--optimizers"]:
+        Breakdown.Optimizers();
         return;
 }
 

@@ -105,6 +105,8 @@ public class OnnxTests
 
     [Fact] public void Attention_without_a_mask() => Check(new EncoderNet(5, seed: 1), n => Targets(n * EncoderNet.OutputSize));
 
+    [Fact] public void Attention_with_dropout_on_its_weights_exports_its_inference_form() => Check(new AttentionDropoutNet(5, seed: 1), n => Targets(n * AttentionDropoutNet.OutputSize));
+
     [Fact]
     public void A_small_gpt_with_tied_weights_and_causal_attention()
     {
