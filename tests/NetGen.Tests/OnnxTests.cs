@@ -91,6 +91,18 @@ public class OnnxTests
     [Fact] public void Dense_per_position_with_binary_cross_entropy() => Check(new SequenceNet(5, seed: 1), n => Targets(n * SequenceNet.OutputSize).Select(v => v > 0 ? 1f : 0f).ToArray());
 
     [Fact]
+    public void A_network_without_a_loss_exports_its_last_layer()
+    {
+        var net = new InferenceOnlyNet(3, seed: 1);
+        float[] x = Reference.RandomFloats(3 * InferenceOnlyNet.InputSize, 5);
+        var expected = new float[3 * InferenceOnlyNet.OutputSize];
+        net.Forward(x, expected);
+        var stream = new MemoryStream();
+        Onnx.Save(net, stream);
+        AssertClose(expected, RunOnnx(stream.ToArray(), net, x, null, 3));
+    }
+
+    [Fact]
     public void Token_embeddings_run_on_int64_token_ids()
     {
         var net = new EmbeddingNet(5, seed: 1);

@@ -86,12 +86,12 @@ public abstract class Optimizer : IOptimizer
     {
         ArgumentNullException.ThrowIfNull(network);
         object owner = ParameterBuffers.OwnerOf(network.Parameters, out float[]? buffer) ?? network;
-        CheckOwner(owner, buffer);
+        CheckOwner(owner);
         Bind(network.ParameterCount);
         Own(owner, buffer);
     }
 
-    private void CheckOwner(object owner, float[]? buffer)
+    private void CheckOwner(object owner)
     {
         if (_owner is not null && !ReferenceEquals(_owner, owner))
         {
@@ -136,7 +136,7 @@ public abstract class Optimizer : IOptimizer
         {
             if (ParameterBuffers.OwnerOf(parameters, out float[]? buffer) is { } owner)
             {
-                CheckOwner(owner, buffer);
+                CheckOwner(owner);
                 Own(owner, buffer);
             }
         }
