@@ -278,6 +278,39 @@ public static class Breakdown
         static float[] Reference(int n) => Enumerable.Range(0, n).Select(i => ((i * 7919) % 1000) / 1000f).ToArray();
     }
 
+    /// <summary>
+    /// The MLP's SGD step at batch 1 and 32 as ComputeGradients does it (the first write of each
+    /// gradient overwrites it) against ZeroGrad then AccumulateGradients (a pass to clear the 101,770
+    /// gradients first), interleaved call by call.
+    /// </summary>
+    public static void FreshGradientsAb()
+    {
+        foreach (int batch in new[] { 1, 32 })
+        {
+            var net = new FashionMlp(batch, seed: 1);
+            var sgd = new Sgd(1e-6f);
+            float[] x = Enumerable.Range(0, batch * 784).Select(i => (i % 255) / 255f).ToArray();
+            int[] y = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+            var written = new List<double>();
+            var cleared = new List<double>();
+            for (int i = 0; i < 4000; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                net.ComputeGradients(x, y);
+                sgd.Step(net.Parameters, net.Gradients);
+                written.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                start = Stopwatch.GetTimestamp();
+                net.ZeroGrad();
+                net.AccumulateGradients(x, y);
+                sgd.Step(net.Parameters, net.Gradients);
+                cleared.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+
+            double w = Median(written), c = Median(cleared);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"MLP batch {batch}: written {w * 1000:F1} us, cleared first {c * 1000:F1} us ({c / w:F2}x)"));
+        }
+    }
+
     /// <summary>Each optimizer's update of the MLP's 101,770 parameters (the whole of a batch-1 step's optimizer time).</summary>
     public static void Optimizers()
     {

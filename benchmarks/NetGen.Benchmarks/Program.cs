@@ -14,6 +14,7 @@ using NetGen.Benchmarks;
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
 //   --optimizers         each optimizer's update of 101,770 parameters
+//   --fresh-ab           the MLP's step with gradients written afresh against cleared then added to, interleaved
 switch (args)
 {
     case ["--gpt2-scale"]:
@@ -40,6 +41,9 @@ switch (args)
         return;
     case ["--optimizers"]:
         Breakdown.Optimizers();
+        return;
+    case ["--fresh-ab"]:
+        Breakdown.FreshGradientsAb();
         return;
 }
 

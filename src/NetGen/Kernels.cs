@@ -47,7 +47,8 @@ public static partial class Kernels
 
     /// <summary>
     /// Backward of <see cref="DenseForward"/>: <c>dWeight += dOutputᵀ·input</c>, <c>dBias += Σ_r dOutput[r]</c>,
-    /// <c>dInput = dOutput·weight</c>.
+    /// <c>dInput = dOutput·weight</c> (with <paramref name="accumulate"/> false, the parameter
+    /// gradients are written instead of added to: no separate pass to clear them first).
     /// </summary>
     /// <param name="dInput">[rows, inFeatures], overwritten; empty when the input needs no gradient.</param>
     /// <param name="dWeight">[outFeatures, inFeatures], accumulated.</param>
@@ -58,20 +59,28 @@ public static partial class Kernels
     /// <param name="rows">Rows.</param>
     /// <param name="inFeatures">Input features.</param>
     /// <param name="outFeatures">Output features.</param>
-    public static void DenseBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int rows, int inFeatures, int outFeatures)
+    /// <param name="accumulate">Add to <paramref name="dWeight"/> and <paramref name="dBias"/> (the default), or overwrite them.</param>
+    public static void DenseBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int rows, int inFeatures, int outFeatures, bool accumulate = true)
     {
         ReadOnlySpan<float> dy = dOutput.Slice(0, rows * outFeatures);
         if (!dBias.IsEmpty)
         {
             Span<float> db = dBias.Slice(0, outFeatures);
-            for (int r = 0; r < rows; r++)
+            int r = 0;
+            if (!accumulate)
+            {
+                dy.Slice(0, outFeatures).CopyTo(db);
+                r = 1;
+            }
+
+            for (; r < rows; r++)
             {
                 TensorPrimitives.Add(db, dy.Slice(r * outFeatures, outFeatures), db);
             }
         }
 
-        // dW[o, i] += Σ_r dy[r, o] · x[r, i]: A = dyᵀ through strides (1, outFeatures).
-        MatMul.Multiply(dWeight, dy, 1, outFeatures, input, outFeatures, inFeatures, rows, accumulate: true);
+        // dW[o, i] (+)= Σ_r dy[r, o] · x[r, i]: A = dyᵀ through strides (1, outFeatures).
+        MatMul.Multiply(dWeight, dy, 1, outFeatures, input, outFeatures, inFeatures, rows, accumulate);
         if (!dInput.IsEmpty)
         {
             // dx[r, i] = Σ_o dy[r, o] · W[o, i].

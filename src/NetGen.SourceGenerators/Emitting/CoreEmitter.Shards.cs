@@ -245,7 +245,11 @@ internal static partial class CoreEmitter
                 OpenCase(w, "0");
                 using (w.Block("if (!first)"))
                 {
-                    w.Line("global::System.Array.Clear(_gradients); // shard 0 adds to the network's own gradients");
+                    w.Line("ClearAddedGradients(); // shard 0 adds to (or writes) the network's own gradients; the others start afresh");
+                    if (plan.Ops.Any(o => o.OverwritesGradients))
+                    {
+                        w.Line("_overwrite = true;");
+                    }
                 }
 
                 foreach (PlanOp op in plan.Ops)

@@ -17,11 +17,28 @@ internal static partial class CoreEmitter
         // A BatchNorm layer needs two samples in training: checked with the rest, before anything is written.
         var batchNorms = plan.Ops.OfType<BatchNormOp>().ToList();
         string check = batchNorms.Count > 0 ? "CheckTraining" : "Check";
+        bool overwrites = plan.Ops.Any(o => o.OverwritesGradients);
         using (w.Block($"public float ComputeGradients({parameters})"))
         {
             w.Line($"int n = {check}({x}, {targets});");
-            w.Line("ZeroGrad();");
-            w.Line($"return Backpropagate(n, {x}, {targets});");
+            w.Line("ClearAddedGradients();");
+            if (overwrites)
+            {
+                w.Line("_overwrite = true;");
+                using (w.Block("try"))
+                {
+                    w.Line($"return Backpropagate(n, {x}, {targets});");
+                }
+
+                using (w.Block("finally"))
+                {
+                    w.Line("_overwrite = false;");
+                }
+            }
+            else
+            {
+                w.Line($"return Backpropagate(n, {x}, {targets});");
+            }
         }
 
         w.Line();
@@ -48,7 +65,26 @@ internal static partial class CoreEmitter
             w.Line();
         }
 
-        w.Line("// Forward in training mode, the loss, and backward: parameter gradients are added to Gradients.");
+        // A fresh step's gradients: the layers that can write theirs do (no pass to clear them first);
+        // the others' are cleared, then added to.
+        var overwritten = new System.Collections.Generic.HashSet<string>(plan.Ops.Where(o => o.OverwritesGradients).SelectMany(o => o.ParameterTensors).Select(p => p.Const));
+        w.Line("// Clears the gradients of the parameters whose layers add to them (the others are written by their layer).");
+        using (w.Block("private void ClearAddedGradients()"))
+        {
+            var added = plan.Parameters.Where(p => !overwritten.Contains(p.Const)).ToList();
+            if (added.Count == 0)
+            {
+                w.Line("// none: every layer with parameters writes its gradients");
+            }
+
+            foreach (ParamTensor p in added)
+            {
+                w.Line($"{Ex.G(p)}.Clear();");
+            }
+        }
+
+        w.Line();
+        w.Line("// Forward in training mode, the loss, and backward: parameter gradients are added to Gradients (or written, see _overwrite).");
         using (w.Block($"private float Backpropagate(int n, {parameters})"))
         {
             if (batchNorms.Count > 0)

@@ -138,6 +138,13 @@ internal static partial class CoreEmitter
             w.Line("private bool _masksDrawn; // a batch split across threads has its dropout masks drawn before the split");
         }
 
+        if (plan.Ops.Any(o => o.OverwritesGradients))
+        {
+            w.Line(plan.Loss is null
+                ? "private const bool _overwrite = false; // no loss, no training: the backward methods are never called"
+                : "private bool _overwrite; // a backward pass that starts the gradients afresh: the layers that can write theirs instead of adding");
+        }
+
         if (plan.Loss is { } loss)
         {
             w.Line("private int _lastBatch;");

@@ -201,11 +201,25 @@ internal sealed record DenseOp : PlanOp
             w.Line($"    {Ex.D(Output)}, // d output ({rowShape}, {OutFeatures})");
             w.Line($"    {Ex.A(Input)},");
             w.Line($"    {Ex.P(Weight)},");
-            w.Line($"    {dims});");
+            if (OverwritesGradients)
+            {
+                w.Line($"    {dims},");
+                w.Line("    accumulate: !_overwrite); // a fresh step's gradients are written, not added to");
+            }
+            else
+            {
+                w.Line($"    {dims});");
+            }
         }
 
         w.Line();
     }
+
+    /// <summary>
+    /// Whether its backward writes its parameters' gradients instead of adding to them when the
+    /// gradients start afresh (ComputeGradients): a weight of its own, no penalty added before backward.
+    /// </summary>
+    public override bool OverwritesGradients => !Tied && L1 == 0 && L2 == 0;
 
     public override bool EmitStep(IndentedWriter w, StepLayout s)
     {

@@ -130,6 +130,13 @@ internal abstract record PlanOp
     /// </summary>
     public virtual IEnumerable<(Tensor Mask, double Rate)> DropoutMasks => Array.Empty<(Tensor, double)>();
 
+    /// <summary>
+    /// Whether its backward overwrites its parameters' gradients when the step's gradients start
+    /// afresh (the generated <c>_overwrite</c>), so that they need no clearing first; the other ops'
+    /// parameter gradients are cleared and added to.
+    /// </summary>
+    public virtual bool OverwritesGradients => false;
+
     /// <summary>Whether the op adds a penalty to the loss (L1/L2).</summary>
     public virtual bool HasPenalty => false;
 
