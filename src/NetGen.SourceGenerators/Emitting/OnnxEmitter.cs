@@ -78,10 +78,10 @@ internal sealed class OnnxBuilder
 
         name = unique;
 
-        string list = string.Join(", ", inputs.Select(Quote));
-        string outs = string.Join(", ", outputs.Select(Quote));
+        string list = string.Join(", ", inputs.Select(NetworkEmitter.Literal));
+        string outs = string.Join(", ", outputs.Select(NetworkEmitter.Literal));
         string tail = attributes.Length == 0 ? string.Empty : ", " + string.Join(", ", attributes);
-        _nodes.Add($"new(\"{opType}\", {Quote(name)}, new string[] {{ {list} }}, new string[] {{ {outs} }}{tail}),");
+        _nodes.Add($"new(\"{opType}\", {NetworkEmitter.Literal(name)}, new string[] {{ {list} }}, new string[] {{ {outs} }}{tail}),");
     }
 
     /// <summary>A float constant (added once under its name); returns the name.</summary>
@@ -89,7 +89,7 @@ internal sealed class OnnxBuilder
     {
         if (_constantNames.Add(name))
         {
-            _constants.Add($"new({Quote(name)}, new long[] {{ {string.Join(", ", dims)} }}, new float[] {{ {string.Join(", ", values.Select(v => Ex.Float(v)))} }}),");
+            _constants.Add($"new({NetworkEmitter.Literal(name)}, new long[] {{ {string.Join(", ", dims)} }}, new float[] {{ {string.Join(", ", values.Select(v => Ex.Float(v)))} }}),");
         }
 
         return name;
@@ -100,7 +100,7 @@ internal sealed class OnnxBuilder
     {
         if (_constantNames.Add(name))
         {
-            _constants.Add($"new({Quote(name)}, new long[] {{ {string.Join(", ", dims)} }}, new long[] {{ {string.Join(", ", values.Select(v => v.ToString(CultureInfo.InvariantCulture)))} }}),");
+            _constants.Add($"new({NetworkEmitter.Literal(name)}, new long[] {{ {string.Join(", ", dims)} }}, new long[] {{ {string.Join(", ", values.Select(v => v.ToString(CultureInfo.InvariantCulture)))} }}),");
         }
 
         return name;
@@ -118,8 +118,6 @@ internal sealed class OnnxBuilder
     public static string Ints(string name, params long[] values) => $"{Attribute}.Ints(\"{name}\", {string.Join(", ", values.Select(v => v.ToString(CultureInfo.InvariantCulture)))})";
 
     public static string Float(string name, double value) => $"{Attribute}.Single(\"{name}\", {Ex.Float(value)})";
-
-    public static string Text(string name, string value) => $"{Attribute}.String(\"{name}\", \"{value}\")";
 
     /// <summary>Writes <c>CreateOnnxGraph</c>: every op's nodes, then the output node (softmax or sigmoid where Forward returns probabilities).</summary>
     public static void Emit(IndentedWriter w, NetworkPlan plan)
@@ -157,9 +155,7 @@ internal sealed class OnnxBuilder
         }
 
         w.Line("    },");
-        w.Line($"    unsupported: {(b.Unsupported is null ? "null" : Quote(b.Unsupported))});");
+        w.Line($"    unsupported: {(b.Unsupported is null ? "null" : NetworkEmitter.Literal(b.Unsupported))});");
         w.Line();
     }
-
-    private static string Quote(string text) => "\"" + text.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 }

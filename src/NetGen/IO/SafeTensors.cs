@@ -243,8 +243,8 @@ public static class SafeTensors
 
         foreach (TensorEntry extra in file.Entries)
         {
-            // Another network's BatchNorm counters are PyTorch buffers without values NetGen keeps: ignored, as before.
-            if (!expected.Contains(extra.Name) && !counters.Contains(extra.Name) && !extra.Name.EndsWith(Counter, StringComparison.Ordinal) && allowed?.Invoke(extra.Name) != true)
+            // BatchNorm counters: this network's are read below; another layer's are PyTorch buffers NetGen keeps no value for, ignored as before.
+            if (!expected.Contains(extra.Name) && !extra.Name.EndsWith(Counter, StringComparison.Ordinal) && allowed?.Invoke(extra.Name) != true)
             {
                 throw new InvalidDataException($"{name}: tensor '{extra.Name}' is not part of this network; the file belongs to a different architecture.");
             }
