@@ -85,11 +85,19 @@ public abstract class Optimizer : IOptimizer
     public void Bind(INetwork network)
     {
         ArgumentNullException.ThrowIfNull(network);
+        if (IsOwnBuffer(network.Parameters))
+        {
+            return; // the network it is bound to (TrainStep binds on every step)
+        }
+
         object owner = ParameterBuffers.OwnerOf(network.Parameters, out float[]? buffer) ?? network;
         CheckOwner(owner);
         Bind(network.ParameterCount);
         Own(owner, buffer);
     }
+
+    private bool IsOwnBuffer(ReadOnlySpan<float> parameters) =>
+        _ownerBuffer is not null && _ownerBuffer.TryGetTarget(out float[]? known) && ParameterBuffers.IsBuffer(parameters, known);
 
     private void CheckOwner(object owner)
     {
@@ -132,7 +140,7 @@ public abstract class Optimizer : IOptimizer
 
         // Direct calls too: the parameters of a second network (even of the same size) are refused
         // before anything changes. The quick check: the buffer this optimizer already steps.
-        if (_ownerBuffer is null || !_ownerBuffer.TryGetTarget(out float[]? known) || !ParameterBuffers.IsBuffer(parameters, known))
+        if (!IsOwnBuffer(parameters))
         {
             if (ParameterBuffers.OwnerOf(parameters, out float[]? buffer) is { } owner)
             {
