@@ -252,6 +252,7 @@ public static partial class Kernels
     }
 
     // tanh(u) = 1 - 2 / (e^(2u) + 1), with u clamped so that e^(2u) stays finite.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Tanh(Vector256<float> u)
     {
         var clamped = Vector256.Min(Vector256.Max(u, Vector256.Create(-20f)), Vector256.Create(20f));
@@ -268,16 +269,5 @@ public static partial class Kernels
         {
             SoftmaxRow(output.Slice(r, cols), input.Slice(r, cols), out _, out _);
         }
-    }
-
-    // Softmax of one row, the row maximum subtracted first; returns that maximum and the sum of
-    // e^(x − max), from which the cross-entropy takes its log without a log of a tiny probability.
-    private static void SoftmaxRow(Span<float> y, ReadOnlySpan<float> x, out float max, out float sum)
-    {
-        max = TensorPrimitives.Max(x);
-        TensorPrimitives.Subtract(x, max, y);
-        TensorPrimitives.Exp(y, y);
-        sum = TensorPrimitives.Sum(y);
-        TensorPrimitives.Divide(y, sum, y);
     }
 }

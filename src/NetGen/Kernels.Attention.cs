@@ -96,9 +96,7 @@ public static partial class Kernels
         }
 
         Span<float> row = p.Slice(0, keys);
-        TensorPrimitives.Subtract(row, max, row);
-        TensorPrimitives.Exp(row, row);
-        float inverse = 1f / TensorPrimitives.Sum(row);
+        float inverse = 1f / ExpShifted(row, row, max, 1f);
         TensorPrimitives.Multiply(row, inverse, row);
         p.Slice(keys).Clear();
         Span<float> yh = y.Slice(h * hs, hs);

@@ -33,6 +33,7 @@ public static partial class Kernels
         return x < 0 ? -e : e;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Erf(Vector256<float> x)
     {
         var a = Vector256.Abs(x);
@@ -46,6 +47,20 @@ public static partial class Kernels
         return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256<float>.Zero), -e, e);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Erf(Vector512<float> x)
+    {
+        var a = Vector512.Abs(x);
+        var t = Vector512<float>.One / (Vector512<float>.One + (Vector512.Create(ErfP) * a));
+        var poly = Simd.Fma(t, Vector512.Create(ErfA5), Vector512.Create(ErfA4));
+        poly = Simd.Fma(t, poly, Vector512.Create(ErfA3));
+        poly = Simd.Fma(t, poly, Vector512.Create(ErfA2));
+        poly = Simd.Fma(t, poly, Vector512.Create(ErfA1));
+        poly *= t;
+        var e = Vector512<float>.One - (poly * Simd.Exp(-(a * a)));
+        return Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<float>.Zero), -e, e);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GeluExactForward(Span<float> output, ReadOnlySpan<float> input)
     {
@@ -53,7 +68,18 @@ public static partial class Kernels
         ref float x = ref MemoryMarshal.GetReference(input);
         ref float y = ref MemoryMarshal.GetReference(output);
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (MatMul.UseVectors && MatMul.Use512)
+        {
+            var half = Vector512.Create(0.5f);
+            var r2 = Vector512.Create(InverseSqrt2);
+            for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+            {
+                var vx = Vector512.LoadUnsafe(ref x, (nuint)i);
+                (half * vx * (Vector512<float>.One + Erf(vx * r2))).StoreUnsafe(ref y, (nuint)i);
+            }
+        }
+
+        if (MatMul.UseVectors)
         {
             var half = Vector256.Create(0.5f);
             var r2 = Vector256.Create(InverseSqrt2);
@@ -79,7 +105,21 @@ public static partial class Kernels
         ref float dy = ref MemoryMarshal.GetReference(dOutput);
         ref float dx = ref MemoryMarshal.GetReference(dInput);
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (MatMul.UseVectors && MatMul.Use512)
+        {
+            var half = Vector512.Create(0.5f);
+            var r2 = Vector512.Create(InverseSqrt2);
+            var r2pi = Vector512.Create(InverseSqrt2Pi);
+            for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+            {
+                var vx = Vector512.LoadUnsafe(ref x, (nuint)i);
+                var cdf = half * (Vector512<float>.One + Erf(vx * r2));
+                var pdf = r2pi * Simd.Exp(-(half * vx * vx));
+                ((cdf + (vx * pdf)) * Vector512.LoadUnsafe(ref dy, (nuint)i)).StoreUnsafe(ref dx, (nuint)i);
+            }
+        }
+
+        if (MatMul.UseVectors)
         {
             var half = Vector256.Create(0.5f);
             var r2 = Vector256.Create(InverseSqrt2);
