@@ -31,7 +31,11 @@ public static partial class Kernels
     /// applied to the weights as the values are summed: <c>y = (p ⊙ m)·v</c>. The undropped
     /// weights are what <paramref name="probabilities"/> keeps.
     /// </param>
-    public static void AttentionForward(Span<float> output, Span<float> probabilities, ReadOnlySpan<float> qkv, int sequences, int length, int dimension, int heads, bool causal, ReadOnlySpan<float> dropoutMask = default)
+    /// <param name="scratch">
+    /// At least <see cref="AttentionScratchSize"/> values: the heads go through matrix products (the
+    /// generated networks' way); smaller or empty: one query row at a time (same results to rounding).
+    /// </param>
+    public static void AttentionForward(Span<float> output, Span<float> probabilities, ReadOnlySpan<float> qkv, int sequences, int length, int dimension, int heads, bool causal, ReadOnlySpan<float> dropoutMask = default, Span<float> scratch = default)
     {
         CheckAttention(sequences, length, dimension, heads);
         CheckSame(qkv.Length, sequences * length * 3 * dimension, nameof(qkv));
@@ -42,11 +46,21 @@ public static partial class Kernels
             CheckSame(dropoutMask.Length, probabilities.Length, nameof(dropoutMask));
         }
 
+        bool products = scratch.Length >= AttentionScratchSize(length, dimension, heads);
         for (int b = 0; b < sequences; b++)
         {
             ReadOnlySpan<float> rows = qkv.Slice(b * length * 3 * dimension, length * 3 * dimension);
             for (int h = 0; h < heads; h++)
             {
+                if (products)
+                {
+                    int block = ((b * heads) + h) * length * length;
+                    AttendHeadByProducts(
+                        output.Slice(b * length * dimension, length * dimension), probabilities.Slice(block, length * length), rows,
+                        length, dimension, heads, h, causal, dropoutMask.IsEmpty ? default : dropoutMask.Slice(block, length * length), scratch);
+                    continue;
+                }
+
                 for (int t = 0; t < length; t++)
                 {
                     int at = (((b * heads) + h) * length + t) * length;
@@ -116,7 +130,10 @@ public static partial class Kernels
     /// <param name="dOutput">[sequences, T, D].</param>
     /// <param name="qkv">[sequences, T, 3D], the forward input.</param>
     /// <param name="probabilities">[sequences, heads, T, T], from the forward pass.</param>
-    /// <param name="scratch">At least T values of working space.</param>
+    /// <param name="scratch">
+    /// At least <see cref="AttentionScratchSize"/> values: matrix products per head; at least T: one query
+    /// row at a time (same results to rounding).
+    /// </param>
     /// <param name="sequences">Sequences.</param>
     /// <param name="length">T.</param>
     /// <param name="dimension">D.</param>
@@ -130,6 +147,24 @@ public static partial class Kernels
         if (!dropoutMask.IsEmpty)
         {
             CheckSame(dropoutMask.Length, sequences * heads * length * length, nameof(dropoutMask));
+        }
+
+        if (scratch.Length >= AttentionScratchSize(length, dimension, heads))
+        {
+            for (int b = 0; b < sequences; b++)
+            {
+                int at = b * length * 3 * dimension;
+                for (int h = 0; h < heads; h++)
+                {
+                    int block = ((b * heads) + h) * length * length;
+                    AttendHeadBackwardByProducts(
+                        dQkv.Slice(at, length * 3 * dimension), dOutput.Slice(b * length * dimension, length * dimension), qkv.Slice(at, length * 3 * dimension),
+                        probabilities.Slice(block, length * length), length, dimension, heads, h, causal,
+                        dropoutMask.IsEmpty ? default : dropoutMask.Slice(block, length * length), scratch);
+                }
+            }
+
+            return;
         }
 
         dQkv.Clear();

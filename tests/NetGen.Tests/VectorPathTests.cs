@@ -3,8 +3,8 @@ using System.Runtime.Intrinsics;
 namespace NetGen.Tests;
 
 /// <summary>
-/// The exponential and the kernels built on it (softmax, the cross-entropy, both GELUs, tanh) on each
-/// vector path, forced in turn as <see cref="MatMulPathTests"/> forces the products' paths, against
+/// The exponential and the kernels built on it (softmax, the cross-entropy, both GELUs, tanh), and
+/// attention by matrix products against its row-by-row form, on each vector path, forced in turn as <see cref="MatMulPathTests"/> forces the products' paths, against
 /// double-precision references. In MatMul's collection: the switches are process-wide.
 /// </summary>
 [Collection(nameof(MatMulPathTests))]
@@ -84,6 +84,40 @@ public class VectorPathTests
             // The derivatives cancel the same way in 1 + t and 1 − t², then are multiplied by up to
             // 0.5·|x|·du ≈ 5 (x = −4, tanh form): 1e-6 measured there, against derivatives of order 1.
             Reference.AssertClose(dx, dInput, 2e-6, 1e-5, $"d {activation} {what}");
+        });
+    }
+
+    [Theory]
+    [InlineData(1, 8, 1, true)]
+    [InlineData(5, 24, 2, true)]
+    [InlineData(17, 24, 2, false)]
+    [InlineData(64, 128, 4, true)]
+    [InlineData(9, 64, 2, false)]
+    public void Attention_by_matrix_products_matches_the_row_by_row_form(int length, int dimension, int heads, bool causal)
+    {
+        const int sequences = 2;
+        float[] qkv = Reference.RandomFloats(sequences * length * 3 * dimension, 21, 2f);
+        float[] dOutput = Reference.RandomFloats(sequences * length * dimension, 22);
+        int weights = sequences * heads * length * length;
+        var dropout = new SeededRandom(23);
+        float[] mask = Enumerable.Range(0, weights).Select(_ => dropout.NextSingle() < 0.25f ? 0f : 1f / 0.75f).ToArray();
+        var scratch = new float[Kernels.AttentionScratchSize(length, dimension, heads)];
+        Assert.Equal((7 * length * (dimension / heads)) + (length * length), scratch.Length);
+        ForEachPath(what =>
+        {
+            foreach (float[]? m in new[] { null, mask })
+            {
+                string with = $"T {length}, D {dimension}, {heads} heads, causal {causal}, dropout {m is not null} {what}";
+                float[] rowOut = new float[sequences * length * dimension], rowP = new float[weights], rowD = new float[qkv.Length];
+                float[] out2 = new float[rowOut.Length], p2 = new float[weights], d2 = Enumerable.Repeat(float.NaN, qkv.Length).ToArray();
+                Kernels.AttentionForward(rowOut, rowP, qkv, sequences, length, dimension, heads, causal, m);
+                Kernels.AttentionBackward(rowD, dOutput, qkv, rowP, new float[length], sequences, length, dimension, heads, causal, m);
+                Kernels.AttentionForward(out2, p2, qkv, sequences, length, dimension, heads, causal, m, scratch);
+                Kernels.AttentionBackward(d2, dOutput, qkv, p2, scratch, sequences, length, dimension, heads, causal, m);
+                Reference.AssertClose(rowP.Select(v => (double)v).ToArray(), p2, 1e-7, 1e-5, "weights " + with);
+                Reference.AssertClose(rowOut.Select(v => (double)v).ToArray(), out2, 1e-6, 1e-5, "output " + with);
+                Reference.AssertClose(rowD.Select(v => (double)v).ToArray(), d2, 1e-6, 1e-5, "d qkv (every value written) " + with);
+            }
         });
     }
 

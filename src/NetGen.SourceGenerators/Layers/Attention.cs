@@ -83,7 +83,7 @@ internal sealed record MultiHeadAttentionSpec(int Heads, bool Causal, bool UseBi
             Probabilities = builder.AddTensor(m + "Att", site.Name + " attention weights, softmax over keys", Shapes.Of(Heads, length, length), requiresGrad: false),
             Dropout = Dropout,
             Mask = Dropout > 0 ? builder.AddTensor(m + "AttMask", site.Name + " dropout mask of the attention weights (0 or 1/(1-p))", Shapes.Of(Heads, length, length), requiresGrad: false) : null,
-            Scratch = builder.AddScratch(length),
+            Scratch = builder.AddSharedScratch("attention", AttentionOp.ScratchSize(length, dimension, Heads)),
             Output = builder.AddTensor(m + "Heads", site.Name + " heads side by side, before c_proj", x.Shape, requiresGrad: true),
         };
         builder.AddOp(attention);
@@ -126,8 +126,13 @@ internal sealed record AttentionOp : PlanOp
     /// <summary>The softmax weights [heads, T, T], kept for the backward pass.</summary>
     public Tensor Probabilities { get; init; } = null!;
 
-    /// <summary>Offset of the backward pass's T values of scratch.</summary>
+    /// <summary>Offset of the scratch both passes use for their per-head matrix products (<see cref="ScratchSize(int, int, int)"/> values, shared by the attention layers).</summary>
     public int Scratch { get; init; }
+
+    /// <summary>As Kernels.AttentionScratchSize: seven [T, hs] matrices and one [T, T].</summary>
+    public static int ScratchSize(int length, int dimension, int heads) => Shapes.Clamp((7L * length * (dimension / heads)) + ((long)length * length));
+
+    private string ScratchArgument => $"W({Scratch}, {ScratchSize(Length, Dimension, Heads)})";
 
     /// <summary>Dropout on the attention weights in training (0: none).</summary>
     public double Dropout { get; init; }
@@ -204,10 +209,10 @@ internal sealed record AttentionOp : PlanOp
         if (Mask is null)
         {
             w.Line($"private void {Method}Forward(int n) =>");
-            w.Line($"    {Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes});");
+            w.Line($"    {Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes}, scratch: {ScratchArgument});");
             w.Line();
             w.Line($"private void {Method}Backward(int n) =>");
-            w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, W({Scratch}, {Length}), {sizes});");
+            w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, {ScratchArgument}, {sizes});");
             w.Line();
             return;
         }
@@ -216,11 +221,11 @@ internal sealed record AttentionOp : PlanOp
         // there is one), applied to the weights as the values are summed; backward reads it again.
         DropoutOp.EmitForward(
             w, Method, Mask, Dropout,
-            $"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes}, dropoutMask: {Ex.A(Mask)});",
-            $"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes});");
+            $"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes}, dropoutMask: {Ex.A(Mask)}, scratch: {ScratchArgument});",
+            $"{Ex.Kernels}.AttentionForward({Ex.A(Output)}, {Ex.A(Probabilities)}, {Ex.A(Input)}, {sizes}, scratch: {ScratchArgument});");
         w.Line();
         w.Line($"private void {Method}Backward(int n) =>");
-        w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, W({Scratch}, {Length}), {sizes}, dropoutMask: {Ex.A(Mask)});");
+        w.Line($"    {Ex.Kernels}.AttentionBackward({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.A(Probabilities)}, {ScratchArgument}, {sizes}, dropoutMask: {Ex.A(Mask)});");
         w.Line();
     }
 }

@@ -104,10 +104,29 @@ internal sealed class PlanBuilder
     }
 
     /// <summary>Reserves <paramref name="size"/> values of per-batch scratch; returns its offset.</summary>
+    private readonly Dictionary<string, (int Offset, int Size)> _sharedScratch = new();
+
     public int AddScratch(int size)
     {
         int offset = ScratchSize;
         ScratchSize += size;
+        return offset;
+    }
+
+    /// <summary>
+    /// Reserves scratch that ops of one kind share because each uses it only within one call (the
+    /// attention layers' per-head matrices): the same offset for every request under
+    /// <paramref name="key"/> that fits the first; a larger request gets its own.
+    /// </summary>
+    public int AddSharedScratch(string key, int size)
+    {
+        if (_sharedScratch.TryGetValue(key, out (int Offset, int Size) shared) && size <= shared.Size)
+        {
+            return shared.Offset;
+        }
+
+        int offset = AddScratch(size);
+        _sharedScratch[key] = (offset, size);
         return offset;
     }
 
