@@ -36,30 +36,35 @@ public static partial class MatMul
             x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = x40 = x41 = x50 = x51 = Vector256<float>.Zero;
         }
 
+        nint r1 = rs, aStep = cs, bStep = ldb; // see Outer8x32
+        ref float a0 = ref a;
+        ref float a3 = ref Unsafe.Add(ref a, 3 * r1);
+        ref float bp = ref b;
         for (int p = 0; p < k; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * ldb);
             var b0 = Vector256.LoadUnsafe(ref bp);
             var b1 = Vector256.LoadUnsafe(ref bp, (nuint)w);
-            ref float ap = ref Unsafe.Add(ref a, p * cs);
-            var v = Vector256.Create(ap);
+            var v = Vector256.Create(a0);
             x00 = Simd.Fma(v, b0, x00);
             x01 = Simd.Fma(v, b1, x01);
-            v = Vector256.Create(Unsafe.Add(ref ap, rs));
+            v = Vector256.Create(Unsafe.Add(ref a0, r1));
             x10 = Simd.Fma(v, b0, x10);
             x11 = Simd.Fma(v, b1, x11);
-            v = Vector256.Create(Unsafe.Add(ref ap, 2 * rs));
+            v = Vector256.Create(Unsafe.Add(ref a0, 2 * r1));
             x20 = Simd.Fma(v, b0, x20);
             x21 = Simd.Fma(v, b1, x21);
-            v = Vector256.Create(Unsafe.Add(ref ap, 3 * rs));
+            v = Vector256.Create(a3);
             x30 = Simd.Fma(v, b0, x30);
             x31 = Simd.Fma(v, b1, x31);
-            v = Vector256.Create(Unsafe.Add(ref ap, 4 * rs));
+            v = Vector256.Create(Unsafe.Add(ref a3, r1));
             x40 = Simd.Fma(v, b0, x40);
             x41 = Simd.Fma(v, b1, x41);
-            v = Vector256.Create(Unsafe.Add(ref ap, 5 * rs));
+            v = Vector256.Create(Unsafe.Add(ref a3, 2 * r1));
             x50 = Simd.Fma(v, b0, x50);
             x51 = Simd.Fma(v, b1, x51);
+            a0 = ref Unsafe.Add(ref a0, aStep);
+            a3 = ref Unsafe.Add(ref a3, aStep);
+            bp = ref Unsafe.Add(ref bp, bStep);
         }
 
         x00.StoreUnsafe(ref c0); x01.StoreUnsafe(ref c0, (nuint)w);
@@ -92,24 +97,27 @@ public static partial class MatMul
             x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = Vector256<float>.Zero;
         }
 
+        nint r1 = rs, r3 = 3 * (nint)rs, aStep = cs, bStep = ldb; // see Outer8x32
+        ref float ap = ref a;
+        ref float bp = ref b;
         for (int p = 0; p < k; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * ldb);
             var b0 = Vector256.LoadUnsafe(ref bp);
             var b1 = Vector256.LoadUnsafe(ref bp, (nuint)w);
-            ref float ap = ref Unsafe.Add(ref a, p * cs);
             var a0 = Vector256.Create(ap);
             x00 = Simd.Fma(a0, b0, x00);
             x01 = Simd.Fma(a0, b1, x01);
-            var a1 = Vector256.Create(Unsafe.Add(ref ap, rs));
+            var a1 = Vector256.Create(Unsafe.Add(ref ap, r1));
             x10 = Simd.Fma(a1, b0, x10);
             x11 = Simd.Fma(a1, b1, x11);
-            var a2 = Vector256.Create(Unsafe.Add(ref ap, 2 * rs));
+            var a2 = Vector256.Create(Unsafe.Add(ref ap, 2 * r1));
             x20 = Simd.Fma(a2, b0, x20);
             x21 = Simd.Fma(a2, b1, x21);
-            var a3 = Vector256.Create(Unsafe.Add(ref ap, 3 * rs));
+            var a3 = Vector256.Create(Unsafe.Add(ref ap, r3));
             x30 = Simd.Fma(a3, b0, x30);
             x31 = Simd.Fma(a3, b1, x31);
+            ap = ref Unsafe.Add(ref ap, aStep);
+            bp = ref Unsafe.Add(ref bp, bStep);
         }
 
         x00.StoreUnsafe(ref c0); x01.StoreUnsafe(ref c0, (nuint)w);
@@ -124,12 +132,16 @@ public static partial class MatMul
         int w = Vector256<float>.Count;
         Vector256<float> x0 = accumulate ? Vector256.LoadUnsafe(ref c) : Vector256<float>.Zero;
         Vector256<float> x1 = accumulate ? Vector256.LoadUnsafe(ref c, (nuint)w) : Vector256<float>.Zero;
+        nint aStep = cs, bStep = ldb;
+        ref float ap = ref a;
+        ref float bp = ref b;
         for (int p = 0; p < k; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * ldb);
-            var a0 = Vector256.Create(Unsafe.Add(ref a, p * cs));
+            var a0 = Vector256.Create(ap);
             x0 = Simd.Fma(a0, Vector256.LoadUnsafe(ref bp), x0);
             x1 = Simd.Fma(a0, Vector256.LoadUnsafe(ref bp, (nuint)w), x1);
+            ap = ref Unsafe.Add(ref ap, aStep);
+            bp = ref Unsafe.Add(ref bp, bStep);
         }
 
         x0.StoreUnsafe(ref c);
@@ -159,24 +171,27 @@ public static partial class MatMul
             x00 = x01 = x10 = x11 = x20 = x21 = x30 = x31 = Vector512<float>.Zero;
         }
 
+        nint r1 = rs, r3 = 3 * (nint)rs, aStep = cs, bStep = ldb; // see Outer8x32
+        ref float ap = ref a;
+        ref float bp = ref b;
         for (int p = 0; p < k; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * ldb);
             var b0 = Vector512.LoadUnsafe(ref bp);
             var b1 = Vector512.LoadUnsafe(ref bp, (nuint)w);
-            ref float ap = ref Unsafe.Add(ref a, p * cs);
             var a0 = Vector512.Create(ap);
             x00 = Simd.Fma(a0, b0, x00);
             x01 = Simd.Fma(a0, b1, x01);
-            var a1 = Vector512.Create(Unsafe.Add(ref ap, rs));
+            var a1 = Vector512.Create(Unsafe.Add(ref ap, r1));
             x10 = Simd.Fma(a1, b0, x10);
             x11 = Simd.Fma(a1, b1, x11);
-            var a2 = Vector512.Create(Unsafe.Add(ref ap, 2 * rs));
+            var a2 = Vector512.Create(Unsafe.Add(ref ap, 2 * r1));
             x20 = Simd.Fma(a2, b0, x20);
             x21 = Simd.Fma(a2, b1, x21);
-            var a3 = Vector512.Create(Unsafe.Add(ref ap, 3 * rs));
+            var a3 = Vector512.Create(Unsafe.Add(ref ap, r3));
             x30 = Simd.Fma(a3, b0, x30);
             x31 = Simd.Fma(a3, b1, x31);
+            ap = ref Unsafe.Add(ref ap, aStep);
+            bp = ref Unsafe.Add(ref bp, bStep);
         }
 
         x00.StoreUnsafe(ref c0); x01.StoreUnsafe(ref c0, (nuint)w);
@@ -217,36 +232,45 @@ public static partial class MatMul
             x40 = x41 = x50 = x51 = x60 = x61 = x70 = x71 = Vector512<float>.Zero;
         }
 
+        // The addresses advance by a step each iteration and the rows' offsets are native-sized
+        // loop invariants, so that the loop body is the 16 FMAs and their 10 loads: indexing with
+        // p·ldb and r·rs recomputed (and sign-extended) per step put about 20 integer instructions
+        // beside them, and the loop was bound by instruction issue rather than by the FMA units.
+        nint r1 = rs, r3 = 3 * (nint)rs, aStep = cs, bStep = ldb;
+        ref float a0 = ref a;
+        ref float a4 = ref Unsafe.Add(ref a, 4 * r1);
+        ref float bp = ref b;
         for (int p = 0; p < k; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * ldb);
             var b0 = Vector512.LoadUnsafe(ref bp);
             var b1 = Vector512.LoadUnsafe(ref bp, (nuint)w);
-            ref float ap = ref Unsafe.Add(ref a, p * cs);
-            var v = Vector512.Create(ap);
+            var v = Vector512.Create(a0);
             x00 = Simd.Fma(v, b0, x00);
             x01 = Simd.Fma(v, b1, x01);
-            v = Vector512.Create(Unsafe.Add(ref ap, rs));
+            v = Vector512.Create(Unsafe.Add(ref a0, r1));
             x10 = Simd.Fma(v, b0, x10);
             x11 = Simd.Fma(v, b1, x11);
-            v = Vector512.Create(Unsafe.Add(ref ap, 2 * rs));
+            v = Vector512.Create(Unsafe.Add(ref a0, 2 * r1));
             x20 = Simd.Fma(v, b0, x20);
             x21 = Simd.Fma(v, b1, x21);
-            v = Vector512.Create(Unsafe.Add(ref ap, 3 * rs));
+            v = Vector512.Create(Unsafe.Add(ref a0, r3));
             x30 = Simd.Fma(v, b0, x30);
             x31 = Simd.Fma(v, b1, x31);
-            v = Vector512.Create(Unsafe.Add(ref ap, 4 * rs));
+            v = Vector512.Create(a4);
             x40 = Simd.Fma(v, b0, x40);
             x41 = Simd.Fma(v, b1, x41);
-            v = Vector512.Create(Unsafe.Add(ref ap, 5 * rs));
+            v = Vector512.Create(Unsafe.Add(ref a4, r1));
             x50 = Simd.Fma(v, b0, x50);
             x51 = Simd.Fma(v, b1, x51);
-            v = Vector512.Create(Unsafe.Add(ref ap, 6 * rs));
+            v = Vector512.Create(Unsafe.Add(ref a4, 2 * r1));
             x60 = Simd.Fma(v, b0, x60);
             x61 = Simd.Fma(v, b1, x61);
-            v = Vector512.Create(Unsafe.Add(ref ap, 7 * rs));
+            v = Vector512.Create(Unsafe.Add(ref a4, r3));
             x70 = Simd.Fma(v, b0, x70);
             x71 = Simd.Fma(v, b1, x71);
+            a0 = ref Unsafe.Add(ref a0, aStep);
+            a4 = ref Unsafe.Add(ref a4, aStep);
+            bp = ref Unsafe.Add(ref bp, bStep);
         }
 
         x00.StoreUnsafe(ref c0); x01.StoreUnsafe(ref c0, (nuint)w);
@@ -265,12 +289,16 @@ public static partial class MatMul
         int w = Vector512<float>.Count;
         Vector512<float> x0 = accumulate ? Vector512.LoadUnsafe(ref c) : Vector512<float>.Zero;
         Vector512<float> x1 = accumulate ? Vector512.LoadUnsafe(ref c, (nuint)w) : Vector512<float>.Zero;
+        nint aStep = cs, bStep = ldb;
+        ref float ap = ref a;
+        ref float bp = ref b;
         for (int p = 0; p < k; p++)
         {
-            ref float bp = ref Unsafe.Add(ref b, p * ldb);
-            var a0 = Vector512.Create(Unsafe.Add(ref a, p * cs));
+            var a0 = Vector512.Create(ap);
             x0 = Simd.Fma(a0, Vector512.LoadUnsafe(ref bp), x0);
             x1 = Simd.Fma(a0, Vector512.LoadUnsafe(ref bp, (nuint)w), x1);
+            ap = ref Unsafe.Add(ref ap, aStep);
+            bp = ref Unsafe.Add(ref bp, bStep);
         }
 
         x0.StoreUnsafe(ref c);
