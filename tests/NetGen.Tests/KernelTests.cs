@@ -14,6 +14,10 @@ public class KernelTests
         // The 8-row tiles of 512-bit vectors, with 4-row and single-row remainders, 32- and 16-column
         // tiles and both cache blocks.
         { 13, 70, 40 }, { 17, 600, 260 }, { 8, 48, 9 },
+
+        // A·Bᵀ's packed panels: groups of four strips with a shorter last group, blocks of 128 steps
+        // of k with a remainder, k not a multiple of the 8x8 transposition.
+        { 9, 168, 131 }, { 12, 200, 300 },
     };
 
     [Fact]
