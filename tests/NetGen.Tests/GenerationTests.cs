@@ -107,4 +107,36 @@ public class GenerationTests
         sampler.Random.Reset(7);
         Assert.Equal(Enumerable.Range(0, 50).Select(_ => again.Sample(logits)), Enumerable.Range(0, 50).Select(_ => sampler.Sample(logits)));
     }
+
+    [Theory]
+    [InlineData(1003, 37, 0.7f)]
+    [InlineData(6768, 200, 0.8f)]
+    [InlineData(999, 0, 1.3f)]
+    public void Sampling_a_large_vocabulary_keeps_the_top_k_and_their_softmax_proportions(int vocabulary, int topK, float temperature)
+    {
+        var random = new SeededRandom(31);
+        float[] logits = Enumerable.Range(0, vocabulary).Select(_ => random.NextNormal() * 2f).ToArray();
+        logits[vocabulary - 1] = logits.Max() + 0.5f; // the most likely token in the scalar tail
+        logits[5] = logits[vocabulary - 1];            // tied with one in the first block
+        int kept = topK == 0 ? vocabulary : topK;
+        float threshold = logits.OrderByDescending(v => v).ElementAt(kept - 1);
+        double max = logits.Max();
+        double[] weights = logits.Select(v => v >= threshold ? Math.Exp((v - max) / temperature) : 0).ToArray();
+        double z = weights.Sum();
+        var sampler = new TokenSampler(vocabulary, temperature, topK, seed: 3);
+        var counts = new int[vocabulary];
+        const int draws = 60000;
+        for (int i = 0; i < draws; i++)
+        {
+            counts[sampler.Sample(logits)]++;
+        }
+
+        Assert.Equal(0, counts.Where((c, i) => logits[i] < threshold).Sum());
+        foreach (int i in Enumerable.Range(0, vocabulary).OrderByDescending(i => weights[i]).Take(4))
+        {
+            Assert.Equal(weights[i] / z, counts[i] / (double)draws, 0.01);
+        }
+
+        Assert.Equal(5, TokenSampler.Greedy(vocabulary).Sample(logits)); // the first of the two largest
+    }
 }
