@@ -124,6 +124,55 @@ public static class Breakdown
         }
     }
 
+    /// <summary>
+    /// One thread against two in alternating blocks of 250 ms (each block steps one network only, as
+    /// training does), so that the pool's threads stay awake between steps; the median of each
+    /// block's median per workload. <see cref="ThreadsAb"/>'s step-by-step interleaving lets the
+    /// workers park during the other network's step when it is longer than their 0.5 ms spin.
+    /// </summary>
+    public static void ThreadsBlocks()
+    {
+        Console.WriteLine("| workload | 1 thread | 2 threads | speed-up | blocks |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach (string workload in new[] { "mlp-256", "mlp-32", "cnn-adam-64", "gpt-12" })
+        {
+            var nets = new[] { new Workloads { Workload = workload, Threads = 1 }, new Workloads { Workload = workload, Threads = 2 } };
+            var blocks = new[] { new List<double>(), new List<double>() };
+            foreach (var net in nets)
+            {
+                net.Setup();
+                for (int i = 0; i < 20; i++)
+                {
+                    net.Step();
+                }
+            }
+
+            for (int round = 0; round < 12; round++)
+            {
+                for (int k = 0; k < 2; k++)
+                {
+                    int which = (round + k) % 2;
+                    var times = new List<double>();
+                    var clock = Stopwatch.StartNew();
+                    while (clock.ElapsedMilliseconds < 250 || times.Count < 3)
+                    {
+                        long start = Stopwatch.GetTimestamp();
+                        nets[which].Step();
+                        times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    }
+
+                    times.Sort();
+                    blocks[which].Add(times[times.Count / 2]);
+                }
+            }
+
+            blocks[0].Sort();
+            blocks[1].Sort();
+            double one = blocks[0][blocks[0].Count / 2], two = blocks[1][blocks[1].Count / 2];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {workload} | {Ms(one)} ms | {Ms(two)} ms | {one / two:F2}x | {blocks[0].Count} |"));
+        }
+    }
+
     /// <summary>The sample CNN's step with convolutions sample by sample against several samples per product, interleaved, at 1 and 2 threads.</summary>
     public static void ConvAb()
     {

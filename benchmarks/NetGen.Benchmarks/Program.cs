@@ -9,6 +9,7 @@ using NetGen.Benchmarks;
 //   --gpt2-scale         GPT-2 small at batch 1: one forward pass and one training step, timed once
 //   --breakdown          each generated op's forward and backward time in the MLP, the sample CNN and the GPT
 //   --threads-ab         each workload on 1 and 2 threads, interleaved step by step (ratios on a noisy machine)
+//   --threads-blocks     the same in alternating blocks of 250 ms, so that the pool's threads stay awake
 //   --conv-ab            the sample CNN's convolutions sample by sample against several samples per product
 //   --gemm [256]         the matrix products those networks use, in GFLOP/s (256: the 256-bit tiles forced)
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
@@ -25,6 +26,9 @@ switch (args)
         return;
     case ["--threads-ab"]:
         Breakdown.ThreadsAb();
+        return;
+    case ["--threads-blocks"]:
+        Breakdown.ThreadsBlocks();
         return;
     case ["--conv-ab"]:
         Breakdown.ConvAb();
