@@ -17,12 +17,11 @@ public static partial class Kernels
     /// </summary>
     /// <param name="mean">[channels], written.</param>
     /// <param name="squares">[channels], written: Σ (x − mean)².</param>
-    /// <param name="deviations">[rows, channels, spatial]: working space (the layer's output, written afterwards).</param>
     /// <param name="input">[rows, channels, spatial].</param>
     /// <param name="rows">The shard's samples.</param>
     /// <param name="channels">Channels.</param>
     /// <param name="spatial">Values per channel per sample.</param>
-    public static void BatchNormShardMoments(Span<float> mean, Span<float> squares, Span<float> deviations, ReadOnlySpan<float> input, int rows, int channels, int spatial)
+    public static void BatchNormShardMoments(Span<float> mean, Span<float> squares, ReadOnlySpan<float> input, int rows, int channels, int spatial)
     {
         double count = (double)rows * spatial;
         for (int c = 0; c < channels; c++)
@@ -37,10 +36,7 @@ public static partial class Kernels
             double total = 0;
             for (int r = 0; r < rows; r++)
             {
-                int o = ((r * channels) + c) * spatial;
-                Span<float> d = deviations.Slice(o, spatial);
-                TensorPrimitives.Subtract(input.Slice(o, spatial), m, d);
-                total += TensorPrimitives.SumOfSquares(d);
+                total += SumOfSquaredDeviations(input.Slice(((r * channels) + c) * spatial, spatial), m);
             }
 
             mean[c] = m;
@@ -110,13 +106,11 @@ public static partial class Kernels
     {
         for (int c = 0; c < channels; c++)
         {
-            float scale = gamma[c] * inverseStd[c], shift = beta[c] - (mean[c] * scale);
+            float scale = gamma[c] * inverseStd[c];
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                Span<float> y = output.Slice(o, spatial);
-                TensorPrimitives.Multiply(input.Slice(o, spatial), scale, y);
-                TensorPrimitives.Add(y, shift, y);
+                ScaleShift(output.Slice(o, spatial), input.Slice(o, spatial), mean[c], scale, beta[c]);
             }
         }
     }
@@ -133,7 +127,6 @@ public static partial class Kernels
     /// <param name="spatial">Values per channel per sample.</param>
     public static void BatchNormShardGradientSums(Span<float> sumDy, Span<float> sumDyXhat, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd, int rows, int channels, int spatial)
     {
-        Span<float> deviation = stackalloc float[256];
         for (int c = 0; c < channels; c++)
         {
             float m = mean[c];
@@ -143,13 +136,7 @@ public static partial class Kernels
                 int o = ((r * channels) + c) * spatial;
                 ReadOnlySpan<float> g = dOutput.Slice(o, spatial);
                 dy += TensorPrimitives.Sum(g);
-                for (int s0 = 0; s0 < spatial; s0 += deviation.Length)
-                {
-                    int length = Math.Min(deviation.Length, spatial - s0);
-                    Span<float> d = deviation.Slice(0, length);
-                    TensorPrimitives.Subtract(input.Slice(o + s0, length), m, d);
-                    dyx += TensorPrimitives.Dot(g.Slice(s0, length), d);
-                }
+                dyx += DotWithDeviations(g, input.Slice(o, spatial), m);
             }
 
             dyx *= inverseStd[c];
@@ -187,11 +174,7 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                Span<float> dx = dInput.Slice(o, spatial);
-                TensorPrimitives.Subtract(input.Slice(o, spatial), mean[c], dx);
-                TensorPrimitives.Multiply(dx, k, dx);
-                TensorPrimitives.Add(dx, k0, dx);
-                TensorPrimitives.MultiplyAdd(dOutput.Slice(o, spatial), scale, dx, dx);
+                ScaledSum(dInput.Slice(o, spatial), dOutput.Slice(o, spatial), scale, input.Slice(o, spatial), mean[c], k, k0);
             }
         }
     }

@@ -65,7 +65,6 @@ public static partial class Kernels
     /// and biased variance σ² over rows × spatial, <c>y = γ·(x − μ)/√(σ² + ε) + β</c>; saves μ and
     /// 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
     /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d/2d).
-    /// <paramref name="output"/> must not overlap <paramref name="input"/> (it holds the deviations meanwhile).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingForward(
@@ -97,12 +96,7 @@ public static partial class Kernels
             double squares = 0;
             for (int r = 0; r < rows; r++)
             {
-                // The deviations go through the output slice (overwritten below), so that both
-                // passes are vector operations without a temporary buffer.
-                int o = ((r * channels) + c) * spatial;
-                Span<float> deviation = output.Slice(o, spatial);
-                TensorPrimitives.Subtract(input.Slice(o, spatial), mean, deviation);
-                squares += TensorPrimitives.SumOfSquares(deviation);
+                squares += SumOfSquaredDeviations(input.Slice(((r * channels) + c) * spatial, spatial), mean);
             }
 
             float variance = (float)(squares / count);
@@ -110,12 +104,11 @@ public static partial class Kernels
             float inv = batchInverseStd[c] = 1f / MathF.Sqrt(variance + epsilon);
             runningMean[c] = ((1f - momentum) * runningMean[c]) + (momentum * mean);
             runningVariance[c] = ((1f - momentum) * runningVariance[c]) + (momentum * (float)(squares / (count - 1)));
-            float scale = gamma[c] * inv, shift = beta[c] - (mean * scale);
+            float scale = gamma[c] * inv;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                TensorPrimitives.Multiply(input.Slice(o, spatial), scale, output.Slice(o, spatial));
-                TensorPrimitives.Add(output.Slice(o, spatial), shift, output.Slice(o, spatial));
+                ScaleShift(output.Slice(o, spatial), input.Slice(o, spatial), mean, scale, beta[c]);
             }
         }
     }
@@ -169,47 +162,30 @@ public static partial class Kernels
         for (int c = 0; c < channels; c++)
         {
             float mean = batchMean[c], inv = batchInverseStd[c];
-            double sumDy = 0, sumDyXhat = 0;
+            double sumDy = 0, sumDyDeviation = 0;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ReadOnlySpan<float> x = input.Slice(o, spatial);
                 ReadOnlySpan<float> dy = dOutput.Slice(o, spatial);
                 sumDy += TensorPrimitives.Sum(dy);
-                if (dInput.IsEmpty)
-                {
-                    for (int s = 0; s < spatial; s++)
-                    {
-                        sumDyXhat += dy[s] * (x[s] - mean) * inv;
-                    }
-                }
-                else
-                {
-                    // x̂ is kept in dInput's slice, which the second pass turns into the gradient.
-                    Span<float> xhat = dInput.Slice(o, spatial);
-                    TensorPrimitives.Subtract(x, mean, xhat);
-                    TensorPrimitives.Multiply(xhat, inv, xhat);
-                    sumDyXhat += TensorPrimitives.Dot(dy, xhat);
-                }
+                sumDyDeviation += DotWithDeviations(dy, input.Slice(o, spatial), mean);
             }
 
-            dGamma[c] += (float)sumDyXhat;
+            float sumDyXhat = (float)(sumDyDeviation * inv);
+            dGamma[c] += sumDyXhat;
             dBeta[c] += (float)sumDy;
             if (dInput.IsEmpty)
             {
                 continue;
             }
 
-            // dx = γ/σ·(dy − a − x̂·b), with a = Σdy/M and b = Σ(dy·x̂)/M.
-            float a = (float)sumDy * inverseCount, b = (float)sumDyXhat * inverseCount, scale = gamma[c] * inv;
+            // dx = γ/σ·(dy − a − x̂·b), with a = Σdy/M and b = Σ(dy·x̂)/M: scale·dy + k·(x − μ) + k0.
+            float a = (float)sumDy * inverseCount, b = sumDyXhat * inverseCount, scale = gamma[c] * inv;
+            float k = -scale * b * inv, k0 = -scale * a;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                Span<float> dx = dInput.Slice(o, spatial);
-                TensorPrimitives.Multiply(dx, -b, dx);
-                TensorPrimitives.Add(dx, dOutput.Slice(o, spatial), dx);
-                TensorPrimitives.Add(dx, -a, dx);
-                TensorPrimitives.Multiply(dx, scale, dx);
+                ScaledSum(dInput.Slice(o, spatial), dOutput.Slice(o, spatial), scale, input.Slice(o, spatial), mean, k, k0);
             }
         }
     }

@@ -3,8 +3,8 @@ using System.Runtime.Intrinsics;
 namespace NetGen.Tests;
 
 /// <summary>
-/// The exponential and the kernels built on it (softmax, the cross-entropy, both GELUs, tanh), and
-/// attention by matrix products against its row-by-row form, on each vector path, forced in turn as <see cref="MatMulPathTests"/> forces the products' paths, against
+/// The exponential and the kernels built on it (softmax, the cross-entropy, both GELUs, tanh),
+/// attention by matrix products against its row-by-row form, and batch normalisation's loops, on each vector path, forced in turn as <see cref="MatMulPathTests"/> forces the products' paths, against
 /// double-precision references. In MatMul's collection: the switches are process-wide.
 /// </summary>
 [Collection(nameof(MatMulPathTests))]
@@ -119,6 +119,94 @@ public class VectorPathTests
                 Reference.AssertClose(rowD.Select(v => (double)v).ToArray(), d2, 1e-6, 1e-5, "d qkv (every value written) " + with);
             }
         });
+    }
+
+    [Theory]
+    [InlineData(7, 0f)]
+    [InlineData(16, 0f)]
+    [InlineData(37, 3f)]
+    [InlineData(784, 50f)]
+    public void Batch_normalisation_over_channels_matches_double_on_every_path(int spatial, float offset)
+    {
+        // Values around an offset large against their spread (50 against 1) check that the deviations are
+        // taken before scaling; the shard kernels (a batch split in two) must agree with the one-call form.
+        const int rows = 4, channels = 3;
+        float[] x = Reference.RandomFloats(rows * channels * spatial, 21, 2f).Select(v => v + offset).ToArray();
+        float[] dy = Reference.RandomFloats(x.Length, 22, 1f);
+        float[] gamma = { 1.5f, -0.5f, 0.8f }, beta = { 0.1f, 0.2f, -0.3f };
+        long m = (long)rows * spatial;
+        var (ey, edx, edg, edb) = ReferenceBatchNorm(x, dy, gamma, beta, rows, channels, spatial);
+        ForEachPath(what =>
+        {
+            var y = new float[x.Length];
+            float[] mean = new float[channels], inv = new float[channels], rm = new float[channels], rv = { 1f, 1f, 1f };
+            Kernels.BatchNormTrainingForward(y, mean, inv, rm, rv, x, gamma, beta, rows, channels, spatial, 0.1f, 1e-5f);
+            Reference.AssertClose(ey, y, 1e-5, 1e-5, "y " + what);
+            var dx = new float[x.Length];
+            var dg = new float[channels];
+            var db = new float[channels];
+            Kernels.BatchNormBackward(dx, dg, db, dy, x, gamma, mean, inv, rows, channels, spatial);
+            Reference.AssertClose(edx, dx, 1e-5, 1e-4, "dx " + what);
+            Reference.AssertClose(edg, dg, 1e-5, 1e-5, "d gamma " + what);
+            Reference.AssertClose(edb, db, 1e-5, 1e-5, "d beta " + what);
+
+            // Two shards of two samples each, merged as the generated code merges them.
+            int half = rows / 2 * channels * spatial;
+            float[] m0 = new float[channels], s0 = new float[channels], m1 = new float[channels], s1 = new float[channels];
+            Kernels.BatchNormShardMoments(m0, s0, x.AsSpan(0, half), rows / 2, channels, spatial);
+            Kernels.BatchNormShardMoments(m1, s1, x.AsSpan(half), rows / 2, channels, spatial);
+            Kernels.BatchNormMerge(m0, s0, m / 2, m1, s1, m / 2);
+            Kernels.BatchNormFinish(s0, m0, new float[channels], new float[] { 1f, 1f, 1f }, m, 0.1f, 1e-5f);
+            var ys = new float[x.Length];
+            Kernels.BatchNormNormalize(ys.AsSpan(0, half), x.AsSpan(0, half), m0, s0, gamma, beta, rows / 2, channels, spatial);
+            Kernels.BatchNormNormalize(ys.AsSpan(half), x.AsSpan(half), m0, s0, gamma, beta, rows / 2, channels, spatial);
+            Reference.AssertClose(ey, ys, 1e-5, 1e-5, "y, two shards " + what);
+            float[] sd0 = new float[channels], sx0 = new float[channels], sd1 = new float[channels], sx1 = new float[channels];
+            Kernels.BatchNormShardGradientSums(sd0, sx0, dy.AsSpan(0, half), x.AsSpan(0, half), m0, s0, rows / 2, channels, spatial);
+            Kernels.BatchNormShardGradientSums(sd1, sx1, dy.AsSpan(half), x.AsSpan(half), m0, s0, rows / 2, channels, spatial);
+            Kernels.AddInto(sd0, sd1);
+            Kernels.AddInto(sx0, sx1);
+            Reference.AssertClose(edg, sx0, 1e-5, 1e-5, "Σdy·x̂, two shards " + what);
+            Reference.AssertClose(edb, sd0, 1e-5, 1e-5, "Σdy, two shards " + what);
+            var dxs = new float[x.Length];
+            Kernels.BatchNormShardInputGradient(dxs.AsSpan(0, half), dy.AsSpan(0, half), x.AsSpan(0, half), gamma, m0, s0, sd0, sx0, m, rows / 2, channels, spatial);
+            Kernels.BatchNormShardInputGradient(dxs.AsSpan(half), dy.AsSpan(half), x.AsSpan(half), gamma, m0, s0, sd0, sx0, m, rows / 2, channels, spatial);
+            Reference.AssertClose(edx, dxs, 1e-5, 1e-4, "dx, two shards " + what);
+        });
+    }
+
+    // Batch normalisation and its gradients in double: y = γ·x̂ + β, dγ = Σdy·x̂, dβ = Σdy,
+    // dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)); the mean rounded to single precision, as the kernels
+    // keep it between forward and backward (PyTorch too): around 50 its rounding (up to 1.9e-6) times
+    // Σdy (about 50 here) is 1e-4 of dγ, a property of the saved statistics, not of the loops tested.
+    private static (double[] Y, double[] Dx, double[] DGamma, double[] DBeta) ReferenceBatchNorm(float[] x, float[] dy, float[] gamma, float[] beta, int rows, int channels, int spatial)
+    {
+        var y = new double[x.Length];
+        var dx = new double[x.Length];
+        var dg = new double[channels];
+        var db = new double[channels];
+        double m = (double)rows * spatial;
+        for (int c = 0; c < channels; c++)
+        {
+            var at = Enumerable.Range(0, rows).SelectMany(r => Enumerable.Range(((r * channels) + c) * spatial, spatial)).ToArray();
+            double mean = (float)at.Average(i => (double)x[i]);
+            double sigma = Math.Sqrt((at.Sum(i => (x[i] - mean) * (x[i] - mean)) / m) + 1e-5);
+            foreach (int i in at)
+            {
+                double xhat = (x[i] - mean) / sigma;
+                y[i] = (gamma[c] * xhat) + beta[c];
+                dg[c] += dy[i] * xhat;
+                db[c] += dy[i];
+            }
+
+            foreach (int i in at)
+            {
+                double xhat = (x[i] - mean) / sigma;
+                dx[i] = gamma[c] / sigma * (dy[i] - (db[c] / m) - (xhat * dg[c] / m));
+            }
+        }
+
+        return (y, dx, dg, db);
     }
 
     private static void ForEachPath(Action<string> check)

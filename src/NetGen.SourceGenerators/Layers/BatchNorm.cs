@@ -177,7 +177,7 @@ internal sealed record BatchNormOp : PlanOp
         w.Line($"// {Name} on a split batch: each shard's mean and Σ(x − mean)², merged here in shard order; then every shard");
         w.Line("// normalises with the whole batch's statistics. Backward likewise with Σdy and Σdy·x̂.");
         w.Line($"private void {Method}Moments(int n) =>");
-        w.Line($"    {Ex.Kernels}.BatchNormShardMoments({mean}, {inv}, {Ex.A(Output)}, {Ex.A(Input)}, {dims});");
+        w.Line($"    {Ex.Kernels}.BatchNormShardMoments({mean}, {inv}, {Ex.A(Input)}, {dims});");
         w.Line();
         string values = Spatial == 1 ? "" : $" * {Spatial}";
         using (w.Block($"private void {Method}MergeStatistics(int k)"))
