@@ -92,7 +92,7 @@ public static partial class Kernels
         }
     }
 
-    /// <summary><c>y = γ·(x − μ)·(1/σ) + β</c> with given batch statistics.</summary>
+    /// <summary><c>y = γ·(x − μ)·(1/σ) + β</c> with given batch statistics; <c>max(y, 0)</c> with <paramref name="relu"/>.</summary>
     /// <param name="output">[rows, channels, spatial], written.</param>
     /// <param name="input">[rows, channels, spatial].</param>
     /// <param name="mean">[channels].</param>
@@ -102,7 +102,8 @@ public static partial class Kernels
     /// <param name="rows">Samples.</param>
     /// <param name="channels">Channels.</param>
     /// <param name="spatial">Values per channel per sample.</param>
-    public static void BatchNormNormalize(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial)
+    /// <param name="relu">Whether the ReLU after the layer is fused in.</param>
+    public static void BatchNormNormalize(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial, bool relu = false)
     {
         for (int c = 0; c < channels; c++)
         {
@@ -110,12 +111,15 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ScaleShift(output.Slice(o, spatial), input.Slice(o, spatial), mean[c], scale, beta[c]);
+                ScaleShift(output.Slice(o, spatial), input.Slice(o, spatial), mean[c], scale, beta[c], relu);
             }
         }
     }
 
-    /// <summary>A shard's per-channel <c>Σ dy</c> and <c>Σ dy·x̂</c> (written, not accumulated).</summary>
+    /// <summary>
+    /// A shard's per-channel <c>Σ dy</c> and <c>Σ dy·x̂</c> (written, not accumulated); with a fused ReLU
+    /// (<paramref name="reluGamma"/> and <paramref name="reluBeta"/> given), dy masked where γ·x̂ + β was not positive.
+    /// </summary>
     /// <param name="sumDy">[channels], written.</param>
     /// <param name="sumDyXhat">[channels], written.</param>
     /// <param name="dOutput">[rows, channels, spatial].</param>
@@ -125,18 +129,30 @@ public static partial class Kernels
     /// <param name="rows">The shard's samples.</param>
     /// <param name="channels">Channels.</param>
     /// <param name="spatial">Values per channel per sample.</param>
-    public static void BatchNormShardGradientSums(Span<float> sumDy, Span<float> sumDyXhat, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd, int rows, int channels, int spatial)
+    /// <param name="reluGamma">[channels], γ, when the ReLU after the layer is fused in; otherwise empty.</param>
+    /// <param name="reluBeta">[channels], β, likewise.</param>
+    public static void BatchNormShardGradientSums(
+        Span<float> sumDy, Span<float> sumDyXhat, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd, int rows, int channels, int spatial,
+        ReadOnlySpan<float> reluGamma = default, ReadOnlySpan<float> reluBeta = default)
     {
+        bool relu = !reluBeta.IsEmpty;
+        if (relu || !reluGamma.IsEmpty)
+        {
+            CheckSame(reluGamma.Length, channels, nameof(reluGamma));
+            CheckSame(reluBeta.Length, channels, nameof(reluBeta));
+        }
+
         for (int c = 0; c < channels; c++)
         {
             float m = mean[c];
+            float scale = relu ? reluGamma[c] * inverseStd[c] : 0f, shift = relu ? reluBeta[c] : 0f;
             double dy = 0, dyx = 0;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ReadOnlySpan<float> g = dOutput.Slice(o, spatial);
-                dy += TensorPrimitives.Sum(g);
-                dyx += DotWithDeviations(g, input.Slice(o, spatial), m);
+                (float sum, float dot) = GradientSums(dOutput.Slice(o, spatial), input.Slice(o, spatial), m, relu, scale, shift);
+                dy += sum;
+                dyx += dot;
             }
 
             dyx *= inverseStd[c];
@@ -147,7 +163,8 @@ public static partial class Kernels
 
     /// <summary>
     /// The input gradient with the whole batch's sums: <c>dx = γ/σ·(dy − Σdy/M − x̂·Σ(dy·x̂)/M)</c>,
-    /// M the whole batch's values per channel.
+    /// M the whole batch's values per channel; with <paramref name="reluBeta"/>, dy masked as in
+    /// <see cref="BatchNormShardGradientSums"/>.
     /// </summary>
     /// <param name="dInput">[rows, channels, spatial], written.</param>
     /// <param name="dOutput">[rows, channels, spatial].</param>
@@ -161,10 +178,18 @@ public static partial class Kernels
     /// <param name="rows">The shard's samples.</param>
     /// <param name="channels">Channels.</param>
     /// <param name="spatial">Values per channel per sample.</param>
+    /// <param name="reluBeta">[channels], β, when the ReLU after the layer is fused in; otherwise empty.</param>
     public static void BatchNormShardInputGradient(
         Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean,
-        ReadOnlySpan<float> inverseStd, ReadOnlySpan<float> sumDy, ReadOnlySpan<float> sumDyXhat, long count, int rows, int channels, int spatial)
+        ReadOnlySpan<float> inverseStd, ReadOnlySpan<float> sumDy, ReadOnlySpan<float> sumDyXhat, long count, int rows, int channels, int spatial,
+        ReadOnlySpan<float> reluBeta = default)
     {
+        bool relu = !reluBeta.IsEmpty;
+        if (relu)
+        {
+            CheckSame(reluBeta.Length, channels, nameof(reluBeta));
+        }
+
         for (int c = 0; c < channels; c++)
         {
             float inv = inverseStd[c], a = (float)(sumDy[c] / (double)count), b = (float)(sumDyXhat[c] / (double)count);
@@ -174,7 +199,7 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ScaledSum(dInput.Slice(o, spatial), dOutput.Slice(o, spatial), scale, input.Slice(o, spatial), mean[c], k, k0);
+                ScaledSum(dInput.Slice(o, spatial), dOutput.Slice(o, spatial), input.Slice(o, spatial), mean[c], scale, k, k0, relu, relu ? reluBeta[c] : 0f);
             }
         }
     }

@@ -65,11 +65,13 @@ public static partial class Kernels
     /// and biased variance σ² over rows × spatial, <c>y = γ·(x − μ)/√(σ² + ε) + β</c>; saves μ and
     /// 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
     /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d/2d).
+    /// With <paramref name="relu"/>, the ReLU that follows the layer is applied in the same pass:
+    /// <c>max(y, 0)</c> is written (backward then takes the same flag and <paramref name="beta"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingForward(
         Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
-        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial, float momentum, float epsilon)
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial, float momentum, float epsilon, bool relu = false)
     {
         long count = (long)rows * spatial;
         if (count < 2)
@@ -80,6 +82,11 @@ public static partial class Kernels
         if (spatial == 1)
         {
             VectorBatchNormTrainingForward(output, batchMean, batchInverseStd, runningMean, runningVariance, input, gamma, beta, rows, channels, momentum, epsilon);
+            if (relu)
+            {
+                TensorPrimitives.Max(output.Slice(0, rows * channels), 0f, output.Slice(0, rows * channels));
+            }
+
             return;
         }
 
@@ -108,26 +115,27 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ScaleShift(output.Slice(o, spatial), input.Slice(o, spatial), mean, scale, beta[c]);
+                ScaleShift(output.Slice(o, spatial), input.Slice(o, spatial), mean, scale, beta[c], relu);
             }
         }
     }
 
-    /// <summary>Inference-mode batch normalisation with the running statistics: <c>y = γ·(x − μ̂)/√(σ̂² + ε) + β</c>.</summary>
+    /// <summary>
+    /// Inference-mode batch normalisation with the running statistics: <c>y = γ·(x − μ̂)/√(σ̂² + ε) + β</c>,
+    /// then <c>max(y, 0)</c> with <paramref name="relu"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormInferenceForward(
         Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
-        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVariance, int rows, int channels, int spatial, float epsilon)
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVariance, int rows, int channels, int spatial, float epsilon, bool relu = false)
     {
         for (int c = 0; c < channels; c++)
         {
             float scale = gamma[c] / MathF.Sqrt(runningVariance[c] + epsilon);
-            float shift = beta[c] - (runningMean[c] * scale);
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                TensorPrimitives.Multiply(input.Slice(o, spatial), scale, output.Slice(o, spatial));
-                TensorPrimitives.Add(output.Slice(o, spatial), shift, output.Slice(o, spatial));
+                ScaleShift(output.Slice(o, spatial), input.Slice(o, spatial), runningMean[c], scale, beta[c], relu);
             }
         }
     }
@@ -135,6 +143,9 @@ public static partial class Kernels
     /// <summary>
     /// Backward of <see cref="BatchNormTrainingForward"/>, with x̂ = (x − μ)/σ and M = rows·spatial:
     /// <c>dγ += Σ dy·x̂</c>, <c>dβ += Σ dy</c>, <c>dx = γ/σ·(dy − (Σdy + x̂·Σ(dy·x̂))/M)</c>.
+    /// With <paramref name="reluBeta"/> (β, given when the forward pass fused the ReLU after the layer),
+    /// <paramref name="dOutput"/> is the ReLU's output gradient, and dy is taken as 0 where the layer's
+    /// output γ·x̂ + β, recomputed from the input as the forward pass computed it, was not positive.
     /// </summary>
     /// <param name="dInput">[rows, channels, spatial], overwritten; empty when not needed.</param>
     /// <param name="dGamma">[channels], accumulated.</param>
@@ -147,28 +158,36 @@ public static partial class Kernels
     /// <param name="rows">Samples (times any leading axes).</param>
     /// <param name="channels">Channels (features).</param>
     /// <param name="spatial">Values per channel per sample (1 for vectors).</param>
+    /// <param name="reluBeta">[channels], β, when a ReLU was fused into the forward pass; otherwise empty.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormBackward(
         Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int channels, int spatial)
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int channels, int spatial,
+        ReadOnlySpan<float> reluBeta = default)
     {
+        bool relu = !reluBeta.IsEmpty;
+        if (relu)
+        {
+            CheckSame(reluBeta.Length, channels, nameof(reluBeta));
+        }
+
         if (spatial == 1)
         {
-            VectorBatchNormBackward(dInput, dGamma, dBeta, dOutput, input, gamma, batchMean, batchInverseStd, rows, channels);
+            VectorBatchNormBackward(dInput, dGamma, dBeta, dOutput, input, gamma, batchMean, batchInverseStd, rows, channels, reluBeta);
             return;
         }
 
         float inverseCount = 1f / ((float)rows * spatial);
         for (int c = 0; c < channels; c++)
         {
-            float mean = batchMean[c], inv = batchInverseStd[c];
+            float mean = batchMean[c], inv = batchInverseStd[c], scale = gamma[c] * inv, shift = relu ? reluBeta[c] : 0f;
             double sumDy = 0, sumDyDeviation = 0;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ReadOnlySpan<float> dy = dOutput.Slice(o, spatial);
-                sumDy += TensorPrimitives.Sum(dy);
-                sumDyDeviation += DotWithDeviations(dy, input.Slice(o, spatial), mean);
+                (float sum, float dot) = GradientSums(dOutput.Slice(o, spatial), input.Slice(o, spatial), mean, relu, scale, shift);
+                sumDy += sum;
+                sumDyDeviation += dot;
             }
 
             float sumDyXhat = (float)(sumDyDeviation * inv);
@@ -180,12 +199,12 @@ public static partial class Kernels
             }
 
             // dx = γ/σ·(dy − a − x̂·b), with a = Σdy/M and b = Σ(dy·x̂)/M: scale·dy + k·(x − μ) + k0.
-            float a = (float)sumDy * inverseCount, b = sumDyXhat * inverseCount, scale = gamma[c] * inv;
+            float a = (float)sumDy * inverseCount, b = sumDyXhat * inverseCount;
             float k = -scale * b * inv, k0 = -scale * a;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ScaledSum(dInput.Slice(o, spatial), dOutput.Slice(o, spatial), scale, input.Slice(o, spatial), mean, k, k0);
+                ScaledSum(dInput.Slice(o, spatial), dOutput.Slice(o, spatial), input.Slice(o, spatial), mean, scale, k, k0, relu, shift);
             }
         }
     }
@@ -231,9 +250,11 @@ public static partial class Kernels
         }
     }
 
+    // With a fused ReLU (reluBeta not empty), dy is masked where γ·x̂ + β, recomputed with the forward
+    // pass's operations in its order, was not positive.
     private static void VectorBatchNormBackward(
         Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
-        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int features)
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int features, ReadOnlySpan<float> reluBeta)
     {
         // Features in chunks, with the per-chunk sums on the stack: nothing is allocated.
         const int Chunk = 64;
@@ -241,6 +262,7 @@ public static partial class Kernels
         Span<float> sumDyXhat = stackalloc float[Chunk];
         Span<float> xhat = stackalloc float[Chunk];
         Span<float> scale = stackalloc float[Chunk];
+        Span<float> masked = stackalloc float[Chunk];
         float inverseRows = 1f / rows;
         for (int f0 = 0; f0 < features; f0 += Chunk)
         {
@@ -252,9 +274,9 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = (r * features) + f0;
-                ReadOnlySpan<float> dy = dOutput.Slice(o, length);
                 TensorPrimitives.Subtract(input.Slice(o, length), mean, h);
                 TensorPrimitives.Multiply(h, inv, h);
+                ReadOnlySpan<float> dy = Masked(masked.Slice(0, length), dOutput.Slice(o, length), h, gamma.Slice(f0, length), reluBeta, f0);
                 TensorPrimitives.Add(sDy, dy, sDy);
                 TensorPrimitives.MultiplyAdd(dy, h, sDyXhat, sDyXhat);
             }
@@ -276,12 +298,31 @@ public static partial class Kernels
                 Span<float> dx = dInput.Slice(o, length);
                 TensorPrimitives.Subtract(input.Slice(o, length), mean, dx);
                 TensorPrimitives.Multiply(dx, inv, dx);
+                ReadOnlySpan<float> dy = Masked(masked.Slice(0, length), dOutput.Slice(o, length), dx, gamma.Slice(f0, length), reluBeta, f0);
                 TensorPrimitives.Multiply(dx, sDyXhat, dx);
-                TensorPrimitives.Subtract(dOutput.Slice(o, length), dx, dx);
+                TensorPrimitives.Subtract(dy, dx, dx);
                 TensorPrimitives.Subtract(dx, sDy, dx);
                 TensorPrimitives.Multiply(dx, k, dx);
             }
         }
+    }
+
+    // dy, or without a fused ReLU's blocked values: dy where γ·x̂ + β (as VectorBatchNormTrainingForward
+    // computes it, a product then a sum) is positive, 0 elsewhere, written into the scratch.
+    private static ReadOnlySpan<float> Masked(Span<float> scratch, ReadOnlySpan<float> dy, ReadOnlySpan<float> xhat, ReadOnlySpan<float> gamma, ReadOnlySpan<float> reluBeta, int f0)
+    {
+        if (reluBeta.IsEmpty)
+        {
+            return dy;
+        }
+
+        for (int i = 0; i < scratch.Length; i++)
+        {
+            float y = (xhat[i] * gamma[i]) + reluBeta[f0 + i];
+            scratch[i] = y > 0f ? dy[i] : 0f;
+        }
+
+        return scratch;
     }
 
     // ---------------------------------------------------------------- Weight penalties

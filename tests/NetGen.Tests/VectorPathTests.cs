@@ -175,6 +175,77 @@ public class VectorPathTests
         });
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(36)]
+    [InlineData(784)]
+    public void Batch_normalisation_with_its_relu_fused_equals_the_two_layers_bit_for_bit_on_every_path(int spatial)
+    {
+        // The fused mask is recomputed from the input with the forward pass's own arithmetic, so the fused
+        // kernels must give exactly what BatchNorm then ReLU give: forward, backward, and the shard kernels.
+        const int rows = 4, channels = 3;
+        float[] x = Reference.RandomFloats(rows * channels * spatial, 31, 2f);
+        float[] dy = Reference.RandomFloats(x.Length, 32, 1f);
+        float[] gamma = { 1.5f, -0.5f, 0.8f }, beta = { 0.1f, 0.2f, -0.3f };
+        ForEachPath(what =>
+        {
+            var (y, dx, dg, db) = Run(relu: false);
+            var (fy, fdx, fdg, fdb) = Run(relu: true);
+            Assert.True(y.SequenceEqual(fy), "forward " + what);
+            Assert.True(dx.SequenceEqual(fdx), "d input " + what);
+            Assert.True(dg.SequenceEqual(fdg), "d gamma " + what);
+            Assert.True(db.SequenceEqual(fdb), "d beta " + what);
+            Assert.Contains(0f, fy);
+            Assert.Contains(fy, v => v > 0f);
+
+            float[] inferred = new float[x.Length], fusedInferred = new float[x.Length];
+            Kernels.BatchNormInferenceForward(inferred, x, gamma, beta, new[] { 0.1f, -0.2f, 0.3f }, new[] { 1.2f, 0.8f, 2f }, rows, channels, spatial, 1e-5f);
+            Kernels.ActivationForward(inferred, inferred, Activation.ReLU, 0f, spatial);
+            Kernels.BatchNormInferenceForward(fusedInferred, x, gamma, beta, new[] { 0.1f, -0.2f, 0.3f }, new[] { 1.2f, 0.8f, 2f }, rows, channels, spatial, 1e-5f, relu: true);
+            Assert.True(inferred.SequenceEqual(fusedInferred), "inference " + what);
+            if (spatial > 1)
+            {
+                float[] mean = new float[channels], inv = new float[channels];
+                Kernels.BatchNormTrainingForward(new float[x.Length], mean, inv, new float[channels], new float[] { 1f, 1f, 1f }, x, gamma, beta, rows, channels, spatial, 0.1f, 1e-5f);
+                float[] ny = new float[x.Length], fny = new float[x.Length];
+                Kernels.BatchNormNormalize(ny, x, mean, inv, gamma, beta, rows, channels, spatial);
+                Kernels.ActivationForward(ny, ny, Activation.ReLU, 0f, spatial);
+                Kernels.BatchNormNormalize(fny, x, mean, inv, gamma, beta, rows, channels, spatial, relu: true);
+                Assert.True(ny.SequenceEqual(fny), "shard forward " + what);
+                float[] g = new float[x.Length];
+                Kernels.ActivationBackward(g, dy, ny, ny, Activation.ReLU, 0f, spatial);
+                float[] s1 = new float[channels], s2 = new float[channels], f1 = new float[channels], f2 = new float[channels];
+                Kernels.BatchNormShardGradientSums(s1, s2, g, x, mean, inv, rows, channels, spatial);
+                Kernels.BatchNormShardGradientSums(f1, f2, dy, x, mean, inv, rows, channels, spatial, gamma, beta);
+                Assert.True(s1.SequenceEqual(f1) && s2.SequenceEqual(f2), "shard sums " + what);
+                float[] sdx = new float[x.Length], fsdx = new float[x.Length];
+                Kernels.BatchNormShardInputGradient(sdx, g, x, gamma, mean, inv, s1, s2, (long)rows * spatial, rows, channels, spatial);
+                Kernels.BatchNormShardInputGradient(fsdx, dy, x, gamma, mean, inv, s1, s2, (long)rows * spatial, rows, channels, spatial, beta);
+                Assert.True(sdx.SequenceEqual(fsdx), "shard d input " + what);
+            }
+        });
+
+        (float[] Y, float[] Dx, float[] DGamma, float[] DBeta) Run(bool relu)
+        {
+            var y = new float[x.Length];
+            float[] mean = new float[channels], inv = new float[channels];
+            Kernels.BatchNormTrainingForward(y, mean, inv, new float[channels], new float[] { 1f, 1f, 1f }, x, gamma, beta, rows, channels, spatial, 0.1f, 1e-5f, relu);
+            float[] g = dy;
+            if (!relu)
+            {
+                Kernels.ActivationForward(y, y, Activation.ReLU, 0f, spatial);
+                g = new float[x.Length];
+                Kernels.ActivationBackward(g, dy, y, y, Activation.ReLU, 0f, spatial);
+            }
+
+            var dx = new float[x.Length];
+            float[] dg = new float[channels], db = new float[channels];
+            Kernels.BatchNormBackward(dx, dg, db, g, x, gamma, mean, inv, rows, channels, spatial, relu ? beta : default);
+            return (y, dx, dg, db);
+        }
+    }
+
     // Batch normalisation and its gradients in double: y = γ·x̂ + β, dγ = Σdy·x̂, dβ = Σdy,
     // dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)); the mean rounded to single precision, as the kernels
     // keep it between forward and backward (PyTorch too): around 50 its rounding (up to 1.9e-6) times

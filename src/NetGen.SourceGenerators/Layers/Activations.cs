@@ -38,7 +38,12 @@ internal sealed record ActivationSpec(ActivationKind Kind, double Alpha) : Layer
 
     public override bool Plan(PlanBuilder builder, LayerSite site)
     {
-        AddOp(builder, Kind, Alpha, site.Name, site.Method, Display);
+        // A ReLU right after a BatchNorm over channels (in the same layer list) is done by the BatchNorm.
+        if (!(Kind == ActivationKind.ReLU && site.Previous is BatchNormSpec && builder.FuseReluIntoBatchNorm(site.Name)))
+        {
+            AddOp(builder, Kind, Alpha, site.Name, site.Method, Display);
+        }
+
         builder.AddRow(site.Name, Display, builder.Current!.Shape, 0);
         return true;
     }

@@ -100,6 +100,9 @@ internal sealed record BatchNormOp : PlanOp
 
     public int ScratchOffset { get; init; }
 
+    /// <summary>The name of the ReLU layer after this one that it applies itself (PlanBuilder.FuseReluIntoBatchNorm), or null.</summary>
+    public string? FusedRelu { get; init; }
+
     public override IEnumerable<ParamTensor> ParameterTensors => new[] { Weight, Bias };
 
     public override bool TakesTrainingFlag => true;
@@ -109,12 +112,22 @@ internal sealed record BatchNormOp : PlanOp
     public override void EmitConstants(IndentedWriter w) =>
         w.Line($"private const int {Scratch} = {ScratchOffset}; // {Name}: batch mean, 1/std, and on a split batch Σdy, Σdy·x̂ ({Features} each)");
 
-    // Inference: the running statistics.
+    // Inference: the running statistics; a fused ReLU as the Relu operator after it.
     public override void EmitOnnx(OnnxBuilder onnx)
     {
         string x = onnx.In(Input), y = onnx.Out(Output);
-        onnx.Node("BatchNormalization", Name, new[] { x, Weight.Name, Bias.Name, RunningMean.Name, RunningVariance.Name }, new[] { y }, OnnxBuilder.Float("epsilon", Epsilon));
+        string normalised = FusedRelu is null ? y : y + "_before_relu";
+        onnx.Node("BatchNormalization", Name, new[] { x, Weight.Name, Bias.Name, RunningMean.Name, RunningVariance.Name }, new[] { normalised }, OnnxBuilder.Float("epsilon", Epsilon));
+        if (FusedRelu is { } relu)
+        {
+            onnx.Node("Relu", relu, new[] { normalised }, new[] { y });
+        }
     }
+
+    // The arguments that fuse the ReLU after the layer, or nothing.
+    private string ReluFlag => FusedRelu is null ? string.Empty : ", relu: true";
+
+    private string ReluBeta => FusedRelu is null ? string.Empty : $", reluBeta: {Ex.P(Bias)}";
 
     public override void EmitMethods(IndentedWriter w)
     {
@@ -125,6 +138,12 @@ internal sealed record BatchNormOp : PlanOp
         string mean = $"W({Scratch}, {f})";
         string inv = $"W({Scratch} + {f}, {f})";
         string dims = $"rows: n, channels: {f}, spatial: {Spatial}";
+        if (FusedRelu is { } fused)
+        {
+            w.Line($"// {Name} and {fused}: the ReLU applied as the normalised values are written, and its gradient mask");
+            w.Line("// recomputed from the input in backward (no tensor or pass of its own).");
+        }
+
         using (w.Block($"private void {Method}Forward(int n, bool training)"))
         {
             using (w.Block("if (training)"))
@@ -133,14 +152,14 @@ internal sealed record BatchNormOp : PlanOp
                 w.Line($"    {Ex.A(Output)}, {mean}, {inv}, // output, batch mean, batch 1/std");
                 w.Line($"    {Ex.S(RunningMean)}, {Ex.S(RunningVariance)}, // {RunningMean.Name}, {RunningVariance.Name}");
                 w.Line($"    {x}, {gamma}, {beta},");
-                w.Line($"    {dims}, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)});");
+                w.Line($"    {dims}, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)}{ReluFlag});");
             }
 
             using (w.Block("else"))
             {
                 w.Line($"{Ex.Kernels}.BatchNormInferenceForward(");
                 w.Line($"    {Ex.A(Output)}, {x}, {gamma}, {beta}, {Ex.S(RunningMean)}, {Ex.S(RunningVariance)},");
-                w.Line($"    {dims}, epsilon: {Ex.Float(Epsilon)});");
+                w.Line($"    {dims}, epsilon: {Ex.Float(Epsilon)}{ReluFlag});");
             }
         }
 
@@ -153,7 +172,7 @@ internal sealed record BatchNormOp : PlanOp
                 : "    default, // no layer before this one has parameters: its input needs no gradient");
             w.Line($"    {Ex.G(Weight)}, {Ex.G(Bias)}, // d {Weight.Name}, d {Bias.Name}");
             w.Line($"    {Ex.D(Output)}, {x}, {gamma}, {mean}, {inv},");
-            w.Line($"    {dims});");
+            w.Line($"    {dims}{ReluBeta});");
         }
 
         w.Line();
@@ -200,10 +219,10 @@ internal sealed record BatchNormOp : PlanOp
 
         w.Line();
         w.Line($"private void {Method}Normalize(int n) =>");
-        w.Line($"    {Ex.Kernels}.BatchNormNormalize({Ex.A(Output)}, {Ex.A(Input)}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, {dims});");
+        w.Line($"    {Ex.Kernels}.BatchNormNormalize({Ex.A(Output)}, {Ex.A(Input)}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, {dims}{ReluFlag});");
         w.Line();
         w.Line($"private void {Method}GradientSums(int n) =>");
-        w.Line($"    {Ex.Kernels}.BatchNormShardGradientSums({sumDy}, {sumDyXhat}, {Ex.D(Output)}, {Ex.A(Input)}, {mean}, {inv}, {dims});");
+        w.Line($"    {Ex.Kernels}.BatchNormShardGradientSums({sumDy}, {sumDyXhat}, {Ex.D(Output)}, {Ex.A(Input)}, {mean}, {inv}, {dims}{(FusedRelu is null ? string.Empty : $", reluGamma: {Ex.P(Weight)}")}{ReluBeta});");
         w.Line();
         using (w.Block($"private void {Method}MergeGradientSums(int k)"))
         {
@@ -225,7 +244,7 @@ internal sealed record BatchNormOp : PlanOp
         if (HasInputGradient)
         {
             w.Line($"private void {Method}InputGradient(int n) =>");
-            w.Line($"    {Ex.Kernels}.BatchNormShardInputGradient({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.P(Weight)}, {mean}, {inv}, {sumDy}, {sumDyXhat}, count: (long)_batchRows{values}, {dims});");
+            w.Line($"    {Ex.Kernels}.BatchNormShardInputGradient({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.P(Weight)}, {mean}, {inv}, {sumDy}, {sumDyXhat}, count: (long)_batchRows{values}, {dims}{ReluBeta});");
             w.Line();
         }
     }
