@@ -10,9 +10,10 @@ namespace NetGen.Benchmarks;
 /// <summary>
 /// Where a training step's time goes, op by op: each generated forward and backward method of the
 /// network's implementation (found by reflection, in the order the generator wrote them), timed
-/// alone on a batch the network has just run, the median of many calls; then the loss and the
-/// optimizer step as a whole step's remainder. One thread. A tool for finding the next thing to make
-/// faster, not a benchmark to quote: the ops run warm in cache one at a time.
+/// alone on a batch the network has just run, the median of many calls (warm in cache), and in
+/// sequence, as a step runs them (each op finds the caches as the op before left them), with the
+/// optimizer; the input copy and the loss as a whole step's remainder. One thread. A tool for
+/// finding the next thing to make faster, not a benchmark to quote.
 /// </summary>
 public static class Breakdown
 {
@@ -49,14 +50,14 @@ public static class Breakdown
                 && m.Name is not ("ForwardPass" or "BackwardPass") && m.GetParameters().Length >= 1 && m.GetParameters()[0].ParameterType == typeof(int))
             .OrderBy(m => m.MetadataToken)
             .ToList();
-        var rows = new List<(string Op, double Forward, double Backward)>();
+        var rows = new List<(string Op, double Forward, double Backward, double InSequence)>();
         var byOp = new Dictionary<string, int>();
         double total = 0;
         foreach (MethodInfo m in ops)
         {
             bool forward = m.Name.EndsWith("Forward", StringComparison.Ordinal);
             string op = forward ? m.Name[..^"Forward".Length] : m.Name[..^"Backward".Length];
-            object[] args = m.GetParameters().Length == 2 ? new object[] { n, true } : new object[] { n };
+            object[] args = Arguments(m, n);
             for (int call = 0; call < 40; call++)
             {
                 m.Invoke(core, args);
@@ -67,21 +68,56 @@ public static class Breakdown
             if (!byOp.TryGetValue(op, out int i))
             {
                 byOp[op] = i = rows.Count;
-                rows.Add((op, 0, 0));
+                rows.Add((op, 0, 0, 0));
             }
 
             rows[i] = forward ? rows[i] with { Forward = t } : rows[i] with { Backward = t };
         }
 
-        Console.WriteLine();
-        Console.WriteLine($"{title}: training step {Ms(step)} ms (median); the ops alone add up to {Ms(total)} ms; loss, optimizer and the rest {Ms(step - total)} ms");
-        Console.WriteLine("| op | forward ms | backward ms | share of the step |");
-        Console.WriteLine("| --- | ---: | ---: | ---: |");
-        foreach ((string op, double f, double b) in rows)
+        // In sequence: every forward method in order, then every backward method in reverse, then the
+        // optimizer, each timed where it runs in a step (what the caches hold is what the op before left).
+        var sequence = ops.Where(m => m.Name.EndsWith("Forward", StringComparison.Ordinal)).Concat(ops.Where(m => m.Name.EndsWith("Backward", StringComparison.Ordinal)).Reverse()).ToList();
+        var perRound = new List<double[]>();
+        var optimizerTimes = new List<double>();
+        var clock = Stopwatch.StartNew();
+        for (int round = 0; round < 400 && (round < 20 || clock.ElapsedMilliseconds < 6000); round++)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {op} | {Ms(f)} | {Ms(b)} | {100 * (f + b) / step:F1} % |"));
+            var times = new double[rows.Count];
+            foreach (MethodInfo m in sequence)
+            {
+                object[] args = Arguments(m, n);
+                string op = m.Name.EndsWith("Forward", StringComparison.Ordinal) ? m.Name[..^"Forward".Length] : m.Name[..^"Backward".Length];
+                long start = Stopwatch.GetTimestamp();
+                m.Invoke(core, args);
+                times[byOp[op]] += Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+
+            long o = Stopwatch.GetTimestamp();
+            optimizer.Step(net.Parameters, net.Gradients);
+            optimizerTimes.Add(Stopwatch.GetElapsedTime(o).TotalMilliseconds);
+            perRound.Add(times);
+        }
+
+        double inSequence = 0;
+        for (int i = 0; i < rows.Count; i++)
+        {
+            double median = Median(perRound.Select(r => r[i]).ToList());
+            rows[i] = rows[i] with { InSequence = median };
+            inSequence += median;
+        }
+
+        double optimizerMedian = Median(optimizerTimes);
+        Console.WriteLine();
+        Console.WriteLine($"{title}: training step {Ms(step)} ms (median); the ops alone add up to {Ms(total)} ms, in sequence {Ms(inSequence)} ms; the optimizer in sequence {Ms(optimizerMedian)} ms; input copy, loss and the rest {Ms(step - inSequence - optimizerMedian)} ms");
+        Console.WriteLine("| op | forward ms | backward ms | in sequence ms | share of the step (in sequence) |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach ((string op, double f, double b, double q) in rows)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {op} | {Ms(f)} | {Ms(b)} | {Ms(q)} | {100 * q / step:F1} % |"));
         }
     }
+
+    private static object[] Arguments(MethodInfo m, int n) => m.GetParameters().Length == 2 ? new object[] { n, true } : new object[] { n };
 
     /// <summary>
     /// One thread against two, interleaved: each round times one step of each (in alternating order),

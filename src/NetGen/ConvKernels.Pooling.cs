@@ -184,6 +184,15 @@ public static partial class ConvKernels
     public static void MaxPoolBackward(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, int batch, in Window2D g)
     {
         int outSize = g.Channels * g.Positions;
+        MatMul.CheckLength(dInput.Length, (long)batch * g.InputSize, nameof(dInput));
+        MatMul.CheckLength(dOutput.Length, (long)batch * outSize, nameof(dOutput));
+        MatMul.CheckLength(argmax.Length, (long)batch * outSize, nameof(argmax));
+        if (Vector256.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2 && g.Stride == 2 && g.Dilation == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.OutWidth >= 8)
+        {
+            MaxPoolBackward2x2(dInput, dOutput, argmax, batch, g);
+            return;
+        }
+
         dInput.Slice(0, batch * g.InputSize).Clear();
         for (int n = 0; n < batch; n++)
         {
@@ -196,6 +205,61 @@ public static partial class ConvKernels
                     dx[index] += dOutput[(n * outSize) + o];
                 }
             }
+        }
+    }
+
+    // 2x2 windows, stride 2, no padding, rows of 8 outputs or more: the windows tile the input without
+    // overlapping, so every input value is written once, in row order (its output gradient where it won,
+    // else 0), rather than the whole gradient cleared and then the winners scattered into it. Eight
+    // outputs at a time: each tap's winners as a select, the even and odd taps interleaved into 16
+    // consecutive values of each of the two input rows; the last block of a row may overlap the one
+    // before it (writing the same values again). [64, 16, 28, 28]: 388-633 -> 212-334 µs (alternating
+    // processes). Narrower rows keep clearing and scattering: on rows of 7 outputs four-wide blocks
+    // measured 207-362 µs and a window at a time without branches 377-439, against 160-292.
+    private static void MaxPoolBackward2x2(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, int batch, in Window2D g)
+    {
+        ref float dx = ref MemoryMarshal.GetReference(dInput);
+        ref float dy = ref MemoryMarshal.GetReference(dOutput);
+        ref int a = ref MemoryMarshal.GetReference(argmax);
+        int w = g.Width, plane = g.Height * w, covered = 2 * g.OutWidth;
+        var lowPairs = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
+        var highPairs = Vector256.Create(4, 4, 5, 5, 6, 6, 7, 7);
+        var evenLanes = Vector256.Create(-1, 0, -1, 0, -1, 0, -1, 0).AsSingle();
+        int o = 0;
+        for (int p = 0; p < batch * g.Channels; p++)
+        {
+            int planeStart = p * plane, sampleStart = (p / g.Channels) * g.InputSize;
+            for (int oy = 0; oy < g.OutHeight; oy++, o += g.OutWidth)
+            {
+                int top = planeStart + (2 * oy * w);
+                int blocks = (g.OutWidth + 7) / 8;
+                for (int block = 0; block < blocks; block++)
+                {
+                    int ox = Math.Min(block * 8, g.OutWidth - 8);
+                    int first = top + (2 * ox);
+                    Vector256<int> winner = Vector256.LoadUnsafe(ref a, (nuint)(o + ox)) + Vector256.Create(sampleStart);
+                    Vector256<float> grad = Vector256.LoadUnsafe(ref dy, (nuint)(o + ox));
+                    Vector256<int> tap = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + Vector256.Create(first);
+                    for (int row = 0; row < 2; row++, tap += Vector256.Create(w))
+                    {
+                        Vector256<float> even = grad & Vector256.Equals(winner, tap).AsSingle();
+                        Vector256<float> odd = grad & Vector256.Equals(winner, tap + Vector256<int>.One).AsSingle();
+                        ref float at = ref Unsafe.Add(ref dx, first + (row * w));
+                        Vector256.ConditionalSelect(evenLanes, Vector256.Shuffle(even, lowPairs), Vector256.Shuffle(odd, lowPairs)).StoreUnsafe(ref at);
+                        Vector256.ConditionalSelect(evenLanes, Vector256.Shuffle(even, highPairs), Vector256.Shuffle(odd, highPairs)).StoreUnsafe(ref at, 8);
+                    }
+                }
+
+                if (covered < w)
+                {
+                    // An odd width: the last column is in no window.
+                    dInput.Slice(top + covered, w - covered).Clear();
+                    dInput.Slice(top + w + covered, w - covered).Clear();
+                }
+            }
+
+            // An odd height: the last row is in no window.
+            dInput.Slice(planeStart + (2 * g.OutHeight * w), plane - (2 * g.OutHeight * w)).Clear();
         }
     }
 

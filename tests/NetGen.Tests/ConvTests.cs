@@ -92,6 +92,7 @@ public class ConvTests
         { "2x2 stride 2, rows of 7 (4-wide blocks, overlapping)", 2, 6, 14, 2, 2, 1, 0 },
         { "2x2 stride 2, rows of 5 from an odd width", 1, 5, 11, 2, 2, 1, 0 },
         { "2x2 stride 2, rows of 4", 2, 4, 8, 2, 2, 1, 0 },
+        { "2x2 stride 2, rows of 8 from an odd width, odd height", 2, 7, 17, 2, 2, 1, 0 },
     };
 
     private static Window2D Geometry(int c, int h, int w, int k, int stride, int dilation, int pad)
@@ -149,7 +150,7 @@ public class ConvTests
         {
             var y = new float[dy.Length];
             var argmax = new int[dy.Length];
-            var dx = new float[x.Length];
+            var dx = Enumerable.Repeat(9f, x.Length).ToArray(); // overwritten: every value, in windows or not
             if (max)
             {
                 ConvKernels.MaxPoolForward(y, argmax, x, n, g);
