@@ -21,6 +21,8 @@ public static class Breakdown
     {
         var (x, labels) = Data.Batch(256);
         Report("MLP 784-128-10, SGD, batch 256", new FashionMlp(256, seed: 1), x, labels, 256, new Sgd(0f));
+        Report("MLP 784-128-10, SGD, batch 1", new FashionMlp(1, seed: 1), x.AsSpan(0, 784).ToArray(), labels.AsSpan(0, 1).ToArray(), 1, new Sgd(0f));
+        Report("MLP 784-128-10, Adam, batch 1", new FashionMlp(1, seed: 1), x.AsSpan(0, 784).ToArray(), labels.AsSpan(0, 1).ToArray(), 1, new Adam(0f));
         var (cx, clabels) = Data.Batch(64);
         Report("sample CNN, Adam, batch 64", new global::FashionMnist.FashionCnn(64, seed: 1), cx, clabels, 64, new Adam(0f));
         var random = new SeededRandom(2);
