@@ -172,7 +172,7 @@ public static class Breakdown
     {
         Console.WriteLine("| workload | 1 thread | 2 threads | speed-up | blocks |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
-        foreach (string workload in new[] { "mlp-256", "mlp-32", "cnn-adam-64", "gpt-12" })
+        foreach (string workload in Environment.GetEnvironmentVariable("NETGEN_WORKLOADS")?.Split(',') ?? new[] { "mlp-256", "mlp-32", "mlp-32-split", "cnn-adam-64", "gpt-12" })
         {
             var nets = new[] { new Workloads { Workload = workload, Threads = 1 }, new Workloads { Workload = workload, Threads = 2 } };
             var blocks = new[] { new List<double>(), new List<double>() };

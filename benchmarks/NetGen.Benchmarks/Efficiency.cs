@@ -99,7 +99,7 @@ public class Workloads
     public static long Flops(string workload) => workload switch
     {
         "mlp-256" => 256L * MlpFlops,
-        "mlp-32" => 32L * MlpFlops,
+        "mlp-32" or "mlp-32-split" => 32L * MlpFlops,
         "mlp-1" or "mlp-adam-1" => MlpFlops,
         "cnn-adam-64" => 64L * CnnFlops,
         "gpt-12" => 12L * TangPoet.InputSize * GptFlopsPerToken,
@@ -122,10 +122,12 @@ public class Workloads
     {
         switch (Workload)
         {
-            case "mlp-256" or "mlp-32" or "mlp-1" or "mlp-adam-1":
+            case "mlp-256" or "mlp-32" or "mlp-32-split" or "mlp-1" or "mlp-adam-1":
             {
-                int batch = Workload == "mlp-256" ? 256 : Workload == "mlp-32" ? 32 : 1;
-                var net = new FashionMlp(batch, seed: 1) { Threads = Threads };
+                // mlp-32-split: batch 32 split across the threads (16 samples each), below the default
+                // MinSamplesPerThread (65), which keeps it on one thread.
+                int batch = Workload == "mlp-256" ? 256 : Workload.StartsWith("mlp-32", StringComparison.Ordinal) ? 32 : 1;
+                var net = new FashionMlp(batch, seed: 1) { Threads = Threads, MinSamplesPerThread = Workload == "mlp-32-split" ? 1 : 65 };
                 IOptimizer optimizer = Workload == "mlp-adam-1" ? new Adam(0f) : new Sgd(0f);
                 (float[] x, int[] labels) = Data.Batch(batch);
                 _step = () => net.TrainStep(x, labels, optimizer);
