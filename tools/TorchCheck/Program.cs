@@ -96,7 +96,102 @@ Check("the step changed the model (largest log-probability change)", MaxLogDiffe
 Check("log-probabilities after loading libtorch's state_dict, largest difference", MaxLogDifference(Probabilities(), after), 1e-5);
 
 Console.WriteLine(failures == 0 ? "All checks passed." : $"{failures} check(s) failed.");
+if (args.Contains("--speed"))
+{
+    Speed();
+}
+
 return failures == 0 ? 0 : 1;
+
+// Training steps of the sample's configuration (batch 12 x 64 tokens, AdamW) in libtorch and in
+// NetGen, one thread each, interleaved step by step so that a shared machine's slow spells fall on
+// both; then generation: libtorch recomputing the whole context for every token (as nanoGPT's
+// generate does) against NetGen's cached step.
+static void Speed()
+{
+    const int B = 12;
+    var random = new Random(5);
+    int[] x = Enumerable.Range(0, B * T).Select(_ => random.Next(V)).ToArray();
+    int[] y = Enumerable.Range(0, B * T).Select(_ => random.Next(V)).ToArray();
+    var net = new TangPoet(B, seed: 3);
+    var adamw = new NetGen.AdamW(1e-3f, beta2: 0.99f, weightDecay: 0.1f);
+    adamw.SetGroups(ParameterGroup.DecayMatricesOnly(net.ParameterLayout, 0.1f));
+    var gpt = new Gpt(V, T, D, Heads, Layers);
+    gpt.train();
+    var decay = gpt.named_parameters().Where(p => p.parameter.dim() >= 2).Select(p => p.parameter).ToList();
+    var rest = gpt.named_parameters().Where(p => p.parameter.dim() < 2).Select(p => p.parameter).ToList();
+    var torchAdamW = torch.optim.AdamW(
+        new[] { new TorchSharp.Modules.AdamW.ParamGroup(decay, new TorchSharp.Modules.AdamW.Options { weight_decay = 0.1 }), new TorchSharp.Modules.AdamW.ParamGroup(rest, new TorchSharp.Modules.AdamW.Options { weight_decay = 0.0 }) },
+        lr: 1e-3, beta1: 0.9, beta2: 0.99);
+    Tensor idx = torch.tensor(x.Select(t => (long)t).ToArray(), new long[] { B, T });
+    Tensor tgt = torch.tensor(y.Select(t => (long)t).ToArray(), new long[] { B * T });
+    void TorchStep()
+    {
+        using var scope = torch.NewDisposeScope();
+        torchAdamW.zero_grad();
+        torch.nn.functional.cross_entropy(gpt.forward(idx).view(-1, V), tgt).backward();
+        torchAdamW.step();
+    }
+
+    var ours = new List<double>();
+    var theirs = new List<double>();
+    for (int step = 0; step < 60; step++)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        net.TrainStep(x, y, adamw);
+        double a = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        start = System.Diagnostics.Stopwatch.GetTimestamp();
+        TorchStep();
+        double b = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        if (step >= 10)
+        {
+            ours.Add(a);
+            theirs.Add(b);
+        }
+    }
+
+    double Median(List<double> l)
+    {
+        l.Sort();
+        return l[l.Count / 2];
+    }
+
+    double mo = Median(ours), mt = Median(theirs);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"training step, 12 x 64 tokens, one thread, medians of 50 interleaved: NetGen {mo:F1} ms ({B * T / mo * 1000:F0} tokens/s), libtorch {mt:F1} ms ({B * T / mt * 1000:F0} tokens/s): {mt / mo:F2}x"));
+
+    // Generation of 64 tokens from one: libtorch's forward over the whole context so far for each new
+    // token (no cache, as nanoGPT's generate), NetGen's cached Append.
+    gpt.eval();
+    var single = new TangPoet(1, seed: 3);
+    var logits = new float[V];
+    var torchTimes = new List<double>();
+    var netTimes = new List<double>();
+    for (int round = 0; round < 7; round++)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        using (torch.no_grad())
+        {
+            for (int t = 1; t <= T; t++)
+            {
+                using var scope = torch.NewDisposeScope();
+                gpt.forward(idx.narrow(0, 0, 1).narrow(1, 0, t));
+            }
+        }
+
+        torchTimes.Add(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        start = System.Diagnostics.Stopwatch.GetTimestamp();
+        single.ResetContext();
+        for (int t = 0; t < T; t++)
+        {
+            single.Append(x[t], logits);
+        }
+
+        netTimes.Add(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+    }
+
+    double gt = Median(torchTimes), gn = Median(netTimes);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"generation of {T} tokens, one thread: NetGen cached {T / gn * 1000:F0} tokens/s, libtorch recomputing the context {T / gt * 1000:F0} tokens/s: {gt / gn:F1}x"));
+}
 
 // Compared as logarithms: the probabilities are near 1/6,768, and a logarithm's difference is the
 // relative difference of the probability, whatever its size.

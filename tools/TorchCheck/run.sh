@@ -25,4 +25,4 @@ fi
 # Built without the folder (the compiler would print the loader's warning, which fails the build),
 # run with it. The loader warns once per process that the weak version is absent: filtered out.
 dotnet build -c Release "$here" -v quiet -nologo | grep -E "error|Warn|Elapsed" || true
-LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" dotnet "$here/bin/Release/net10.0/TorchCheck.dll" 2> >(grep -v "weak version \`GLIBC_2.38' not found" >&2)
+LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" dotnet "$here/bin/Release/net10.0/TorchCheck.dll" "$@" 2> >(grep -v "weak version \`GLIBC_2.38' not found" >&2)
