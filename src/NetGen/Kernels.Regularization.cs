@@ -66,7 +66,7 @@ public static partial class Kernels
     /// 1/√(σ² + ε) for the backward pass and updates the running statistics with the unbiased
     /// variance, <c>running = (1 − momentum)·running + momentum·batch</c> (PyTorch's BatchNorm1d/2d).
     /// With <paramref name="relu"/>, the ReLU that follows the layer is applied in the same pass:
-    /// <c>max(y, 0)</c> is written (backward then takes the same flag and <paramref name="beta"/>).
+    /// <c>max(y, 0)</c> is written (backward then takes <paramref name="beta"/> as its reluBeta).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BatchNormTrainingForward(

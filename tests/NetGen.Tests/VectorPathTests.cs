@@ -226,6 +226,12 @@ public class VectorPathTests
             }
         });
 
+        // A fused ReLU's β (and, for the shard sums, γ) must have one value per channel; both or neither.
+        var e = Assert.Throws<ArgumentException>(() => Kernels.BatchNormBackward(new float[x.Length], new float[channels], new float[channels], dy, x, gamma, new float[channels], new float[channels], rows, channels, spatial, new float[2]));
+        Assert.Equal("reluBeta", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => Kernels.BatchNormShardGradientSums(new float[channels], new float[channels], dy, x, new float[channels], new float[channels], rows, channels, spatial, reluGamma: gamma));
+        Assert.Equal("reluBeta", e.ParamName);
+
         (float[] Y, float[] Dx, float[] DGamma, float[] DBeta) Run(bool relu)
         {
             var y = new float[x.Length];
