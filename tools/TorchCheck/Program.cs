@@ -8,7 +8,9 @@
 //   3. the same loss and the same gradient for every parameter (libtorch's autograd against
 //      NetGen's generated backward pass);
 //   4. back: after an AdamW step in libtorch, its state_dict written as safetensors loads into NetGen
-//      (SafeTensors.Load), and both give the same probabilities again.
+//      (SafeTensors.Load), and both give the same probabilities again;
+//   5. the sample CNN without dropout (Cnn.cs) likewise: checkpoint, training loss and gradients,
+//      running statistics, inference.
 // Run: tools/TorchCheck/run.sh (see README.md there for why it needs a newer libstdc++ on Debian 12).
 using System.Globalization;
 using System.Text;
@@ -94,6 +96,57 @@ SafeTensors.Load(net, fromTorch);
 float[] after = torch.nn.functional.softmax(gpt.forward(idx), -1).data<float>().ToArray();
 Check("the step changed the model (largest log-probability change)", MaxLogDifference(after, torchProbabilities), 1e-2, atLeast: true);
 Check("log-probabilities after loading libtorch's state_dict, largest difference", MaxLogDifference(Probabilities(), after), 1e-5);
+
+// 5. The sample CNN without dropout (BatchNorm with its ReLU fused, convolutions, max pooling):
+// NetGen's checkpoint into libtorch, a training step's loss and gradients with batch statistics,
+// the running statistics it leaves, and inference with them.
+{
+    const int Images = 16;
+    var cnn = new CheckedCnn(Images, seed: 5);
+    float[] pixels = Enumerable.Range(0, Images * 784).Select(_ => (float)random.NextDouble()).ToArray();
+    int[] labels = Enumerable.Range(0, Images).Select(_ => random.Next(10)).ToArray();
+    string cnnFile = Path.Combine(dir, "cnn.safetensors");
+    SafeTensors.Save(cnn, cnnFile);
+    var torchCnn = new TorchCnn();
+    Dictionary<string, Tensor> cnnState = ReadSafeTensors(cnnFile);
+    var (cnnMissing, cnnUnexpected) = torchCnn.load_state_dict(cnnState, strict: true);
+    Check($"CNN: load_state_dict(strict), {cnnState.Count} tensors: missing or unexpected names", cnnMissing.Count + cnnUnexpected.Count, 0);
+    Tensor images = torch.tensor(pixels, new long[] { Images, 1, 28, 28 });
+    Tensor classes = torch.tensor(labels.Select(l => (long)l).ToArray(), new long[] { Images });
+    torchCnn.train();
+    Tensor cnnLoss = torch.nn.functional.cross_entropy(torchCnn.forward(images), classes);
+    cnnLoss.backward();
+    float netLoss = cnn.ComputeGradients(pixels, labels);
+    Check("CNN: training loss, relative difference", Math.Abs(netLoss - cnnLoss.item<float>()) / cnnLoss.item<float>(), 1e-6);
+    float[] cnnGradients = cnn.Gradients.ToArray();
+    double cnnWorst = 0;
+    string cnnWorstName = "";
+    foreach ((string name, Parameter p) in torchCnn.named_parameters())
+    {
+        ParameterInfo info = cnn.ParameterLayout.Single(i => i.Name == name);
+        float[] theirs = p.grad!.data<float>().ToArray();
+        double relative = MaxDifference(cnnGradients.AsSpan(info.Offset, info.Length).ToArray(), theirs) / Math.Max(theirs.Max(Math.Abs), 1e-6);
+        if (relative > cnnWorst)
+        {
+            (cnnWorst, cnnWorstName) = (relative, name);
+        }
+    }
+
+    Check($"CNN: gradients, largest difference over the tensor's largest value (worst: {cnnWorstName})", cnnWorst, 1e-4);
+    double stateWorst = 0;
+    foreach ((string name, Tensor buffer) in torchCnn.named_buffers().Where(b => b.name.EndsWith("running_mean", StringComparison.Ordinal) || b.name.EndsWith("running_var", StringComparison.Ordinal)))
+    {
+        ParameterInfo info = cnn.StateLayout.Single(i => i.Name == name);
+        stateWorst = Math.Max(stateWorst, MaxDifference(cnn.State.Slice(info.Offset, info.Length).ToArray(), buffer.data<float>().ToArray()));
+    }
+
+    Check("CNN: running statistics after the training pass, largest difference", stateWorst, 1e-5);
+    torchCnn.eval();
+    float[] torchOut = torch.nn.functional.softmax(torchCnn.forward(images), -1).data<float>().ToArray();
+    var cnnOut = new float[Images * 10];
+    cnn.Forward(pixels, cnnOut);
+    Check("CNN: inference log-probabilities with the running statistics, largest difference", MaxLogDifference(cnnOut, torchOut), 1e-5);
+}
 
 Console.WriteLine(failures == 0 ? "All checks passed." : $"{failures} check(s) failed.");
 if (args.Contains("--speed"))
@@ -237,13 +290,23 @@ static Dictionary<string, Tensor> ReadSafeTensors(string path)
             continue;
         }
 
-        if (entry.Value.GetProperty("dtype").GetString() != "F32")
-        {
-            throw new InvalidDataException($"{entry.Name}: only F32 is read here");
-        }
-
         long[] shape = entry.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
         long[] offsets = entry.Value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+        string dtype = entry.Value.GetProperty("dtype").GetString()!;
+        if (dtype == "I64")
+        {
+            // BatchNorm's num_batches_tracked.
+            long[] counts = new long[(offsets[1] - offsets[0]) / 8];
+            Buffer.BlockCopy(bytes, (int)(8 + headerLength + offsets[0]), counts, 0, counts.Length * 8);
+            tensors[entry.Name] = torch.tensor(counts, shape);
+            continue;
+        }
+
+        if (dtype != "F32")
+        {
+            throw new InvalidDataException($"{entry.Name}: only F32 and I64 are read here");
+        }
+
         float[] values = new float[(offsets[1] - offsets[0]) / 4];
         Buffer.BlockCopy(bytes, (int)(8 + headerLength + offsets[0]), values, 0, values.Length * 4);
         tensors[entry.Name] = torch.tensor(values, shape);
