@@ -244,6 +244,62 @@ static void Speed()
 
     double gt = Median(torchTimes), gn = Median(netTimes);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"generation of {T} tokens, one thread: NetGen cached {T / gn * 1000:F0} tokens/s, libtorch recomputing the context {T / gt * 1000:F0} tokens/s: {gt / gn:F1}x"));
+
+    // Issue 10's MLP (SGD, batch 256) and the CNN without dropout (Adam, batch 64), interleaved likewise.
+    var mlp = new CheckedMlp(256, seed: 1);
+    var torchMlp = new TorchMlp();
+    float[] mx = Enumerable.Range(0, 256 * 784).Select(_ => (float)random.NextDouble()).ToArray();
+    int[] my = Enumerable.Range(0, 256).Select(_ => random.Next(10)).ToArray();
+    var sgd = new NetGen.Sgd(0.01f);
+    var torchSgd = torch.optim.SGD(torchMlp.parameters(), 0.01);
+    Tensor tmx = torch.tensor(mx, new long[] { 256, 784 });
+    Tensor tmy = torch.tensor(my.Select(l => (long)l).ToArray(), new long[] { 256 });
+    Compare("MLP 784-128-10, SGD, batch 256", () => mlp.TrainStep(mx, my, sgd), () =>
+    {
+        using var scope = torch.NewDisposeScope();
+        torchSgd.zero_grad();
+        torch.nn.functional.cross_entropy(torchMlp.forward(tmx), tmy).backward();
+        torchSgd.step();
+    }, 400);
+    var cnn = new CheckedCnn(64, seed: 1);
+    var torchCnn = new TorchCnn();
+    torchCnn.train();
+    float[] cx = Enumerable.Range(0, 64 * 784).Select(_ => (float)random.NextDouble()).ToArray();
+    int[] cy = Enumerable.Range(0, 64).Select(_ => random.Next(10)).ToArray();
+    var adam = new NetGen.Adam(1e-3f);
+    var torchAdam = torch.optim.Adam(torchCnn.parameters(), 1e-3);
+    Tensor tcx = torch.tensor(cx, new long[] { 64, 1, 28, 28 });
+    Tensor tcy = torch.tensor(cy.Select(l => (long)l).ToArray(), new long[] { 64 });
+    Compare("sample CNN without dropout, Adam, batch 64", () => cnn.TrainStep(cx, cy, adam), () =>
+    {
+        using var scope = torch.NewDisposeScope();
+        torchAdam.zero_grad();
+        torch.nn.functional.cross_entropy(torchCnn.forward(tcx), tcy).backward();
+        torchAdam.step();
+    }, 100);
+
+    void Compare(string what, Action ours, Action theirs, int steps)
+    {
+        var a = new List<double>();
+        var b = new List<double>();
+        for (int step = 0; step < steps + 20; step++)
+        {
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            ours();
+            double ta = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            start = System.Diagnostics.Stopwatch.GetTimestamp();
+            theirs();
+            double tb = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            if (step >= 20)
+            {
+                a.Add(ta);
+                b.Add(tb);
+            }
+        }
+
+        double ma = Median(a), mb = Median(b);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what}, one thread, medians of {steps} interleaved steps: NetGen {ma:F3} ms, libtorch {mb:F3} ms: {mb / ma:F2}x"));
+    }
 }
 
 // Compared as logarithms: the probabilities are near 1/6,768, and a logarithm's difference is the

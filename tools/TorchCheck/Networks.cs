@@ -20,7 +20,32 @@ using static TorchSharp.torch;
 [SoftmaxCrossEntropy]
 public partial class CheckedCnn;
 
-/// <summary>The same network in TorchSharp, with the same module names.</summary>
+/// <summary>Issue 10's MLP: 784-128 (ReLU)-10, for the speed comparison.</summary>
+[Network]
+[Input(784)]
+[Dense(128, Activation = Activation.ReLU)]
+[Dense(10)]
+[SoftmaxCrossEntropy]
+public partial class CheckedMlp;
+
+/// <summary>The MLP in TorchSharp.</summary>
+internal sealed class TorchMlp : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear dense1;
+    private readonly Linear dense2;
+
+    public TorchMlp()
+        : base("CheckedMlp")
+    {
+        dense1 = nn.Linear(784, 128);
+        dense2 = nn.Linear(128, 10);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => dense2.forward(nn.functional.relu(dense1.forward(x)));
+}
+
+/// <summary>The same CNN in TorchSharp, with the same module names.</summary>
 internal sealed class TorchCnn : nn.Module<Tensor, Tensor>
 {
     private readonly Conv2d conv1;
