@@ -69,22 +69,7 @@ gpt.zero_grad();
 Tensor torchLoss = torch.nn.functional.cross_entropy(gpt.forward(idx).view(-1, V), tgt);
 torchLoss.backward();
 Check("loss, relative difference", Math.Abs(loss - torchLoss.item<float>()) / Math.Abs(torchLoss.item<float>()), 1e-6);
-float[] gradients = net.Gradients.ToArray();
-double worst = 0;
-string worstName = "";
-foreach ((string name, Parameter p) in gpt.named_parameters())
-{
-    ParameterInfo info = net.ParameterLayout.Concat(net.TiedLayout).Single(i => i.Name == name);
-    float[] ours = gradients.AsSpan(info.Offset, info.Length).ToArray();
-    float[] theirs = p.grad!.data<float>().ToArray();
-    double scale = Math.Max(theirs.Max(Math.Abs), 1e-6);
-    double relative = MaxDifference(ours, theirs) / scale;
-    if (relative > worst)
-    {
-        (worst, worstName) = (relative, name);
-    }
-}
-
+(double worst, string worstName) = WorstGradient(gpt, net);
 Check($"gradients, largest difference over the tensor's largest value (worst: {worstName})", worst, 1e-4);
 
 // 4. back: one AdamW step in libtorch, its state_dict written as safetensors and loaded by NetGen.
@@ -118,20 +103,7 @@ Check("log-probabilities after loading libtorch's state_dict, largest difference
     cnnLoss.backward();
     float netLoss = cnn.ComputeGradients(pixels, labels);
     Check("CNN: training loss, relative difference", Math.Abs(netLoss - cnnLoss.item<float>()) / cnnLoss.item<float>(), 1e-6);
-    float[] cnnGradients = cnn.Gradients.ToArray();
-    double cnnWorst = 0;
-    string cnnWorstName = "";
-    foreach ((string name, Parameter p) in torchCnn.named_parameters())
-    {
-        ParameterInfo info = cnn.ParameterLayout.Single(i => i.Name == name);
-        float[] theirs = p.grad!.data<float>().ToArray();
-        double relative = MaxDifference(cnnGradients.AsSpan(info.Offset, info.Length).ToArray(), theirs) / Math.Max(theirs.Max(Math.Abs), 1e-6);
-        if (relative > cnnWorst)
-        {
-            (cnnWorst, cnnWorstName) = (relative, name);
-        }
-    }
-
+    (double cnnWorst, string cnnWorstName) = WorstGradient(torchCnn, cnn);
     Check($"CNN: gradients, largest difference over the tensor's largest value (worst: {cnnWorstName})", cnnWorst, 1e-4);
     double stateWorst = 0;
     foreach ((string name, Tensor buffer) in torchCnn.named_buffers().Where(b => b.name.EndsWith("running_mean", StringComparison.Ordinal) || b.name.EndsWith("running_var", StringComparison.Ordinal)))
@@ -186,31 +158,14 @@ static void Speed()
         torchAdamW.step();
     }
 
-    var ours = new List<double>();
-    var theirs = new List<double>();
-    for (int step = 0; step < 60; step++)
-    {
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        net.TrainStep(x, y, adamw);
-        double a = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        start = System.Diagnostics.Stopwatch.GetTimestamp();
-        TorchStep();
-        double b = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        if (step >= 10)
-        {
-            ours.Add(a);
-            theirs.Add(b);
-        }
-    }
-
     double Median(List<double> l)
     {
         l.Sort();
         return l[l.Count / 2];
     }
 
-    double mo = Median(ours), mt = Median(theirs);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"training step, 12 x 64 tokens, one thread, medians of 50 interleaved: NetGen {mo:F1} ms ({B * T / mo * 1000:F0} tokens/s), libtorch {mt:F1} ms ({B * T / mt * 1000:F0} tokens/s): {mt / mo:F2}x"));
+    (double mo, double mt) = Compare("training step, 12 x 64 tokens", () => net.TrainStep(x, y, adamw), TorchStep, 50);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  that is NetGen {B * T / mo * 1000:F0} tokens/s, libtorch {B * T / mt * 1000:F0} tokens/s"));
 
     // Generation of 64 tokens from one: libtorch's forward over the whole context so far for each new
     // token (no cache, as nanoGPT's generate), NetGen's cached Append.
@@ -278,7 +233,8 @@ static void Speed()
         torchAdam.step();
     }, 100);
 
-    void Compare(string what, Action ours, Action theirs, int steps)
+    // Steps of each, interleaved, after 20 of each to warm; the medians.
+    (double Ours, double Theirs) Compare(string what, Action ours, Action theirs, int steps)
     {
         var a = new List<double>();
         var b = new List<double>();
@@ -299,7 +255,28 @@ static void Speed()
 
         double ma = Median(a), mb = Median(b);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{what}, one thread, medians of {steps} interleaved steps: NetGen {ma:F3} ms, libtorch {mb:F3} ms: {mb / ma:F2}x"));
+        return (ma, mb);
     }
+}
+
+// Over every parameter libtorch has (a tied one under each of its names), NetGen's gradient against
+// libtorch's: the largest difference over the tensor's largest value, and the tensor it is in.
+static (double Worst, string Name) WorstGradient(nn.Module module, INetwork network)
+{
+    float[] gradients = network.Gradients.ToArray();
+    (double worst, string name) = (0, "");
+    foreach ((string parameter, Parameter p) in module.named_parameters())
+    {
+        ParameterInfo info = network.ParameterLayout.Concat(network.TiedLayout).Single(i => i.Name == parameter);
+        float[] theirs = p.grad!.data<float>().ToArray();
+        double relative = MaxDifference(gradients.AsSpan(info.Offset, info.Length).ToArray(), theirs) / Math.Max(theirs.Max(Math.Abs), 1e-6);
+        if (relative > worst)
+        {
+            (worst, name) = (relative, parameter);
+        }
+    }
+
+    return (worst, name);
 }
 
 // Compared as logarithms: the probabilities are near 1/6,768, and a logarithm's difference is the
