@@ -79,8 +79,13 @@ public static partial class Kernels
             }
         }
 
-        // dW[o, i] (+)= Σ_r dy[r, o] · x[r, i]: A = dyᵀ through strides (1, outFeatures).
-        MatMul.Multiply(dWeight, dy, 1, outFeatures, input, outFeatures, inFeatures, rows, accumulate);
+        // dW[o, i] (+)= Σ_r dy[r, o] · x[r, i]: A = dyᵀ through strides (1, outFeatures). Empty
+        // dWeight: the weight gradient is deferred to the optimizer (DeferredWeightGradient).
+        if (!dWeight.IsEmpty)
+        {
+            MatMul.Multiply(dWeight, dy, 1, outFeatures, input, outFeatures, inFeatures, rows, accumulate);
+        }
+
         if (!dInput.IsEmpty)
         {
             // dx[r, i] = Σ_o dy[r, o] · W[o, i].

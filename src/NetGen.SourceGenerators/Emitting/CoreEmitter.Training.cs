@@ -18,9 +18,15 @@ internal static partial class CoreEmitter
         var batchNorms = plan.Ops.OfType<BatchNormOp>().ToList();
         string check = batchNorms.Count > 0 ? "CheckTraining" : "Check";
         bool overwrites = plan.Ops.Any(o => o.OverwritesGradients);
+        DenseOp? deferred = DeferredDense(plan);
         using (w.Block($"public float ComputeGradients({parameters})"))
         {
             w.Line($"int n = {check}({x}, {targets});");
+            if (deferred is not null)
+            {
+                w.Line("_deferredRows = 0; // written afresh");
+            }
+
             w.Line("ClearAddedGradients();");
             if (overwrites)
             {
@@ -45,6 +51,14 @@ internal static partial class CoreEmitter
         using (w.Block($"public float AccumulateGradients({parameters})"))
         {
             w.Line($"int n = {check}({x}, {targets});");
+            if (deferred is not null)
+            {
+                using (w.Block("if (_deferredRows > 0)"))
+                {
+                    w.Line("WriteDeferredGradient(); // the last TrainStep's, added to now");
+                }
+            }
+
             w.Line($"return Backpropagate(n, {x}, {targets});");
         }
 
@@ -135,14 +149,27 @@ internal static partial class CoreEmitter
                 w.Line("bound.Bind(owner);");
             }
 
-            w.Line($"float loss = ComputeGradients({x}, {targets});");
-            using (w.Block("if (!float.IsFinite(loss))"))
+            if (deferred is null)
             {
-                w.Line("throw new global::NetGen.NonFiniteLossException(loss); // before the step: the parameters keep their values");
-            }
+                w.Line($"float loss = ComputeGradients({x}, {targets});");
+                using (w.Block("if (!float.IsFinite(loss))"))
+                {
+                    w.Line("throw new global::NetGen.NonFiniteLossException(loss); // before the step: the parameters keep their values");
+                }
 
-            w.Line("optimizer.Step(_parameters, _gradients);");
-            w.Line("return loss;");
+                w.Line("optimizer.Step(_parameters, _gradients);");
+                w.Line("return loss;");
+            }
+            else
+            {
+                EmitDeferredTrainStep(w, deferred, x, targets);
+            }
+        }
+
+        if (deferred is not null)
+        {
+            w.Line();
+            EmitWriteDeferredGradient(w, deferred);
         }
 
         w.Line();
@@ -167,6 +194,71 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
+    }
+
+    // TrainStep when a weight's gradient may be deferred: at small batches (one thread) its backward
+    // skips that product, and the optimizer computes the gradient a block of rows at a time where it
+    // applies it (the same values, bit for bit); its factors are kept for Gradients.
+    private static void EmitDeferredTrainStep(IndentedWriter w, DenseOp d, string x, string targets)
+    {
+        w.Line($"// At batches of up to DeferMaxRows (one thread), {d.Weight.Name}'s gradient is not written out here: the");
+        w.Line("// optimizer computes it a few rows at a time where it applies them (the same values, without");
+        w.Line("// writing the gradient out and reading it back); Gradients writes it if it is read.");
+        w.Line($"int n = {x}.Length / InputSize;");
+        w.Line("bool defer = n <= DeferMaxRows && ShardsFor(n) == 1 && optimizer is global::NetGen.Optimizer { IsElementwise: true };");
+        w.Line("_deferWeight = defer;");
+        w.Line("float loss;");
+        using (w.Block("try"))
+        {
+            w.Line($"loss = ComputeGradients({x}, {targets});");
+        }
+
+        using (w.Block("finally"))
+        {
+            w.Line("_deferWeight = false;");
+        }
+
+        using (w.Block("if (defer)"))
+        {
+            w.Line($"{Ex.A(d.Input)}.CopyTo(_deferredInput);");
+            w.Line($"{Ex.D(d.Output)}.CopyTo(_deferredOutputGradient);");
+            w.Line("_deferredRows = n;");
+        }
+
+        using (w.Block("if (!float.IsFinite(loss))"))
+        {
+            w.Line("throw new global::NetGen.NonFiniteLossException(loss); // before the step: the parameters keep their values");
+        }
+
+        using (w.Block("if (defer)"))
+        {
+            w.Line($"var gradient = new global::NetGen.DeferredWeightGradient({d.Weight.Const}, DeferredOutputGradient(n), DeferredInput(n), n, inFeatures: {d.InFeatures}, outFeatures: {d.OutFeatures});");
+            w.Line("((global::NetGen.Optimizer)optimizer).Step(_parameters, _gradients, gradient);");
+        }
+
+        using (w.Block("else"))
+        {
+            w.Line("optimizer.Step(_parameters, _gradients);");
+        }
+
+        w.Line("return loss;");
+    }
+
+    private static void EmitWriteDeferredGradient(IndentedWriter w, DenseOp d)
+    {
+        w.Line($"// Writes the gradient of {d.Weight.Name} that the last TrainStep left to the optimizer, from the factors it kept.");
+        using (w.Block("private void WriteDeferredGradient()"))
+        {
+            w.Line("int n = _deferredRows;");
+            w.Line("_deferredRows = 0;");
+            w.Line($"{Ex.Kernels}.DenseBackward(default, {Ex.G(d.Weight)}, default, DeferredOutputGradient(n), DeferredInput(n), default,");
+            w.Line($"    rows: n, inFeatures: {d.InFeatures}, outFeatures: {d.OutFeatures}, accumulate: false);");
+        }
+
+        w.Line();
+        w.Line($"private global::System.ReadOnlySpan<float> DeferredInput(int n) => new(_deferredInput, 0, n * {d.InFeatures});");
+        w.Line();
+        w.Line($"private global::System.ReadOnlySpan<float> DeferredOutputGradient(int n) => new(_deferredOutputGradient, 0, n * {d.OutFeatures});");
     }
 
     private static void EmitLoss(IndentedWriter w, NetworkPlan plan, LossSpec loss, bool withGradients)

@@ -151,6 +151,17 @@ internal static partial class CoreEmitter
             EmitShardFields(w, plan, loss);
         }
 
+        if (DeferredDense(plan) is { } deferred)
+        {
+            w.Line($"// TrainStep at batches of up to DeferMaxRows leaves {deferred.Weight.Name}'s gradient to the optimizer (see TrainStep),");
+            w.Line("// keeping the two factors it is made of, so that Gradients can write it when it is read.");
+            w.Line("private const int DeferMaxRows = 4;");
+            w.Line("private bool _deferWeight;");
+            w.Line("private int _deferredRows; // the batch whose deferred gradient Gradients has not written yet; 0: none");
+            w.Line($"private readonly float[] _deferredInput = new float[DeferMaxRows * {deferred.InFeatures}];");
+            w.Line($"private readonly float[] _deferredOutputGradient = new float[DeferMaxRows * {deferred.OutFeatures}];");
+        }
+
         w.Line();
         w.Line("/// <summary>Makes a second thread inside the same network at once an exception instead of wrong results.</summary>");
         w.Line("public readonly global::NetGen.ConcurrentUseGuard UseGuard = new();");
@@ -205,7 +216,25 @@ internal static partial class CoreEmitter
         w.Line();
         w.Line($"public {Span} Parameters => _parameters;");
         w.Line();
-        w.Line($"public {Span} Gradients => _gradients;");
+        if (DeferredDense(plan) is null)
+        {
+            w.Line($"public {Span} Gradients => _gradients;");
+        }
+        else
+        {
+            using (w.Block($"public {Span} Gradients"))
+            {
+                using (w.Block("get"))
+                {
+                    using (w.Block("if (_deferredRows > 0)"))
+                    {
+                        w.Line("WriteDeferredGradient();");
+                    }
+
+                    w.Line("return _gradients;");
+                }
+            }
+        }
         w.Line();
         w.Line($"public {Span} State => _state;");
         w.Line();
@@ -256,9 +285,24 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
-        w.Line("public void ZeroGrad() => global::System.Array.Clear(_gradients);");
+        if (DeferredDense(plan) is null)
+        {
+            w.Line("public void ZeroGrad() => global::System.Array.Clear(_gradients);");
+        }
+        else
+        {
+            using (w.Block("public void ZeroGrad()"))
+            {
+                w.Line("_deferredRows = 0;");
+                w.Line("global::System.Array.Clear(_gradients);");
+            }
+        }
+
         w.Line();
     }
+
+    /// <summary>The Dense whose weight gradient TrainStep may leave to the optimizer, if any.</summary>
+    internal static DenseOp? DeferredDense(NetworkPlan plan) => plan.Ops.OfType<DenseOp>().FirstOrDefault(d => d.DeferWeightGradient);
 
     private static void EmitTokenCheck(IndentedWriter w, NetworkPlan plan)
     {

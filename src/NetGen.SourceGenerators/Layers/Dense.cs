@@ -146,6 +146,12 @@ internal sealed record DenseOp : PlanOp
     /// <summary>The weight is an embedding's (weight tying): initialised there, not here.</summary>
     public bool Tied { get; init; }
 
+    /// <summary>
+    /// TrainStep may leave this weight's gradient to the optimizer at small batches (the planner marks
+    /// one weight at most: PlanBuilder.DeferLargestWeightGradient); backward then skips it.
+    /// </summary>
+    public bool DeferWeightGradient { get; init; }
+
     /// <summary>Initialise the weight from N(0, InitStd²) when positive.</summary>
     public double InitStd { get; init; }
 
@@ -196,7 +202,9 @@ internal sealed record DenseOp : PlanOp
             w.Line(Input.RequiresGrad
                 ? $"    {DInput()}, // d input ({rowShape}, {InFeatures})"
                 : "    default, // no layer before this one has parameters: its input needs no gradient");
-            w.Line($"    {Ex.G(Weight)}, // d {Weight.Name}");
+            w.Line(DeferWeightGradient
+                ? $"    _deferWeight ? default : {Ex.G(Weight)}, // d {Weight.Name}, unless TrainStep leaves it to the optimizer"
+                : $"    {Ex.G(Weight)}, // d {Weight.Name}");
             w.Line(Bias is { } b ? $"    {Ex.G(b)}, // d {b.Name}" : "    default, // no bias");
             w.Line($"    {Ex.D(Output)}, // d output ({rowShape}, {OutFeatures})");
             w.Line($"    {Ex.A(Input)},");

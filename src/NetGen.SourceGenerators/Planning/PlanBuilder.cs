@@ -361,6 +361,11 @@ internal sealed partial class PlanBuilder
     {
         bool hasErrors = _silentError || Current is null || Problems.Any(p => DiagnosticDescriptors.Find(p.Id)?.DefaultSeverity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error);
         (List<PlanOp> ops, List<Tensor> slots) = hasErrors ? (_ops, new List<Tensor>()) : GradientFanIn.Slots(_ops, _offset);
+        if (!hasErrors && Loss is not null)
+        {
+            ops = DeferLargestWeightGradient(ops);
+        }
+
         return new NetworkPlan(
             _spec.Namespace,
             _spec.Name,

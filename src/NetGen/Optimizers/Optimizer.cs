@@ -10,7 +10,7 @@ namespace NetGen;
 /// <summary>
 /// Base of NetGen's optimizers: they act on a network's flat parameter and gradient buffers.
 /// State (moments, accumulators) is allocated once, by <see cref="Bind(int)"/> or by the first
-/// <see cref="Step"/>; a step allocates nothing. Update rules and defaults are PyTorch's
+/// <see cref="Step(Span{float}, ReadOnlySpan{float})"/>; a step allocates nothing. Update rules and defaults are PyTorch's
 /// (torch.optim), as documented there; <c>maximize</c>, <c>foreach</c>, <c>fused</c> and
 /// <c>capturable</c> are not offered.
 /// </summary>
@@ -23,6 +23,7 @@ public abstract class Optimizer : IOptimizer
     private object? _owner;
     private WeakReference<float[]>? _ownerBuffer;
     private ParameterGroup[] _groups = Array.Empty<ParameterGroup>();
+    private float[] _block = Array.Empty<float>(); // a deferred weight gradient's block (see Step)
 
     /// <summary>Validates and stores the shared hyper-parameters.</summary>
     protected Optimizer(float learningRate, float weightDecay)
@@ -128,6 +129,59 @@ public abstract class Optimizer : IOptimizer
     /// <inheritdoc/>
     public void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
     {
+        if (!BeginStep(parameters, gradients))
+        {
+            return;
+        }
+
+        StepRanges(parameters, gradients, default);
+    }
+
+    /// <summary>
+    /// Whether each parameter's update depends on that parameter's own values alone (its gradient and
+    /// state): true for NetGen's optimizers, so that a step may be taken in parts, as
+    /// <see cref="Step(Span{float}, ReadOnlySpan{float}, DeferredWeightGradient)"/> does. False for
+    /// a class derived outside NetGen, whose rule may look at a whole segment (a norm, say).
+    /// </summary>
+    public bool IsElementwise => GetType().Assembly == typeof(Optimizer).Assembly;
+
+    /// <summary>
+    /// One step in which one dense layer's weight gradient is not in <paramref name="gradients"/>
+    /// but given by its factors (<paramref name="deferred"/>): it is computed a few rows at a time
+    /// into a small buffer that stays in the L1 cache, and each block is applied where it is made.
+    /// The result is the same, bit for bit, as writing that gradient into the buffer and calling
+    /// <see cref="Step(Span{float}, ReadOnlySpan{float})"/>; what is saved is writing the weight
+    /// gradient out and reading it back (at batch 1, most of a small network's step). Generated
+    /// <c>TrainStep</c> uses it at small batches. Only for an optimizer whose
+    /// <see cref="IsElementwise"/> is true.
+    /// </summary>
+    /// <param name="parameters">The network's parameters.</param>
+    /// <param name="gradients">Their gradients; the deferred weight's range is not read.</param>
+    /// <param name="deferred">The weight gradient's place and factors.</param>
+    /// <exception cref="InvalidOperationException">The optimizer is not elementwise.</exception>
+    public void Step(Span<float> parameters, ReadOnlySpan<float> gradients, DeferredWeightGradient deferred)
+    {
+        if (!IsElementwise)
+        {
+            throw new InvalidOperationException($"{GetType().Name} is not one of NetGen's elementwise optimizers; write the gradient and call Step(parameters, gradients).");
+        }
+
+        if ((long)deferred.Offset + deferred.Length > parameters.Length)
+        {
+            throw new ArgumentException($"The deferred weight [{deferred.Offset}, {(long)deferred.Offset + deferred.Length}) lies outside the {parameters.Length} parameters.", nameof(deferred));
+        }
+
+        if (!BeginStep(parameters, gradients))
+        {
+            return;
+        }
+
+        StepRanges(parameters, gradients, deferred);
+    }
+
+    // The checks every step makes before it changes anything, then the step count; false: nothing to do.
+    private bool BeginStep(Span<float> parameters, ReadOnlySpan<float> gradients)
+    {
         if (gradients.Length != parameters.Length)
         {
             throw new ArgumentException($"'{nameof(gradients)}' has {gradients.Length} values; {parameters.Length} were expected (one per parameter).", nameof(gradients));
@@ -135,7 +189,7 @@ public abstract class Optimizer : IOptimizer
 
         if (parameters.IsEmpty)
         {
-            return;
+            return false;
         }
 
         // Direct calls too: the parameters of a second network (even of the same size) are refused
@@ -154,34 +208,36 @@ public abstract class Optimizer : IOptimizer
             Bind(parameters.Length);
         }
 
-        StepCount++;
-        if (_groups.Length == 0)
-        {
-            Update(parameters, gradients, new ParameterSegment(0, parameters.Length, LearningRate, WeightDecay), StepCount);
-            return;
-        }
-
-        // The groups in buffer order; a stretch that no group covers gets the optimizer's own settings.
-        int next = 0;
         foreach (ParameterGroup group in _groups)
         {
             if (group.Offset + group.Length > parameters.Length)
             {
                 throw new InvalidOperationException($"The parameter group at [{group.Offset}, {group.Offset + group.Length}) lies outside the {parameters.Length} parameters; groups must come from this network's ParameterLayout.");
             }
+        }
 
+        StepCount++;
+        return true;
+    }
+
+    // The groups in buffer order; a stretch that no group covers gets the optimizer's own settings.
+    private void StepRanges(Span<float> parameters, ReadOnlySpan<float> gradients, DeferredWeightGradient deferred)
+    {
+        int next = 0;
+        foreach (ParameterGroup group in _groups)
+        {
             if (group.Offset > next)
             {
-                UpdateRange(parameters, gradients, next, group.Offset - next, LearningRate, WeightDecay);
+                UpdateRange(parameters, gradients, next, group.Offset - next, LearningRate, WeightDecay, deferred);
             }
 
-            UpdateRange(parameters, gradients, group.Offset, group.Length, LearningRate * group.LearningRateScale, group.WeightDecay ?? WeightDecay);
+            UpdateRange(parameters, gradients, group.Offset, group.Length, LearningRate * group.LearningRateScale, group.WeightDecay ?? WeightDecay, deferred);
             next = group.Offset + group.Length;
         }
 
         if (next < parameters.Length)
         {
-            UpdateRange(parameters, gradients, next, parameters.Length - next, LearningRate, WeightDecay);
+            UpdateRange(parameters, gradients, next, parameters.Length - next, LearningRate, WeightDecay, deferred);
         }
     }
 
@@ -209,11 +265,56 @@ public abstract class Optimizer : IOptimizer
         _groups = sorted;
     }
 
-    private void UpdateRange(Span<float> parameters, ReadOnlySpan<float> gradients, int offset, int length, float learningRate, float weightDecay)
+    // [offset, offset + length) with one rate and decay: the part before the deferred weight, the
+    // deferred weight's part a block of its gradient at a time, then the part after.
+    private void UpdateRange(Span<float> parameters, ReadOnlySpan<float> gradients, int offset, int length, float learningRate, float weightDecay, DeferredWeightGradient deferred)
     {
-        if (length > 0)
+        int end = offset + length;
+        int start = Math.Clamp(deferred.Offset, offset, end), stop = Math.Clamp(deferred.Offset + deferred.Length, offset, end);
+        if (start == stop)
         {
-            Update(parameters.Slice(offset, length), gradients.Slice(offset, length), new ParameterSegment(offset, length, learningRate, weightDecay), StepCount);
+            Update(parameters, gradients, offset, end, learningRate, weightDecay);
+            return;
+        }
+
+        Update(parameters, gradients, offset, start, learningRate, weightDecay);
+
+        // Blocks of whole rows of the weight (so that each value is computed as the whole product
+        // computes it, the same columns in the same vector tiles), as many as the buffer holds.
+        int columns = deferred.InFeatures;
+        int rowsPerBlock = Math.Max(1, DeferredWeightGradient.BlockValues / columns);
+        if (rowsPerBlock > 8)
+        {
+            rowsPerBlock -= rowsPerBlock % 8; // whole 8-row tiles
+        }
+
+        if (_block.Length < rowsPerBlock * columns)
+        {
+            _block = new float[rowsPerBlock * columns]; // once, at the first such step
+        }
+
+        int firstRow = (start - deferred.Offset) / columns, lastRow = (stop - deferred.Offset + columns - 1) / columns;
+        for (int r0 = firstRow; r0 < lastRow; r0 += rowsPerBlock)
+        {
+            int r1 = Math.Min(lastRow, r0 + rowsPerBlock);
+            Span<float> block = _block.AsSpan(0, (r1 - r0) * columns);
+            deferred.Rows(block, r0, r1 - r0);
+
+            // A group boundary may cut a row: only the block's part inside this range is applied here.
+            int blockStart = deferred.Offset + (r0 * columns);
+            int from = Math.Max(blockStart, start), to = Math.Min(blockStart + block.Length, stop);
+            ReadOnlySpan<float> part = block.Slice(from - blockStart, to - from);
+            Update(parameters.Slice(from, to - from), part, new ParameterSegment(from, to - from, learningRate, weightDecay), StepCount);
+        }
+
+        Update(parameters, gradients, stop, end, learningRate, weightDecay);
+    }
+
+    private void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int start, int end, float learningRate, float weightDecay)
+    {
+        if (end > start)
+        {
+            Update(parameters.Slice(start, end - start), gradients.Slice(start, end - start), new ParameterSegment(start, end - start, learningRate, weightDecay), StepCount);
         }
     }
 
