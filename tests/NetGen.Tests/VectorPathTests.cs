@@ -4,7 +4,7 @@ namespace NetGen.Tests;
 
 /// <summary>
 /// The exponential and the kernels built on it (softmax, the cross-entropy, both GELUs, tanh),
-/// attention by matrix products against its row-by-row form, and batch normalisation's loops, on each vector path, forced in turn as <see cref="MatMulPathTests"/> forces the products' paths, against
+/// attention by matrix products against its row-by-row form, batch normalisation's loops and the optimizers' updates, on each vector path, forced in turn as <see cref="MatMulPathTests"/> forces the products' paths, against
 /// double-precision references. In MatMul's collection: the switches are process-wide.
 /// </summary>
 [Collection(nameof(MatMulPathTests))]
@@ -284,6 +284,27 @@ public class VectorPathTests
         }
 
         return (y, dx, dg, db);
+    }
+
+    [Theory]
+    [MemberData(nameof(OptimizerTests.Cases), MemberType = typeof(OptimizerTests))]
+    public void Every_optimizer_steps_to_the_same_bits_on_each_vector_path(string name)
+    {
+        // 1,013 values: the 512-bit loop, then the 256-bit loop's one vector (on the wide path), then a scalar tail.
+        float[] start = Reference.RandomFloats(1013, 21, scale: 2f);
+        float[]? first = null;
+        ForEachPath(path =>
+        {
+            var (optimizer, _) = OptimizerTests.Create(name);
+            float[] p = (float[])start.Clone();
+            for (int step = 0; step < 3; step++)
+            {
+                optimizer.Step(p, Reference.RandomFloats(p.Length, 22 + step));
+            }
+
+            first ??= p;
+            Assert.True(first.AsSpan().SequenceEqual(p), $"{name} {path}: not the bits of the first path");
+        });
     }
 
     private static void ForEachPath(Action<string> check)

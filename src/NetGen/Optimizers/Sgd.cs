@@ -71,6 +71,19 @@ public sealed class Sgd : Optimizer
         if (mu == 0f)
         {
             int i = 0;
+            if (MatMul.UseVectors && MatMul.Use512)
+            {
+                // The 256-bit loop's operations on twice the width: the same bits.
+                var wlr = Vector512.Create(lr);
+                var wwd = Vector512.Create(wd);
+                for (int end = n - (n % Vector512<float>.Count); i < end; i += Vector512<float>.Count)
+                {
+                    var vp = Vector512.LoadUnsafe(ref p, (nuint)i);
+                    var vg = Vector512.LoadUnsafe(ref g, (nuint)i) + (wwd * vp);
+                    (vp - (wlr * vg)).StoreUnsafe(ref p, (nuint)i);
+                }
+            }
+
             var vlr = Vector256.Create(lr);
             var vwd = Vector256.Create(wd);
             for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
@@ -91,6 +104,23 @@ public sealed class Sgd : Optimizer
 
         ref float b = ref MemoryMarshal.GetReference(segment.Of(_momentum));
         int j = 0;
+        if (MatMul.UseVectors && MatMul.Use512)
+        {
+            var wlr = Vector512.Create(lr);
+            var wwd = Vector512.Create(wd);
+            var wmu = Vector512.Create(mu);
+            var wkeep = Vector512.Create(keep);
+            for (int end = n - (n % Vector512<float>.Count); j < end; j += Vector512<float>.Count)
+            {
+                var vp = Vector512.LoadUnsafe(ref p, (nuint)j);
+                var vg = Vector512.LoadUnsafe(ref g, (nuint)j) + (wwd * vp);
+                var vb = first ? vg : (wmu * Vector512.LoadUnsafe(ref b, (nuint)j)) + (wkeep * vg);
+                vb.StoreUnsafe(ref b, (nuint)j);
+                vg = Nesterov ? vg + (wmu * vb) : vb;
+                (vp - (wlr * vg)).StoreUnsafe(ref p, (nuint)j);
+            }
+        }
+
         {
             var vlr = Vector256.Create(lr);
             var vwd = Vector256.Create(wd);
