@@ -307,6 +307,35 @@ public class VectorPathTests
         });
     }
 
+    [Fact]
+    public void A_deferred_weight_gradient_steps_to_the_bits_of_the_written_one_on_each_vector_path()
+    {
+        // 300 columns (the last 4 summed without FMA, as MatMul sums them), 50 rows at offset 17;
+        // up to 8 batch rows plain SGD computes each value where it applies it, at 9 it writes blocks.
+        const int inFeatures = 300, outFeatures = 50, offset = 17, count = 15030;
+        ForEachPath(path =>
+        {
+            foreach (int rows in new[] { 1, 3, 8, 9 })
+            {
+                foreach (Func<Optimizer> create in new Func<Optimizer>[] { () => new Sgd(0.1f), () => new Sgd(0.05f, weightDecay: 0.01f), () => new Sgd(0.05f, momentum: 0.9f), () => new Adam(0.01f) })
+                {
+                    float[] x = Reference.RandomFloats(rows * inFeatures, 1), dy = Reference.RandomFloats(rows * outFeatures, 2);
+                    float[] written = Reference.RandomFloats(count, 3), deferred = (float[])written.Clone();
+                    float[] g = Reference.RandomFloats(count, 4);
+                    Kernels.DenseBackward(default, g.AsSpan(offset, inFeatures * outFeatures), default, dy, x, default, rows, inFeatures, outFeatures, accumulate: false);
+                    Optimizer a = create(), b = create();
+                    for (int step = 0; step < 2; step++)
+                    {
+                        a.Step(written, g);
+                        b.Step(deferred, g, new DeferredWeightGradient(offset, dy, x, rows, inFeatures, outFeatures));
+                    }
+
+                    Assert.True(written.AsSpan().SequenceEqual(deferred), $"{a.GetType().Name}, {rows} rows, {path}");
+                }
+            }
+        });
+    }
+
     private static void ForEachPath(Action<string> check)
     {
         bool saved = MatMul.UseVectors, saved512 = MatMul.Use512;

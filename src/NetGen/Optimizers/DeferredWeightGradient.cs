@@ -61,6 +61,12 @@ public readonly ref struct DeferredWeightGradient
     /// <summary>Rows of the weight.</summary>
     public int OutFeatures { get; }
 
+    /// <summary>dy, BatchRows by OutFeatures.</summary>
+    internal ReadOnlySpan<float> OutputGradient => _outputGradient;
+
+    /// <summary>x, BatchRows by InFeatures.</summary>
+    internal ReadOnlySpan<float> Input => _input;
+
     /// <summary>Writes rows [<paramref name="first"/>, first + count) of the gradient into <paramref name="block"/>.</summary>
     internal void Rows(Span<float> block, int first, int count) =>
         // The product DenseBackward makes for the whole weight, restricted to these rows: A = dyᵀ

@@ -273,11 +273,11 @@ public abstract class Optimizer : IOptimizer
         int start = Math.Clamp(deferred.Offset, offset, end), stop = Math.Clamp(deferred.Offset + deferred.Length, offset, end);
         if (start == stop)
         {
-            Update(parameters, gradients, offset, end, learningRate, weightDecay);
+            UpdateBetween(parameters, gradients, offset, end, learningRate, weightDecay);
             return;
         }
 
-        Update(parameters, gradients, offset, start, learningRate, weightDecay);
+        UpdateBetween(parameters, gradients, offset, start, learningRate, weightDecay);
 
         // Blocks of whole rows of the weight (so that each value is computed as the whole product
         // computes it, the same columns in the same vector tiles), as many as the buffer holds.
@@ -297,26 +297,40 @@ public abstract class Optimizer : IOptimizer
         for (int r0 = firstRow; r0 < lastRow; r0 += rowsPerBlock)
         {
             int r1 = Math.Min(lastRow, r0 + rowsPerBlock);
-            Span<float> block = _block.AsSpan(0, (r1 - r0) * columns);
-            deferred.Rows(block, r0, r1 - r0);
+            int values = (r1 - r0) * columns;
 
             // A group boundary may cut a row: only the block's part inside this range is applied here.
             int blockStart = deferred.Offset + (r0 * columns);
-            int from = Math.Max(blockStart, start), to = Math.Min(blockStart + block.Length, stop);
-            ReadOnlySpan<float> part = block.Slice(from - blockStart, to - from);
-            Update(parameters.Slice(from, to - from), part, new ParameterSegment(from, to - from, learningRate, weightDecay), StepCount);
+            int from = Math.Max(blockStart, start), to = Math.Min(blockStart + values, stop);
+            var segment = new ParameterSegment(from, to - from, learningRate, weightDecay);
+            if (from == blockStart && to == blockStart + values && UpdateDeferredRows(parameters.Slice(from, values), deferred, r0, r1 - r0, segment, StepCount))
+            {
+                continue;
+            }
+
+            Span<float> block = _block.AsSpan(0, values);
+            deferred.Rows(block, r0, r1 - r0);
+            Update(parameters.Slice(from, to - from), block.Slice(from - blockStart, to - from), segment, StepCount);
         }
 
-        Update(parameters, gradients, stop, end, learningRate, weightDecay);
+        UpdateBetween(parameters, gradients, stop, end, learningRate, weightDecay);
     }
 
-    private void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int start, int end, float learningRate, float weightDecay)
+    private void UpdateBetween(Span<float> parameters, ReadOnlySpan<float> gradients, int start, int end, float learningRate, float weightDecay)
     {
         if (end > start)
         {
             Update(parameters.Slice(start, end - start), gradients.Slice(start, end - start), new ParameterSegment(start, end - start, learningRate, weightDecay), StepCount);
         }
     }
+
+    /// <summary>
+    /// Rows [<paramref name="first"/>, first + count) of a deferred weight gradient applied to
+    /// <paramref name="parameters"/> (those whole rows, one segment) by a rule that computes each
+    /// gradient value where it applies it, with the bits of <see cref="DeferredWeightGradient"/>'s
+    /// product then <see cref="Update"/>. False (the default): the caller writes the block and calls Update.
+    /// </summary>
+    private protected virtual bool UpdateDeferredRows(Span<float> parameters, DeferredWeightGradient deferred, int first, int count, ParameterSegment segment, long t) => false;
 
     /// <summary>Allocates the state arrays.</summary>
     protected abstract void AllocateState(int parameterCount);
