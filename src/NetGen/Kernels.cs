@@ -51,7 +51,7 @@ public static partial class Kernels
     /// gradients are written instead of added to: no separate pass to clear them first).
     /// </summary>
     /// <param name="dInput">[rows, inFeatures], overwritten; empty when the input needs no gradient.</param>
-    /// <param name="dWeight">[outFeatures, inFeatures], accumulated.</param>
+    /// <param name="dWeight">[outFeatures, inFeatures], accumulated; empty when the optimizer computes it (<see cref="DeferredWeightGradient"/>).</param>
     /// <param name="dBias">[outFeatures], accumulated; empty for a layer without bias.</param>
     /// <param name="dOutput">[rows, outFeatures].</param>
     /// <param name="input">[rows, inFeatures], the forward input.</param>
