@@ -13,7 +13,9 @@ namespace NetGen.Benchmarks;
 /// alone on a batch the network has just run, the median of many calls (warm in cache), and in
 /// sequence, as a step runs them (each op finds the caches as the op before left them), with the
 /// optimizer; the input copy and the loss as a whole step's remainder. One thread. A tool for
-/// finding the next thing to make faster, not a benchmark to quote.
+/// finding the next thing to make faster, not a benchmark to quote. At batches of up to 4 the
+/// step leaves the largest dense weight's gradient to the optimizer (DeferredWeightGradient), which
+/// the ops timed here, called one by one, do not: there the remainder can come out negative.
 /// </summary>
 public static class Breakdown
 {
