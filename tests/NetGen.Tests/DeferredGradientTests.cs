@@ -118,6 +118,20 @@ public class DeferredGradientTests
     }
 
     [Fact]
+    public void A_batch_split_across_threads_writes_its_gradient_as_before()
+    {
+        // Two rows on two threads: each shard writes and adds its own gradient; nothing is deferred.
+        var split = new FashionMlp(4, seed: 4) { Threads = 2, MinSamplesPerThread = 1 };
+        var plain = new FashionMlp(4, seed: 4) { Threads = 2, MinSamplesPerThread = 1 };
+        var (x, labels) = Batch(2, 5);
+        split.TrainStep(x, labels, new Adam(0.01f));
+        Assert.Equal(0, PendingRows(split));
+        plain.ComputeGradients(x, labels);
+        new Adam(0.01f).Step(plain.Parameters, plain.Gradients);
+        Assert.Equal(plain.Parameters.ToArray(), split.Parameters.ToArray());
+    }
+
+    [Fact]
     public void An_optimizer_derived_outside_NetGen_is_not_elementwise_and_refuses_a_deferred_gradient()
     {
         Assert.True(new Adam().IsElementwise);
