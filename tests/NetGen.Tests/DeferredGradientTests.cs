@@ -152,6 +152,7 @@ public class DeferredGradientTests
         Assert.Equal("outputGradient", Assert.Throws<ArgumentException>(() => new DeferredWeightGradient(0, dy.AsSpan(0, 5), x, 3, 10, 2)).ParamName);
         Assert.Equal("input", Assert.Throws<ArgumentException>(() => new DeferredWeightGradient(0, dy, x.AsSpan(1), 3, 10, 2)).ParamName);
         Assert.Equal("inFeatures", Assert.Throws<ArgumentOutOfRangeException>(() => new DeferredWeightGradient(0, new float[3 * 8193], new float[3], 3, 8193, 1)).ParamName);
+        Assert.Equal("outFeatures", Assert.Throws<ArgumentOutOfRangeException>(() => new DeferredWeightGradient(0, default, default, 1, 8192, 300_000)).ParamName); // 2.46e9 values
         var sgd = new Sgd(0.1f);
         float[] p = new float[25];
         Assert.Equal("deferred", Assert.Throws<ArgumentException>(() => sgd.Step(p, new float[25], new DeferredWeightGradient(6, dy, x, 3, 10, 2))).ParamName);

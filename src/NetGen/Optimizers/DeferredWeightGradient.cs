@@ -35,6 +35,11 @@ public readonly ref struct DeferredWeightGradient
             throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, $"A deferred weight has 1 to {BlockValues} columns (a whole row is computed at once).");
         }
 
+        if ((long)inFeatures * outFeatures > int.MaxValue || (long)rows * Math.Max(inFeatures, outFeatures) > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "The weight and the factors must each have fewer than 2^31 values.");
+        }
+
         Guard.Length(outputGradient.Length, rows * outFeatures, nameof(outputGradient), "rows times outFeatures");
         Guard.Length(input.Length, rows * inFeatures, nameof(input), "rows times inFeatures");
         Offset = offset;
