@@ -31,7 +31,7 @@ internal sealed partial class PlanBuilder
     /// <summary>Weights below this many values are not deferred: see <see cref="DeferLargestWeightGradient"/>.</summary>
     public const int DeferMinValues = 32768;
 
-    /// <summary>The most columns a deferred weight has: the runtime computes whole rows in a 32 KB block.</summary>
+    /// <summary>The most columns a deferred weight has: the runtime computes whole rows in a block of at most 32 KB.</summary>
     public const int DeferMaxColumns = 8192;
 
     /// <summary>
