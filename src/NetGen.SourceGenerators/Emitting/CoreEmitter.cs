@@ -158,8 +158,8 @@ internal static partial class CoreEmitter
             w.Line("private const int DeferMaxRows = 4;");
             w.Line("private bool _deferWeight;");
             w.Line("private int _deferredRows; // the batch whose deferred gradient Gradients has not written yet; 0: none");
-            w.Line($"private readonly float[] _deferredInput = new float[DeferMaxRows * {deferred.InFeatures}];");
-            w.Line($"private readonly float[] _deferredOutputGradient = new float[DeferMaxRows * {deferred.OutFeatures}];");
+            w.Line("private readonly float[] _deferredInput = global::System.Array.Empty<float>(); // the network's own instance only, not its shards or contexts");
+            w.Line("private readonly float[] _deferredOutputGradient = global::System.Array.Empty<float>();");
         }
 
         w.Line();
@@ -179,6 +179,12 @@ internal static partial class CoreEmitter
             if (plan.IndexTensors.Length > 0)
             {
                 w.Line($"_indices = new int[{Ex.Guard}.BufferLength(maxBatchSize, IndicesPerSample, \"indices\", nameof(maxBatchSize))];");
+            }
+
+            if (DeferredDense(plan) is { } d)
+            {
+                w.Line($"_deferredInput = new float[DeferMaxRows * {d.InFeatures}];");
+                w.Line($"_deferredOutputGradient = new float[DeferMaxRows * {d.OutFeatures}];");
             }
 
             w.Line("RandomSource = new global::NetGen.SeededRandom(unchecked(seed ^ 0x5EED));");

@@ -169,6 +169,10 @@ public sealed class Sgd : Optimizer
         bool vectors = MatMul.UseVectors, wide = vectors && MatMul.Use512;
         int vectorEnd = vectors ? columns - (columns % 8) : 0;
         Span<Vector512<float>> row = stackalloc Vector512<float>[8]; // dy[b, o] for the row's batch rows, broadcast
+        var wlr = Vector512.Create(lr);
+        var wwd = Vector512.Create(wd);
+        var vlr = Vector256.Create(lr);
+        var vwd = Vector256.Create(wd);
         for (int r = 0; r < count; r++)
         {
             int o = first + r;
@@ -181,8 +185,6 @@ public sealed class Sgd : Optimizer
             int c = 0;
             if (wide)
             {
-                var wlr = Vector512.Create(lr);
-                var wwd = Vector512.Create(wd);
                 for (; c + 16 <= vectorEnd; c += 16)
                 {
                     var g = Simd.Fma(row[0], Vector512.LoadUnsafe(ref x, (nuint)c), Vector512<float>.Zero);
@@ -196,8 +198,6 @@ public sealed class Sgd : Optimizer
                 }
             }
 
-            var vlr = Vector256.Create(lr);
-            var vwd = Vector256.Create(wd);
             for (; c + 8 <= vectorEnd; c += 8)
             {
                 var g = Vector256<float>.Zero;
