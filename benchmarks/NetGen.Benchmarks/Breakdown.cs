@@ -23,6 +23,7 @@ public static class Breakdown
     {
         var (x, labels) = Data.Batch(256);
         Report("MLP 784-128-10, SGD, batch 256", new FashionMlp(256, seed: 1), x, labels, 256, new Sgd(0f));
+        Report("MLP 784-128-10, SGD, batch 32", new FashionMlp(32, seed: 1), x.AsSpan(0, 32 * 784).ToArray(), labels.AsSpan(0, 32).ToArray(), 32, new Sgd(0f));
         Report("MLP 784-128-10, SGD, batch 1", new FashionMlp(1, seed: 1), x.AsSpan(0, 784).ToArray(), labels.AsSpan(0, 1).ToArray(), 1, new Sgd(0f));
         Report("MLP 784-128-10, Adam, batch 1", new FashionMlp(1, seed: 1), x.AsSpan(0, 784).ToArray(), labels.AsSpan(0, 1).ToArray(), 1, new Adam(0f));
         var (cx, clabels) = Data.Batch(64);
@@ -267,6 +268,10 @@ public static class Breakdown
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: [{m} x {k}] x [{k} x {n}]{(transposed ? " (B transposed)" : stridedA ? " (A transposed)" : "")}: {ms:F3} ms, {2.0 * m * n * k / ms / 1e6:F1} GFLOP/s"));
         }
 
+        Time("MLP first layer forward, batch 256", 256, 128, 784, true, false);
+        Time("MLP first layer weight gradient, batch 256", 128, 784, 256, false, true);
+        Time("MLP first layer forward, batch 32", 32, 128, 784, true, false);
+        Time("MLP first layer weight gradient, batch 32", 128, 784, 32, false, true);
         Time("conv2 forward", 32, 15 * 196, 144, false, false);
         Time("conv2 weight gradient", 32, 144, 15 * 196, true, false);
         Time("conv2 weight gradient, transposed", 144, 32, 15 * 196, true, false);
@@ -274,6 +279,57 @@ public static class Breakdown
         Time("conv2 forward, one sample", 32, 196, 144, false, false);
         Time("GPT output layer forward", 768, 6768, 128, true, false);
         Time("square 512", 512, 512, 512, false, false);
+    }
+
+    /// <summary>
+    /// The dense products of the MLP on 1 and on 2 threads (one product split across the pool by
+    /// rows or columns), in alternating blocks of 200 ms; checks that both give the same bits.
+    /// </summary>
+    public static void SplitAb()
+    {
+        void Ab(string name, int m, int n, int k, bool transposed)
+        {
+            float[] a = new float[m * k], b = new float[n * k], c1 = new float[m * n], c2 = new float[m * n];
+            var random = new SeededRandom(3);
+            for (int i = 0; i < a.Length; i++)
+            {
+                a[i] = random.NextSingle() - 0.5f;
+            }
+
+            for (int i = 0; i < b.Length; i++)
+            {
+                b[i] = random.NextSingle() - 0.5f;
+            }
+
+            Action Run(float[] c, int threads) => transposed
+                ? () => MatMul.MultiplyTransposed(c, a, b, m, n, k, accumulate: false, threads)
+                : () => MatMul.Multiply(c, a, 1, m, b, m, n, k, accumulate: false, threads);
+            Action one = Run(c1, 1), two = Run(c2, 2);
+            one();
+            two();
+            if (!c1.AsSpan().SequenceEqual(c2))
+            {
+                throw new InvalidOperationException(name + ": the split product's bits differ");
+            }
+
+            var ones = new List<double>();
+            var twos = new List<double>();
+            for (int block = 0; block < 10; block++)
+            {
+                ones.Add(Median(one, 100000));
+                twos.Add(Median(two, 100000));
+            }
+
+            double t1 = Median(ones), t2 = Median(twos);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: [{m} x {k}] x [{k} x {n}]{(transposed ? " (B transposed)" : " (A transposed)")}: 1 thread {t1 * 1000:F1} us, 2 threads {t2 * 1000:F1} us ({t1 / t2:F2}x)"));
+        }
+
+        Ab("MLP first layer forward, batch 256", 256, 128, 784, true);
+        Ab("MLP first layer weight gradient, batch 256", 128, 784, 256, false);
+        Ab("MLP first layer forward, batch 32", 32, 128, 784, true);
+        Ab("MLP first layer weight gradient, batch 32", 128, 784, 32, false);
+        Ab("MLP first layer forward, batch 8", 8, 128, 784, true);
+        Ab("MLP first layer weight gradient, batch 8", 128, 784, 8, false);
     }
 
     /// <summary>

@@ -98,7 +98,7 @@ public class Workloads
 
     public static long Flops(string workload) => workload switch
     {
-        "mlp-256" => 256L * MlpFlops,
+        "mlp-256" or "mlp-256-products" => 256L * MlpFlops,
         "mlp-32" or "mlp-32-split" => 32L * MlpFlops,
         "mlp-1" or "mlp-adam-1" => MlpFlops,
         "cnn-adam-64" => 64L * CnnFlops,
@@ -122,12 +122,14 @@ public class Workloads
     {
         switch (Workload)
         {
-            case "mlp-256" or "mlp-32" or "mlp-32-split" or "mlp-1" or "mlp-adam-1":
+            case "mlp-256" or "mlp-256-products" or "mlp-32" or "mlp-32-split" or "mlp-1" or "mlp-adam-1":
             {
                 // mlp-32-split: batch 32 split across the threads (16 samples each), below the default
-                // MinSamplesPerThread (65), which keeps it on one thread.
-                int batch = Workload == "mlp-256" ? 256 : Workload.StartsWith("mlp-32", StringComparison.Ordinal) ? 32 : 1;
-                var net = new FashionMlp(batch, seed: 1) { Threads = Threads, MinSamplesPerThread = Workload == "mlp-32-split" ? 1 : 65 };
+                // MinSamplesPerThread (65), under which its products are split instead; mlp-256-products:
+                // batch 256 not split (MinSamplesPerThread 257), its products split across the threads.
+                int batch = Workload.StartsWith("mlp-256", StringComparison.Ordinal) ? 256 : Workload.StartsWith("mlp-32", StringComparison.Ordinal) ? 32 : 1;
+                int minSamples = Workload switch { "mlp-32-split" => 1, "mlp-256-products" => 257, _ => 65 };
+                var net = new FashionMlp(batch, seed: 1) { Threads = Threads, MinSamplesPerThread = minSamples };
                 IOptimizer optimizer = Workload == "mlp-adam-1" ? new Adam(0f) : new Sgd(0f);
                 (float[] x, int[] labels) = Data.Batch(batch);
                 _step = () => net.TrainStep(x, labels, optimizer);

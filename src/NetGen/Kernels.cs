@@ -27,12 +27,29 @@ public static partial class Kernels
     /// <param name="rows">Rows (batch size times any leading axes).</param>
     /// <param name="inFeatures">Input features.</param>
     /// <param name="outFeatures">Output features.</param>
-    public static void DenseForward(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int rows, int inFeatures, int outFeatures)
+    public static void DenseForward(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int rows, int inFeatures, int outFeatures) =>
+        DenseForward(output, input, weight, bias, rows, inFeatures, outFeatures, threads: 1);
+
+    /// <summary>
+    /// <see cref="DenseForward(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int)"/>
+    /// with its product split across up to <paramref name="threads"/> threads when it is large enough
+    /// (<see cref="MatMul.MultiplyTransposed(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool, int)"/>):
+    /// the same bits on any thread count.
+    /// </summary>
+    /// <param name="output">[rows, outFeatures].</param>
+    /// <param name="input">[rows, inFeatures].</param>
+    /// <param name="weight">[outFeatures, inFeatures], as PyTorch's nn.Linear.</param>
+    /// <param name="bias">[outFeatures], or empty for a layer without bias.</param>
+    /// <param name="rows">Rows (batch size times any leading axes).</param>
+    /// <param name="inFeatures">Input features.</param>
+    /// <param name="outFeatures">Output features.</param>
+    /// <param name="threads">The most threads the product may use, 1 to <see cref="Workers.MaxThreads"/>.</param>
+    public static void DenseForward(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int rows, int inFeatures, int outFeatures, int threads)
     {
         Span<float> y = output.Slice(0, rows * outFeatures);
         if (bias.IsEmpty)
         {
-            MatMul.MultiplyTransposed(y, input, weight, rows, outFeatures, inFeatures, accumulate: false);
+            MatMul.MultiplyTransposed(y, input, weight, rows, outFeatures, inFeatures, accumulate: false, threads);
             return;
         }
 
@@ -42,11 +59,11 @@ public static partial class Kernels
             bias.CopyTo(y.Slice(r * outFeatures, outFeatures));
         }
 
-        MatMul.MultiplyTransposed(y, input, weight, rows, outFeatures, inFeatures, accumulate: true);
+        MatMul.MultiplyTransposed(y, input, weight, rows, outFeatures, inFeatures, accumulate: true, threads);
     }
 
     /// <summary>
-    /// Backward of <see cref="DenseForward"/>: <c>dWeight += dOutputᵀ·input</c>, <c>dBias += Σ_r dOutput[r]</c>,
+    /// Backward of <see cref="DenseForward(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int)"/>: <c>dWeight += dOutputᵀ·input</c>, <c>dBias += Σ_r dOutput[r]</c>,
     /// <c>dInput = dOutput·weight</c> (with <paramref name="accumulate"/> false, the parameter
     /// gradients are written instead of added to: no separate pass to clear them first).
     /// </summary>
@@ -60,7 +77,27 @@ public static partial class Kernels
     /// <param name="inFeatures">Input features.</param>
     /// <param name="outFeatures">Output features.</param>
     /// <param name="accumulate">Add to <paramref name="dWeight"/> and <paramref name="dBias"/> (the default), or overwrite them.</param>
-    public static void DenseBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int rows, int inFeatures, int outFeatures, bool accumulate = true)
+    public static void DenseBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int rows, int inFeatures, int outFeatures, bool accumulate = true) =>
+        DenseBackward(dInput, dWeight, dBias, dOutput, input, weight, rows, inFeatures, outFeatures, accumulate, threads: 1);
+
+    /// <summary>
+    /// <see cref="DenseBackward(Span{float}, Span{float}, Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool)"/>
+    /// with its two products split across up to <paramref name="threads"/> threads when they are large
+    /// enough (<see cref="MatMul.Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool, int)"/>):
+    /// the same bits on any thread count.
+    /// </summary>
+    /// <param name="dInput">[rows, inFeatures], overwritten; empty when the input needs no gradient.</param>
+    /// <param name="dWeight">[outFeatures, inFeatures]; empty when the optimizer computes it (<see cref="DeferredWeightGradient"/>).</param>
+    /// <param name="dBias">[outFeatures]; empty for a layer without bias.</param>
+    /// <param name="dOutput">[rows, outFeatures].</param>
+    /// <param name="input">[rows, inFeatures], the forward input.</param>
+    /// <param name="weight">[outFeatures, inFeatures].</param>
+    /// <param name="rows">Rows.</param>
+    /// <param name="inFeatures">Input features.</param>
+    /// <param name="outFeatures">Output features.</param>
+    /// <param name="accumulate">Add to <paramref name="dWeight"/> and <paramref name="dBias"/>, or overwrite them.</param>
+    /// <param name="threads">The most threads each product may use, 1 to <see cref="Workers.MaxThreads"/>.</param>
+    public static void DenseBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int rows, int inFeatures, int outFeatures, bool accumulate, int threads)
     {
         ReadOnlySpan<float> dy = dOutput.Slice(0, rows * outFeatures);
         if (!dBias.IsEmpty)
@@ -83,13 +120,13 @@ public static partial class Kernels
         // dWeight: the weight gradient is deferred to the optimizer (DeferredWeightGradient).
         if (!dWeight.IsEmpty)
         {
-            MatMul.Multiply(dWeight, dy, 1, outFeatures, input, outFeatures, inFeatures, rows, accumulate);
+            MatMul.Multiply(dWeight, dy, 1, outFeatures, input, outFeatures, inFeatures, rows, accumulate, threads);
         }
 
         if (!dInput.IsEmpty)
         {
             // dx[r, i] = Σ_o dy[r, o] · W[o, i].
-            MatMul.Multiply(dInput, dy, outFeatures, 1, weight, rows, inFeatures, outFeatures, accumulate: false);
+            MatMul.Multiply(dInput, dy, outFeatures, 1, weight, rows, inFeatures, outFeatures, accumulate: false, threads);
         }
     }
 

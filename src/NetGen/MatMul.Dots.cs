@@ -55,7 +55,7 @@ public static partial class MatMul
 
     // Four rows of A against two rows of B: 8 accumulators, 6 loads per 8 products.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot4x2(ref float c, ref float a, ref float b, int i, int j, int n, int k, bool accumulate)
+    private static void Dot4x2(ref float c, ref float a, ref float b, int i, int j, int ldc, int k, bool accumulate)
     {
         int w = Vector256<float>.Count;
         ref float a0 = ref Unsafe.Add(ref a, i * k);
@@ -96,16 +96,16 @@ public static partial class MatMul
             s30 += Unsafe.Add(ref a3, p) * x0; s31 += Unsafe.Add(ref a3, p) * x1;
         }
 
-        int o = i * n + j;
+        int o = i * ldc + j;
         DotStore(ref c, o, s00, accumulate); DotStore(ref c, o + 1, s01, accumulate);
-        DotStore(ref c, o + n, s10, accumulate); DotStore(ref c, o + n + 1, s11, accumulate);
-        DotStore(ref c, o + 2 * n, s20, accumulate); DotStore(ref c, o + 2 * n + 1, s21, accumulate);
-        DotStore(ref c, o + 3 * n, s30, accumulate); DotStore(ref c, o + 3 * n + 1, s31, accumulate);
+        DotStore(ref c, o + ldc, s10, accumulate); DotStore(ref c, o + ldc + 1, s11, accumulate);
+        DotStore(ref c, o + 2 * ldc, s20, accumulate); DotStore(ref c, o + 2 * ldc + 1, s21, accumulate);
+        DotStore(ref c, o + 3 * ldc, s30, accumulate); DotStore(ref c, o + 3 * ldc + 1, s31, accumulate);
     }
 
     // One row of A against four rows of B (batch-1 inference): 4 accumulators, 5 loads per 4 products.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot1x4(ref float c, ref float a, ref float b, int i, int j, int n, int k, bool accumulate)
+    private static void Dot1x4(ref float c, ref float a, ref float b, int i, int j, int ldc, int k, bool accumulate)
     {
         int w = Vector256<float>.Count;
         ref float a0 = ref Unsafe.Add(ref a, i * k);
@@ -134,7 +134,7 @@ public static partial class MatMul
             s3 += x * Unsafe.Add(ref b3, p);
         }
 
-        int o = i * n + j;
+        int o = i * ldc + j;
         DotStore(ref c, o, s0, accumulate);
         DotStore(ref c, o + 1, s1, accumulate);
         DotStore(ref c, o + 2, s2, accumulate);

@@ -17,7 +17,7 @@ public static partial class MatMul
     // packing rather than one: each tile of A's rows is then read from L2 once per four strips (the
     // GPT's output layer re-read its 393 KB input 211 times). Returns the columns it wrote.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int MultiplyTransposedPacked(ref float rc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
+    private static int MultiplyTransposedPacked(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
     {
         const int KCP = 128, Strips = 4;
         int width = Use512 ? 32 : 16;
@@ -46,7 +46,7 @@ public static partial class MatMul
                         ref float ai = ref Unsafe.Add(ref ra, (i * k) + p0);
                         for (int s = 0; s < strips; s++)
                         {
-                            Outer8x32(ref Unsafe.Add(ref rc, (i * n) + j0 + (s * width)), n, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
+                            Outer8x32(ref Unsafe.Add(ref rc, (i * ldc) + j0 + (s * width)), ldc, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
                         }
                     }
                 }
@@ -57,7 +57,7 @@ public static partial class MatMul
                         ref float ai = ref Unsafe.Add(ref ra, (i * k) + p0);
                         for (int s = 0; s < strips; s++)
                         {
-                            Outer6x16(ref Unsafe.Add(ref rc, (i * n) + j0 + (s * width)), n, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 16, kc, acc);
+                            Outer6x16(ref Unsafe.Add(ref rc, (i * ldc) + j0 + (s * width)), ldc, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 16, kc, acc);
                         }
                     }
                 }
@@ -67,14 +67,14 @@ public static partial class MatMul
                     ref float ai = ref Unsafe.Add(ref ra, (i * k) + p0);
                     for (int s = 0; s < strips; s++)
                     {
-                        ref float ci = ref Unsafe.Add(ref rc, (i * n) + j0 + (s * width));
+                        ref float ci = ref Unsafe.Add(ref rc, (i * ldc) + j0 + (s * width));
                         if (width == 32)
                         {
-                            Outer4x32(ref ci, n, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
+                            Outer4x32(ref ci, ldc, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
                         }
                         else
                         {
-                            Outer4x16(ref ci, n, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 16, kc, acc);
+                            Outer4x16(ref ci, ldc, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 16, kc, acc);
                         }
                     }
                 }
@@ -84,7 +84,7 @@ public static partial class MatMul
                     ref float ai = ref Unsafe.Add(ref ra, (i * k) + p0);
                     for (int s = 0; s < strips; s++)
                     {
-                        ref float ci = ref Unsafe.Add(ref rc, (i * n) + j0 + (s * width));
+                        ref float ci = ref Unsafe.Add(ref rc, (i * ldc) + j0 + (s * width));
                         if (width == 32)
                         {
                             Outer1x32(ref ci, ref ai, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);

@@ -9,12 +9,14 @@ namespace NetGen;
 /// Register-blocked SIMD matrix products on row-major <see cref="float"/> matrices, with no
 /// native dependency. Two shapes cover dense layers (and later im2col convolution):
 /// <list type="bullet">
-/// <item><see cref="MultiplyTransposed"/>: <c>C = A·Bᵀ</c>, both operands read along their rows
+/// <item><see cref="MultiplyTransposed(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool)"/>: <c>C = A·Bᵀ</c>, both operands read along their rows
 /// (a forward pass, <c>x·Wᵀ</c>): with four rows or more, B is packed transposed into small panels
 /// and multiplied in outer-product form; single rows (generation) take dot products.</item>
-/// <item><see cref="Multiply"/>: <c>C = op(A)·B</c> where <c>op(A)</c> is A or Aᵀ given by strides
+/// <item><see cref="Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/>: <c>C = op(A)·B</c> where <c>op(A)</c> is A or Aᵀ given by strides
 /// (outer-product form, vectorised along the rows of B and C, blocked for the cache; the backward pass).</item>
 /// </list>
+/// Each has an overload with a thread count that splits one product across the process's pool
+/// (MatMul.Threads.cs), with the same bits as on one thread.
 /// Both use 4x32 tiles of <see cref="Vector512{T}"/> where AVX-512 is accelerated, 4x16 tiles of
 /// <see cref="Vector256{T}"/> otherwise, and scalar code without either (the tests force each path
 /// in turn and check it against the same references).
@@ -60,14 +62,19 @@ public static partial class MatMul
         CheckLength(b.Length, (long)n * k, nameof(b));
         CheckLength(c.Length, (long)m * n, nameof(c));
 
-        ref float ra = ref MemoryMarshal.GetReference(a);
-        ref float rb = ref MemoryMarshal.GetReference(b);
-        ref float rc = ref MemoryMarshal.GetReference(c);
+        MultiplyTransposedCore(ref MemoryMarshal.GetReference(c), n, ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), m, n, k, accumulate);
+    }
+
+    // C = A·Bᵀ into rows ldc apart: the public method's work, and each part's when a product is split
+    // across threads by columns (ProductSplit: B's rows and C's columns offset, ldc the whole row).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void MultiplyTransposedCore(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
+    {
         bool vectors = UseVectors && k >= Vector256<float>.Count;
 
         // Four rows or more: the columns in blocks of 16 go through the outer-product kernel on a
         // packed, transposed panel of B (no horizontal sums); the rest by dot products below.
-        int first = vectors && m >= 4 && n >= (Use512 ? 32 : 16) ? MultiplyTransposedPacked(ref rc, ref ra, ref rb, m, n, k, accumulate) : 0;
+        int first = vectors && m >= 4 && n >= (Use512 ? 32 : 16) ? MultiplyTransposedPacked(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate) : 0;
         int i = 0;
         if (vectors)
         {
@@ -76,14 +83,14 @@ public static partial class MatMul
                 int j = first;
                 for (; j + 2 <= n; j += 2)
                 {
-                    Dot4x2(ref rc, ref ra, ref rb, i, j, n, k, accumulate);
+                    Dot4x2(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
                 }
 
                 for (; j < n; j++)
                 {
                     for (int r = 0; r < 4; r++)
                     {
-                        DotStore(ref rc, (i + r) * n + j, DotVector(ref Unsafe.Add(ref ra, (i + r) * k), ref Unsafe.Add(ref rb, j * k), k), accumulate);
+                        DotStore(ref rc, (i + r) * ldc + j, DotVector(ref Unsafe.Add(ref ra, (i + r) * k), ref Unsafe.Add(ref rb, j * k), k), accumulate);
                     }
                 }
             }
@@ -96,7 +103,7 @@ public static partial class MatMul
             {
                 for (; j + 4 <= n; j += 4)
                 {
-                    Dot1x4(ref rc, ref ra, ref rb, i, j, n, k, accumulate);
+                    Dot1x4(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
                 }
             }
 
@@ -105,7 +112,7 @@ public static partial class MatMul
                 float dot = vectors
                     ? DotVector(ref Unsafe.Add(ref ra, i * k), ref Unsafe.Add(ref rb, j * k), k)
                     : DotScalar(ref Unsafe.Add(ref ra, i * k), ref Unsafe.Add(ref rb, j * k), k);
-                DotStore(ref rc, i * n + j, dot, accumulate);
+                DotStore(ref rc, i * ldc + j, dot, accumulate);
             }
         }
     }

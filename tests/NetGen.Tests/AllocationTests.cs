@@ -51,13 +51,16 @@ public class AllocationTests
     {
         var mlp = new FashionMlp(32, seed: 1) { Threads = 2, MinSamplesPerThread = 1 };
         var regularized = new RegularizedNet(16, seed: 1) { Threads = 3, MinSamplesPerThread = 1 };
+        var products = new FashionMlp(32, seed: 1) { Threads = 2 }; // too few samples to split: its products and step are
         var adam = new Adam(0.001f);
         var sgd = new Sgd(0.01f);
+        var momentum = new Sgd(0.01f, momentum: 0.9f);
         float[] x1 = Reference.RandomFloats(32 * FashionMlp.InputSize, 1), x2 = Reference.RandomFloats(16 * RegularizedNet.InputSize, 2);
         int[] labels = Enumerable.Range(0, 32).Select(i => i % 4).ToArray();
         void Step()
         {
             mlp.TrainStep(x1, labels, adam);
+            products.TrainStep(x1, labels, momentum);
             regularized.TrainStep(x2, labels.AsSpan(0, 16), sgd);
             regularized.Evaluate(x2, labels.AsSpan(0, 16));
             _ = regularized.LastOutputs;

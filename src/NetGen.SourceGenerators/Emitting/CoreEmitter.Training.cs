@@ -112,9 +112,20 @@ internal static partial class CoreEmitter
             }
 
             EmitCopyInput(w, plan);
+            bool dense = plan.Ops.Any(o => o is DenseOp);
+            if (dense)
+            {
+                w.Line("_productThreads = _threads; // a batch too small to split across the threads has its large dense products split instead");
+            }
+
             w.Line("ForwardPass(n, training: true);");
             EmitLoss(w, plan, loss, withGradients: true);
             w.Line("BackwardPass(n);");
+            if (dense)
+            {
+                w.Line("_productThreads = 1;");
+            }
+
             w.Line("_lastBatch = n;");
             w.Line("_lastShards = 1;");
             w.Line("return loss;");
@@ -157,12 +168,28 @@ internal static partial class CoreEmitter
                     w.Line("throw new global::NetGen.NonFiniteLossException(loss); // before the step: the parameters keep their values");
                 }
 
-                w.Line("optimizer.Step(_parameters, _gradients);");
+                w.Line("Step(optimizer);");
                 w.Line("return loss;");
             }
             else
             {
                 EmitDeferredTrainStep(w, deferred, x, targets);
+            }
+        }
+
+        w.Line();
+        w.Line("// NetGen's optimizers update each parameter on its own: on Threads threads, each takes the slice of the");
+        w.Line("// buffer in which it added up the shares' gradients (ReduceGradients), the same bits as on one thread.");
+        using (w.Block("private void Step(global::NetGen.IOptimizer optimizer)"))
+        {
+            using (w.Block("if (optimizer is global::NetGen.Optimizer own)"))
+            {
+                w.Line("own.Step(_parameters, _gradients, threads: _threads);");
+            }
+
+            using (w.Block("else"))
+            {
+                w.Line("optimizer.Step(_parameters, _gradients);");
             }
         }
 
@@ -238,7 +265,7 @@ internal static partial class CoreEmitter
 
         using (w.Block("else"))
         {
-            w.Line("optimizer.Step(_parameters, _gradients);");
+            w.Line("Step(optimizer);");
         }
 
         w.Line("return loss;");

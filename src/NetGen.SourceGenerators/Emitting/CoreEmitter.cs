@@ -145,6 +145,13 @@ internal static partial class CoreEmitter
                 : "private bool _overwrite; // a backward pass that starts the gradients afresh: the layers that can write theirs instead of adding");
         }
 
+        if (plan.Ops.Any(o => o is DenseOp))
+        {
+            w.Line(plan.Loss is null
+                ? "private const int _productThreads = 1; // no training: every product on the calling thread"
+                : "private int _productThreads = 1; // threads a dense product may use: Threads while a batch too small to split is trained");
+        }
+
         if (plan.Loss is { } loss)
         {
             w.Line("private int _lastBatch;");

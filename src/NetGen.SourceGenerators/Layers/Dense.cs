@@ -192,7 +192,7 @@ internal sealed record DenseOp : PlanOp
             w.Line($"    {Ex.A(Input)}, // input ({rowShape}, {InFeatures})");
             w.Line($"    {Ex.P(Weight)}, // {Weight.Name} {Shapes.Dims(Weight.Shape)}");
             w.Line(Bias is { } b ? $"    {Ex.P(b)}, // {b.Name} {Shapes.Dims(b.Shape)}" : "    default, // no bias");
-            w.Line($"    {dims});");
+            w.Line($"    {dims}, threads: _productThreads);");
         }
 
         w.Line();
@@ -212,12 +212,15 @@ internal sealed record DenseOp : PlanOp
             if (OverwritesGradients)
             {
                 w.Line($"    {dims},");
-                w.Line("    accumulate: !_overwrite); // a fresh step's gradients are written, not added to");
+                w.Line("    accumulate: !_overwrite, // a fresh step's gradients are written, not added to");
             }
             else
             {
-                w.Line($"    {dims});");
+                w.Line($"    {dims},");
+                w.Line("    accumulate: true,");
             }
+
+            w.Line("    threads: _productThreads);");
         }
 
         w.Line();

@@ -24,6 +24,7 @@ public abstract class Optimizer : IOptimizer
     private WeakReference<float[]>? _ownerBuffer;
     private ParameterGroup[] _groups = Array.Empty<ParameterGroup>();
     private float[] _block = Array.Empty<float>(); // a deferred weight gradient's block (see Step)
+    private StepSplit? _split; // a step's parts on several threads (see Step(parameters, gradients, threads))
 
     /// <summary>Validates and stores the shared hyper-parameters.</summary>
     protected Optimizer(float learningRate, float weightDecay)
@@ -134,8 +135,43 @@ public abstract class Optimizer : IOptimizer
             return;
         }
 
-        StepRanges(parameters, gradients, default);
+        StepRanges(parameters, gradients, default, 0, parameters.Length);
     }
+
+    /// <summary>
+    /// <see cref="Step(Span{float}, ReadOnlySpan{float})"/> on up to <paramref name="threads"/> threads of
+    /// <see cref="Workers.Shared"/>: the buffer in contiguous parts of at least 2^15 parameters, part s of
+    /// k starting at s·N/k (the slices in which a generated network's threads add up their gradients, so
+    /// that each thread updates what is already in its own cache). The same bits as on one thread, since
+    /// each parameter's update is its own; an optimizer whose <see cref="IsElementwise"/> is false takes
+    /// the step on the calling thread. Generated <c>TrainStep</c> calls it with the network's Threads.
+    /// </summary>
+    /// <param name="parameters">The network's parameters.</param>
+    /// <param name="gradients">Their gradients.</param>
+    /// <param name="threads">The most threads to use, 1 to <see cref="Workers.MaxThreads"/>.</param>
+    public void Step(Span<float> parameters, ReadOnlySpan<float> gradients, int threads)
+    {
+        Guard.Threads(threads, nameof(threads));
+        int parts = StepParts(parameters.Length, threads);
+        if (parts < 2)
+        {
+            Step(parameters, gradients);
+            return;
+        }
+
+        if (!BeginStep(parameters, gradients))
+        {
+            return;
+        }
+
+        (_split ??= new StepSplit(this)).Run(parameters, gradients, parts);
+    }
+
+    /// <summary>The fewest parameters a thread updates in a split step (some microseconds of work).</summary>
+    internal const int MinParametersPerThread = 1 << 15;
+
+    /// <summary>Into how many parts a step of <paramref name="length"/> parameters is split on up to <paramref name="threads"/> threads.</summary>
+    internal int StepParts(int length, int threads) => IsElementwise ? Math.Max(1, Math.Min(threads, length / MinParametersPerThread)) : 1;
 
     /// <summary>
     /// Whether each parameter's update depends on that parameter's own values alone (its gradient and
@@ -176,7 +212,7 @@ public abstract class Optimizer : IOptimizer
             return;
         }
 
-        StepRanges(parameters, gradients, deferred);
+        StepRanges(parameters, gradients, deferred, 0, parameters.Length);
     }
 
     // The checks every step makes before it changes anything, then the step count; false: nothing to do.
@@ -220,24 +256,68 @@ public abstract class Optimizer : IOptimizer
         return true;
     }
 
-    // The groups in buffer order; a stretch that no group covers gets the optimizer's own settings.
-    private void StepRanges(Span<float> parameters, ReadOnlySpan<float> gradients, DeferredWeightGradient deferred)
+    // The groups in buffer order, within [from, to) (all of it, or one thread's part of a split step);
+    // a stretch that no group covers gets the optimizer's own settings.
+    private void StepRanges(Span<float> parameters, ReadOnlySpan<float> gradients, DeferredWeightGradient deferred, int from, int to)
     {
         int next = 0;
         foreach (ParameterGroup group in _groups)
         {
-            if (group.Offset > next)
-            {
-                UpdateRange(parameters, gradients, next, group.Offset - next, LearningRate, WeightDecay, deferred);
-            }
-
-            UpdateRange(parameters, gradients, group.Offset, group.Length, LearningRate * group.LearningRateScale, group.WeightDecay ?? WeightDecay, deferred);
+            UpdateWithin(parameters, gradients, next, group.Offset, LearningRate, WeightDecay, deferred, from, to);
+            UpdateWithin(parameters, gradients, group.Offset, group.Offset + group.Length, LearningRate * group.LearningRateScale, group.WeightDecay ?? WeightDecay, deferred, from, to);
             next = group.Offset + group.Length;
         }
 
-        if (next < parameters.Length)
+        UpdateWithin(parameters, gradients, next, parameters.Length, LearningRate, WeightDecay, deferred, from, to);
+    }
+
+    // The part of [offset, end) inside [from, to), if any.
+    private void UpdateWithin(Span<float> parameters, ReadOnlySpan<float> gradients, int offset, int end, float learningRate, float weightDecay, DeferredWeightGradient deferred, int from, int to)
+    {
+        int start = Math.Max(offset, from), stop = Math.Min(end, to);
+        if (stop > start)
         {
-            UpdateRange(parameters, gradients, next, parameters.Length - next, LearningRate, WeightDecay, deferred);
+            UpdateRange(parameters, gradients, start, stop - start, learningRate, weightDecay, deferred);
+        }
+    }
+
+    // A step's parts on the pool's threads. The buffers are pinned by the caller for the duration of
+    // the run (Workers.Run returns when every part has finished) so that the pool threads can read
+    // them: a span cannot be handed to another thread. Made at the first split step, then reused.
+    private sealed unsafe class StepSplit : IShardedWork
+    {
+        private readonly Optimizer _optimizer;
+        private float* _parameters;
+        private float* _gradients;
+        private int _length;
+        private int _parts;
+
+        public StepSplit(Optimizer optimizer) => _optimizer = optimizer;
+
+        public void Run(Span<float> parameters, ReadOnlySpan<float> gradients, int parts)
+        {
+            fixed (float* p = parameters)
+            fixed (float* g = gradients)
+            {
+                _parameters = p;
+                _gradients = g;
+                _length = parameters.Length;
+                _parts = parts;
+                try
+                {
+                    Workers.Shared.Run(this, parts);
+                }
+                finally
+                {
+                    _parameters = _gradients = null;
+                }
+            }
+        }
+
+        public void RunShard(int shard)
+        {
+            int from = (int)((long)shard * _length / _parts), to = (int)((long)(shard + 1) * _length / _parts);
+            _optimizer.StepRanges(new Span<float>(_parameters, _length), new ReadOnlySpan<float>(_gradients, _length), default, from, to);
         }
     }
 

@@ -149,7 +149,7 @@ public sealed class Sgd : Optimizer
     }
     /// <summary>
     /// Plain SGD (no momentum) on whole rows of a deferred weight gradient of up to 8 batch rows: each
-    /// gradient value is computed as <see cref="MatMul.Multiply"/> computes it (a fused multiply-add
+    /// gradient value is computed as <see cref="MatMul.Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/> computes it (a fused multiply-add
     /// chain from zero over the batch rows on the vector columns; a sum of products on the last
     /// columns' n mod 8, or everywhere on the scalar path) and applied at once, p − lr·(g + λp): the
     /// bits of writing the block and calling <see cref="Update"/>, without the block's store and reload.

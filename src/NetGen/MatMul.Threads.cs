@@ -1,0 +1,203 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace NetGen;
+
+// One product split across threads: for a batch too small to split into shares worth a thread each
+// (a generated network's MinSamplesPerThread), the shares are of the product instead. Each part is
+// a block of C's rows or columns computed by the same kernel code on the same tiles as the whole
+// product, so a split product has exactly the bits of the unsplit one, whatever the thread count.
+public static partial class MatMul
+{
+    /// <summary>
+    /// The fewest multiply-adds a thread is given when a product is split (about 3 µs of work at
+    /// 90 GFLOP/s, against about 1 µs for handing a part to a pool thread that is spinning).
+    /// </summary>
+    internal const long MinMultiplyAddsPerThread = 1 << 18;
+
+    /// <summary>
+    /// <see cref="MultiplyTransposed(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool)"/>
+    /// on up to <paramref name="threads"/> threads of <see cref="Workers.Shared"/>: C's columns (or,
+    /// when it has too few, its rows) in blocks, one a thread, each of at least 2^18 multiply-adds. The
+    /// result has exactly the bits of the one-thread product.
+    /// </summary>
+    /// <param name="c">The result, <c>m·n</c> values.</param>
+    /// <param name="a">Left operand, <c>m·k</c> values.</param>
+    /// <param name="b">Right operand, read transposed, <c>n·k</c> values.</param>
+    /// <param name="m">Rows of A and C.</param>
+    /// <param name="n">Rows of B, columns of C.</param>
+    /// <param name="k">Shared inner dimension.</param>
+    /// <param name="accumulate">Add to C instead of overwriting it.</param>
+    /// <param name="threads">The most threads to use, 1 to <see cref="Workers.MaxThreads"/>.</param>
+    public static void MultiplyTransposed(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate, int threads)
+    {
+        Guard.Threads(threads, nameof(threads));
+        CheckDims(m, n, k);
+        CheckLength(a.Length, (long)m * k, nameof(a));
+        CheckLength(b.Length, (long)n * k, nameof(b));
+        CheckLength(c.Length, (long)m * n, nameof(c));
+        (int parts, bool byColumns) = TransposedSplit(m, n, k, threads);
+        if (parts < 2)
+        {
+            MultiplyTransposedCore(ref MemoryMarshal.GetReference(c), n, ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), m, n, k, accumulate);
+            return;
+        }
+
+        ProductSplit.Run(c, a, b, transposedB: true, byColumns, aRowStride: k, aColStride: 1, m, n, k, accumulate, parts);
+    }
+
+    /// <summary>
+    /// <see cref="Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/>
+    /// on up to <paramref name="threads"/> threads of <see cref="Workers.Shared"/>: C's rows in blocks,
+    /// one a thread, each of at least 2^18 multiply-adds. The result has exactly the bits of the
+    /// one-thread product.
+    /// </summary>
+    /// <param name="c">The result, <c>m·n</c> values.</param>
+    /// <param name="a">Left operand, read through the strides.</param>
+    /// <param name="aRowStride">Distance in <paramref name="a"/> between A(i, p) and A(i + 1, p).</param>
+    /// <param name="aColStride">Distance in <paramref name="a"/> between A(i, p) and A(i, p + 1).</param>
+    /// <param name="b">Right operand, <c>k·n</c> values.</param>
+    /// <param name="m">Rows of A and C.</param>
+    /// <param name="n">Columns of B and C.</param>
+    /// <param name="k">Shared inner dimension.</param>
+    /// <param name="accumulate">Add to C instead of overwriting it.</param>
+    /// <param name="threads">The most threads to use, 1 to <see cref="Workers.MaxThreads"/>.</param>
+    public static void Multiply(Span<float> c, ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate, int threads)
+    {
+        Guard.Threads(threads, nameof(threads));
+        int parts = RowSplit(m, n, k, threads);
+        if (parts < 2)
+        {
+            Multiply(c, a, aRowStride, aColStride, b, m, n, k, accumulate);
+            return;
+        }
+
+        // The whole product's checks, before any part runs (each part checks its own slice again).
+        CheckDims(m, n, k);
+        if (aRowStride < 0 || aColStride < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(aRowStride), "Strides must be non-negative.");
+        }
+
+        CheckLength(a.Length, ((long)m - 1) * aRowStride + ((long)k - 1) * aColStride + 1, nameof(a));
+        CheckLength(b.Length, (long)k * n, nameof(b));
+        CheckLength(c.Length, (long)m * n, nameof(c));
+        ProductSplit.Run(c, a, b, transposedB: false, byColumns: false, aRowStride, aColStride, m, n, k, accumulate, parts);
+    }
+
+    /// <summary>Products this thread has split across threads so far (for the tests).</summary>
+    [ThreadStatic]
+    internal static int t_splitProducts;
+
+    /// <summary>
+    /// How A·Bᵀ of m x n x k is split on up to <paramref name="threads"/> threads: into how many parts
+    /// (1: not at all), and whether by C's columns or by its rows.
+    /// </summary>
+    internal static (int Parts, bool ByColumns) TransposedSplit(int m, int n, int k, int threads)
+    {
+        int parts = Parts(threads, (long)m * n * k);
+        // Columns in blocks of 32 (the packed kernel's strip, two of the 256-bit path's): every part
+        // but the last is packed whole, and the last keeps the columns the dot products take; each
+        // part packs only its own rows of B. Rows in blocks of 8 (the 512-bit tile's height, twice
+        // the dot products' 4) when A has more rows than B has (a large batch: each part packs all of
+        // B, but reads only its rows of A), unless columns give more parts.
+        int columns = Math.Min(parts, n / 32), rows = Math.Min(parts, m / 8);
+        bool byColumns = n >= m ? columns >= rows : columns > rows;
+        return (Math.Max(1, byColumns ? columns : rows), byColumns);
+    }
+
+    /// <summary>
+    /// Into how many parts op(A)·B of m x n x k is split on up to <paramref name="threads"/> threads, by
+    /// C's rows in blocks of 8: the 512-bit tile's height, so that every row is in a tile of the same
+    /// kind as without the split (the 256-bit path's 6-row tiles compute the same bits as its 4- and
+    /// 1-row ones: one fused multiply-add chain per value, in the same order).
+    /// </summary>
+    internal static int RowSplit(int m, int n, int k, int threads) => Math.Min(Parts(threads, (long)m * n * k), m / 8);
+
+    private static int Parts(int threads, long multiplyAdds) =>
+        (int)Math.Min(threads, Math.Max(1, multiplyAdds / MinMultiplyAddsPerThread));
+
+    // The parts of one split product. The operands are pinned by the caller for the duration of the
+    // run (Workers.Run returns only when every part has finished), so that the pool threads can read
+    // them: a span cannot be handed to another thread. One instance per calling thread, made on its
+    // first split product, so that a training step allocates nothing.
+    private sealed unsafe class ProductSplit : IShardedWork
+    {
+        [ThreadStatic]
+        private static ProductSplit? t_instance;
+
+        private float* _c;
+        private float* _a;
+        private float* _b;
+        private bool _transposedB;
+        private bool _byColumns;
+        private int _aRowStride;
+        private int _aColStride;
+        private int _m;
+        private int _n;
+        private int _k;
+        private bool _accumulate;
+        private int _parts;
+
+        public static void Run(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, bool transposedB, bool byColumns, int aRowStride, int aColStride, int m, int n, int k, bool accumulate, int parts)
+        {
+            ProductSplit split = t_instance ??= new ProductSplit();
+            t_splitProducts++;
+            fixed (float* pc = c)
+            fixed (float* pa = a)
+            fixed (float* pb = b)
+            {
+                split._c = pc;
+                split._a = pa;
+                split._b = pb;
+                split._transposedB = transposedB;
+                split._byColumns = byColumns;
+                split._aRowStride = aRowStride;
+                split._aColStride = aColStride;
+                split._m = m;
+                split._n = n;
+                split._k = k;
+                split._accumulate = accumulate;
+                split._parts = parts;
+                try
+                {
+                    Workers.Shared.Run(split, parts);
+                }
+                finally
+                {
+                    split._c = split._a = split._b = null;
+                }
+            }
+        }
+
+        // Part s of the blocks of `unit` rows or columns: [Start(s), Start(s + 1)), the last taking the remainder.
+        private int Start(int s, int count, int unit) => s == _parts ? count : (int)((long)(count / unit) * s / _parts) * unit;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void RunShard(int shard)
+        {
+            int m = _m, n = _n, k = _k;
+            if (_transposedB && _byColumns)
+            {
+                int j0 = Start(shard, n, 32), j1 = Start(shard + 1, n, 32);
+                MultiplyTransposedCore(ref Unsafe.AsRef<float>(_c + j0), n, ref Unsafe.AsRef<float>(_a), ref Unsafe.AsRef<float>(_b + ((long)j0 * k)), m, j1 - j0, k, _accumulate);
+                return;
+            }
+
+            int i0 = Start(shard, m, 8), i1 = Start(shard + 1, m, 8);
+            var c = new Span<float>(_c + ((long)i0 * n), (i1 - i0) * n);
+            if (_transposedB)
+            {
+                MultiplyTransposedCore(ref MemoryMarshal.GetReference(c), n, ref Unsafe.AsRef<float>(_a + ((long)i0 * k)), ref Unsafe.AsRef<float>(_b), i1 - i0, n, k, _accumulate);
+                return;
+            }
+
+            int rows = i1 - i0;
+            long aLength = ((long)rows - 1) * _aRowStride + ((long)k - 1) * _aColStride + 1;
+            var a = new ReadOnlySpan<float>(_a + ((long)i0 * _aRowStride), (int)aLength);
+            var b = new ReadOnlySpan<float>(_b, k * n);
+            Multiply(c, a, _aRowStride, _aColStride, b, rows, n, k, _accumulate);
+        }
+    }
+}
