@@ -18,9 +18,9 @@ public static partial class MatMul
 
     /// <summary>
     /// <see cref="MultiplyTransposed(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool)"/>
-    /// on up to <paramref name="threads"/> threads of <see cref="Workers.Shared"/>: C's columns (or,
-    /// when it has too few, its rows) in blocks, one a thread, each of at least 2^18 multiply-adds. The
-    /// result has exactly the bits of the one-thread product.
+    /// on up to <paramref name="threads"/> threads of <see cref="Workers.Shared"/>, each given 2^18
+    /// multiply-adds at least: C's columns in blocks that the threads take in turn (or, when A has more
+    /// rows than B, C's rows, a block a thread). The result has exactly the bits of the one-thread product.
     /// </summary>
     /// <param name="c">The result, <c>m·n</c> values.</param>
     /// <param name="a">Left operand, <c>m·k</c> values.</param>
@@ -37,21 +37,21 @@ public static partial class MatMul
         CheckLength(a.Length, (long)m * k, nameof(a));
         CheckLength(b.Length, (long)n * k, nameof(b));
         CheckLength(c.Length, (long)m * n, nameof(c));
-        (int parts, bool byColumns) = TransposedSplit(m, n, k, threads);
-        if (parts < 2)
+        (int parts, int used, bool byColumns) = TransposedSplit(m, n, k, threads);
+        if (used < 2)
         {
             MultiplyTransposedCore(ref MemoryMarshal.GetReference(c), n, ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), m, n, k, accumulate);
             return;
         }
 
-        ProductSplit.Run(c, a, b, transposedB: true, byColumns, aRowStride: k, aColStride: 1, m, n, k, accumulate, parts);
+        ProductSplit.Run(c, a, b, transposedB: true, byColumns, aRowStride: k, aColStride: 1, m, n, k, accumulate, parts, used);
     }
 
     /// <summary>
     /// <see cref="Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/>
-    /// on up to <paramref name="threads"/> threads of <see cref="Workers.Shared"/>: C's rows in blocks,
-    /// one a thread, each of at least 2^18 multiply-adds. The result has exactly the bits of the
-    /// one-thread product.
+    /// on up to <paramref name="threads"/> threads of <see cref="Workers.Shared"/>, each given 2^18
+    /// multiply-adds at least: C's rows in blocks that the threads take in turn. The result has exactly
+    /// the bits of the one-thread product.
     /// </summary>
     /// <param name="c">The result, <c>m·n</c> values.</param>
     /// <param name="a">Left operand, read through the strides.</param>
@@ -66,8 +66,8 @@ public static partial class MatMul
     public static void Multiply(Span<float> c, ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate, int threads)
     {
         Guard.Threads(threads, nameof(threads));
-        int parts = RowSplit(m, n, k, threads);
-        if (parts < 2)
+        (int parts, int used) = RowSplit(m, n, k, threads);
+        if (used < 2)
         {
             Multiply(c, a, aRowStride, aColStride, b, m, n, k, accumulate);
             return;
@@ -83,7 +83,7 @@ public static partial class MatMul
         CheckLength(a.Length, ((long)m - 1) * aRowStride + ((long)k - 1) * aColStride + 1, nameof(a));
         CheckLength(b.Length, (long)k * n, nameof(b));
         CheckLength(c.Length, (long)m * n, nameof(c));
-        ProductSplit.Run(c, a, b, transposedB: false, byColumns: false, aRowStride, aColStride, m, n, k, accumulate, parts);
+        ProductSplit.Run(c, a, b, transposedB: false, byColumns: false, aRowStride, aColStride, m, n, k, accumulate, parts, used);
     }
 
     /// <summary>Products this thread has split across threads so far (for the tests).</summary>
@@ -92,31 +92,51 @@ public static partial class MatMul
 
     /// <summary>
     /// How A·Bᵀ of m x n x k is split on up to <paramref name="threads"/> threads: into how many parts
-    /// (1: not at all), and whether by C's columns or by its rows.
+    /// (1: not at all), on how many threads, and whether by C's columns or by its rows.
     /// </summary>
-    internal static (int Parts, bool ByColumns) TransposedSplit(int m, int n, int k, int threads)
+    internal static (int Parts, int Threads, bool ByColumns) TransposedSplit(int m, int n, int k, int threads)
     {
-        int parts = Parts(threads, (long)m * n * k);
+        int used = Threads(threads, (long)m * n * k);
+        if (used < 2)
+        {
+            return (1, 1, false);
+        }
+
         // Columns in blocks of 32 (the packed kernel's strip, two of the 256-bit path's): every part
         // but the last is packed whole, and the last keeps the columns the dot products take; each
-        // part packs only its own rows of B. Rows in blocks of 8 (the 512-bit tile's height, twice
-        // the dot products' 4) when A has more rows than B has (a large batch: each part packs all of
-        // B, but reads only its rows of A), unless columns give more parts.
-        int columns = Math.Min(parts, n / 32), rows = Math.Min(parts, m / 8);
-        bool byColumns = n >= m ? columns >= rows : columns > rows;
-        return (Math.Max(1, byColumns ? columns : rows), byColumns);
+        // part packs only its own rows of B, so there may be several parts a thread. Rows in blocks of
+        // 8 (the 512-bit tile's height, twice the dot products' 4) when A has more rows than B has (a
+        // large batch), unless columns give more parts than four a thread: one part a thread, since each
+        // packs all of B (the first layer of the MLP at batch 256 on 2 threads: 1.44-1.86x by rows, 1.41-1.54x
+        // by columns, 3 runs each).
+        int columns = Math.Min(used * PartsPerThread, n / 32), rows = Math.Min(used, m / 8);
+        bool byColumns = n >= m ? columns >= rows : columns > rows * PartsPerThread;
+        int parts = Math.Max(1, byColumns ? columns : rows);
+        return parts < 2 ? (1, 1, byColumns) : (parts, Math.Min(used, parts), byColumns);
     }
 
     /// <summary>
-    /// Into how many parts op(A)·B of m x n x k is split on up to <paramref name="threads"/> threads, by
-    /// C's rows in blocks of 8: the 512-bit tile's height, so that every row is in a tile of the same
-    /// kind as without the split (the 256-bit path's 6-row tiles compute the same bits as its 4- and
-    /// 1-row ones: one fused multiply-add chain per value, in the same order).
+    /// Into how many parts op(A)·B of m x n x k is split on up to <paramref name="threads"/> threads, and
+    /// on how many threads: C's rows in blocks of 8, the 512-bit tile's height, so that every row is in
+    /// a tile of the same kind as without the split (the 256-bit path's 6-row tiles compute the same
+    /// bits as its 4- and 1-row ones: one fused multiply-add chain per value, in the same order).
     /// </summary>
-    internal static int RowSplit(int m, int n, int k, int threads) => Math.Min(Parts(threads, (long)m * n * k), m / 8);
+    internal static (int Parts, int Threads) RowSplit(int m, int n, int k, int threads)
+    {
+        int used = Threads(threads, (long)m * n * k);
+        int parts = used < 2 ? 1 : Math.Max(1, Math.Min(used * PartsPerThread, m / 8));
+        return (parts, Math.Min(used, parts));
+    }
 
-    private static int Parts(int threads, long multiplyAdds) =>
+    // Parts a thread where a part costs little more than its share of the work: the threads take
+    // them in turn, so a core that runs slower (a busy neighbour on a virtual machine) takes fewer,
+    // where one part a thread would make the faster one wait for it.
+    private const int PartsPerThread = 4;
+
+    // Threads worth using: each with 2^18 multiply-adds at least.
+    private static int Threads(int threads, long multiplyAdds) =>
         (int)Math.Min(threads, Math.Max(1, multiplyAdds / MinMultiplyAddsPerThread));
+
 
     // The parts of one split product. The operands are pinned by the caller for the duration of the
     // run (Workers.Run returns only when every part has finished), so that the pool threads can read
@@ -140,7 +160,7 @@ public static partial class MatMul
         private bool _accumulate;
         private int _parts;
 
-        public static void Run(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, bool transposedB, bool byColumns, int aRowStride, int aColStride, int m, int n, int k, bool accumulate, int parts)
+        public static void Run(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, bool transposedB, bool byColumns, int aRowStride, int aColStride, int m, int n, int k, bool accumulate, int parts, int threads)
         {
             ProductSplit split = t_instance ??= new ProductSplit();
             t_splitProducts++;
@@ -162,7 +182,7 @@ public static partial class MatMul
                 split._parts = parts;
                 try
                 {
-                    Workers.Shared.Run(split, parts);
+                    Workers.Shared.Run(split, parts, threads);
                 }
                 finally
                 {

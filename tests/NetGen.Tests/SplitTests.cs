@@ -26,7 +26,9 @@ public class SplitTests
     [MemberData(nameof(TransposedShapes))]
     public void A_split_product_of_A_and_B_transposed_has_the_bits_of_one_thread(int m, int n, int k, bool byColumns)
     {
-        Assert.Equal((2, byColumns), MatMul.TransposedSplit(m, n, k, 2));
+        (int parts, int threads, bool columns) = MatMul.TransposedSplit(m, n, k, 2);
+        Assert.Equal((2, byColumns), (threads, columns));
+        Assert.True(parts >= 2);
         float[] a = Reference.RandomFloats(m * k, 1), b = Reference.RandomFloats(n * k, 2), c0 = Reference.RandomFloats(m * n, 3);
         ForEachPath(path =>
         {
@@ -34,13 +36,13 @@ public class SplitTests
             {
                 float[] one = (float[])c0.Clone();
                 MatMul.MultiplyTransposed(one, a, b, m, n, k, accumulate);
-                foreach (int threads in new[] { 2, 3, 4 })
+                foreach (int count in new[] { 2, 3, 4 })
                 {
                     float[] split = (float[])c0.Clone();
                     int before = MatMul.t_splitProducts;
-                    MatMul.MultiplyTransposed(split, a, b, m, n, k, accumulate, threads);
+                    MatMul.MultiplyTransposed(split, a, b, m, n, k, accumulate, count);
                     Assert.Equal(before + 1, MatMul.t_splitProducts);
-                    Assert.True(one.AsSpan().SequenceEqual(split), $"{m}x{n}x{k}, accumulate {accumulate}, {threads} threads {path}");
+                    Assert.True(one.AsSpan().SequenceEqual(split), $"{m}x{n}x{k}, accumulate {accumulate}, {count} threads {path}");
                 }
             }
         });
@@ -59,7 +61,7 @@ public class SplitTests
     [MemberData(nameof(RowShapes))]
     public void A_split_product_of_A_or_A_transposed_and_B_has_the_bits_of_one_thread(int m, int n, int k)
     {
-        Assert.Equal(2, MatMul.RowSplit(m, n, k, 2));
+        Assert.Equal(2, MatMul.RowSplit(m, n, k, 2).Threads);
         float[] a = Reference.RandomFloats(m * k, 4), b = Reference.RandomFloats(k * n, 5), c0 = Reference.RandomFloats(m * n, 6);
         ForEachPath(path =>
         {
@@ -85,15 +87,17 @@ public class SplitTests
     [Fact]
     public void A_product_is_split_only_into_parts_worth_a_thread()
     {
-        // 2^18 multiply-adds a part at least; 8 rows or 32 columns a part at least.
-        Assert.Equal(1, MatMul.TransposedSplit(32, 128, 63, 2).Parts); // 258,048: one part's worth
-        Assert.Equal(2, MatMul.TransposedSplit(32, 128, 128, 2).Parts);
-        Assert.Equal((4, true), MatMul.TransposedSplit(32, 128, 784, 8)); // four blocks of 32 columns
-        Assert.Equal((2, true), MatMul.TransposedSplit(1, 6768, 128, 2)); // one row (a matrix-vector product): by columns
-        Assert.Equal(1, MatMul.TransposedSplit(7, 31, 100_000, 2).Parts); // neither 8 rows nor 32 columns a part
-        Assert.Equal(1, MatMul.RowSplit(15, 10000, 100, 2)); // fewer than 2 x 8 rows
-        Assert.Equal(1, MatMul.RowSplit(128, 784, 1, 2)); // a batch of 1: 100,352
-        Assert.Equal(3, MatMul.RowSplit(128, 784, 32, 3));
+        // 2^18 multiply-adds a thread at least; up to 4 parts a thread, of 8 rows or 32 columns at least.
+        Assert.Equal(1, MatMul.TransposedSplit(32, 128, 63, 2).Threads); // 258,048: one thread's worth
+        Assert.Equal((4, 2, true), MatMul.TransposedSplit(32, 128, 128, 2)); // four blocks of 32 columns
+        Assert.Equal((4, 4, true), MatMul.TransposedSplit(32, 128, 784, 8));
+        Assert.Equal((2, 2, false), MatMul.TransposedSplit(256, 128, 784, 2)); // rows: a block a thread
+        Assert.Equal((8, 2, true), MatMul.TransposedSplit(1, 6768, 128, 2)); // one row (a matrix-vector product): by columns
+        Assert.Equal(1, MatMul.TransposedSplit(7, 31, 100_000, 2).Threads); // neither 8 rows nor 32 columns a part
+        Assert.Equal((1, 1), MatMul.RowSplit(15, 10000, 100, 2)); // fewer than 2 x 8 rows
+        Assert.Equal((1, 1), MatMul.RowSplit(128, 784, 1, 2)); // a batch of 1: 100,352
+        Assert.Equal((12, 3), MatMul.RowSplit(128, 784, 32, 3));
+        Assert.Equal((2, 2), MatMul.RowSplit(16, 1000, 40, 2));
 
         // Too small: the one-thread product, with no hand-off.
         float[] c = new float[32 * 128];

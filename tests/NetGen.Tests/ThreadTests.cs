@@ -189,6 +189,25 @@ public class ThreadTests
     }
 
     [Fact]
+    public void More_shards_than_threads_each_run_once_per_run()
+    {
+        foreach ((int count, int threads) in new[] { (10, 2), (7, 3), (2, 5), (1000, 2) })
+        {
+            var work = new Recording(count);
+            for (int run = 0; run < 20; run++)
+            {
+                Workers.Shared.Run(work, count, threads);
+                Assert.All(work.Runs, r => Assert.Equal(run + 1, r)); // every shard once per run
+            }
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => Workers.Shared.Run(new Recording(1), 0, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Workers.Shared.Run(new Recording(1), 65_536, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Workers.Shared.Run(new Recording(1), 2, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Workers.Shared.Run(new Recording(1), 2, Workers.MaxThreads + 1));
+    }
+
+    [Fact]
     public void The_trainer_sets_the_networks_thread_count()
     {
         var net = new FashionMlp(8, seed: 1);
@@ -236,6 +255,17 @@ public class ThreadTests
             double error = Math.Abs((double)expected[i] - actual[i]);
             Assert.True(error <= tolerance * Math.Max(scale, 1e-30), $"{what}[{i}]: {expected[i]} against {actual[i]} (largest {scale})");
         }
+    }
+
+    private sealed class Recording : IShardedWork
+    {
+        private readonly int[] _runs;
+
+        public Recording(int count) => _runs = new int[count];
+
+        public int[] Runs => _runs;
+
+        public void RunShard(int shard) => Interlocked.Increment(ref _runs[shard]);
     }
 
     private sealed class Throwing : IShardedWork

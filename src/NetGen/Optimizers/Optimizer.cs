@@ -167,6 +167,22 @@ public abstract class Optimizer : IOptimizer
         (_split ??= new StepSplit(this)).Run(parameters, gradients, parts);
     }
 
+    /// <summary>
+    /// <paramref name="optimizer"/>'s step on up to <paramref name="threads"/> threads where it is one of
+    /// NetGen's (see <see cref="Step(Span{float}, ReadOnlySpan{float}, int)"/>), else its own Step.
+    /// </summary>
+    internal static void Step(IOptimizer optimizer, Span<float> parameters, ReadOnlySpan<float> gradients, int threads)
+    {
+        if (optimizer is Optimizer own)
+        {
+            own.Step(parameters, gradients, threads);
+        }
+        else
+        {
+            optimizer.Step(parameters, gradients);
+        }
+    }
+
     /// <summary>The fewest parameters a thread updates in a split step (some microseconds of work).</summary>
     internal const int MinParametersPerThread = 1 << 15;
 

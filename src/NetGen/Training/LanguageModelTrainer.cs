@@ -273,7 +273,7 @@ public sealed class LanguageModelTrainer
                 }
             }
 
-            _optimizer.Step(_network.Parameters, gradients);
+            Optimizer.Step(_optimizer, _network.Parameters, gradients, _network.Threads); // split like the batch (same bits)
             Step++;
             CompletedIterations = iteration;
             tokensSinceReport += (long)tokensPerMicroBatch * Options.GradientAccumulation;

@@ -160,7 +160,7 @@ public sealed partial class Trainer<TTarget>
                     _optimizer.LearningRate = schedule.Rate(Step, batches, _baseRate);
                 }
 
-                _optimizer.Step(_network.Parameters, _network.Gradients);
+                Optimizer.Step(_optimizer, _network.Parameters, _network.Gradients, _network.Threads); // split like the batch (same bits)
                 Step++;
                 if (Options.BatchProgress is { } batchProgress && (b == batches - 1 || clock.Elapsed - lastBatchReport >= Options.BatchProgressInterval))
                 {

@@ -9,14 +9,17 @@ namespace NetGen;
 public interface IShardedWork
 {
     /// <summary>Runs shard <paramref name="shard"/>; called once per shard, on any thread.</summary>
-    /// <param name="shard">In [0, the count given to <see cref="Workers.Run"/>).</param>
+    /// <param name="shard">In [0, the count given to <see cref="Workers.Run(IShardedWork, int, int)"/>).</param>
     void RunShard(int shard);
 }
 
 /// <summary>
 /// The threads that run a generated network's shards: started once, on first use, and parked between
-/// calls, so that a training step starts no thread and allocates nothing. The caller runs shards too;
-/// the pool threads take the rest. Which thread runs which shard does not matter for the results: a
+/// calls, so that a training step starts no thread and allocates nothing. The caller runs shards too
+/// (the first of them), each pool thread the next: a thread runs the same shards step after step, so
+/// that their buffers stay in its core's caches (the 0.5 MB of a share's activations, say, which would
+/// otherwise move between the cores), and takes another's last ones when it is done with its own.
+/// Which thread runs which shard does not matter for the results: a
 /// shard writes only its own buffers, and the caller combines them in shard order afterwards, so that a
 /// given shard count gives the same bits on every run. When another network is using the pool, the
 /// caller runs all its shards itself (same results, one core).
@@ -40,8 +43,12 @@ public sealed class Workers
     private Thread[] _threads = Array.Empty<Thread>();
     private int _busy;
     private IShardedWork? _work;
-    private int _count;
-    private long _ticket; // the run's generation in the high 32 bits, the next shard to take in the low 32
+    private int _rangeCount; // the run's threads with shards of their own
+    private long _generation; // the run's number: runs start at 1
+    // Per thread of the run, the shards it owns that no thread has taken yet: the run's generation (low 32
+    // bits) in the high 32 bits, then the first and the end of the range (16 bits each). The owner takes
+    // from the front, the others from the back; a thread still holding an earlier run cannot take any.
+    private readonly long[] _ranges = new long[MaxThreads];
     private int _remaining;
     private Exception? _error;
 
@@ -63,10 +70,31 @@ public sealed class Workers
     /// <param name="count">Shards, 1 to <see cref="MaxThreads"/>; one thread per shard at most.</param>
     public void Run(IShardedWork work, int count)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxThreads);
+        Run(work, count, Math.Max(1, count));
+    }
+
+    /// <summary>
+    /// Runs <c>work.RunShard(s)</c> for every s in [0, <paramref name="count"/>) on up to
+    /// <paramref name="threads"/> threads: the caller and pool threads 1, 2..., thread t owning the
+    /// contiguous t-th of the shards. Each runs its own in order, then takes the others' last ones
+    /// that are left: with the same count and threads, a steady loop runs each shard on the same
+    /// thread (its buffers stay in that core's caches), and more shards than threads balance the load
+    /// when one core runs slower than another (a busy neighbour on a virtual machine). Returns when
+    /// all have finished; the first exception a shard throws is rethrown here, after every shard has stopped.
+    /// </summary>
+    /// <param name="work">The work.</param>
+    /// <param name="count">Shards, 1 to 65,535.</param>
+    /// <param name="threads">Threads, 1 to <see cref="MaxThreads"/>; pool threads started by an earlier
+    /// run that asked for more may take shards too.</param>
+    public void Run(IShardedWork work, int count, int threads)
+    {
         ArgumentNullException.ThrowIfNull(work);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxThreads);
-        if (count == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, ushort.MaxValue);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(threads, MaxThreads);
+        if (count == 1 || threads == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int s = 0; s < count; s++)
             {
@@ -78,15 +106,24 @@ public sealed class Workers
 
         try
         {
-            EnsureThreads(count - 1);
+            int owners = Math.Min(count, threads);
+            EnsureThreads(owners - 1);
             _error = null;
-            _count = count;
+            long generation = _generation + 1;
+            // Thread t (the caller is 0, pool thread i is i) owns shards [t·count/owners, (t + 1)·count/owners):
+            // in a steady loop the same thread runs the same shards, whose buffers stay in its core's caches.
+            for (int t = 0; t < owners; t++)
+            {
+                Volatile.Write(ref _ranges[t], Range(generation, (int)((long)t * count / owners), (int)((long)(t + 1) * count / owners)));
+            }
+
+            _rangeCount = owners;
             Volatile.Write(ref _remaining, count);
             Volatile.Write(ref _work, work);
-            // A new generation, shard 0 next: a thread still holding the previous run can take nothing of this one.
-            // (Interlocked: a full fence between the new ticket and the read of _sleepers below; a worker
-            // going to sleep counts itself, then reads the ticket, both under the lock.)
-            Interlocked.Exchange(ref _ticket, ((Volatile.Read(ref _ticket) >> 32) + 1) << 32);
+            // The new generation last: a thread that sees it sees the ranges and the work. (Interlocked: a full
+            // fence between it and the read of _sleepers below; a worker going to sleep counts itself, then
+            // reads the generation, both under the lock.)
+            Interlocked.Exchange(ref _generation, generation);
             if (Volatile.Read(ref _sleepers) > 0)
             {
                 lock (_gate)
@@ -95,7 +132,7 @@ public sealed class Workers
                 }
             }
 
-            Drain();
+            Drain(0);
             long deadline = Stopwatch.GetTimestamp() + SpinTicks;
             while (Volatile.Read(ref _remaining) > 0 && Stopwatch.GetTimestamp() < deadline)
             {
@@ -115,48 +152,75 @@ public sealed class Workers
         }
     }
 
-    // Takes shards until none is left; the thread that finishes the last one signals the caller.
-    private void Drain()
+    private static long Range(long generation, int first, int end) => ((generation & 0xFFFFFFFF) << 32) | ((long)first << 16) | (uint)end;
+
+    // Takes shards until none is left: its own in order, then the others' from their ends (a thread that
+    // runs slower than the others, or started late, leaves them its last shards). The thread that
+    // finishes the last one signals the caller.
+    private void Drain(int self)
     {
-        long ticket = Volatile.Read(ref _ticket);
+        long generation = Volatile.Read(ref _generation) & 0xFFFFFFFF;
         IShardedWork? work = Volatile.Read(ref _work);
-        int count = _count;
-        while (work is not null)
+        int owners = Volatile.Read(ref _rangeCount);
+        if (work is null)
         {
-            // Claim (generation, s) only if it is still this run's and a shard is left.
-            int s = (int)(ticket & 0xFFFFFFFF);
-            if (s >= count)
+            return;
+        }
+
+        if (self < owners)
+        {
+            while (Take(self, generation, fromFront: true, out int s))
             {
-                return;
+                RunShard(work, s);
+            }
+        }
+
+        for (int i = 1; i <= owners; i++)
+        {
+            int other = (self + i) % owners;
+            while (other != self && Take(other, generation, fromFront: false, out int s))
+            {
+                RunShard(work, s);
+            }
+        }
+    }
+
+    // Claims the first (or last) shard left in thread t's range, if it is still this generation's.
+    private bool Take(int t, long generation, bool fromFront, out int shard)
+    {
+        while (true)
+        {
+            long range = Volatile.Read(ref _ranges[t]);
+            int first = (int)((range >> 16) & 0xFFFF), end = (int)(range & 0xFFFF);
+            if ((range >> 32 & 0xFFFFFFFF) != generation || first >= end)
+            {
+                shard = -1;
+                return false;
             }
 
-            long seen = Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket);
-            if (seen != ticket)
+            shard = fromFront ? first : end - 1;
+            long taken = fromFront ? Range(generation, first + 1, end) : Range(generation, first, end - 1);
+            if (Interlocked.CompareExchange(ref _ranges[t], taken, range) == range)
             {
-                if ((seen >> 32) != (ticket >> 32))
-                {
-                    return; // a later run: not ours
-                }
-
-                ticket = seen;
-                continue;
+                return true;
             }
+        }
+    }
 
-            ticket++;
+    private void RunShard(IShardedWork work, int shard)
+    {
+        try
+        {
+            work.RunShard(shard);
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref _error, e, null);
+        }
 
-            try
-            {
-                work.RunShard(s);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref _error, e, null);
-            }
-
-            if (Interlocked.Decrement(ref _remaining) == 0)
-            {
-                _done.Release();
-            }
+        if (Interlocked.Decrement(ref _remaining) == 0)
+        {
+            _done.Release();
         }
     }
 
@@ -173,7 +237,8 @@ public sealed class Workers
             Array.Copy(_threads, threads, _threads.Length);
             for (int i = _threads.Length; i < wanted; i++)
             {
-                threads[i] = new Thread(Loop) { IsBackground = true, Name = "NetGen worker " + (i + 1) };
+                int self = i + 1;
+                threads[i] = new Thread(() => Loop(self)) { IsBackground = true, Name = "NetGen worker " + self };
                 threads[i].Start();
             }
 
@@ -181,9 +246,9 @@ public sealed class Workers
         }
     }
 
-    private long Generation => Volatile.Read(ref _ticket) >> 32;
+    private long Generation => Volatile.Read(ref _generation);
 
-    private void Loop()
+    private void Loop(int self)
     {
         long seen = 0; // the generation this thread last took part in (runs start at 1)
         while (true)
@@ -209,7 +274,7 @@ public sealed class Workers
             }
 
             seen = Generation;
-            Drain();
+            Drain(self);
         }
     }
 }
