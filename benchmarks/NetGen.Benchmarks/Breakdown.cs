@@ -333,6 +333,49 @@ public static class Breakdown
     }
 
     /// <summary>
+    /// Each workload on 2 threads with the pool's shards owned by threads or taken in order, and with the
+    /// optimizer step split or on one thread (the four combinations in turn, blocks of 250 ms, 12 rounds):
+    /// what each of the two changes gives, both seeing the same spells of the host.
+    /// </summary>
+    public static void AffinityAb()
+    {
+        Console.WriteLine("| workload | in order, step on 1 thread | owned, step on 1 | in order, step split | owned, step split |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach (string workload in Environment.GetEnvironmentVariable("NETGEN_WORKLOADS")?.Split(',') ?? new[] { "mlp-256", "mlp-32", "cnn-adam-64", "gpt-12" })
+        {
+            var w = new Workloads { Workload = workload, Threads = 2 };
+            w.Setup();
+            var blocks = Enumerable.Range(0, 4).Select(_ => new List<double>()).ToArray();
+            for (int round = 0; round < 12; round++)
+            {
+                for (int k = 0; k < 4; k++)
+                {
+                    int which = (round + k) % 4;
+                    Workers.OwnedRanges = (which & 1) != 0;
+                    Optimizer.SplitSteps = (which & 2) != 0;
+                    var times = new List<double>();
+                    var clock = Stopwatch.StartNew();
+                    while (clock.ElapsedMilliseconds < 250 || times.Count < 3)
+                    {
+                        long start = Stopwatch.GetTimestamp();
+                        w.Step();
+                        times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    }
+
+                    if (round > 0)
+                    {
+                        blocks[which].Add(Median(times));
+                    }
+                }
+            }
+
+            Workers.OwnedRanges = true;
+            Optimizer.SplitSteps = true;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {workload} | {Ms(Median(blocks[0]))} ms | {Ms(Median(blocks[1]))} ms | {Ms(Median(blocks[2]))} ms | {Ms(Median(blocks[3]))} ms |"));
+        }
+    }
+
+    /// <summary>
     /// The FMA peak on 1 and on 2 threads at once: whether the machine's two "cores" have an FMA unit
     /// each (about twice the GFLOP/s) or share one (hyper-threads of one core, about the same).
     /// </summary>

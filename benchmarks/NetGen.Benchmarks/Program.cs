@@ -12,6 +12,7 @@ using NetGen.Benchmarks;
 //   --threads-blocks     the same in alternating blocks of 250 ms, so that the pool's threads stay awake
 //   --conv-ab            the sample CNN's convolutions sample by sample against several samples per product
 //   --gemm [256]         the matrix products those networks use, in GFLOP/s (256: the 256-bit tiles forced)
+//   --affinity-ab        2 threads: shards owned by threads or taken in order, the optimizer step split or not
 //   --split-ab           the MLP's dense products on 1 thread against one product split across 2
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
@@ -37,6 +38,9 @@ switch (args)
     case ["--gemm"] or ["--gemm", "256"]:
         NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
         Breakdown.Gemm();
+        return;
+    case ["--affinity-ab"]:
+        Breakdown.AffinityAb();
         return;
     case ["--split-ab"]:
         Breakdown.SplitAb();

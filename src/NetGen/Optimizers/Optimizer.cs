@@ -187,7 +187,10 @@ public abstract class Optimizer : IOptimizer
     internal const int MinParametersPerThread = 1 << 15;
 
     /// <summary>Into how many parts a step of <paramref name="length"/> parameters is split on up to <paramref name="threads"/> threads.</summary>
-    internal int StepParts(int length, int threads) => IsElementwise ? Math.Max(1, Math.Min(threads, length / MinParametersPerThread)) : 1;
+    internal int StepParts(int length, int threads) => IsElementwise && SplitSteps ? Math.Max(1, Math.Min(threads, length / MinParametersPerThread)) : 1;
+
+    /// <summary>Whether a step may be split across threads at all: a switch for benchmarks to compare.</summary>
+    internal static bool SplitSteps { get; set; } = true;
 
     /// <summary>
     /// Whether each parameter's update depends on that parameter's own values alone (its gradient and

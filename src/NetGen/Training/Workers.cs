@@ -52,6 +52,12 @@ public sealed class Workers
     private int _remaining;
     private Exception? _error;
 
+    /// <summary>
+    /// Whether thread t owns the t-th range of a run's shards (true), or every thread takes the next
+    /// shard left in order, as before 2026-11-29 (false): a switch for benchmarks to compare the two.
+    /// </summary>
+    internal static bool OwnedRanges { get; set; } = true;
+
     private Workers()
     {
     }
@@ -108,6 +114,11 @@ public sealed class Workers
         {
             int owners = Math.Min(count, threads);
             EnsureThreads(owners - 1);
+            if (!OwnedRanges)
+            {
+                owners = 1; // one range, every thread taking from its front
+            }
+
             _error = null;
             long generation = _generation + 1;
             // Thread t (the caller is 0, pool thread i is i) owns shards [t·count/owners, (t + 1)·count/owners):
@@ -178,7 +189,7 @@ public sealed class Workers
         for (int i = 1; i <= owners; i++)
         {
             int other = (self + i) % owners;
-            while (other != self && Take(other, generation, fromFront: false, out int s))
+            while (other != self && Take(other, generation, fromFront: !OwnedRanges, out int s))
             {
                 RunShard(work, s);
             }
