@@ -101,6 +101,49 @@ public static partial class MatMul
         return packed; // k > 0 here: the caller takes this path only with vectors, k ≥ 8
     }
 
+    /// <summary>
+    /// Whether A·Bᵀ with fewer rows in A than in B is computed as Cᵀ = B·Aᵀ (see
+    /// <see cref="MultiplyTransposedSwapped"/>); tests switch it off to compare the two forms.
+    /// </summary>
+    internal static bool SwapOperands { get; set; } = true;
+
+    // The largest C computed through its transpose: 32K values, a 128 KB buffer per thread.
+    private const int MaxSwappedValues = 1 << 15;
+
+    [ThreadStatic]
+    private static float[]? t_swapped;
+
+    // C = A·Bᵀ when A has fewer rows than B (a dense layer's forward pass at a small batch: 32 x 784 against
+    // 128 x 784): the packing transposes the operand whose rows are the columns of the product, so packing
+    // A instead of B, as Cᵀ = B·Aᵀ, packs a quarter of the values there (100 KB against 400 KB a step). Rows
+    // and columns are whole tiles both ways (multiples of 32, or 16 without 512-bit vectors), so every value
+    // is the same chain of fused multiply-adds over k in the same order as without the swap: the same bits.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyTransposedSwapped(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
+    {
+        float[] buffer = t_swapped ??= new float[MaxSwappedValues];
+        ref float rt = ref MemoryMarshal.GetArrayDataReference(buffer);
+        if (accumulate)
+        {
+            for (int i = 0; i < m; i += 8)
+            {
+                for (int j = 0; j < n; j += 8)
+                {
+                    Transpose8x8(ref Unsafe.Add(ref rc, (i * ldc) + j), ldc, ref Unsafe.Add(ref rt, (j * m) + i), m);
+                }
+            }
+        }
+
+        MultiplyTransposedPacked(ref rt, m, ref rb, ref ra, n, m, k, accumulate);
+        for (int j = 0; j < n; j += 8)
+        {
+            for (int i = 0; i < m; i += 8)
+            {
+                Transpose8x8(ref Unsafe.Add(ref rt, (j * m) + i), m, ref Unsafe.Add(ref rc, (i * ldc) + j), ldc);
+            }
+        }
+    }
+
     // panel[p·width + q] = b[q·k + p] for q < width, p < kc: a [width, kc] block of B's rows written
     // transposed. 8x8 blocks by AVX shuffles where available (a scalar copy per value cost about 1 ns,
     // as much as the products it fed when A has few rows: 784-wide weights, batch 32).

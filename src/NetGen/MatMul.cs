@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NetGen;
 
@@ -71,6 +72,11 @@ public static partial class MatMul
     internal static void MultiplyTransposedCore(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
     {
         bool vectors = UseVectors && k >= Vector256<float>.Count;
+        if (vectors && Avx.IsSupported && SwapOperands && m < n && (long)m * n <= MaxSwappedValues && m % (Use512 ? 32 : 16) == 0 && n % (Use512 ? 32 : 16) == 0)
+        {
+            MultiplyTransposedSwapped(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate);
+            return;
+        }
 
         // Four rows or more: the columns in blocks of 16 go through the outer-product kernel on a
         // packed, transposed panel of B (no horizontal sums); the rest by dot products below.

@@ -48,6 +48,35 @@ public class SplitTests
         });
     }
 
+    [Theory]
+    [InlineData(32, 128, 784)]
+    [InlineData(64, 96, 200)]
+    [InlineData(32, 64, 9)]
+    public void A_product_computed_through_its_transpose_has_the_same_bits(int m, int n, int k)
+    {
+        // A·Bᵀ with fewer rows in A than in B, whole tiles both ways, is computed as Cᵀ = B·Aᵀ (A packed, not B).
+        float[] a = Reference.RandomFloats(m * k, 7), b = Reference.RandomFloats(n * k, 8), c0 = Reference.RandomFloats(m * n, 9);
+        ForEachPath(path =>
+        {
+            foreach (bool accumulate in new[] { false, true })
+            {
+                float[] swapped = (float[])c0.Clone(), direct = (float[])c0.Clone();
+                MatMul.MultiplyTransposed(swapped, a, b, m, n, k, accumulate);
+                try
+                {
+                    MatMul.SwapOperands = false;
+                    MatMul.MultiplyTransposed(direct, a, b, m, n, k, accumulate);
+                }
+                finally
+                {
+                    MatMul.SwapOperands = true;
+                }
+
+                Assert.True(direct.AsSpan().SequenceEqual(swapped), $"{m}x{n}x{k}, accumulate {accumulate} {path}");
+            }
+        });
+    }
+
     // m, n, k: the weight gradient's shape (A read transposed) and the input gradient's (A as it is),
     // with rows that are not a multiple of 8 and columns that are not of 32.
     public static TheoryData<int, int, int> RowShapes => new()
