@@ -9,8 +9,6 @@ namespace NetGen.Tests;
 [Collection(nameof(MatMulPathTests))]
 public class SplitTests
 {
-    private static readonly (bool Vectors, bool Wide)[] Paths = { (true, true), (true, false), (false, false) };
-
     // m, n, k, how A·Bᵀ splits on 2 threads: by columns (n at least m, 32 columns a part) with and
     // without the dot products' remainder columns, and by rows (more rows than columns, a tail of rows).
     public static TheoryData<int, int, int, bool> TransposedShapes => new()
@@ -30,7 +28,7 @@ public class SplitTests
         Assert.Equal((2, byColumns), (threads, columns));
         Assert.True(parts >= 2);
         float[] a = Reference.RandomFloats(m * k, 1), b = Reference.RandomFloats(n * k, 2), c0 = Reference.RandomFloats(m * n, 3);
-        ForEachPath(path =>
+        VectorPaths.ForEach(path =>
         {
             foreach (bool accumulate in new[] { false, true })
             {
@@ -56,7 +54,7 @@ public class SplitTests
     {
         // A·Bᵀ with fewer rows in A than in B, whole tiles both ways, is computed as Cᵀ = B·Aᵀ (A packed, not B).
         float[] a = Reference.RandomFloats(m * k, 7), b = Reference.RandomFloats(n * k, 8), c0 = Reference.RandomFloats(m * n, 9);
-        ForEachPath(path =>
+        VectorPaths.ForEach(path =>
         {
             foreach (bool accumulate in new[] { false, true })
             {
@@ -92,7 +90,7 @@ public class SplitTests
     {
         Assert.Equal(2, MatMul.RowSplit(m, n, k, 2).Threads);
         float[] a = Reference.RandomFloats(m * k, 4), b = Reference.RandomFloats(k * n, 5), c0 = Reference.RandomFloats(m * n, 6);
-        ForEachPath(path =>
+        VectorPaths.ForEach(path =>
         {
             foreach ((int rowStride, int colStride) in new[] { (k, 1), (1, m) })
             {
@@ -225,25 +223,6 @@ public class SplitTests
         int after = MatMul.t_splitProducts;
         two.Forward(x, new float[32 * FashionMlp.OutputSize]);
         Assert.Equal(after, MatMul.t_splitProducts);
-    }
-
-    private static void ForEachPath(Action<string> check)
-    {
-        bool saved = MatMul.UseVectors, saved512 = MatMul.Use512;
-        try
-        {
-            foreach ((bool vectors, bool wide) in Paths)
-            {
-                MatMul.UseVectors = vectors && saved;
-                MatMul.Use512 = wide && saved512;
-                check($"(vectors {vectors}, 512 {wide})");
-            }
-        }
-        finally
-        {
-            MatMul.UseVectors = saved;
-            MatMul.Use512 = saved512;
-        }
     }
 
     // p -= g / 2 for the whole buffer at once, counting its calls.

@@ -10,8 +10,6 @@ namespace NetGen.Tests;
 [Collection(nameof(MatMulPathTests))]
 public class VectorPathTests
 {
-    private static readonly (bool Vectors, bool Wide)[] Paths = { (true, true), (true, false), (false, false) };
-
     [Fact]
     public void Exp_is_within_two_ulp_on_both_vector_widths_and_zero_below_the_normal_range()
     {
@@ -47,7 +45,7 @@ public class VectorPathTests
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 7919) % classes).ToArray();
         double[] expected = Reference.Activate(Activation.Softmax, logits.Select(v => (double)v).ToArray(), classes);
         double loss = Reference.SoftmaxCrossEntropy(logits.Select(v => (double)v).ToArray(), labels, classes);
-        ForEachPath(what =>
+        VectorPaths.ForEach(what =>
         {
             var p = new float[logits.Length];
             Kernels.SoftmaxRows(p, logits, classes);
@@ -71,7 +69,7 @@ public class VectorPathTests
         float[] dy = Reference.RandomFloats(1000, 13);
         double[] y = Reference.Activate(activation, x.Select(v => (double)v).ToArray(), 1);
         double[] dx = x.Select((v, i) => (Reference.Activate(activation, v + 1e-5) - Reference.Activate(activation, v - 1e-5)) / 2e-5 * dy[i]).ToArray();
-        ForEachPath(what =>
+        VectorPaths.ForEach(what =>
         {
             var output = new float[x.Length];
             Kernels.ActivationForward(output, x, activation, 0f, 1);
@@ -103,7 +101,7 @@ public class VectorPathTests
         float[] mask = Enumerable.Range(0, weights).Select(_ => dropout.NextSingle() < 0.25f ? 0f : 1f / 0.75f).ToArray();
         var scratch = new float[Kernels.AttentionScratchSize(length, dimension, heads)];
         Assert.Equal((7 * length * (dimension / heads)) + (length * length), scratch.Length);
-        ForEachPath(what =>
+        VectorPaths.ForEach(what =>
         {
             foreach (float[]? m in new[] { null, mask })
             {
@@ -136,7 +134,7 @@ public class VectorPathTests
         float[] gamma = { 1.5f, -0.5f, 0.8f }, beta = { 0.1f, 0.2f, -0.3f };
         long m = (long)rows * spatial;
         var (ey, edx, edg, edb) = ReferenceBatchNorm(x, dy, gamma, beta, rows, channels, spatial);
-        ForEachPath(what =>
+        VectorPaths.ForEach(what =>
         {
             var y = new float[x.Length];
             float[] mean = new float[channels], inv = new float[channels], rm = new float[channels], rv = { 1f, 1f, 1f };
@@ -188,7 +186,7 @@ public class VectorPathTests
         float[] x = Reference.RandomFloats(rows * channels * spatial, 31, 2f);
         float[] dy = Reference.RandomFloats(x.Length, 32, 1f);
         float[] gamma = { 1.5f, -0.5f, 0.8f }, beta = { 0.1f, 0.2f, -0.3f };
-        ForEachPath(what =>
+        VectorPaths.ForEach(what =>
         {
             var (y, dx, dg, db) = Run(relu: false);
             var (fy, fdx, fdg, fdb) = Run(relu: true);
@@ -293,7 +291,7 @@ public class VectorPathTests
         // 1,013 values: the 512-bit loop, then the 256-bit loop's one vector (on the wide path), then a scalar tail.
         float[] start = Reference.RandomFloats(1013, 21, scale: 2f);
         float[]? first = null;
-        ForEachPath(path =>
+        VectorPaths.ForEach(path =>
         {
             var (optimizer, _) = OptimizerTests.Create(name);
             float[] p = (float[])start.Clone();
@@ -313,7 +311,7 @@ public class VectorPathTests
         // 300 columns (the last 4 summed without FMA, as MatMul sums them), 50 rows at offset 17;
         // up to 8 batch rows plain SGD computes each value where it applies it, at 9 it writes blocks.
         const int inFeatures = 300, outFeatures = 50, offset = 17, count = 15030;
-        ForEachPath(path =>
+        VectorPaths.ForEach(path =>
         {
             foreach (int rows in new[] { 1, 3, 8, 9 })
             {
@@ -334,24 +332,5 @@ public class VectorPathTests
                 }
             }
         });
-    }
-
-    private static void ForEachPath(Action<string> check)
-    {
-        bool saved = MatMul.UseVectors, saved512 = MatMul.Use512;
-        try
-        {
-            foreach ((bool vectors, bool wide) in Paths)
-            {
-                MatMul.UseVectors = vectors && saved;
-                MatMul.Use512 = wide && saved512;
-                check($"(vectors {vectors}, 512 {wide})");
-            }
-        }
-        finally
-        {
-            MatMul.UseVectors = saved;
-            MatMul.Use512 = saved512;
-        }
     }
 }
