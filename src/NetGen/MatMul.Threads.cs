@@ -19,8 +19,9 @@ public static partial class MatMul
     /// <summary>
     /// <see cref="MultiplyTransposed(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int, bool)"/>
     /// on up to <paramref name="threads"/> threads of <see cref="Workers.Shared"/>, each given 2^18
-    /// multiply-adds at least: C's columns in blocks that the threads take in turn (or, when A has more
-    /// rows than B, C's rows, a block a thread). The result has exactly the bits of the one-thread product.
+    /// multiply-adds at least: C's columns in blocks, a few a thread (a thread done with its own takes
+    /// another's last ones), or, when A has more rows than B, C's rows, a block a thread. The result has
+    /// exactly the bits of the one-thread product.
     /// </summary>
     /// <param name="c">The result, <c>m·n</c> values.</param>
     /// <param name="a">Left operand, <c>m·k</c> values.</param>
@@ -50,8 +51,8 @@ public static partial class MatMul
     /// <summary>
     /// <see cref="Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/>
     /// on up to <paramref name="threads"/> threads of <see cref="Workers.Shared"/>, each given 2^18
-    /// multiply-adds at least: C's rows in blocks that the threads take in turn. The result has exactly
-    /// the bits of the one-thread product.
+    /// multiply-adds at least: C's rows in blocks, a few a thread (a thread done with its own takes
+    /// another's last ones). The result has exactly the bits of the one-thread product.
     /// </summary>
     /// <param name="c">The result, <c>m·n</c> values.</param>
     /// <param name="a">Left operand, read through the strides.</param>
@@ -128,15 +129,14 @@ public static partial class MatMul
         return (parts, Math.Min(used, parts));
     }
 
-    // Parts a thread where a part costs little more than its share of the work: the threads take
-    // them in turn, so a core that runs slower (a busy neighbour on a virtual machine) takes fewer,
-    // where one part a thread would make the faster one wait for it.
+    // Parts a thread where a part costs little more than its share of the work: a thread done with its
+    // own takes another's last ones, so a core that runs slower (a busy neighbour on a virtual machine)
+    // ends up with fewer, where one part a thread would make the faster one wait for it.
     private const int PartsPerThread = 4;
 
     // Threads worth using: each with 2^18 multiply-adds at least.
     private static int Threads(int threads, long multiplyAdds) =>
         (int)Math.Min(threads, Math.Max(1, multiplyAdds / MinMultiplyAddsPerThread));
-
 
     // The parts of one split product. The operands are pinned by the caller for the duration of the
     // run (Workers.Run returns only when every part has finished), so that the pool threads can read
