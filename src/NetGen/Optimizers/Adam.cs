@@ -96,230 +96,95 @@ public class Adam : Optimizer
     protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, ParameterSegment segment, long t)
     {
         int n = parameters.Length;
-        var rule = new Rule(this, segment, t);
+        float lr = segment.LearningRate, b1 = Beta1, b2 = Beta2, eps = Epsilon;
+        float c1 = 1f - b1, c2 = 1f - b2;
+        float inverseCorrection1 = (float)(1.0 / (1.0 - Math.Pow(b1, t)));
+        float inverseCorrection2 = (float)(1.0 / (1.0 - Math.Pow(b2, t)));
+        float wd = _decoupled ? 0f : segment.WeightDecay;
+        float shrink = _decoupled ? 1f - (lr * segment.WeightDecay) : 1f;
         ref float p = ref Ref(parameters);
         ref float g = ref Ref(gradients);
         ref float m = ref MemoryMarshal.GetReference(segment.Of(_m));
         ref float v = ref MemoryMarshal.GetReference(segment.Of(_v));
-        ref float vmax = ref MemoryMarshal.GetReference(segment.Of(_vMax));
+        Span<float> vMax = segment.Of(_vMax);
+        ref float vmax = ref MemoryMarshal.GetReference(vMax);
         int i = 0;
         if (MatMul.UseVectors && MatMul.Use512)
         {
             // The same operations as the 256-bit loop below, element by element: the same bits.
-            var wide = new WideRule(rule);
+            var wb1 = Vector512.Create(b1);
+            var wb2 = Vector512.Create(b2);
+            var wc1 = Vector512.Create(c1);
+            var wc2 = Vector512.Create(c2);
+            var wwd = Vector512.Create(wd);
+            var wshrink = Vector512.Create(shrink);
+            var wic1 = Vector512.Create(inverseCorrection1);
+            var wic2 = Vector512.Create(inverseCorrection2);
+            var wlr = Vector512.Create(lr);
+            var weps = Vector512.Create(eps);
             for (int end = n - (n % Vector512<float>.Count); i < end; i += Vector512<float>.Count)
             {
-                wide.Apply(ref p, ref m, ref v, ref vmax, (nuint)i, Vector512.LoadUnsafe(ref g, (nuint)i), AmsGrad);
+                var vp = Vector512.LoadUnsafe(ref p, (nuint)i);
+                var vg = Vector512.LoadUnsafe(ref g, (nuint)i) + (wwd * vp);
+                vp *= wshrink;
+                var vm = (wb1 * Vector512.LoadUnsafe(ref m, (nuint)i)) + (wc1 * vg);
+                var vv = (wb2 * Vector512.LoadUnsafe(ref v, (nuint)i)) + (wc2 * vg * vg);
+                vm.StoreUnsafe(ref m, (nuint)i);
+                vv.StoreUnsafe(ref v, (nuint)i);
+                if (AmsGrad)
+                {
+                    vv = Vector512.Max(vv, Vector512.LoadUnsafe(ref vmax, (nuint)i));
+                    vv.StoreUnsafe(ref vmax, (nuint)i);
+                }
+
+                (vp - (wlr * (vm * wic1) / (Vector512.Sqrt(vv * wic2) + weps))).StoreUnsafe(ref p, (nuint)i);
             }
         }
 
-        var narrow = new NarrowRule(rule);
+        var vb1 = Vector256.Create(b1);
+        var vb2 = Vector256.Create(b2);
+        var vc1 = Vector256.Create(c1);
+        var vc2 = Vector256.Create(c2);
+        var vwd = Vector256.Create(wd);
+        var vshrink = Vector256.Create(shrink);
+        var vic1 = Vector256.Create(inverseCorrection1);
+        var vic2 = Vector256.Create(inverseCorrection2);
+        var vlr = Vector256.Create(lr);
+        var veps = Vector256.Create(eps);
         for (int end = VectorEnd(n); i < end; i += Vector256<float>.Count)
         {
-            narrow.Apply(ref p, ref m, ref v, ref vmax, (nuint)i, Vector256.LoadUnsafe(ref g, (nuint)i), AmsGrad);
+            var vp = Vector256.LoadUnsafe(ref p, (nuint)i);
+            var vg = Vector256.LoadUnsafe(ref g, (nuint)i) + (vwd * vp);
+            vp *= vshrink;
+            var vm = (vb1 * Vector256.LoadUnsafe(ref m, (nuint)i)) + (vc1 * vg);
+            var vv = (vb2 * Vector256.LoadUnsafe(ref v, (nuint)i)) + (vc2 * vg * vg);
+            vm.StoreUnsafe(ref m, (nuint)i);
+            vv.StoreUnsafe(ref v, (nuint)i);
+            if (AmsGrad)
+            {
+                vv = Vector256.Max(vv, Vector256.LoadUnsafe(ref vmax, (nuint)i));
+                vv.StoreUnsafe(ref vmax, (nuint)i);
+            }
+
+            (vp - (vlr * (vm * vic1) / (Vector256.Sqrt(vv * vic2) + veps))).StoreUnsafe(ref p, (nuint)i);
         }
 
         for (; i < n; i++)
         {
-            rule.Apply(ref p, ref m, ref v, ref vmax, i, Unsafe.Add(ref g, i), AmsGrad);
-        }
-    }
-
-    /// <summary>
-    /// Rows of a deferred weight gradient of up to 8 batch rows, each value computed as
-    /// <see cref="MatMul.Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/>
-    /// computes it (a fused multiply-add chain from zero over the batch rows on the vector columns, a sum
-    /// of products on the last columns' n mod 8 or everywhere on the scalar path) and applied at once by
-    /// the same rule as <see cref="Update"/> (one code for both: <see cref="Rule"/>): the bits of writing
-    /// the block and calling Update, without the block's store and reload.
-    /// </summary>
-    private protected override bool UpdateDeferredRows(Span<float> parameters, DeferredWeightGradient deferred, int first, int count, ParameterSegment segment, long t)
-    {
-        if (deferred.BatchRows > 8 || !FuseDeferred)
-        {
-            return false;
-        }
-
-        int columns = deferred.InFeatures, outFeatures = deferred.OutFeatures, k = deferred.BatchRows;
-        var rule = new Rule(this, segment, t);
-        var wideRule = new WideRule(rule);
-        var narrowRule = new NarrowRule(rule);
-        ReadOnlySpan<float> dy = deferred.OutputGradient;
-        ref float x = ref MemoryMarshal.GetReference(deferred.Input);
-        bool vectors = MatMul.UseVectors, wide = vectors && MatMul.Use512;
-        int vectorEnd = vectors ? columns - (columns % 8) : 0;
-        Span<Vector512<float>> row = stackalloc Vector512<float>[8]; // dy[b, o] for the row's batch rows, broadcast
-        for (int r = 0; r < count; r++)
-        {
-            int o = first + r;
-            for (int b = 0; b < k; b++)
-            {
-                row[b] = Vector512.Create(dy[(b * outFeatures) + o]);
-            }
-
-            var rowSegment = new ParameterSegment(segment.Offset + (r * columns), columns, segment.LearningRate, segment.WeightDecay);
-            ref float p = ref Unsafe.Add(ref MemoryMarshal.GetReference(parameters), r * columns);
-            ref float m = ref MemoryMarshal.GetReference(rowSegment.Of(_m));
-            ref float v = ref MemoryMarshal.GetReference(rowSegment.Of(_v));
-            ref float vmax = ref MemoryMarshal.GetReference(rowSegment.Of(_vMax));
-            int c = 0;
-            if (wide)
-            {
-                for (; c + 16 <= vectorEnd; c += 16)
-                {
-                    var g = Simd.Fma(row[0], Vector512.LoadUnsafe(ref x, (nuint)c), Vector512<float>.Zero);
-                    for (int b = 1; b < k; b++)
-                    {
-                        g = Simd.Fma(row[b], Vector512.LoadUnsafe(ref x, (nuint)((b * columns) + c)), g);
-                    }
-
-                    wideRule.Apply(ref p, ref m, ref v, ref vmax, (nuint)c, g, AmsGrad);
-                }
-            }
-
-            for (; c + 8 <= vectorEnd; c += 8)
-            {
-                var g = Vector256<float>.Zero;
-                for (int b = 0; b < k; b++)
-                {
-                    g = Simd.Fma(row[b].GetLower(), Vector256.LoadUnsafe(ref x, (nuint)((b * columns) + c)), g);
-                }
-
-                narrowRule.Apply(ref p, ref m, ref v, ref vmax, (nuint)c, g, AmsGrad);
-            }
-
-            for (; c < columns; c++)
-            {
-                float sum = 0f;
-                for (int b = 0; b < k; b++)
-                {
-                    sum += dy[(b * outFeatures) + o] * Unsafe.Add(ref x, (b * columns) + c);
-                }
-
-                rule.Apply(ref p, ref m, ref v, ref vmax, c, sum, AmsGrad);
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>Whether a deferred gradient is applied as it is computed (true), or written a block at a time first: a switch for benchmarks.</summary>
-    internal static bool FuseDeferred { get; set; } = true;
-
-    // The update of one parameter (and, widened below, of 8 or 16): gradient g, with L2 decay folded into
-    // it (Adam) or the parameter shrunk first (AdamW); then the moments, the bias corrections and the step.
-    private readonly struct Rule
-    {
-        public readonly float B1, B2, C1, C2, Wd, Shrink, InverseCorrection1, InverseCorrection2, Lr, Eps;
-
-        public Rule(Adam adam, ParameterSegment segment, long t)
-        {
-            Lr = segment.LearningRate;
-            B1 = adam.Beta1;
-            B2 = adam.Beta2;
-            Eps = adam.Epsilon;
-            C1 = 1f - B1;
-            C2 = 1f - B2;
-            InverseCorrection1 = (float)(1.0 / (1.0 - Math.Pow(B1, t)));
-            InverseCorrection2 = (float)(1.0 / (1.0 - Math.Pow(B2, t)));
-            Wd = adam._decoupled ? 0f : segment.WeightDecay;
-            Shrink = adam._decoupled ? 1f - (Lr * segment.WeightDecay) : 1f;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Apply(ref float p, ref float m, ref float v, ref float vmax, int i, float g, bool amsgrad)
-        {
             ref float pi = ref Unsafe.Add(ref p, i);
-            float gi = g + (Wd * pi);
-            pi *= Shrink;
+            float gi = Unsafe.Add(ref g, i) + (wd * pi);
+            pi *= shrink;
             ref float mi = ref Unsafe.Add(ref m, i);
             ref float vi = ref Unsafe.Add(ref v, i);
-            mi = (B1 * mi) + (C1 * gi);
-            vi = (B2 * vi) + (C2 * gi * gi);
+            mi = (b1 * mi) + (c1 * gi);
+            vi = (b2 * vi) + (c2 * gi * gi);
             float kept = vi; // the v whose root divides: v, or with amsgrad the largest v so far
-            if (amsgrad)
+            if (AmsGrad)
             {
-                ref float most = ref Unsafe.Add(ref vmax, i);
-                kept = most = MathF.Max(most, vi);
+                kept = vMax[i] = MathF.Max(vMax[i], vi);
             }
 
-            pi -= Lr * (mi * InverseCorrection1) / (MathF.Sqrt(kept * InverseCorrection2) + Eps);
-        }
-    }
-
-    private readonly struct NarrowRule
-    {
-        private readonly Vector256<float> _b1, _b2, _c1, _c2, _wd, _shrink, _ic1, _ic2, _lr, _eps;
-
-        public NarrowRule(in Rule r)
-        {
-            _b1 = Vector256.Create(r.B1);
-            _b2 = Vector256.Create(r.B2);
-            _c1 = Vector256.Create(r.C1);
-            _c2 = Vector256.Create(r.C2);
-            _wd = Vector256.Create(r.Wd);
-            _shrink = Vector256.Create(r.Shrink);
-            _ic1 = Vector256.Create(r.InverseCorrection1);
-            _ic2 = Vector256.Create(r.InverseCorrection2);
-            _lr = Vector256.Create(r.Lr);
-            _eps = Vector256.Create(r.Eps);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Apply(ref float p, ref float m, ref float v, ref float vmax, nuint i, Vector256<float> g, bool amsgrad)
-        {
-            var vp = Vector256.LoadUnsafe(ref p, i);
-            var vg = g + (_wd * vp);
-            vp *= _shrink;
-            var vm = (_b1 * Vector256.LoadUnsafe(ref m, i)) + (_c1 * vg);
-            var vv = (_b2 * Vector256.LoadUnsafe(ref v, i)) + (_c2 * vg * vg);
-            vm.StoreUnsafe(ref m, i);
-            vv.StoreUnsafe(ref v, i);
-            if (amsgrad)
-            {
-                vv = Vector256.Max(vv, Vector256.LoadUnsafe(ref vmax, i));
-                vv.StoreUnsafe(ref vmax, i);
-            }
-
-            (vp - (_lr * (vm * _ic1) / (Vector256.Sqrt(vv * _ic2) + _eps))).StoreUnsafe(ref p, i);
-        }
-    }
-
-    private readonly struct WideRule
-    {
-        private readonly Vector512<float> _b1, _b2, _c1, _c2, _wd, _shrink, _ic1, _ic2, _lr, _eps;
-
-        public WideRule(in Rule r)
-        {
-            _b1 = Vector512.Create(r.B1);
-            _b2 = Vector512.Create(r.B2);
-            _c1 = Vector512.Create(r.C1);
-            _c2 = Vector512.Create(r.C2);
-            _wd = Vector512.Create(r.Wd);
-            _shrink = Vector512.Create(r.Shrink);
-            _ic1 = Vector512.Create(r.InverseCorrection1);
-            _ic2 = Vector512.Create(r.InverseCorrection2);
-            _lr = Vector512.Create(r.Lr);
-            _eps = Vector512.Create(r.Eps);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Apply(ref float p, ref float m, ref float v, ref float vmax, nuint i, Vector512<float> g, bool amsgrad)
-        {
-            var vp = Vector512.LoadUnsafe(ref p, i);
-            var vg = g + (_wd * vp);
-            vp *= _shrink;
-            var vm = (_b1 * Vector512.LoadUnsafe(ref m, i)) + (_c1 * vg);
-            var vv = (_b2 * Vector512.LoadUnsafe(ref v, i)) + (_c2 * vg * vg);
-            vm.StoreUnsafe(ref m, i);
-            vv.StoreUnsafe(ref v, i);
-            if (amsgrad)
-            {
-                vv = Vector512.Max(vv, Vector512.LoadUnsafe(ref vmax, i));
-                vv.StoreUnsafe(ref vmax, i);
-            }
-
-            (vp - (_lr * (vm * _ic1) / (Vector512.Sqrt(vv * _ic2) + _eps))).StoreUnsafe(ref p, i);
+            pi -= lr * (mi * inverseCorrection1) / (MathF.Sqrt(kept * inverseCorrection2) + eps);
         }
     }
 }
