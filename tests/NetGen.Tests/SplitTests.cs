@@ -196,6 +196,31 @@ public class SplitTests
     }
 
     [Fact]
+    public void A_single_sequence_has_its_products_split_with_the_bits_of_one_thread()
+    {
+        // One sample of a GPT (32 positions): MinSamplesPerThread is 1, but one sample cannot be split,
+        // so Threads = 2 splits the dense layers' products over the sequence's rows.
+        var random = new SeededRandom(12);
+        int[] tokens = Enumerable.Range(0, WideGpt.InputSize).Select(_ => random.NextInt(40)).ToArray();
+        int[] targets = Enumerable.Range(0, WideGpt.InputSize).Select(_ => random.NextInt(40)).ToArray();
+        var one = new WideGpt(1, seed: 3);
+        var two = new WideGpt(1, seed: 3) { Threads = 2 };
+        var adamOne = new AdamW(0.01f);
+        var adamTwo = new AdamW(0.01f);
+        for (int step = 0; step < 2; step++)
+        {
+            float a = one.TrainStep(tokens, targets, adamOne);
+            int before = MatMul.t_splitProducts;
+            float b = two.TrainStep(tokens, targets, adamTwo);
+            Assert.True(MatMul.t_splitProducts > before, "no product was split");
+            Assert.Equal(a, b);
+        }
+
+        Assert.True(one.Parameters.SequenceEqual(two.Parameters));
+        Assert.True(one.Gradients.SequenceEqual(two.Gradients));
+    }
+
+    [Fact]
     public void A_batch_too_small_to_split_has_its_products_and_step_split_with_the_bits_of_one_thread()
     {
         // 32 samples: under twice the default MinSamplesPerThread (65), so one share; the first layer's

@@ -87,3 +87,36 @@ public partial class WideHeadNet;
 [Dense(2)]
 [MeanSquaredError]
 public partial class AttentionDropoutNet;
+
+/// <summary>nanoGPT's attention half at 64 dimensions (large enough that its products split across threads).</summary>
+[Block]
+[LayerNorm(Name = "ln_1")]
+[MultiHeadAttention(4, Name = "attn", InitStd = 0.1)]
+public partial class WideAttention;
+
+/// <summary>nanoGPT's MLP half at 64 dimensions.</summary>
+[Block]
+[LayerNorm(Name = "ln_2")]
+[Dense(256, Activation = Activation.GeluExact, Name = "mlp.c_fc")]
+[Dense(64, Name = "mlp.c_proj")]
+public partial class WideMlp;
+
+/// <summary>A decoder block at 64 dimensions.</summary>
+[Block]
+[Residual(typeof(WideAttention), Name = "")]
+[Residual(typeof(WideMlp), Name = "")]
+public partial class WideDecoder;
+
+/// <summary>
+/// A 1-layer GPT with 32 positions of 64 dimensions: at batch 1, c_fc is 32 x 256 x 64 = 524,288
+/// multiply-adds, two threads' worth, so Threads = 2 splits its products instead of the batch.
+/// </summary>
+[Network]
+[Input(32, Kind = InputKind.Tokens)]
+[Embedding(40, 64, Name = "transformer.wte", InitStd = 0.3)]
+[PositionalEmbedding(Name = "transformer.wpe", InitStd = 0.3)]
+[Repeat(typeof(WideDecoder), 1, Name = "transformer.h")]
+[LayerNorm(Name = "transformer.ln_f")]
+[Dense(40, UseBias = false, TiedTo = "transformer.wte", Name = "lm_head")]
+[SoftmaxCrossEntropy]
+public partial class WideGpt;
