@@ -34,10 +34,7 @@ public static partial class MatMul
     public static void MultiplyTransposed(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate, int threads)
     {
         Guard.Threads(threads, nameof(threads));
-        CheckDims(m, n, k);
-        CheckLength(a.Length, (long)m * k, nameof(a));
-        CheckLength(b.Length, (long)n * k, nameof(b));
-        CheckLength(c.Length, (long)m * n, nameof(c));
+        CheckTransposed(c.Length, a.Length, b.Length, m, n, k);
         (int parts, int used, bool byColumns) = TransposedSplit(m, n, k, threads);
         if (used < 2)
         {
@@ -75,15 +72,7 @@ public static partial class MatMul
         }
 
         // The whole product's checks, before any part runs (each part checks its own slice again).
-        CheckDims(m, n, k);
-        if (aRowStride < 0 || aColStride < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(aRowStride), "Strides must be non-negative.");
-        }
-
-        CheckLength(a.Length, ((long)m - 1) * aRowStride + ((long)k - 1) * aColStride + 1, nameof(a));
-        CheckLength(b.Length, (long)k * n, nameof(b));
-        CheckLength(c.Length, (long)m * n, nameof(c));
+        CheckStrided(c.Length, a.Length, aRowStride, aColStride, b.Length, m, n, k);
         ProductSplit.Run(c, a, b, transposedB: false, byColumns: false, aRowStride, aColStride, m, n, k, accumulate, parts, used);
     }
 

@@ -58,10 +58,7 @@ public static partial class MatMul
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MultiplyTransposed(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate)
     {
-        CheckDims(m, n, k);
-        CheckLength(a.Length, (long)m * k, nameof(a));
-        CheckLength(b.Length, (long)n * k, nameof(b));
-        CheckLength(c.Length, (long)m * n, nameof(c));
+        CheckTransposed(c.Length, a.Length, b.Length, m, n, k);
 
         MultiplyTransposedCore(ref MemoryMarshal.GetReference(c), n, ref MemoryMarshal.GetReference(a), ref MemoryMarshal.GetReference(b), m, n, k, accumulate);
     }
@@ -140,19 +137,7 @@ public static partial class MatMul
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(Span<float> c, ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int m, int n, int k, bool accumulate)
     {
-        CheckDims(m, n, k);
-        if (aRowStride < 0 || aColStride < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(aRowStride), "Strides must be non-negative.");
-        }
-
-        if (m > 0 && k > 0)
-        {
-            CheckLength(a.Length, ((long)m - 1) * aRowStride + ((long)k - 1) * aColStride + 1, nameof(a));
-        }
-
-        CheckLength(b.Length, (long)k * n, nameof(b));
-        CheckLength(c.Length, (long)m * n, nameof(c));
+        CheckStrided(c.Length, a.Length, aRowStride, aColStride, b.Length, m, n, k);
 
         ref float ra = ref MemoryMarshal.GetReference(a);
         ref float rb = ref MemoryMarshal.GetReference(b);
@@ -287,6 +272,33 @@ public static partial class MatMul
                 }
             }
         }
+    }
+
+    // MultiplyTransposed's arguments (both overloads), before anything is written.
+    private static void CheckTransposed(int cLength, int aLength, int bLength, int m, int n, int k)
+    {
+        CheckDims(m, n, k);
+        CheckLength(aLength, (long)m * k, "a");
+        CheckLength(bLength, (long)n * k, "b");
+        CheckLength(cLength, (long)m * n, "c");
+    }
+
+    // Multiply's arguments (both overloads), before anything is written.
+    private static void CheckStrided(int cLength, int aLength, int aRowStride, int aColStride, int bLength, int m, int n, int k)
+    {
+        CheckDims(m, n, k);
+        if (aRowStride < 0 || aColStride < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(aRowStride), "Strides must be non-negative.");
+        }
+
+        if (m > 0 && k > 0)
+        {
+            CheckLength(aLength, ((long)m - 1) * aRowStride + ((long)k - 1) * aColStride + 1, "a");
+        }
+
+        CheckLength(bLength, (long)k * n, "b");
+        CheckLength(cLength, (long)m * n, "c");
     }
 
     private static void CheckDims(int m, int n, int k)

@@ -112,7 +112,7 @@ internal static partial class CoreEmitter
             }
 
             EmitCopyInput(w, plan);
-            bool dense = plan.Ops.Any(o => o is DenseOp);
+            bool dense = SplitsProducts(plan);
             if (dense)
             {
                 w.Line("_productThreads = _threads; // a batch too small to split across the threads has its large dense products split instead");

@@ -145,7 +145,7 @@ internal static partial class CoreEmitter
                 : "private bool _overwrite; // a backward pass that starts the gradients afresh: the layers that can write theirs instead of adding");
         }
 
-        if (plan.Ops.Any(o => o is DenseOp))
+        if (SplitsProducts(plan))
         {
             w.Line(plan.Loss is null
                 ? "private const int _productThreads = 1; // no training: every product on the calling thread"
@@ -316,6 +316,10 @@ internal static partial class CoreEmitter
 
     /// <summary>The Dense whose weight gradient TrainStep may leave to the optimizer, if any.</summary>
     internal static DenseOp? DeferredDense(NetworkPlan plan) => plan.Ops.OfType<DenseOp>().FirstOrDefault(d => d.DeferWeightGradient);
+
+    // Whether the network has dense products that a batch too small to split spreads across its threads
+    // (the _productThreads field, set around an unsplit training pass, and Threads' documentation).
+    internal static bool SplitsProducts(NetworkPlan plan) => plan.Ops.Any(o => o is DenseOp);
 
     private static void EmitTokenCheck(IndentedWriter w, NetworkPlan plan)
     {

@@ -39,7 +39,7 @@ internal static class FacadeEmitter
             w.Line("/// (allocated here, when the count changes); dropout masks are drawn before the split and BatchNorm");
             w.Line("/// statistics merged across the shares, so the result is the batch's, and the same thread count gives the");
             w.Line("/// same bits on every run (other counts agree to rounding). Nothing is allocated per step.");
-            if (plan.Ops.Any(o => o is DenseOp))
+            if (CoreEmitter.SplitsProducts(plan))
             {
                 w.Line("/// A batch too small to split (fewer than twice <see cref=\"MinSamplesPerThread\"/> samples) is trained on");
                 w.Line("/// one share, with its large dense products split across the threads instead: the bits of one thread.");
