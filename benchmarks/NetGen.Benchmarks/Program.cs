@@ -18,6 +18,7 @@ using NetGen.Benchmarks;
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
 //   --optimizers         each optimizer's update of 101,770 parameters
 //   --fresh-ab           the MLP's step with gradients written afresh against cleared then added to, interleaved
+//   --panels-ab          op(A)·B with B copied into panels against read in place: products and workloads
 switch (args)
 {
     case ["--gpt2-scale"]:
@@ -53,6 +54,9 @@ switch (args)
         return;
     case ["--optimizers"]:
         Breakdown.Optimizers();
+        return;
+    case ["--panels-ab"]:
+        KernelAb.Panels();
         return;
     case ["--fresh-ab"]:
         Breakdown.FreshGradientsAb();

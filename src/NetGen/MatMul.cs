@@ -157,13 +157,15 @@ public static partial class MatMul
         // instead of B (or, read transposed, A) being fetched from memory again for every column
         // block. Measured on the backward pass of the GPT sample's output layer (768 rows, 128 ->
         // 6,768), runs of the old and new code interleaved on one machine: 165 -> 63 ms (2.6x).
-        for (int p0 = 0; p0 < k; p0 += KC)
+        // The columns in whole 32-wide strips through panels where that pays (MatMul.Panels.cs), the rest here.
+        int first = CopiesPanels(m, n, k) ? MultiplyPanelsCore(ref rc, ref ra, aRowStride, aColStride, ref rb, m, n, k, accumulate) : 0;
+        for (int p0 = 0; p0 < k && first < n; p0 += KC)
         {
             int kc = Math.Min(KC, k - p0);
             bool acc = accumulate || p0 > 0;
             ref float ak = ref Unsafe.Add(ref ra, p0 * aColStride);
             ref float bk = ref Unsafe.Add(ref rb, p0 * n);
-            for (int j0 = 0; j0 < n; j0 += NC)
+            for (int j0 = first; j0 < n; j0 += NC)
             {
                 int end = Math.Min(n, j0 + NC);
                 int j = j0;

@@ -270,7 +270,56 @@ public class MatMulPathTests
             MatMul.Use512 = saved512;
         }
     }
+
+    [Theory]
+    [InlineData(128, 784, 256)] // the MLP's weight gradient at batch 256
+    [InlineData(70, 560, 300)] // 8-, 4- and 1-row tiles; k past a panel's 128 steps and KC; 17 strips (4 + 4 + 4 + 4 + 1) and 16 columns left
+    public void Multiply_through_panels_of_B_has_the_bits_of_B_read_in_place(int m, int n, int k)
+    {
+        // The panels are taken with 512-bit tiles (where accelerated); elsewhere this checks that they are not.
+        Assert.Equal(MatMul.UseVectors && MatMul.Use512, MatMul.CopiesPanels(m, n, k));
+        Assert.False(MatMul.CopiesPanels(10, 128, 256)); // too few rows to share a copy
+        Assert.False(MatMul.CopiesPanels(144, 2940, 32)); // a block of B of 64 KB: read in place
+        float[] a = Reference.RandomFloats(m * k, 21), b = Reference.RandomFloats(k * n, 22), c0 = Reference.RandomFloats(m * n, 23);
+        foreach ((int rowStride, int colStride) in new[] { (k, 1), (1, m) })
+        {
+            var expected = new double[m * n];
+            for (int i = 0; i < m; i++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    expected[(i * n) + j] = c0[(i * n) + j];
+                    for (int p = 0; p < k; p++)
+                    {
+                        expected[(i * n) + j] += (double)a[(i * rowStride) + (p * colStride)] * b[(p * n) + j];
+                    }
+                }
+            }
+
+            foreach (bool accumulate in new[] { false, true })
+            {
+                float[] panels = (float[])c0.Clone(), inPlace = (float[])c0.Clone();
+                MatMul.Multiply(panels, a, rowStride, colStride, b, m, n, k, accumulate);
+                try
+                {
+                    MatMul.MultiplyPanels = false;
+                    MatMul.Multiply(inPlace, a, rowStride, colStride, b, m, n, k, accumulate);
+                }
+                finally
+                {
+                    MatMul.MultiplyPanels = true;
+                }
+
+                Assert.True(inPlace.AsSpan().SequenceEqual(panels), $"{m}x{n}x{k}, strides ({rowStride}, {colStride}), accumulate {accumulate}");
+                if (accumulate)
+                {
+                    Reference.AssertClose(expected, panels, 1e-5, 1e-5, $"C + op(A)·B, strides ({rowStride}, {colStride})");
+                }
+            }
+        }
+    }
 }
+
 
 [CollectionDefinition(nameof(MatMulPathTests), DisableParallelization = true)]
 public class MatMulPathCollection

@@ -1,0 +1,124 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+
+namespace NetGen.Benchmarks;
+
+/// <summary>
+/// A kernel change measured against the form before it in one process: the two forms in alternating
+/// blocks of 200 ms (12 rounds, the first dropped), each block's median kept, the medians' median
+/// printed, so that both forms see the same spells of a shared host. A form is chosen by an internal
+/// switch of the runtime.
+/// </summary>
+public static class KernelAb
+{
+    /// <summary>
+    /// <c>Multiply</c> (op(A)·B, the backward pass's products and the convolutions' forward) with B copied
+    /// into panels against B read in place; checks the bits are the same; then the workloads' steps.
+    /// </summary>
+    public static void Panels() => Compare("B copied into panels", on => MatMul.MultiplyPanels = on);
+
+    // Every product shape of the workloads and the workloads' steps, with a runtime switch off and on.
+    private static void Compare(string change, Action<bool> choose)
+    {
+        void Product(string name, int m, int n, int k, bool transposedA, bool transposedB = false)
+        {
+            float[] a = new float[m * k], b = new float[n * k], c1 = new float[m * n], c2 = new float[m * n];
+            var random = new SeededRandom(5);
+            for (int i = 0; i < a.Length; i++)
+            {
+                a[i] = random.NextSingle() - 0.5f;
+            }
+
+            for (int i = 0; i < b.Length; i++)
+            {
+                b[i] = random.NextSingle() - 0.5f;
+            }
+
+            (int rs, int cs) = transposedA ? (1, m) : (k, 1);
+            Action<float[]> run = transposedB
+                ? c => MatMul.MultiplyTransposed(c, a, b, m, n, k, accumulate: false)
+                : c => MatMul.Multiply(c, a, rs, cs, b, m, n, k, accumulate: false);
+            choose(false);
+            run(c1);
+            choose(true);
+            run(c2);
+            if (!c1.AsSpan().SequenceEqual(c2))
+            {
+                throw new InvalidOperationException(name + ": the bits differ");
+            }
+
+            (double before, double after) = Alternate(choose, () => run(c1));
+            double flops = 2.0 * m * n * k;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | [{m} x {k}]{(transposedA ? "ᵀ" : "")} x [{k} x {n}]{(transposedB ? "ᵀ" : "")} | {before * 1000:F1} µs ({flops / before / 1e6:F1}) | {after * 1000:F1} µs ({flops / after / 1e6:F1}) | {before / after:F2}x |"));
+        }
+
+        Console.WriteLine($"| product | shape | without {change} (GFLOP/s) | with (GFLOP/s) | speed-up |");
+        Console.WriteLine("| --- | --- | ---: | ---: | ---: |");
+        Product("MLP forward, batch 256", 256, 128, 784, false, true);
+        Product("MLP forward, batch 32", 32, 128, 784, false, true);
+        Product("conv2 weight gradient, transposed", 144, 32, 15 * 196, false, true);
+        Product("GPT output layer forward", 768, 6768, 128, false, true);
+        Product("MLP weight gradient, batch 256", 128, 784, 256, true);
+        Product("MLP weight gradient, batch 32", 128, 784, 32, true);
+        Product("MLP second layer weight gradient, batch 256", 10, 128, 256, true);
+        Product("conv2 forward (15 samples)", 32, 15 * 196, 144, false);
+        Product("conv2 input gradient (15 samples)", 144, 15 * 196, 32, true);
+        Product("conv1 forward (15 samples)", 16, 15 * 784, 9, false);
+        Product("GPT output layer input gradient", 768, 128, 6768, false);
+        Product("GPT output layer weight gradient", 6768, 128, 768, true);
+        Product("GPT attention projection weight gradient", 128, 128, 768, true);
+        Product("square 512", 512, 512, 512, false);
+        choose(true);
+
+        Console.WriteLine();
+        Console.WriteLine($"| workload | without {change} | with | speed-up |");
+        Console.WriteLine("| --- | ---: | ---: | ---: |");
+        foreach (string workload in Environment.GetEnvironmentVariable("NETGEN_WORKLOADS")?.Split(',') ?? new[] { "mlp-256", "mlp-32", "cnn-adam-64", "gpt-12" })
+        {
+            var w = new Workloads { Workload = workload, Threads = 1 };
+            w.Setup();
+            (double before, double after) = Alternate(choose, () => w.Step());
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {workload} | {before:F3} ms | {after:F3} ms | {before / after:F2}x |"));
+        }
+
+        choose(true);
+    }
+
+    // The medians (ms) of the form with the switch off and on, in alternating blocks.
+    private static (double Off, double On) Alternate(Action<bool> choose, Action run)
+    {
+        var blocks = new[] { new List<double>(), new List<double>() };
+        for (int round = 0; round < 12; round++)
+        {
+            for (int f = 0; f < 2; f++)
+            {
+                int form = (round + f) % 2;
+                choose(form == 1);
+                var times = new List<double>();
+                var clock = Stopwatch.StartNew();
+                while (clock.ElapsedMilliseconds < 200 || times.Count < 3)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    run();
+                    times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
+
+                if (round > 0)
+                {
+                    blocks[form].Add(Median(times));
+                }
+            }
+        }
+
+        return (Median(blocks[0]), Median(blocks[1]));
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+}
