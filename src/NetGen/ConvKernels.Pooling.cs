@@ -22,113 +22,9 @@ public static partial class ConvKernels
             ref float x = ref MemoryMarshal.GetReference(input);
             ref float y = ref MemoryMarshal.GetReference(output);
             ref int a = ref MemoryMarshal.GetReference(argmax);
-            bool pairs = Vector256.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2 && g.Stride == 2 && g.Dilation == 1;
-            int o = 0;
             for (int plane = 0; plane < batch * g.Channels; plane++)
             {
-                int planeStart = plane * g.Height * g.Width;
-                int sampleStart = (plane / g.Channels) * g.InputSize;
-                for (int oy = 0; oy < g.OutHeight; oy++)
-                {
-                    int ox = 0;
-                    if (pairs)
-                    {
-                        // 2x2 windows, stride 2 (the common case): eight outputs at a time, the even and
-                        // odd columns of two input rows deinterleaved, compared with vector selects.
-                        // The last block may overlap the previous one (recomputing the same outputs), so
-                        // that a row of 14 outputs takes two vector blocks rather than one and six scalar.
-                        int blocks = g.OutWidth >= 8 && (2 * (g.OutWidth - 8)) + 16 <= g.Width ? (g.OutWidth + 7) / 8 : 0;
-                        int rowStart = o;
-                        for (int blockIndex = 0; blockIndex < blocks; blockIndex++)
-                        {
-                            ox = Math.Min(blockIndex * 8, g.OutWidth - 8);
-                            o = rowStart + ox;
-                            int top = planeStart + (2 * oy * g.Width) + (2 * ox);
-                            var first = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
-                            Vector256<float> t0 = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)top), first);
-                            Vector256<float> t1 = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)(top + 8)), first);
-                            Vector256<float> b0 = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width)), first);
-                            Vector256<float> b1 = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width + 8)), first);
-                            var topEven = Vector256.Create(t0.GetLower(), t1.GetLower());
-                            var topOdd = Vector256.Create(t0.GetUpper(), t1.GetUpper());
-                            var bottomEven = Vector256.Create(b0.GetLower(), b1.GetLower());
-                            var bottomOdd = Vector256.Create(b0.GetUpper(), b1.GetUpper());
-                            Vector256<int> index = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + Vector256.Create(top - sampleStart);
-
-                            // Visit the taps in the scalar order, strictly greater wins: the same winners.
-                            Vector256<float> best = topEven;
-                            Vector256<int> bestIndex = index;
-                            Vector256<float> wins = Vector256.GreaterThan(topOdd, best);
-                            best = Vector256.ConditionalSelect(wins, topOdd, best);
-                            bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256<int>.One, bestIndex);
-                            wins = Vector256.GreaterThan(bottomEven, best);
-                            best = Vector256.ConditionalSelect(wins, bottomEven, best);
-                            bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256.Create(g.Width), bestIndex);
-                            wins = Vector256.GreaterThan(bottomOdd, best);
-                            best = Vector256.ConditionalSelect(wins, bottomOdd, best);
-                            bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256.Create(g.Width + 1), bestIndex);
-                            best.StoreUnsafe(ref y, (nuint)o);
-                            bestIndex.StoreUnsafe(ref a, (nuint)o);
-                        }
-
-                        // Rows of 4 to 7 outputs (a 14-wide input pooled to 7): four at a time, from one
-                        // 8-wide load per input row deinterleaved, the last block overlapping the first.
-                        int narrowBlocks = blocks == 0 && g.OutWidth >= 4 && (2 * (g.OutWidth - 4)) + 8 <= g.Width ? (g.OutWidth + 3) / 4 : 0;
-                        for (int blockIndex = 0; blockIndex < narrowBlocks; blockIndex++)
-                        {
-                            ox = Math.Min(blockIndex * 4, g.OutWidth - 4);
-                            o = rowStart + ox;
-                            int top = planeStart + (2 * oy * g.Width) + (2 * ox);
-                            var evenOdd = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
-                            Vector256<float> t = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)top), evenOdd);
-                            Vector256<float> b = Vector256.Shuffle(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width)), evenOdd);
-                            Vector128<int> index = Vector128.Create(0, 2, 4, 6) + Vector128.Create(top - sampleStart);
-                            Vector128<float> best = t.GetLower();
-                            Vector128<int> bestIndex = index;
-                            Vector128<float> candidate = t.GetUpper();
-                            Vector128<float> wins = Vector128.GreaterThan(candidate, best);
-                            best = Vector128.ConditionalSelect(wins, candidate, best);
-                            bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128<int>.One, bestIndex);
-                            candidate = b.GetLower();
-                            wins = Vector128.GreaterThan(candidate, best);
-                            best = Vector128.ConditionalSelect(wins, candidate, best);
-                            bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128.Create(g.Width), bestIndex);
-                            candidate = b.GetUpper();
-                            wins = Vector128.GreaterThan(candidate, best);
-                            best = Vector128.ConditionalSelect(wins, candidate, best);
-                            bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128.Create(g.Width + 1), bestIndex);
-                            best.StoreUnsafe(ref y, (nuint)o);
-                            bestIndex.StoreUnsafe(ref a, (nuint)o);
-                        }
-
-                        ox = blocks + narrowBlocks > 0 ? g.OutWidth : 0;
-                        o = rowStart + ox;
-                    }
-
-                    for (; ox < g.OutWidth; ox++, o++)
-                    {
-                        int start = planeStart + (oy * g.Stride * g.Width) + (ox * g.Stride);
-                        int bestIndex = start;
-                        float best = Unsafe.Add(ref x, start);
-                        for (int ki = 0; ki < g.KernelHeight; ki++)
-                        {
-                            int row = start + (ki * g.Dilation * g.Width);
-                            for (int kj = 0; kj < g.KernelWidth; kj++)
-                            {
-                                // Branch-free (conditional moves): on real data the winner is unpredictable,
-                                // and a mispredicted branch per tap cost more than the rest of the loop.
-                                int index = row + (kj * g.Dilation);
-                                float v = Unsafe.Add(ref x, index);
-                                bool wins = v > best;
-                                bestIndex = wins ? index : bestIndex;
-                                best = wins ? v : best;
-                            }
-                        }
-
-                        Unsafe.Add(ref y, o) = best;
-                        Unsafe.Add(ref a, o) = bestIndex - sampleStart;
-                    }
-                }
+                MaxPoolPlane(ref x, ref y, ref a, plane, g, default(Tap));
             }
 
             return;
@@ -177,6 +73,255 @@ public static partial class ConvKernels
                 }
             }
         }
+    }
+
+    // One plane (a sample's channel) of max pooling without padding, its outputs from plane·OutHeight·OutWidth:
+    // each input value as tap gives it (itself, or normalised on the fly by BatchNormMaxPool). Struct taps: the
+    // JIT compiles a copy per kind, so plain pooling runs the code it ran before.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPoolPlane<TTap>(ref float x, ref float y, ref int a, int plane, in Window2D g, TTap tap)
+        where TTap : struct, IPoolTap
+    {
+        bool pairs = Vector256.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2 && g.Stride == 2 && g.Dilation == 1;
+        int o = plane * g.OutHeight * g.OutWidth;
+        int planeStart = plane * g.Height * g.Width;
+        int sampleStart = (plane / g.Channels) * g.InputSize;
+        for (int oy = 0; oy < g.OutHeight; oy++)
+        {
+            int ox = 0;
+            if (pairs)
+            {
+                // 2x2 windows, stride 2 (the common case): eight outputs at a time, the even and
+                // odd columns of two input rows deinterleaved, compared with vector selects.
+                // The last block may overlap the previous one (recomputing the same outputs), so
+                // that a row of 14 outputs takes two vector blocks rather than one and six scalar.
+                int blocks = g.OutWidth >= 8 && (2 * (g.OutWidth - 8)) + 16 <= g.Width ? (g.OutWidth + 7) / 8 : 0;
+                int rowStart = o;
+                for (int blockIndex = 0; blockIndex < blocks; blockIndex++)
+                {
+                    ox = Math.Min(blockIndex * 8, g.OutWidth - 8);
+                    o = rowStart + ox;
+                    int top = planeStart + (2 * oy * g.Width) + (2 * ox);
+                    var first = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+                    Vector256<float> t0 = Vector256.Shuffle(tap.Apply(Vector256.LoadUnsafe(ref x, (nuint)top)), first);
+                    Vector256<float> t1 = Vector256.Shuffle(tap.Apply(Vector256.LoadUnsafe(ref x, (nuint)(top + 8))), first);
+                    Vector256<float> b0 = Vector256.Shuffle(tap.Apply(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width))), first);
+                    Vector256<float> b1 = Vector256.Shuffle(tap.Apply(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width + 8))), first);
+                    var topEven = Vector256.Create(t0.GetLower(), t1.GetLower());
+                    var topOdd = Vector256.Create(t0.GetUpper(), t1.GetUpper());
+                    var bottomEven = Vector256.Create(b0.GetLower(), b1.GetLower());
+                    var bottomOdd = Vector256.Create(b0.GetUpper(), b1.GetUpper());
+                    Vector256<int> index = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + Vector256.Create(top - sampleStart);
+
+                    // Visit the taps in the scalar order, strictly greater wins: the same winners.
+                    Vector256<float> best = topEven;
+                    Vector256<int> bestIndex = index;
+                    Vector256<float> wins = Vector256.GreaterThan(topOdd, best);
+                    best = Vector256.ConditionalSelect(wins, topOdd, best);
+                    bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256<int>.One, bestIndex);
+                    wins = Vector256.GreaterThan(bottomEven, best);
+                    best = Vector256.ConditionalSelect(wins, bottomEven, best);
+                    bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256.Create(g.Width), bestIndex);
+                    wins = Vector256.GreaterThan(bottomOdd, best);
+                    best = Vector256.ConditionalSelect(wins, bottomOdd, best);
+                    bestIndex = Vector256.ConditionalSelect(wins.AsInt32(), index + Vector256.Create(g.Width + 1), bestIndex);
+                    best.StoreUnsafe(ref y, (nuint)o);
+                    bestIndex.StoreUnsafe(ref a, (nuint)o);
+                }
+
+                // Rows of 4 to 7 outputs (a 14-wide input pooled to 7): four at a time, from one
+                // 8-wide load per input row deinterleaved, the last block overlapping the first.
+                int narrowBlocks = blocks == 0 && g.OutWidth >= 4 && (2 * (g.OutWidth - 4)) + 8 <= g.Width ? (g.OutWidth + 3) / 4 : 0;
+                for (int blockIndex = 0; blockIndex < narrowBlocks; blockIndex++)
+                {
+                    ox = Math.Min(blockIndex * 4, g.OutWidth - 4);
+                    o = rowStart + ox;
+                    int top = planeStart + (2 * oy * g.Width) + (2 * ox);
+                    var evenOdd = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+                    Vector256<float> t = Vector256.Shuffle(tap.Apply(Vector256.LoadUnsafe(ref x, (nuint)top)), evenOdd);
+                    Vector256<float> b = Vector256.Shuffle(tap.Apply(Vector256.LoadUnsafe(ref x, (nuint)(top + g.Width))), evenOdd);
+                    Vector128<int> index = Vector128.Create(0, 2, 4, 6) + Vector128.Create(top - sampleStart);
+                    Vector128<float> best = t.GetLower();
+                    Vector128<int> bestIndex = index;
+                    Vector128<float> candidate = t.GetUpper();
+                    Vector128<float> wins = Vector128.GreaterThan(candidate, best);
+                    best = Vector128.ConditionalSelect(wins, candidate, best);
+                    bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128<int>.One, bestIndex);
+                    candidate = b.GetLower();
+                    wins = Vector128.GreaterThan(candidate, best);
+                    best = Vector128.ConditionalSelect(wins, candidate, best);
+                    bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128.Create(g.Width), bestIndex);
+                    candidate = b.GetUpper();
+                    wins = Vector128.GreaterThan(candidate, best);
+                    best = Vector128.ConditionalSelect(wins, candidate, best);
+                    bestIndex = Vector128.ConditionalSelect(wins.AsInt32(), index + Vector128.Create(g.Width + 1), bestIndex);
+                    best.StoreUnsafe(ref y, (nuint)o);
+                    bestIndex.StoreUnsafe(ref a, (nuint)o);
+                }
+
+                ox = blocks + narrowBlocks > 0 ? g.OutWidth : 0;
+                o = rowStart + ox;
+            }
+
+            for (; ox < g.OutWidth; ox++, o++)
+            {
+                int start = planeStart + (oy * g.Stride * g.Width) + (ox * g.Stride);
+                int bestIndex = start;
+                float best = tap.Apply(Unsafe.Add(ref x, start));
+                for (int ki = 0; ki < g.KernelHeight; ki++)
+                {
+                    int row = start + (ki * g.Dilation * g.Width);
+                    for (int kj = 0; kj < g.KernelWidth; kj++)
+                    {
+                        // Branch-free (conditional moves): on real data the winner is unpredictable,
+                        // and a mispredicted branch per tap cost more than the rest of the loop.
+                        int index = row + (kj * g.Dilation);
+                        float v = tap.Apply(Unsafe.Add(ref x, index));
+                        bool wins = v > best;
+                        bestIndex = wins ? index : bestIndex;
+                        best = wins ? v : best;
+                    }
+                }
+
+                Unsafe.Add(ref y, o) = best;
+                Unsafe.Add(ref a, o) = bestIndex - sampleStart;
+            }
+        }
+    }
+
+    // What max pooling compares: each input value as it is (Tap), or as a layer before would have written it.
+    private interface IPoolTap
+    {
+        Vector256<float> Apply(Vector256<float> v);
+
+        float Apply(float v);
+    }
+
+    private readonly struct Tap : IPoolTap
+    {
+        public Vector256<float> Apply(Vector256<float> v) => v;
+
+        public float Apply(float v) => v;
+    }
+
+    // y = (x − mean)·scale + shift in one multiply-add, then max(y, 0) with a ReLU: what batch normalisation
+    // (Kernels.ScaleShift) writes for x, value for value, on every path (both round once).
+    private readonly struct NormalizedTap : IPoolTap
+    {
+        private readonly float _mean, _scale, _shift;
+        private readonly bool _relu;
+
+        public NormalizedTap(float mean, float scale, float shift, bool relu) => (_mean, _scale, _shift, _relu) = (mean, scale, shift, relu);
+
+        public Vector256<float> Apply(Vector256<float> v)
+        {
+            Vector256<float> y = Simd.Fma(v - Vector256.Create(_mean), Vector256.Create(_scale), Vector256.Create(_shift));
+            return _relu ? Vector256.Max(y, Vector256<float>.Zero) : y;
+        }
+
+        public float Apply(float v)
+        {
+            float y = MathF.FusedMultiplyAdd(v - _mean, _scale, _shift);
+            return _relu && !(y > 0f) ? 0f : y;
+        }
+    }
+
+    /// <summary>
+    /// Batch normalisation with given statistics (<see cref="Kernels.BatchNormNormalize"/>) followed by 2x2 max
+    /// pooling with stride 2 (<see cref="MaxPoolForward"/>), in one pass: each window's values are normalised
+    /// (and with <paramref name="relu"/> passed through a ReLU) as they are compared, so the normalised tensor
+    /// is neither written nor read back. The outputs and winners are those of the two kernels in turn.
+    /// </summary>
+    /// <param name="output">[batch, C, H/2, W/2], the pooled values.</param>
+    /// <param name="argmax">[batch, C, H/2, W/2], each output's winning input index within its sample.</param>
+    /// <param name="input">[batch, C, H, W], the batch normalisation's input.</param>
+    /// <param name="mean">[C], the batch mean.</param>
+    /// <param name="inverseStd">[C], 1/√(σ² + ε).</param>
+    /// <param name="gamma">[C].</param>
+    /// <param name="beta">[C].</param>
+    /// <param name="batch">Samples.</param>
+    /// <param name="relu">Whether a ReLU comes between the normalisation and the pooling.</param>
+    /// <param name="g">The pooling window: 2x2, stride 2, no padding.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BatchNormMaxPool(
+        Span<float> output, Span<int> argmax, ReadOnlySpan<float> input, ReadOnlySpan<float> mean, ReadOnlySpan<float> inverseStd,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int batch, bool relu, in Window2D g)
+    {
+        CheckNormalizedPool(output, argmax, input, batch, g);
+        Kernels.CheckSame(mean.Length, g.Channels, nameof(mean));
+        Kernels.CheckSame(inverseStd.Length, g.Channels, nameof(inverseStd));
+        Kernels.CheckSame(gamma.Length, g.Channels, nameof(gamma));
+        Kernels.CheckSame(beta.Length, g.Channels, nameof(beta));
+        for (int c = 0; c < g.Channels; c++)
+        {
+            PoolChannel(output, argmax, input, batch, c, g, new NormalizedTap(mean[c], gamma[c] * inverseStd[c], beta[c], relu));
+        }
+    }
+
+    /// <summary>
+    /// Training-mode batch normalisation (<see cref="Kernels.BatchNormTrainingForward"/>: the batch statistics,
+    /// the running statistics updated) followed by 2x2 max pooling with stride 2, channel by channel: each
+    /// channel's statistics, then its planes normalised as they are pooled while its values are still in
+    /// cache. The normalised tensor is not written; the pooled values, winners and statistics are those of
+    /// the two kernels in turn.
+    /// </summary>
+    /// <param name="output">[batch, C, H/2, W/2], the pooled values.</param>
+    /// <param name="argmax">[batch, C, H/2, W/2], each output's winning input index within its sample.</param>
+    /// <param name="batchMean">[C], written.</param>
+    /// <param name="batchInverseStd">[C], written.</param>
+    /// <param name="runningMean">[C], updated.</param>
+    /// <param name="runningVariance">[C], updated.</param>
+    /// <param name="input">[batch, C, H, W], the batch normalisation's input.</param>
+    /// <param name="gamma">[C].</param>
+    /// <param name="beta">[C].</param>
+    /// <param name="batch">Samples.</param>
+    /// <param name="momentum">PyTorch's momentum for the running statistics.</param>
+    /// <param name="epsilon">Added to the variance.</param>
+    /// <param name="relu">Whether a ReLU comes between the normalisation and the pooling.</param>
+    /// <param name="g">The pooling window: 2x2, stride 2, no padding.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BatchNormMaxPoolTrainingForward(
+        Span<float> output, Span<int> argmax, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
+        ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int batch, float momentum, float epsilon, bool relu, in Window2D g)
+    {
+        CheckNormalizedPool(output, argmax, input, batch, g);
+        Kernels.CheckSame(batchMean.Length, g.Channels, nameof(batchMean));
+        Kernels.CheckSame(batchInverseStd.Length, g.Channels, nameof(batchInverseStd));
+        Kernels.CheckSame(runningMean.Length, g.Channels, nameof(runningMean));
+        Kernels.CheckSame(runningVariance.Length, g.Channels, nameof(runningVariance));
+        Kernels.CheckSame(gamma.Length, g.Channels, nameof(gamma));
+        Kernels.CheckSame(beta.Length, g.Channels, nameof(beta));
+        int spatial = g.Height * g.Width;
+        Kernels.CheckStatisticsCount((long)batch * spatial, nameof(batch));
+        for (int c = 0; c < g.Channels; c++)
+        {
+            (float mean, float inv) = Kernels.ChannelStatistics(batchMean, batchInverseStd, runningMean, runningVariance, input, batch, g.Channels, spatial, c, momentum, epsilon);
+            PoolChannel(output, argmax, input, batch, c, g, new NormalizedTap(mean, gamma[c] * inv, beta[c], relu));
+        }
+    }
+
+    private static void PoolChannel(Span<float> output, Span<int> argmax, ReadOnlySpan<float> input, int batch, int c, in Window2D g, NormalizedTap tap)
+    {
+        ref float x = ref MemoryMarshal.GetReference(input);
+        ref float y = ref MemoryMarshal.GetReference(output);
+        ref int a = ref MemoryMarshal.GetReference(argmax);
+        for (int n = 0; n < batch; n++)
+        {
+            MaxPoolPlane(ref x, ref y, ref a, (n * g.Channels) + c, g, tap);
+        }
+    }
+
+    private static void CheckNormalizedPool(Span<float> output, Span<int> argmax, ReadOnlySpan<float> input, int batch, in Window2D g)
+    {
+        if (g.KernelHeight != 2 || g.KernelWidth != 2 || g.Stride != 2 || g.Dilation != 1 || g.PadTop != 0 || g.PadLeft != 0)
+        {
+            throw new ArgumentException("Pooling fused with batch normalisation takes 2x2 windows with stride 2 and no padding.", nameof(g));
+        }
+
+        int outSize = g.Channels * g.Positions;
+        MatMul.CheckLength(input.Length, (long)batch * g.InputSize, nameof(input));
+        MatMul.CheckLength(output.Length, (long)batch * outSize, nameof(output));
+        MatMul.CheckLength(argmax.Length, (long)batch * outSize, nameof(argmax));
     }
 
     /// <summary>Backward of max pooling: each output gradient goes to its winning input.</summary>

@@ -73,12 +73,7 @@ public static partial class Kernels
         Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
         ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int channels, int spatial, float momentum, float epsilon, bool relu = false)
     {
-        long count = (long)rows * spatial;
-        if (count < 2)
-        {
-            throw new ArgumentException($"Batch normalisation in training needs at least 2 values per channel, but the batch has {count}.", nameof(rows));
-        }
-
+        CheckStatisticsCount((long)rows * spatial, nameof(rows));
         if (spatial == 1)
         {
             VectorBatchNormTrainingForward(output, batchMean, batchInverseStd, runningMean, runningVariance, input, gamma, beta, rows, channels, momentum, epsilon);
@@ -92,31 +87,52 @@ public static partial class Kernels
 
         for (int c = 0; c < channels; c++)
         {
-            // Two passes: the variance from the deviations, not E[x²] − E[x]², which cancels badly.
-            double sum = 0;
-            for (int r = 0; r < rows; r++)
-            {
-                sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
-            }
-
-            float mean = (float)(sum / count);
-            double squares = 0;
-            for (int r = 0; r < rows; r++)
-            {
-                squares += SumOfSquaredDeviations(input.Slice(((r * channels) + c) * spatial, spatial), mean);
-            }
-
-            float variance = (float)(squares / count);
-            batchMean[c] = mean;
-            float inv = batchInverseStd[c] = 1f / MathF.Sqrt(variance + epsilon);
-            runningMean[c] = ((1f - momentum) * runningMean[c]) + (momentum * mean);
-            runningVariance[c] = ((1f - momentum) * runningVariance[c]) + (momentum * (float)(squares / (count - 1)));
+            (float mean, float inv) = ChannelStatistics(batchMean, batchInverseStd, runningMean, runningVariance, input, rows, channels, spatial, c, momentum, epsilon);
             float scale = gamma[c] * inv;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
                 ScaleShift(output.Slice(o, spatial), input.Slice(o, spatial), mean, scale, beta[c], relu);
             }
+        }
+    }
+
+    // One channel's batch mean and 1/√(σ² + ε) over [rows, channels, spatial], written to batchMean[c] and
+    // batchInverseStd[c] and returned, with the running statistics updated (the unbiased variance). Two passes:
+    // the variance from the deviations, not E[x²] − E[x]², which cancels badly. Shared by the training forward
+    // passes with and without pooling (ConvKernels.BatchNormMaxPoolTrainingForward), so both normalise alike.
+    internal static (float Mean, float InverseStd) ChannelStatistics(
+        Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
+        ReadOnlySpan<float> input, int rows, int channels, int spatial, int c, float momentum, float epsilon)
+    {
+        long count = (long)rows * spatial;
+        double sum = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
+        }
+
+        float mean = (float)(sum / count);
+        double squares = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            squares += SumOfSquaredDeviations(input.Slice(((r * channels) + c) * spatial, spatial), mean);
+        }
+
+        float variance = (float)(squares / count);
+        batchMean[c] = mean;
+        float inv = batchInverseStd[c] = 1f / MathF.Sqrt(variance + epsilon);
+        runningMean[c] = ((1f - momentum) * runningMean[c]) + (momentum * mean);
+        runningVariance[c] = ((1f - momentum) * runningVariance[c]) + (momentum * (float)(squares / (count - 1)));
+        return (mean, inv);
+    }
+
+    // Training statistics need two values per channel at least (the unbiased variance divides by count − 1).
+    internal static void CheckStatisticsCount(long count, string paramName)
+    {
+        if (count < 2)
+        {
+            throw new ArgumentException($"Batch normalisation in training needs at least 2 values per channel, but the batch has {count}.", paramName);
         }
     }
 

@@ -130,7 +130,7 @@ public static partial class Kernels
         }
     }
 
-    private static void CheckSame(int actual, int expected, string paramName)
+    internal static void CheckSame(int actual, int expected, string paramName)
     {
         if (actual != expected)
         {

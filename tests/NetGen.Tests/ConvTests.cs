@@ -196,4 +196,83 @@ public class ConvTests
         double Loss() => Bn2d().Select((v, i) => v * dy[i]).Sum();
         Reference.AssertClose(xd.Select((_, i) => Reference.CentralDifference(Loss, xd, i)).ToArray(), dx, 1e-4, 1e-3, "bn2d dX");
     }
+
+    [Theory]
+    [InlineData(16, 28, 28)] // the sample CNN's first pool: 8-wide blocks
+    [InlineData(3, 14, 14)] // rows of 7: 4-wide blocks, the last overlapping
+    [InlineData(2, 11, 17)] // rows of 8 from an odd width, an odd height
+    [InlineData(2, 6, 6)] // rows of 3: scalar
+    public void Batch_normalisation_pooled_in_one_pass_gives_the_two_kernels_results_bit_for_bit(int c, int h, int w)
+    {
+        const int n = 5;
+        Window2D g = Geometry(c, h, w, 2, 2, 1, 0);
+        int spatial = h * w;
+        float[] x = Reference.RandomFloats(n * g.InputSize, 31, scale: 3f);
+        float[] gamma = Reference.RandomFloats(c, 32), beta = Reference.RandomFloats(c, 33);
+        foreach (bool relu in new[] { true, false })
+        {
+            // The two kernels in turn: normalised tensor written, then pooled.
+            float[] mean = new float[c], inv = new float[c], runningMean = Reference.RandomFloats(c, 34), runningVariance = Enumerable.Repeat(1f, c).ToArray();
+            var normalised = new float[x.Length];
+            var y = new float[n * c * g.Positions];
+            var argmax = new int[y.Length];
+            Kernels.BatchNormTrainingForward(normalised, mean, inv, runningMean, runningVariance, x, gamma, beta, n, c, spatial, 0.1f, 1e-5f, relu);
+            ConvKernels.MaxPoolForward(y, argmax, normalised, n, g);
+
+            // In one pass, training (statistics too) and with given statistics.
+            float[] fusedMean = new float[c], fusedInv = new float[c], fusedRunningMean = Reference.RandomFloats(c, 34), fusedRunningVariance = Enumerable.Repeat(1f, c).ToArray();
+            var fused = new float[y.Length];
+            var fusedArgmax = Enumerable.Repeat(-1, y.Length).ToArray();
+            ConvKernels.BatchNormMaxPoolTrainingForward(fused, fusedArgmax, fusedMean, fusedInv, fusedRunningMean, fusedRunningVariance, x, gamma, beta, n, 0.1f, 1e-5f, relu, g);
+            string what = $"{c}x{h}x{w}, relu {relu}";
+            Assert.True(y.AsSpan().SequenceEqual(fused), "pooled values " + what);
+            Assert.True(argmax.AsSpan().SequenceEqual(fusedArgmax), "winners " + what);
+            Assert.True(mean.AsSpan().SequenceEqual(fusedMean) && inv.AsSpan().SequenceEqual(fusedInv), "batch statistics " + what);
+            Assert.True(runningMean.AsSpan().SequenceEqual(fusedRunningMean) && runningVariance.AsSpan().SequenceEqual(fusedRunningVariance), "running statistics " + what);
+
+            var given = new float[y.Length];
+            var givenArgmax = new int[y.Length];
+            ConvKernels.BatchNormMaxPool(given, givenArgmax, x, mean, inv, gamma, beta, n, relu, g);
+            Assert.True(y.AsSpan().SequenceEqual(given) && argmax.AsSpan().SequenceEqual(givenArgmax), "with given statistics " + what);
+        }
+    }
+
+    [Fact]
+    public void Batch_normalisation_pooled_in_one_pass_refuses_other_windows_and_short_spans()
+    {
+        float[] x = new float[2 * 4 * 4], y = new float[2 * 2 * 2], stats = new float[1];
+        int[] argmax = new int[y.Length];
+        var error = Assert.Throws<ArgumentException>(() => ConvKernels.BatchNormMaxPool(y, argmax, x, stats, stats, stats, stats, 2, true, Geometry(1, 4, 4, 3, 1, 1, 1)));
+        Assert.Equal("g", error.ParamName);
+        error = Assert.Throws<ArgumentException>(() => ConvKernels.BatchNormMaxPool(y, new int[3], x, stats, stats, stats, stats, 2, true, Geometry(1, 4, 4, 2, 2, 1, 0)));
+        Assert.Equal("argmax", error.ParamName);
+        error = Assert.Throws<ArgumentException>(() => ConvKernels.BatchNormMaxPoolTrainingForward(y, argmax, stats, stats, stats, stats, x, new float[2], stats, 2, 0.1f, 1e-5f, true, Geometry(1, 4, 4, 2, 2, 1, 0)));
+        Assert.Equal("gamma", error.ParamName);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_network_pooling_in_its_batch_normalisation_trains_to_the_bits_of_the_two_layers(int threads)
+    {
+        const int batch = 8;
+        float[] x = Reference.RandomFloats(batch * FusedPoolCnn.InputSize, 41);
+        int[] labels = Enumerable.Range(0, batch).Select(i => i % 3).ToArray();
+        var fused = new FusedPoolCnn(batch, seed: 3) { Threads = threads, MinSamplesPerThread = 1 };
+        var twin = new UnfusedPoolCnn(batch, seed: 3) { Threads = threads, MinSamplesPerThread = 1 };
+        Assert.Equal(twin.Parameters.ToArray(), fused.Parameters.ToArray());
+        Adam adamFused = new(0.01f), adamTwin = new(0.01f);
+        for (int step = 0; step < 3; step++)
+        {
+            Assert.Equal(twin.TrainStep(x, labels, adamTwin), fused.TrainStep(x, labels, adamFused)); // exact: bitwise equal floats
+        }
+
+        Assert.Equal(twin.Parameters.ToArray(), fused.Parameters.ToArray());
+        Assert.Equal(twin.State.ToArray(), fused.State.ToArray()); // the running statistics
+        var outputs = new float[batch * FusedPoolCnn.OutputSize];
+        var twinOutputs = new float[outputs.Length];
+        fused.Forward(x, outputs);
+        twin.Forward(x, twinOutputs);
+        Assert.Equal(twinOutputs, outputs);
+    }
 }

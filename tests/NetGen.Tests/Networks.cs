@@ -128,3 +128,42 @@ public partial class GapCnn;
 [Dense(10)]
 [SoftmaxCrossEntropy]
 public partial class VggNet;
+
+/// <summary>
+/// BatchNorm + ReLU + MaxPool and BatchNorm + MaxPool: the pooling done in the BatchNorm's training pass
+/// (the normalised tensor not written). <see cref="UnfusedPoolCnn"/> is the same network with each pooling
+/// on its own.
+/// </summary>
+[Network]
+[Input(1, 16, 16)]
+[Conv2D(4, 3, Padding = Padding.Same, UseBias = false)]
+[BatchNorm]
+[ReLU]
+[MaxPool2D(2)]
+[Conv2D(6, 3, Padding = Padding.Same, UseBias = false)]
+[BatchNorm]
+[MaxPool2D(2)]
+[Flatten]
+[Dense(3)]
+[SoftmaxCrossEntropy]
+public partial class FusedPoolCnn;
+
+/// <summary>
+/// <see cref="FusedPoolCnn"/> with a Dropout(0) before each pooling: an identity (every mask value 1) that
+/// keeps the pooling a layer of its own, which normalises into a tensor and pools it in two passes.
+/// </summary>
+[Network]
+[Input(1, 16, 16)]
+[Conv2D(4, 3, Padding = Padding.Same, UseBias = false)]
+[BatchNorm]
+[ReLU]
+[Dropout(0)]
+[MaxPool2D(2)]
+[Conv2D(6, 3, Padding = Padding.Same, UseBias = false)]
+[BatchNorm]
+[Dropout(0)]
+[MaxPool2D(2)]
+[Flatten]
+[Dense(3)]
+[SoftmaxCrossEntropy]
+public partial class UnfusedPoolCnn;

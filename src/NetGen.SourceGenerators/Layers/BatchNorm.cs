@@ -103,6 +103,9 @@ internal sealed record BatchNormOp : PlanOp
     /// <summary>The name of the ReLU layer after this one that it applies itself (PlanBuilder.FuseReluIntoBatchNorm), or null.</summary>
     public string? FusedRelu { get; init; }
 
+    /// <summary>The 2x2 max pooling after this one (and its ReLU) that its training pass does (PlanBuilder.FusePoolIntoBatchNorm), or null.</summary>
+    public PoolOp? FusedPool { get; init; }
+
     public override IEnumerable<ParamTensor> ParameterTensors => new[] { Weight, Bias };
 
     public override bool TakesTrainingFlag => true;
@@ -148,11 +151,7 @@ internal sealed record BatchNormOp : PlanOp
         {
             using (w.Block("if (training)"))
             {
-                w.Line($"{Ex.Kernels}.BatchNormTrainingForward(");
-                w.Line($"    {Ex.A(Output)}, {mean}, {inv}, // output, batch mean, batch 1/std");
-                w.Line($"    {Ex.S(RunningMean)}, {Ex.S(RunningVariance)}, // {RunningMean.Name}, {RunningVariance.Name}");
-                w.Line($"    {x}, {gamma}, {beta},");
-                w.Line($"    {dims}, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)}{ReluFlag});");
+                EmitTrainingForward(w, mean, inv, x, gamma, beta, dims);
             }
 
             using (w.Block("else"))
@@ -176,6 +175,26 @@ internal sealed record BatchNormOp : PlanOp
         }
 
         w.Line();
+    }
+
+    private void EmitTrainingForward(IndentedWriter w, string mean, string inv, string x, string gamma, string beta, string dims)
+    {
+        if (FusedPool is { } pool)
+        {
+            w.Line($"// {pool.Name} pools as the values are normalised: {Name}'s output is not written in training.");
+            w.Line($"{Ex.ConvKernels}.BatchNormMaxPoolTrainingForward(");
+            w.Line($"    {Ex.A(pool.Output)}, {Ex.I(pool.Argmax!)}, {mean}, {inv}, // {pool.Name} output and winners, batch mean, batch 1/std");
+            w.Line($"    {Ex.S(RunningMean)}, {Ex.S(RunningVariance)}, // {RunningMean.Name}, {RunningVariance.Name}");
+            w.Line($"    {x}, {gamma}, {beta},");
+            w.Line($"    batch: n, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)}, relu: {(FusedRelu is null ? "false" : "true")}, {pool.Method}Window);");
+            return;
+        }
+
+        w.Line($"{Ex.Kernels}.BatchNormTrainingForward(");
+        w.Line($"    {Ex.A(Output)}, {mean}, {inv}, // output, batch mean, batch 1/std");
+        w.Line($"    {Ex.S(RunningMean)}, {Ex.S(RunningVariance)}, // {RunningMean.Name}, {RunningVariance.Name}");
+        w.Line($"    {x}, {gamma}, {beta},");
+        w.Line($"    {dims}, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)}{ReluFlag});");
     }
 
     /// <summary>Whether backward must produce the input's gradient (a layer before has parameters).</summary>
@@ -219,7 +238,9 @@ internal sealed record BatchNormOp : PlanOp
 
         w.Line();
         w.Line($"private void {Method}Normalize(int n) =>");
-        w.Line($"    {Ex.Kernels}.BatchNormNormalize({Ex.A(Output)}, {Ex.A(Input)}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, {dims}{ReluFlag});");
+        w.Line(FusedPool is { } pool
+            ? $"    {Ex.ConvKernels}.BatchNormMaxPool({Ex.A(pool.Output)}, {Ex.I(pool.Argmax!)}, {Ex.A(Input)}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, batch: n, relu: {(FusedRelu is null ? "false" : "true")}, {pool.Method}Window); // and {pool.Name}"
+            : $"    {Ex.Kernels}.BatchNormNormalize({Ex.A(Output)}, {Ex.A(Input)}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, {dims}{ReluFlag});");
         w.Line();
         w.Line($"private void {Method}GradientSums(int n) =>");
         w.Line($"    {Ex.Kernels}.BatchNormShardGradientSums({sumDy}, {sumDyXhat}, {Ex.D(Output)}, {Ex.A(Input)}, {mean}, {inv}, {dims}{(FusedRelu is null ? string.Empty : $", reluGamma: {Ex.P(Weight)}")}{ReluBeta});");

@@ -51,8 +51,10 @@ internal sealed record PoolSpec(bool Max, int Size, int? Stride, int Padding, in
 
         string m = site.Method;
         EquatableArray<int> outShape = Shapes.Of(x.Shape[0], window.OutHeight, window.OutWidth);
+        BatchNormOp? before = Max ? builder.BatchNormBeforePool(site.Previous, x, window) : null;
         var op = new PoolOp
         {
+            FusedInto = before?.Name,
             Name = site.Name,
             Method = m,
             Display = Display,
@@ -62,6 +64,11 @@ internal sealed record PoolSpec(bool Max, int Size, int? Stride, int Padding, in
             Argmax = Max ? builder.AddIndexTensor(m + "Argmax", site.Name + " winning input index", outShape) : null,
             Output = builder.AddTensor(m + "Out", site.Name + " output", outShape, x.RequiresGrad),
         };
+        if (before is not null)
+        {
+            builder.FusePoolIntoBatchNorm(op);
+        }
+
         builder.AddOp(op);
         builder.Current = op.Output;
         builder.AddRow(site.Name, Display, outShape, 0);
@@ -79,6 +86,11 @@ internal sealed record PoolOp : PlanOp
     /// <summary>Max pooling: the winning input of every output, for backward.</summary>
     public Tensor? Argmax { get; init; }
 
+    /// <summary>The BatchNorm whose training pass does this pooling (PlanBuilder.FusePoolIntoBatchNorm), or null.</summary>
+    public string? FusedInto { get; init; }
+
+    public override bool TakesTrainingFlag => FusedInto is not null;
+
     public override void EmitConstants(IndentedWriter w) => Windows.EmitConstant(w, Name, Method, Window);
 
     // Average pooling counts padding as zeros (count_include_pad), as NetGen's kernel does.
@@ -95,8 +107,23 @@ internal sealed record PoolOp : PlanOp
         string forward = Argmax is { } argmax
             ? $"{Ex.ConvKernels}.MaxPoolForward({y}, {Ex.I(argmax)}, {x}, batch: n, {Method}Window);"
             : $"{Ex.ConvKernels}.AvgPoolForward({y}, {x}, batch: n, {Method}Window);";
-        w.Line($"private void {Method}Forward(int n) =>");
-        w.Line("    " + forward);
+        if (FusedInto is { } bn)
+        {
+            w.Line($"// In training {bn} pools as it normalises: this pooling runs in inference only.");
+            using (w.Block($"private void {Method}Forward(int n, bool training)"))
+            {
+                using (w.Block("if (!training)"))
+                {
+                    w.Line(forward);
+                }
+            }
+        }
+        else
+        {
+            w.Line($"private void {Method}Forward(int n) =>");
+            w.Line("    " + forward);
+        }
+
         w.Line();
         if (HasBackward)
         {
