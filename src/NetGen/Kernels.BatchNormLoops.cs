@@ -71,7 +71,7 @@ public static partial class Kernels
     // where its output (x − mean)·scale + shift, recomputed with the forward pass's multiply-add and so
     // bit for bit the forward's, is positive, and 0 elsewhere.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (float Sum, float Dot) GradientSums(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, float mean, bool relu, float scale, float shift)
+    internal static (float Sum, float Dot) GradientSums(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, float mean, bool relu, float scale, float shift)
     {
         ref float rg = ref MemoryMarshal.GetReference(dy);
         ref float rx = ref MemoryMarshal.GetReference(x);
@@ -170,7 +170,7 @@ public static partial class Kernels
     // dx = scale·g + k·(x − mean) + c over one slice (the input gradient with the sums folded into k and
     // c), g as in GradientSums: dy, or with a ReLU after the layer dy where its output was positive.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScaledSum(Span<float> dx, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, float mean, float scale, float k, float c, bool relu, float shift)
+    internal static void ScaledSum(Span<float> dx, ReadOnlySpan<float> dy, ReadOnlySpan<float> x, float mean, float scale, float k, float c, bool relu, float shift)
     {
         ref float rd = ref MemoryMarshal.GetReference(dx);
         ref float rg = ref MemoryMarshal.GetReference(dy);

@@ -142,6 +142,15 @@ public static partial class Kernels
             CheckSame(reluBeta.Length, channels, nameof(reluBeta));
         }
 
+        ShardGradientSums(sumDy, sumDyXhat, dOutput, default, input, mean, inverseStd, rows, channels, spatial, reluGamma, reluBeta);
+    }
+
+    // BatchNormShardGradientSums with the output gradient from dOutput or, where that is empty, from pooled.
+    internal static void ShardGradientSums(
+        Span<float> sumDy, Span<float> sumDyXhat, ReadOnlySpan<float> dOutput, PooledGradient pooled, ReadOnlySpan<float> input, ReadOnlySpan<float> mean,
+        ReadOnlySpan<float> inverseStd, int rows, int channels, int spatial, ReadOnlySpan<float> reluGamma, ReadOnlySpan<float> reluBeta)
+    {
+        bool relu = !reluBeta.IsEmpty;
         for (int c = 0; c < channels; c++)
         {
             float m = mean[c];
@@ -150,7 +159,8 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                (float sum, float dot) = GradientSums(dOutput.Slice(o, spatial), input.Slice(o, spatial), m, relu, scale, shift);
+                ReadOnlySpan<float> g = pooled.IsEmpty ? dOutput.Slice(o, spatial) : pooled.Plane(r, c);
+                (float sum, float dot) = GradientSums(g, input.Slice(o, spatial), m, relu, scale, shift);
                 dy += sum;
                 dyx += dot;
             }
@@ -190,6 +200,15 @@ public static partial class Kernels
             CheckSame(reluBeta.Length, channels, nameof(reluBeta));
         }
 
+        ShardInputGradient(dInput, dOutput, default, input, gamma, mean, inverseStd, sumDy, sumDyXhat, count, rows, channels, spatial, reluBeta);
+    }
+
+    // BatchNormShardInputGradient with the output gradient from dOutput or, where that is empty, from pooled.
+    internal static void ShardInputGradient(
+        Span<float> dInput, ReadOnlySpan<float> dOutput, PooledGradient pooled, ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> mean,
+        ReadOnlySpan<float> inverseStd, ReadOnlySpan<float> sumDy, ReadOnlySpan<float> sumDyXhat, long count, int rows, int channels, int spatial, ReadOnlySpan<float> reluBeta)
+    {
+        bool relu = !reluBeta.IsEmpty;
         for (int c = 0; c < channels; c++)
         {
             float inv = inverseStd[c], a = (float)(sumDy[c] / (double)count), b = (float)(sumDyXhat[c] / (double)count);
@@ -199,7 +218,8 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ScaledSum(dInput.Slice(o, spatial), dOutput.Slice(o, spatial), input.Slice(o, spatial), mean[c], scale, k, k0, relu, relu ? reluBeta[c] : 0f);
+                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : pooled.Plane(r, c);
+                ScaledSum(dInput.Slice(o, spatial), dy, input.Slice(o, spatial), mean[c], scale, k, k0, relu, relu ? reluBeta[c] : 0f);
             }
         }
     }

@@ -193,6 +193,17 @@ public static partial class Kernels
             return;
         }
 
+        BatchNormBackwardPlanes(dInput, dGamma, dBeta, dOutput, default, input, gamma, batchMean, batchInverseStd, rows, channels, spatial, reluBeta);
+    }
+
+    // BatchNormBackward over [rows, channels, spatial], spatial > 1, channel by channel: the output gradient
+    // from dOutput, or, where that is empty, a plane at a time from the pooling after the layer (pooled).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void BatchNormBackwardPlanes(
+        Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, PooledGradient pooled, ReadOnlySpan<float> input,
+        ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int channels, int spatial, ReadOnlySpan<float> reluBeta)
+    {
+        bool relu = !reluBeta.IsEmpty;
         float inverseCount = 1f / ((float)rows * spatial);
         for (int c = 0; c < channels; c++)
         {
@@ -201,7 +212,8 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                (float sum, float dot) = GradientSums(dOutput.Slice(o, spatial), input.Slice(o, spatial), mean, relu, scale, shift);
+                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : pooled.Plane(r, c);
+                (float sum, float dot) = GradientSums(dy, input.Slice(o, spatial), mean, relu, scale, shift);
                 sumDy += sum;
                 sumDyDeviation += dot;
             }
@@ -220,7 +232,8 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ScaledSum(dInput.Slice(o, spatial), dOutput.Slice(o, spatial), input.Slice(o, spatial), mean, scale, k, k0, relu, shift);
+                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : pooled.Plane(r, c);
+                ScaledSum(dInput.Slice(o, spatial), dy, input.Slice(o, spatial), mean, scale, k, k0, relu, shift);
             }
         }
     }

@@ -202,7 +202,7 @@ public class ConvTests
     [InlineData(3, 14, 14)] // rows of 7: 4-wide blocks, the last overlapping
     [InlineData(2, 11, 17)] // rows of 8 from an odd width, an odd height
     [InlineData(2, 6, 6)] // rows of 3: scalar
-    public void Batch_normalisation_pooled_in_one_pass_gives_the_two_kernels_results_bit_for_bit(int c, int h, int w)
+    public void Batch_normalisation_pooled_in_one_pass_each_way_gives_the_two_kernels_results_bit_for_bit(int c, int h, int w)
     {
         const int n = 5;
         Window2D g = Geometry(c, h, w, 2, 2, 1, 0);
@@ -234,6 +234,29 @@ public class ConvTests
             var givenArgmax = new int[y.Length];
             ConvKernels.BatchNormMaxPool(given, givenArgmax, x, mean, inv, gamma, beta, n, relu, g);
             Assert.True(y.AsSpan().SequenceEqual(given) && argmax.AsSpan().SequenceEqual(givenArgmax), "with given statistics " + what);
+
+            // Backward: the pooling's gradient written out, then batch normalisation's; against both from the pooled gradient.
+            float[] dPooled = Reference.RandomFloats(y.Length, 35);
+            float[] reluBeta = relu ? beta : Array.Empty<float>();
+            var dNormalised = new float[x.Length];
+            ConvKernels.MaxPoolBackward(dNormalised, dPooled, argmax, n, g);
+            var dx = new float[x.Length];
+            float[] dGamma = new float[c], dBeta = new float[c];
+            Kernels.BatchNormBackward(dx, dGamma, dBeta, dNormalised, x, gamma, mean, inv, n, c, spatial, reluBeta);
+            var fusedDx = new float[x.Length];
+            float[] fusedDGamma = new float[c], fusedDBeta = new float[c];
+            ConvKernels.BatchNormMaxPoolBackward(fusedDx, fusedDGamma, fusedDBeta, dPooled, argmax, x, gamma, mean, inv, n, g, reluBeta);
+            Assert.True(dx.AsSpan().SequenceEqual(fusedDx), "d input " + what);
+            Assert.True(dGamma.AsSpan().SequenceEqual(fusedDGamma) && dBeta.AsSpan().SequenceEqual(fusedDBeta), "d gamma, d beta " + what);
+
+            // A split batch's shard: the two sums, then the input gradient with them.
+            float[] sumDy = new float[c], sumDyXhat = new float[c], fusedSumDy = new float[c], fusedSumDyXhat = new float[c];
+            Kernels.BatchNormShardGradientSums(sumDy, sumDyXhat, dNormalised, x, mean, inv, n, c, spatial, relu ? gamma : default, reluBeta);
+            ConvKernels.BatchNormMaxPoolShardGradientSums(fusedSumDy, fusedSumDyXhat, dPooled, argmax, x, mean, inv, n, g, relu ? gamma : default, reluBeta);
+            Assert.True(sumDy.AsSpan().SequenceEqual(fusedSumDy) && sumDyXhat.AsSpan().SequenceEqual(fusedSumDyXhat), "a shard's sums " + what);
+            Kernels.BatchNormShardInputGradient(dx, dNormalised, x, gamma, mean, inv, sumDy, sumDyXhat, 2L * n * spatial, n, c, spatial, reluBeta);
+            ConvKernels.BatchNormMaxPoolShardInputGradient(fusedDx, dPooled, argmax, x, gamma, mean, inv, sumDy, sumDyXhat, 2L * n * spatial, n, g, reluBeta);
+            Assert.True(dx.AsSpan().SequenceEqual(fusedDx), "a shard's d input " + what);
         }
     }
 

@@ -369,7 +369,7 @@ internal static partial class CoreEmitter
                 PlanOp op = plan.Ops[i];
                 if (!op.HasBackward)
                 {
-                    w.Line($"// {op.Name}: no layer before it has parameters, so its input needs no gradient.");
+                    w.Line($"// {op.Name}: {op.NoBackwardNote}");
                     continue;
                 }
 

@@ -165,17 +165,28 @@ internal sealed record BatchNormOp : PlanOp
         w.Line();
         using (w.Block($"private void {Method}Backward(int n)"))
         {
-            w.Line($"{Ex.Kernels}.BatchNormBackward(");
+            if (FusedPool is { } pool)
+            {
+                w.Line($"// From {pool.Name}'s output gradient and winners: {Name}'s output gradient is made a plane at a time, not written.");
+            }
+
+            w.Line(FusedPool is null ? $"{Ex.Kernels}.BatchNormBackward(" : $"{Ex.ConvKernels}.BatchNormMaxPoolBackward(");
             w.Line(Input.RequiresGrad
                 ? $"    {DInput()}, // d input"
                 : "    default, // no layer before this one has parameters: its input needs no gradient");
             w.Line($"    {Ex.G(Weight)}, {Ex.G(Bias)}, // d {Weight.Name}, d {Bias.Name}");
-            w.Line($"    {Ex.D(Output)}, {x}, {gamma}, {mean}, {inv},");
-            w.Line($"    {dims}{ReluBeta});");
+            w.Line($"    {OutputGradient}, {x}, {gamma}, {mean}, {inv},");
+            w.Line($"    {PoolDims(dims)}{ReluBeta});");
         }
 
         w.Line();
     }
+
+    // The output gradient backward reads: the layer's own, or with the pooling fused in, the pooling's and its winners.
+    private string OutputGradient => FusedPool is { } pool ? $"{Ex.D(pool.Output)}, {Ex.I(pool.Argmax!)}" : Ex.D(Output);
+
+    // The shape arguments of the backward kernels: the tensor's, or the pooling's window.
+    private string PoolDims(string dims) => FusedPool is { } pool ? $"batch: n, {pool.Method}Window" : dims;
 
     private void EmitTrainingForward(IndentedWriter w, string mean, string inv, string x, string gamma, string beta, string dims)
     {
@@ -243,7 +254,7 @@ internal sealed record BatchNormOp : PlanOp
             : $"    {Ex.Kernels}.BatchNormNormalize({Ex.A(Output)}, {Ex.A(Input)}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, {dims}{ReluFlag});");
         w.Line();
         w.Line($"private void {Method}GradientSums(int n) =>");
-        w.Line($"    {Ex.Kernels}.BatchNormShardGradientSums({sumDy}, {sumDyXhat}, {Ex.D(Output)}, {Ex.A(Input)}, {mean}, {inv}, {dims}{(FusedRelu is null ? string.Empty : $", reluGamma: {Ex.P(Weight)}")}{ReluBeta});");
+        w.Line($"    {(FusedPool is null ? Ex.Kernels + ".BatchNormShardGradientSums" : Ex.ConvKernels + ".BatchNormMaxPoolShardGradientSums")}({sumDy}, {sumDyXhat}, {OutputGradient}, {Ex.A(Input)}, {mean}, {inv}, {PoolDims(dims)}{(FusedRelu is null ? string.Empty : $", reluGamma: {Ex.P(Weight)}")}{ReluBeta});");
         w.Line();
         using (w.Block($"private void {Method}MergeGradientSums(int k)"))
         {
@@ -265,7 +276,7 @@ internal sealed record BatchNormOp : PlanOp
         if (HasInputGradient)
         {
             w.Line($"private void {Method}InputGradient(int n) =>");
-            w.Line($"    {Ex.Kernels}.BatchNormShardInputGradient({DInput()}, {Ex.D(Output)}, {Ex.A(Input)}, {Ex.P(Weight)}, {mean}, {inv}, {sumDy}, {sumDyXhat}, count: (long)_batchRows{values}, {dims}{ReluBeta});");
+            w.Line($"    {(FusedPool is null ? Ex.Kernels + ".BatchNormShardInputGradient" : Ex.ConvKernels + ".BatchNormMaxPoolShardInputGradient")}({DInput()}, {OutputGradient}, {Ex.A(Input)}, {Ex.P(Weight)}, {mean}, {inv}, {sumDy}, {sumDyXhat}, count: (long)_batchRows{values}, {PoolDims(dims)}{ReluBeta});");
             w.Line();
         }
     }

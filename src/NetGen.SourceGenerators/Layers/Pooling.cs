@@ -91,6 +91,12 @@ internal sealed record PoolOp : PlanOp
 
     public override bool TakesTrainingFlag => FusedInto is not null;
 
+    public override bool HasBackward => FusedInto is null && base.HasBackward;
+
+    public override string NoBackwardNote => FusedInto is { } bn
+        ? $"done in {bn}'s backward (from this pooling's output gradient and winners)."
+        : base.NoBackwardNote;
+
     public override void EmitConstants(IndentedWriter w) => Windows.EmitConstant(w, Name, Method, Window);
 
     // Average pooling counts padding as zeros (count_include_pad), as NetGen's kernel does.

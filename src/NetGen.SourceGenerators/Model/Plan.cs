@@ -86,7 +86,10 @@ internal abstract record PlanOp
     public virtual bool TakesTrainingFlag => false;
 
     /// <summary>Whether the op has a backward method: it has parameters, or an input needs a gradient.</summary>
-    public bool HasBackward => ParameterTensors.Any() || Inputs.Any(t => t.RequiresGrad);
+    public virtual bool HasBackward => ParameterTensors.Any() || Inputs.Any(t => t.RequiresGrad);
+
+    /// <summary>What the backward pass says in place of an op without a backward method.</summary>
+    public virtual string NoBackwardNote => "no layer before it has parameters, so its input needs no gradient.";
 
     /// <summary>The gradient span for input <paramref name="index"/>: <c>D(...)</c>, or <c>default</c> when none is needed.</summary>
     public string DInput(int index = 0)
