@@ -246,46 +246,53 @@ public static partial class ConvKernels
         ref float dx = ref MemoryMarshal.GetReference(dInput);
         ref float dy = ref MemoryMarshal.GetReference(dOutput);
         ref int a = ref MemoryMarshal.GetReference(argmax);
+        int plane = g.Height * g.Width;
+        for (int p = 0; p < batch * g.Channels; p++)
+        {
+            MaxPoolPlaneBackward2x2(ref Unsafe.Add(ref dx, p * plane), ref dy, ref a, p * g.Positions, (p % g.Channels) * plane, g);
+        }
+    }
+
+    // One plane of MaxPoolBackward2x2 into dx (the plane's first value): its outputs from o, their winners'
+    // indices within the sample less winnerOffset (the plane's first index within the sample).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void MaxPoolPlaneBackward2x2(ref float dx, ref float dy, ref int a, int o, int winnerOffset, in Window2D g)
+    {
         int w = g.Width, plane = g.Height * w, covered = 2 * g.OutWidth;
         var lowPairs = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
         var highPairs = Vector256.Create(4, 4, 5, 5, 6, 6, 7, 7);
         var evenLanes = Vector256.Create(-1, 0, -1, 0, -1, 0, -1, 0).AsSingle();
-        int o = 0;
-        for (int p = 0; p < batch * g.Channels; p++)
+        for (int oy = 0; oy < g.OutHeight; oy++, o += g.OutWidth)
         {
-            int planeStart = p * plane, sampleStart = (p / g.Channels) * g.InputSize;
-            for (int oy = 0; oy < g.OutHeight; oy++, o += g.OutWidth)
+            int top = 2 * oy * w;
+            int blocks = (g.OutWidth + 7) / 8;
+            for (int block = 0; block < blocks; block++)
             {
-                int top = planeStart + (2 * oy * w);
-                int blocks = (g.OutWidth + 7) / 8;
-                for (int block = 0; block < blocks; block++)
+                int ox = Math.Min(block * 8, g.OutWidth - 8);
+                int first = top + (2 * ox);
+                Vector256<int> winner = Vector256.LoadUnsafe(ref a, (nuint)(o + ox)) - Vector256.Create(winnerOffset);
+                Vector256<float> grad = Vector256.LoadUnsafe(ref dy, (nuint)(o + ox));
+                Vector256<int> tap = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + Vector256.Create(first);
+                for (int row = 0; row < 2; row++, tap += Vector256.Create(w))
                 {
-                    int ox = Math.Min(block * 8, g.OutWidth - 8);
-                    int first = top + (2 * ox);
-                    Vector256<int> winner = Vector256.LoadUnsafe(ref a, (nuint)(o + ox)) + Vector256.Create(sampleStart);
-                    Vector256<float> grad = Vector256.LoadUnsafe(ref dy, (nuint)(o + ox));
-                    Vector256<int> tap = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + Vector256.Create(first);
-                    for (int row = 0; row < 2; row++, tap += Vector256.Create(w))
-                    {
-                        Vector256<float> even = grad & Vector256.Equals(winner, tap).AsSingle();
-                        Vector256<float> odd = grad & Vector256.Equals(winner, tap + Vector256<int>.One).AsSingle();
-                        ref float at = ref Unsafe.Add(ref dx, first + (row * w));
-                        Vector256.ConditionalSelect(evenLanes, Vector256.Shuffle(even, lowPairs), Vector256.Shuffle(odd, lowPairs)).StoreUnsafe(ref at);
-                        Vector256.ConditionalSelect(evenLanes, Vector256.Shuffle(even, highPairs), Vector256.Shuffle(odd, highPairs)).StoreUnsafe(ref at, 8);
-                    }
-                }
-
-                if (covered < w)
-                {
-                    // An odd width: the last column is in no window.
-                    dInput.Slice(top + covered, w - covered).Clear();
-                    dInput.Slice(top + w + covered, w - covered).Clear();
+                    Vector256<float> even = grad & Vector256.Equals(winner, tap).AsSingle();
+                    Vector256<float> odd = grad & Vector256.Equals(winner, tap + Vector256<int>.One).AsSingle();
+                    ref float at = ref Unsafe.Add(ref dx, first + (row * w));
+                    Vector256.ConditionalSelect(evenLanes, Vector256.Shuffle(even, lowPairs), Vector256.Shuffle(odd, lowPairs)).StoreUnsafe(ref at);
+                    Vector256.ConditionalSelect(evenLanes, Vector256.Shuffle(even, highPairs), Vector256.Shuffle(odd, highPairs)).StoreUnsafe(ref at, 8);
                 }
             }
 
-            // An odd height: the last row is in no window.
-            dInput.Slice(planeStart + (2 * g.OutHeight * w), plane - (2 * g.OutHeight * w)).Clear();
+            if (covered < w)
+            {
+                // An odd width: the last column is in no window.
+                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dx, top + covered), w - covered).Clear();
+                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dx, top + w + covered), w - covered).Clear();
+            }
         }
+
+        // An odd height: the last row is in no window.
+        MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dx, 2 * g.OutHeight * w), plane - (2 * g.OutHeight * w)).Clear();
     }
 
     /// <summary>

@@ -153,13 +153,14 @@ public static partial class Kernels
         bool relu = !reluBeta.IsEmpty;
         for (int c = 0; c < channels; c++)
         {
+            ReadOnlySpan<float> channelGradient = pooled.IsEmpty ? default : pooled.Channel(c, rows);
             float m = mean[c];
             float scale = relu ? reluGamma[c] * inverseStd[c] : 0f, shift = relu ? reluBeta[c] : 0f;
             double dy = 0, dyx = 0;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ReadOnlySpan<float> g = pooled.IsEmpty ? dOutput.Slice(o, spatial) : pooled.Plane(r, c);
+                ReadOnlySpan<float> g = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 (float sum, float dot) = GradientSums(g, input.Slice(o, spatial), m, relu, scale, shift);
                 dy += sum;
                 dyx += dot;
@@ -211,6 +212,7 @@ public static partial class Kernels
         bool relu = !reluBeta.IsEmpty;
         for (int c = 0; c < channels; c++)
         {
+            ReadOnlySpan<float> channelGradient = pooled.IsEmpty ? default : pooled.Channel(c, rows);
             float inv = inverseStd[c], a = (float)(sumDy[c] / (double)count), b = (float)(sumDyXhat[c] / (double)count);
             float scale = gamma[c] * inv;
             // dx = scale·dy − scale·a + k·(x − μ), with k = −scale·b/σ.
@@ -218,7 +220,7 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : pooled.Plane(r, c);
+                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 ScaledSum(dInput.Slice(o, spatial), dy, input.Slice(o, spatial), mean[c], scale, k, k0, relu, relu ? reluBeta[c] : 0f);
             }
         }

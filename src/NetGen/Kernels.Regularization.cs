@@ -207,12 +207,13 @@ public static partial class Kernels
         float inverseCount = 1f / ((float)rows * spatial);
         for (int c = 0; c < channels; c++)
         {
+            ReadOnlySpan<float> channelGradient = pooled.IsEmpty ? default : pooled.Channel(c, rows);
             float mean = batchMean[c], inv = batchInverseStd[c], scale = gamma[c] * inv, shift = relu ? reluBeta[c] : 0f;
             double sumDy = 0, sumDyDeviation = 0;
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : pooled.Plane(r, c);
+                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 (float sum, float dot) = GradientSums(dy, input.Slice(o, spatial), mean, relu, scale, shift);
                 sumDy += sum;
                 sumDyDeviation += dot;
@@ -232,7 +233,7 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
-                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : pooled.Plane(r, c);
+                ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 ScaledSum(dInput.Slice(o, spatial), dy, input.Slice(o, spatial), mean, scale, k, k0, relu, shift);
             }
         }
