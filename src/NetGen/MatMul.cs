@@ -189,8 +189,7 @@ public static partial class MatMul
 
                             for (int jj = end32; jj < end16; jj += 16)
                             {
-                                Outer4x16(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
-                                Outer4x16(ref Unsafe.Add(ref rc, ((i + 4) * n) + jj), n, ref Unsafe.Add(ref ai, 4 * aRowStride), aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                                Outer8x16(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
                             }
                         }
                     }
