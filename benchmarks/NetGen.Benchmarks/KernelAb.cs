@@ -87,6 +87,72 @@ public static class KernelAb
         choose(true);
     }
 
+    /// <summary>
+    /// The sample CNN's BatchNorm + ReLU + 2x2 MaxPool stages, forward and backward, as the two layers' kernels in
+    /// turn against the fused kernels (<c>ConvKernels.BatchNormMaxPool*</c>), in alternating blocks; checks
+    /// that both give the same bits.
+    /// </summary>
+    public static void BatchNormPool()
+    {
+        Console.WriteLine("| stage | two layers | fused | speed-up |");
+        Console.WriteLine("| --- | ---: | ---: | ---: |");
+        foreach ((int rows, int channels, int side) in new[] { (64, 16, 28), (64, 32, 14) })
+        {
+            int spatial = side * side, count = rows * channels * spatial;
+            var random = new SeededRandom(1);
+            float[] x = new float[count], normalised = new float[count], dNormalised = new float[count], dx = new float[count];
+            float[] pooled = new float[count / 4], fusedPooled = new float[count / 4], dPooled = new float[count / 4];
+            int[] argmax = new int[count / 4], fusedArgmax = new int[count / 4];
+            for (int i = 0; i < count; i++)
+            {
+                x[i] = random.NextSingle() - 0.5f;
+            }
+
+            for (int i = 0; i < dPooled.Length; i++)
+            {
+                dPooled[i] = random.NextSingle() - 0.5f;
+            }
+
+            float[] gamma = Enumerable.Repeat(1f, channels).ToArray(), beta = Enumerable.Repeat(0.1f, channels).ToArray();
+            float[] mean = new float[channels], inv = new float[channels], runningMean = new float[channels], runningVariance = new float[channels];
+            float[] dGamma = new float[channels], dBeta = new float[channels];
+            var g = new Window2D(channels, side, side, 2, 2, 2, 1, 0, 0, side / 2, side / 2);
+            Kernels.BatchNormTrainingForward(normalised, mean, inv, runningMean, runningVariance, x, gamma, beta, rows, channels, spatial, 0.1f, 1e-5f, relu: true);
+            ConvKernels.MaxPoolForward(pooled, argmax, normalised, rows, g);
+            ConvKernels.BatchNormMaxPoolTrainingForward(fusedPooled, fusedArgmax, mean, inv, runningMean, runningVariance, x, gamma, beta, rows, 0.1f, 1e-5f, true, g);
+            if (!pooled.AsSpan().SequenceEqual(fusedPooled) || !argmax.AsSpan().SequenceEqual(fusedArgmax))
+            {
+                throw new InvalidOperationException("the fused forward's bits differ");
+            }
+
+            (double twoForward, double fusedForward) = Alternate(
+                fused => (fused ? (Action)(() => ConvKernels.BatchNormMaxPoolTrainingForward(pooled, argmax, mean, inv, runningMean, runningVariance, x, gamma, beta, rows, 0.1f, 1e-5f, true, g))
+                    : () =>
+                    {
+                        Kernels.BatchNormTrainingForward(normalised, mean, inv, runningMean, runningVariance, x, gamma, beta, rows, channels, spatial, 0.1f, 1e-5f, relu: true);
+                        ConvKernels.MaxPoolForward(pooled, argmax, normalised, rows, g);
+                    })());
+            (double twoBackward, double fusedBackward) = Alternate(
+                fused => (fused ? (Action)(() => ConvKernels.BatchNormMaxPoolBackward(dx, dGamma, dBeta, dPooled, argmax, x, gamma, mean, inv, rows, g, beta))
+                    : () =>
+                    {
+                        ConvKernels.MaxPoolBackward(dNormalised, dPooled, argmax, rows, g);
+                        Kernels.BatchNormBackward(dx, dGamma, dBeta, dNormalised, x, gamma, mean, inv, rows, channels, spatial, beta);
+                    })());
+            string shape = $"[{rows}, {channels}, {side}, {side}]";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {shape} forward | {twoForward:F3} ms | {fusedForward:F3} ms | {twoForward / fusedForward:F2}x |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {shape} backward | {twoBackward:F3} ms | {fusedBackward:F3} ms | {twoBackward / fusedBackward:F2}x |"));
+        }
+    }
+
+    // The medians (ms) of one call, the fused form (true) and the two layers (false), in alternating blocks.
+    private static (double Two, double Fused) Alternate(Action<bool> run)
+    {
+        bool fused = false;
+        (double off, double on) = Alternate(on => fused = on, () => run(fused));
+        return (off, on);
+    }
+
     // The medians (ms) of the form with the switch off and on, in alternating blocks.
     private static (double Off, double On) Alternate(Action<bool> choose, Action run)
     {

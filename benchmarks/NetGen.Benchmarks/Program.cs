@@ -19,6 +19,7 @@ using NetGen.Benchmarks;
 //   --optimizers         each optimizer's update of 101,770 parameters
 //   --fresh-ab           the MLP's step with gradients written afresh against cleared then added to, interleaved
 //   --panels-ab          op(A)·B with B copied into panels against read in place: products and workloads
+//   --bnpool-ab          the CNN's BatchNorm + ReLU + MaxPool stages as two layers' kernels against the fused ones
 switch (args)
 {
     case ["--gpt2-scale"]:
@@ -57,6 +58,9 @@ switch (args)
         return;
     case ["--panels-ab"]:
         KernelAb.Panels();
+        return;
+    case ["--bnpool-ab"]:
+        KernelAb.BatchNormPool();
         return;
     case ["--fresh-ab"]:
         Breakdown.FreshGradientsAb();
