@@ -20,6 +20,9 @@ public static class KernelAb
     /// </summary>
     public static void Panels() => Compare("B copied into panels", on => MatMul.MultiplyPanels = on);
 
+    /// <summary>A·Bᵀ packing 16 strips of B at a time against 4 (products and workloads).</summary>
+    public static void Strips() => Compare("16 strips", on => MatMul.PackedStrips = on ? 16 : 4);
+
     // Every product shape of the workloads and the workloads' steps, with a runtime switch off and on.
     private static void Compare(string change, Action<bool> choose)
     {

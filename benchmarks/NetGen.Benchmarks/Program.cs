@@ -37,6 +37,10 @@ switch (args)
     case ["--conv-ab"]:
         Breakdown.ConvAb();
         return;
+    case ["--strips", var strips]:
+        NetGen.MatMul.PackedStrips = int.Parse(strips, System.Globalization.CultureInfo.InvariantCulture);
+        Breakdown.Gemm();
+        return;
     case ["--gemm"] or ["--gemm", "256"]:
         NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
         Breakdown.Gemm();
@@ -58,6 +62,9 @@ switch (args)
         return;
     case ["--panels-ab"]:
         KernelAb.Panels();
+        return;
+    case ["--strips-ab"]:
+        KernelAb.Strips();
         return;
     case ["--bnpool-ab"]:
         KernelAb.BatchNormPool();

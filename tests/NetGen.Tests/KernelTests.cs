@@ -15,9 +15,10 @@ public class KernelTests
         // tiles and both cache blocks.
         { 13, 70, 40 }, { 17, 600, 260 }, { 8, 48, 9 },
 
-        // A·Bᵀ's packed panels: groups of four strips with a shorter last group, blocks of 128 steps
-        // of k with a remainder, k not a multiple of the 8x8 transposition.
-        { 9, 168, 131 }, { 12, 200, 300 },
+        // A·Bᵀ's packed panels: one group of strips, and groups of 16 strips with a shorter last group (18
+        // strips of 32, or 36 of 16), blocks of 128 steps of k with a remainder, k not a multiple of the 8x8
+        // transposition.
+        { 9, 168, 131 }, { 12, 200, 300 }, { 11, 589, 140 },
     };
 
     [Fact]
