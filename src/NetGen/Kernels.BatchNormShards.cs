@@ -1,5 +1,4 @@
 using System;
-using System.Numerics.Tensors;
 
 namespace NetGen;
 
@@ -23,22 +22,9 @@ public static partial class Kernels
     /// <param name="spatial">Values per channel per sample.</param>
     public static void BatchNormShardMoments(Span<float> mean, Span<float> squares, ReadOnlySpan<float> input, int rows, int channels, int spatial)
     {
-        double count = (double)rows * spatial;
         for (int c = 0; c < channels; c++)
         {
-            double sum = 0;
-            for (int r = 0; r < rows; r++)
-            {
-                sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
-            }
-
-            float m = (float)(sum / count);
-            double total = 0;
-            for (int r = 0; r < rows; r++)
-            {
-                total += SumOfSquaredDeviations(input.Slice(((r * channels) + c) * spatial, spatial), m);
-            }
-
+            (float m, double total) = ChannelMoments(input, rows, channels, spatial, c);
             mean[c] = m;
             squares[c] = (float)total;
         }

@@ -98,33 +98,41 @@ public static partial class Kernels
     }
 
     // One channel's batch mean and 1/√(σ² + ε) over [rows, channels, spatial], written to batchMean[c] and
-    // batchInverseStd[c] and returned, with the running statistics updated (the unbiased variance). Two passes:
-    // the variance from the deviations, not E[x²] − E[x]², which cancels badly. Shared by the training forward
-    // passes with and without pooling (ConvKernels.BatchNormMaxPoolTrainingForward), so both normalise alike.
+    // batchInverseStd[c] and returned, with the running statistics updated (the unbiased variance). Shared by the
+    // training forward passes with and without pooling (ConvKernels.BatchNormMaxPoolTrainingForward), so both
+    // normalise alike.
     internal static (float Mean, float InverseStd) ChannelStatistics(
         Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
         ReadOnlySpan<float> input, int rows, int channels, int spatial, int c, float momentum, float epsilon)
     {
         long count = (long)rows * spatial;
-        double sum = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
-        }
-
-        float mean = (float)(sum / count);
-        double squares = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            squares += SumOfSquaredDeviations(input.Slice(((r * channels) + c) * spatial, spatial), mean);
-        }
-
+        (float mean, double squares) = ChannelMoments(input, rows, channels, spatial, c);
         float variance = (float)(squares / count);
         batchMean[c] = mean;
         float inv = batchInverseStd[c] = 1f / MathF.Sqrt(variance + epsilon);
         runningMean[c] = ((1f - momentum) * runningMean[c]) + (momentum * mean);
         runningVariance[c] = ((1f - momentum) * runningVariance[c]) + (momentum * (float)(squares / (count - 1)));
         return (mean, inv);
+    }
+
+    // One channel's mean and Σ (x − mean)² over [rows, channels, spatial], in two passes: the variance from the
+    // deviations, not E[x²] − E[x]², which cancels badly. Also a split batch's shard's (BatchNormShardMoments).
+    internal static (float Mean, double Squares) ChannelMoments(ReadOnlySpan<float> input, int rows, int channels, int spatial, int c)
+    {
+        double sum = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
+        }
+
+        float mean = (float)(sum / ((double)rows * spatial));
+        double squares = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            squares += SumOfSquaredDeviations(input.Slice(((r * channels) + c) * spatial, spatial), mean);
+        }
+
+        return (mean, squares);
     }
 
     // Training statistics need two values per channel at least (the unbiased variance divides by count − 1).
