@@ -20,6 +20,9 @@ public static class KernelAb
     /// </summary>
     public static void Panels() => Compare("B copied into panels", on => MatMul.MultiplyPanels = on);
 
+    /// <summary>Tiles of a transposed A with rows far apart copied against read in place (products and workloads).</summary>
+    public static void ATiles() => Compare("A tiles copied", on => MatMul.PackATiles = on);
+
     /// <summary>A·Bᵀ packing 16 strips of B at a time against 4 (products and workloads).</summary>
     public static void Strips() => Compare("16 strips", on => MatMul.PackedStrips = on ? 16 : 4);
 

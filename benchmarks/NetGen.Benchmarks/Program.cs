@@ -63,6 +63,9 @@ switch (args)
     case ["--panels-ab"]:
         KernelAb.Panels();
         return;
+    case ["--atiles-ab"]:
+        KernelAb.ATiles();
+        return;
     case ["--strips-ab"]:
         KernelAb.Strips();
         return;

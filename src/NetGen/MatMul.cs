@@ -179,17 +179,28 @@ public static partial class MatMul
                     {
                         // Eight rows at a time: 16 accumulators, enough products in flight to cover the FMA
                         // latency on two ports (the 4-row tile's 8 are not).
+                        // A read transposed with rows far apart (a weight gradient dYᵀ·X with thousands of
+                        // outputs: each step of k a page of its own) is copied a tile at a time, 8 values a
+                        // step, when two strips or more share the copy (PackATile).
+                        bool packA = PackATiles && aRowStride == 1 && aColStride >= 1024 && end32 - j0 >= 64;
                         for (; i + 8 <= m; i += 8)
                         {
                             ref float ai = ref Unsafe.Add(ref ak, i * aRowStride);
+                            int rs = aRowStride, cs = aColStride;
+                            if (packA)
+                            {
+                                ai = ref PackATile(ref ai, aColStride, kc);
+                                (rs, cs) = (1, 8);
+                            }
+
                             for (int jj = j0; jj < end32; jj += 32)
                             {
-                                Outer8x32(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                                Outer8x32(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, rs, cs, ref Unsafe.Add(ref bk, jj), n, kc, acc);
                             }
 
                             for (int jj = end32; jj < end16; jj += 16)
                             {
-                                Outer8x16(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                                Outer8x16(ref Unsafe.Add(ref rc, (i * n) + jj), n, ref ai, rs, cs, ref Unsafe.Add(ref bk, jj), n, kc, acc);
                             }
                         }
                     }
@@ -273,6 +284,30 @@ public static partial class MatMul
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Whether Multiply copies 8-row tiles of an A read transposed with rows 1,024 values apart or more (see
+    /// PackATile): the GPT's output layer weight gradient ([6768 x 768]ᵀ·[768 x 128]) 1.10-1.22x in three runs
+    /// of <c>--atiles-ab</c>, its step 1.00-1.02x. Tests and benchmarks switch it off to compare.
+    /// </summary>
+    internal static bool PackATiles { get; set; } = true;
+
+    [ThreadStatic]
+    private static float[]? t_aTile;
+
+    // 8 rows of A read transposed (A(r, p) = a[r + p·cs]) for kc steps, copied 8 values a step into a per-thread
+    // buffer that the tiles then read with strides (1, 8): the same values in the same order, the same bits.
+    private static ref float PackATile(ref float a, int cs, int kc)
+    {
+        float[] tile = t_aTile ??= new float[8 * KC];
+        ref float dst = ref MemoryMarshal.GetArrayDataReference(tile);
+        for (int p = 0; p < kc; p++)
+        {
+            Vector256.LoadUnsafe(ref Unsafe.Add(ref a, (nint)p * cs)).StoreUnsafe(ref Unsafe.Add(ref dst, 8 * p));
+        }
+
+        return ref dst;
     }
 
     // MultiplyTransposed's arguments (both overloads), before anything is written.

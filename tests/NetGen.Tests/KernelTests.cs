@@ -319,6 +319,49 @@ public class MatMulPathTests
             }
         }
     }
+
+    [Fact]
+    public void Multiply_copying_tiles_of_a_transposed_A_has_the_bits_of_reading_it_in_place()
+    {
+        // Aᵀ·B with A's rows 1,030 apart (a weight gradient dYᵀ·X with that many outputs): 8-row tiles of A copied
+        // (4- and single-row tiles read in place); 3 strips of 32 and 4 columns left; k past KC.
+        const int m = 1030, n = 100, k = 300;
+        Assert.False(MatMul.CopiesPanels(m, n, k));
+        float[] a = Reference.RandomFloats(k * m, 24), b = Reference.RandomFloats(k * n, 25), c0 = Reference.RandomFloats(m * n, 26);
+        float[] accumulated = (float[])c0.Clone();
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] copied = (float[])c0.Clone(), inPlace = (float[])c0.Clone();
+            MatMul.Multiply(copied, a, 1, m, b, m, n, k, accumulate);
+            try
+            {
+                MatMul.PackATiles = false;
+                MatMul.Multiply(inPlace, a, 1, m, b, m, n, k, accumulate);
+            }
+            finally
+            {
+                MatMul.PackATiles = true;
+            }
+
+            Assert.True(inPlace.AsSpan().SequenceEqual(copied), $"accumulate {accumulate}");
+            accumulated = copied;
+        }
+
+        // And against double, in rows of each kind of tile.
+        foreach (int i in new[] { 0, 7, 8, 1023, 1027, 1029 })
+        {
+            for (int j = 0; j < n; j += 33)
+            {
+                double expected = c0[(i * n) + j];
+                for (int p = 0; p < k; p++)
+                {
+                    expected += (double)a[(p * m) + i] * b[(p * n) + j];
+                }
+
+                Assert.True(Math.Abs(accumulated[(i * n) + j] - expected) <= 1e-4 * Math.Max(1, Math.Abs(expected)), $"C[{i}, {j}] = {accumulated[(i * n) + j]}, expected {expected}");
+            }
+        }
+    }
 }
 
 
