@@ -7,7 +7,7 @@ namespace NetGen;
 
 // Batch normalisation (with the ReLU after it, if any) and the 2x2 max pooling after that in one pass each
 // way: forward, the normalised values are compared as they are computed and never written; backward, the
-// normalisation's output gradient is made a plane at a time from the pooled gradient and never written.
+// normalisation's output gradient is made a channel at a time from the pooled gradient and never written.
 // Each gives the results of the layers one after the other, bit for bit.
 public static partial class ConvKernels
 {
@@ -129,8 +129,8 @@ public static partial class ConvKernels
 
     /// <summary>
     /// Backward of <see cref="BatchNormMaxPoolTrainingForward"/>: <see cref="Kernels.BatchNormBackward"/> with the
-    /// output gradient the one <see cref="MaxPoolBackward"/> would write from the pooled gradient, made a plane at a
-    /// time in a small buffer instead of a tensor: the same results, bit for bit.
+    /// output gradient the one <see cref="MaxPoolBackward"/> would write from the pooled gradient, made a channel at
+    /// a time in a per-thread buffer instead of a tensor: the same results, bit for bit.
     /// </summary>
     /// <param name="dInput">[batch, C, H, W], overwritten; empty when not needed.</param>
     /// <param name="dGamma">[C], accumulated.</param>

@@ -205,7 +205,7 @@ public static partial class Kernels
     }
 
     // BatchNormBackward over [rows, channels, spatial], spatial > 1, channel by channel: the output gradient
-    // from dOutput, or, where that is empty, a plane at a time from the pooling after the layer (pooled).
+    // from dOutput, or, where that is empty, a channel at a time from the pooling after the layer (pooled).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void BatchNormBackwardPlanes(
         Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, PooledGradient pooled, ReadOnlySpan<float> input,

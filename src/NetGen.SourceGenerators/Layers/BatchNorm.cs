@@ -167,7 +167,7 @@ internal sealed record BatchNormOp : PlanOp
         {
             if (FusedPool is { } pool)
             {
-                w.Line($"// From {pool.Name}'s output gradient and winners: {Name}'s output gradient is made a plane at a time, not written.");
+                w.Line($"// From {pool.Name}'s output gradient and winners: {Name}'s output gradient is made a channel at a time, not written.");
             }
 
             w.Line(FusedPool is null ? $"{Ex.Kernels}.BatchNormBackward(" : $"{Ex.ConvKernels}.BatchNormMaxPoolBackward(");
