@@ -247,10 +247,15 @@ public static partial class MatMul
 
                     j = end16;
 
-                    // Then one vector of 8 columns, if that many remain.
+                    // Then 8 columns and 4 columns, if that many remain: 8-row tiles, then a row at a time.
                     if (j + 8 <= end)
                     {
-                        for (i = 0; i < m; i++)
+                        for (i = 0; i + 8 <= m; i += 8)
+                        {
+                            Outer8x8(ref Unsafe.Add(ref rc, (i * n) + j), n, ref Unsafe.Add(ref ak, i * aRowStride), aRowStride, aColStride, ref Unsafe.Add(ref bk, j), n, kc, acc);
+                        }
+
+                        for (; i < m; i++)
                         {
                             ref float c0 = ref Unsafe.Add(ref rc, (i * n) + j);
                             Vector256<float> x0 = acc ? Vector256.LoadUnsafe(ref c0) : Vector256<float>.Zero;
@@ -266,9 +271,33 @@ public static partial class MatMul
 
                         j += 8;
                     }
+
+                    if (j + 4 <= end && Vector128.IsHardwareAccelerated)
+                    {
+                        for (i = 0; i + 8 <= m; i += 8)
+                        {
+                            Outer8x4(ref Unsafe.Add(ref rc, (i * n) + j), n, ref Unsafe.Add(ref ak, i * aRowStride), aRowStride, aColStride, ref Unsafe.Add(ref bk, j), n, kc, acc);
+                        }
+
+                        for (; i < m; i++)
+                        {
+                            ref float c0 = ref Unsafe.Add(ref rc, (i * n) + j);
+                            Vector128<float> x0 = acc ? Vector128.LoadUnsafe(ref c0) : Vector128<float>.Zero;
+                            ref float ai = ref Unsafe.Add(ref ak, i * aRowStride);
+                            ref float bj = ref Unsafe.Add(ref bk, j);
+                            for (int p = 0; p < kc; p++)
+                            {
+                                x0 = Simd.Fma(Vector128.Create(Unsafe.Add(ref ai, p * aColStride)), Vector128.LoadUnsafe(ref Unsafe.Add(ref bj, p * n)), x0);
+                            }
+
+                            x0.StoreUnsafe(ref c0);
+                        }
+
+                        j += 4;
+                    }
                 }
 
-                // Remaining columns (fewer than 8, or all of them on the scalar path).
+                // Remaining columns (fewer than 4, or all of them on the scalar path).
                 for (int i = 0; i < m; i++)
                 {
                     for (int jj = j; jj < end; jj++)

@@ -21,6 +21,17 @@ internal static class Simd
 #endif
     }
 
+    /// <summary><c>a·b + c</c> on 128-bit vectors, fused where the hardware has FMA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c)
+    {
+#if NET9_0_OR_GREATER
+        return Vector128.FusedMultiplyAdd(a, b, c);
+#else
+        return System.Runtime.Intrinsics.X86.Fma.IsSupported ? System.Runtime.Intrinsics.X86.Fma.MultiplyAdd(a, b, c) : (a * b) + c;
+#endif
+    }
+
     /// <summary><c>a·b + c</c> on 512-bit vectors, fused where the hardware has FMA.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c)

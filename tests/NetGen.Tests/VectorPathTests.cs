@@ -308,9 +308,10 @@ public class VectorPathTests
     [Fact]
     public void A_deferred_weight_gradient_steps_to_the_bits_of_the_written_one_on_each_vector_path()
     {
-        // 300 columns (the last 4 summed without FMA, as MatMul sums them), 50 rows at offset 17;
-        // up to 8 batch rows plain SGD computes each value where it applies it, at 9 it writes blocks.
-        const int inFeatures = 300, outFeatures = 50, offset = 17, count = 15030;
+        // 303 columns (37 vectors of 8, a 4-wide one, and the last 3 summed without FMA, as MatMul sums
+        // them), 50 rows at offset 17; up to 8 batch rows plain SGD computes each value where it applies it,
+        // at 9 it writes blocks.
+        const int inFeatures = 303, outFeatures = 50, offset = 17, count = 15180;
         VectorPaths.ForEach(path =>
         {
             foreach (int rows in new[] { 1, 3, 8, 9 })

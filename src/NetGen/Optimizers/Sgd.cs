@@ -150,8 +150,8 @@ public sealed class Sgd : Optimizer
     /// <summary>
     /// Plain SGD (no momentum) on whole rows of a deferred weight gradient of up to 8 batch rows: each
     /// gradient value is computed as <see cref="MatMul.Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/> computes it (a fused multiply-add
-    /// chain from zero over the batch rows on the vector columns; a sum of products on the last
-    /// columns' n mod 8, or everywhere on the scalar path) and applied at once, p − lr·(g + λp): the
+    /// chain from zero over the batch rows on the vector columns, 4-wide ones included; a sum of products
+    /// on the last n mod 4, or everywhere on the scalar path) and applied at once, p − lr·(g + λp): the
     /// bits of writing the block and calling <see cref="Update"/>, without the block's store and reload.
     /// At batch 1 the 784-128-10 MLP's step: see the README.
     /// </summary>
@@ -208,6 +208,19 @@ public sealed class Sgd : Optimizer
 
                 var vp = Vector256.LoadUnsafe(ref p, (nuint)c);
                 (vp - (vlr * (g + (vwd * vp)))).StoreUnsafe(ref p, (nuint)c);
+            }
+
+            if (vectors && Vector128.IsHardwareAccelerated && c + 4 <= columns)
+            {
+                var g = Vector128<float>.Zero;
+                for (int b = 0; b < k; b++)
+                {
+                    g = Simd.Fma(row[b].GetLower().GetLower(), Vector128.LoadUnsafe(ref x, (nuint)((b * columns) + c)), g);
+                }
+
+                var vp = Vector128.LoadUnsafe(ref p, (nuint)c);
+                (vp - (vlr.GetLower() * (g + (vwd.GetLower() * vp)))).StoreUnsafe(ref p, (nuint)c);
+                c += 4;
             }
 
             for (; c < columns; c++)
