@@ -214,35 +214,6 @@ public static class Breakdown
         }
     }
 
-    /// <summary>The sample CNN's step with convolutions sample by sample against several samples per product, interleaved, at 1 and 2 threads.</summary>
-    public static void ConvAb()
-    {
-        foreach (int threads in new[] { 1, 2 })
-        {
-            var w = new Workloads { Workload = "cnn-adam-64", Threads = threads };
-            w.Setup();
-            var times = new[] { new List<double>(), new List<double>() };
-            for (int round = 0; round < 200; round++)
-            {
-                for (int k = 0; k < 2; k++)
-                {
-                    int path = (round + k) % 2;
-                    ConvKernels.MaxSamplesPerProduct = path == 0 ? 1 : 16;
-                    long start = Stopwatch.GetTimestamp();
-                    w.Step();
-                    if (round >= 20)
-                    {
-                        times[path].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                    }
-                }
-            }
-
-            ConvKernels.MaxSamplesPerProduct = 16;
-            double a = Median(times[0]), b = Median(times[1]);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sample CNN, {threads} thread(s): sample by sample {Ms(a)} ms, batched {Ms(b)} ms, ratio {a / b:F2}"));
-        }
-    }
-
     /// <summary>The matrix products of the sample CNN's second convolution (15 samples per product) and of the GPT's output layer, in GFLOP/s.</summary>
     public static void Gemm()
     {

@@ -151,6 +151,61 @@ public static class KernelAb
         }
     }
 
+    /// <summary>
+    /// Convolutions of 64 samples (3x3, padding 1) forward and backward, several samples per product (as many
+    /// as the generator's rule puts in 1 MB, with the scratch for it) against sample by sample, in alternating
+    /// blocks: where <c>ConvKernels.PerSampleFrom</c> (128 output positions) comes from.
+    /// </summary>
+    public static void Convolutions()
+    {
+        Console.WriteLine("| convolution | samples per product | batched | sample by sample | speed-up |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach ((int channels, int side, int filters, bool inputGradient) in new[]
+        {
+            (1, 28, 16, false), (16, 14, 32, true), (16, 12, 32, true), (16, 16, 16, true), (32, 10, 64, true),
+            (32, 8, 64, true), (16, 8, 16, true), (32, 7, 64, true), (3, 32, 32, true),
+        })
+        {
+            const int batch = 64;
+            var g = new Window2D(channels, side, side, 3, 3, 1, 1, 1, 1, side, side);
+            long perSample = (long)(g.PatchSize + filters) * g.Positions;
+            int samples = 1;
+            while (samples * 2 <= Math.Min(16, (1 << 18) / perSample))
+            {
+                samples *= 2;
+            }
+
+            var random = new SeededRandom(3);
+            float[] x = Random(batch * g.InputSize), weight = Random(filters * g.PatchSize), dy = Random(batch * filters * g.Positions);
+            float[] y = new float[dy.Length], dWeight = new float[weight.Length], dx = inputGradient ? new float[x.Length] : Array.Empty<float>();
+            var columns = new float[Math.Max(ConvKernels.BatchedColumns(g, filters, samples), (long)g.PatchSize * (g.Positions + filters))];
+            float[] Random(int count)
+            {
+                var values = new float[count];
+                for (int i = 0; i < count; i++)
+                {
+                    values[i] = random.NextSingle() - 0.5f;
+                }
+
+                return values;
+            }
+
+            void Choose(bool bySample)
+            {
+                ConvKernels.PerSampleFrom = bySample ? 128 : int.MaxValue;
+                ConvKernels.MaxSamplesPerProduct = bySample ? 1 : 16;
+            }
+
+            (double batchedForward, double sampleForward) = Alternate(Choose, () => ConvKernels.Conv2DForward(y, columns, x, weight, default, batch, filters, g));
+            (double batchedBackward, double sampleBackward) = Alternate(Choose, () => ConvKernels.Conv2DBackward(dx, dWeight, default, columns, dy, x, weight, batch, filters, g));
+            Choose(true);
+            ConvKernels.MaxSamplesPerProduct = 16;
+            string name = $"{side}x{side}, {channels} -> {filters}{(inputGradient ? "" : ", no input gradient")}";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} forward | {samples} | {batchedForward:F3} ms | {sampleForward:F3} ms | {batchedForward / sampleForward:F2}x |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} backward | {samples} | {batchedBackward:F3} ms | {sampleBackward:F3} ms | {batchedBackward / sampleBackward:F2}x |"));
+        }
+    }
+
     // The medians (ms) of one call, the fused form (true) and the two layers (false), in alternating blocks.
     private static (double Two, double Fused) Alternate(Action<bool> run)
     {

@@ -10,7 +10,7 @@ using NetGen.Benchmarks;
 //   --breakdown          each generated op's forward and backward time in the MLP, the sample CNN and the GPT
 //   --threads-ab         each workload on 1 and 2 threads, interleaved step by step (ratios on a noisy machine)
 //   --threads-blocks     the same in alternating blocks of 250 ms, so that the pool's threads stay awake
-//   --conv-ab            the sample CNN's convolutions sample by sample against several samples per product
+//   --conv-ab            convolutions sample by sample against several samples per product (ConvKernels.PerSampleFrom)
 //   --gemm [256]         the matrix products those networks use, in GFLOP/s (256: the 256-bit tiles forced)
 //   --affinity-ab        2 threads: shards owned by threads or taken in order, the optimizer step split or not
 //   --split-ab           the MLP's dense products on 1 thread against one product split across 2
@@ -35,7 +35,7 @@ switch (args)
         Breakdown.ThreadsBlocks();
         return;
     case ["--conv-ab"]:
-        Breakdown.ConvAb();
+        KernelAb.Convolutions();
         return;
     case ["--strips", var strips]:
         NetGen.MatMul.PackedStrips = int.Parse(strips, System.Globalization.CultureInfo.InvariantCulture);

@@ -46,13 +46,32 @@ public static partial class ConvKernels
     internal static int MaxSamplesPerProduct { get; set; } = 16;
 
     /// <summary>
+    /// The output positions (OH·OW) from which a convolution goes sample by sample even when its scratch holds
+    /// several samples (the generator sizes it for one from here: Conv2D.SamplesPerProduct). A sample's own
+    /// product is then wide enough (four 32-column tiles or more) and writes its output in place, where
+    /// several samples side by side need their [F, m·P] product copied out and dY gathered in; its patch matrix
+    /// stays in L2. Measured against the generator's batches (alternating blocks, 64 samples, 3x3 windows):
+    /// forward 1.27-1.32x for 28x28 from 1 channel to 16, 1.02-1.31x for 14x14 from 16 to 32, 1.10-1.20x for
+    /// 12x12, 1.35x for 32x32; backward 1.19-1.37x for the 28x28 (no input gradient), 1.02-1.26x for 14x14;
+    /// the sample CNN's step 1.05-1.06x (two runs). Below it batches win: 7x7 from 32 to 64 forward 0.48x
+    /// sample by sample, backward 0.64x; 8x8 and 10x10 0.70-1.11x. Benchmarks set int.MaxValue to compare.
+    /// </summary>
+    internal static int PerSampleFrom { get; set; } = 128;
+
+    // Samples per product: as many as the scratch holds (up to MaxSamplesPerProduct) when a sample has fewer
+    // than PerSampleFrom output positions; otherwise, or when two do not fit, 1.
+    private static int SamplesPerProduct(int batch, int scratch, int k, int p, int filters) =>
+        p >= PerSampleFrom ? 1 : Math.Min(Math.Min(batch, MaxSamplesPerProduct), (scratch - (k * filters)) / ((k + filters) * p));
+
+    /// <summary>
     /// 2-D convolution (cross-correlation, as PyTorch's nn.Conv2d) of <paramref name="batch"/> samples:
     /// <c>output[n, f] = weight[f] ⋆ input[n] + bias[f]</c>, weight [F, C, kH, kW].
     /// </summary>
     /// <param name="output">[batch, F, OH, OW].</param>
     /// <param name="columns">
     /// Scratch of C·kH·kW·OH·OW values at least; with room for m ≥ 2 samples' patch matrices and outputs
-    /// and a transposed weight gradient (see <see cref="BatchedColumns"/>), m samples go through one product.
+    /// and a transposed weight gradient (see <see cref="BatchedColumns"/>), m samples go through one product
+    /// when a sample has fewer than 128 output positions (from 128 a sample's own product is wide enough).
     /// </param>
     /// <param name="input">[batch, C, H, W].</param>
     /// <param name="weight">[F, C, kH, kW].</param>
@@ -64,7 +83,7 @@ public static partial class ConvKernels
     public static void Conv2DForward(Span<float> output, Span<float> columns, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
-        int chunk = Math.Min(Math.Min(batch, MaxSamplesPerProduct), (columns.Length - (k * filters)) / ((k + filters) * p));
+        int chunk = SamplesPerProduct(batch, columns.Length, k, p, filters);
         if (chunk >= 2)
         {
             // m samples at once: their patch matrices side by side as one [K, m·P] matrix, one product into
@@ -135,7 +154,10 @@ public static partial class ConvKernels
     /// <param name="dInput">[batch, C, H, W], overwritten; empty when not needed.</param>
     /// <param name="dWeight">[F, C, kH, kW], accumulated.</param>
     /// <param name="dBias">[F], accumulated; empty without bias.</param>
-    /// <param name="columns">Scratch of C·kH·kW·OH·OW values.</param>
+    /// <param name="columns">
+    /// Scratch of C·kH·kW·OH·OW values at least; C·kH·kW·(OH·OW + F) to accumulate the weight gradient
+    /// transposed; as many as the forward pass took to put several samples through one product.
+    /// </param>
     /// <param name="dOutput">[batch, F, OH, OW].</param>
     /// <param name="input">[batch, C, H, W], the forward input.</param>
     /// <param name="weight">[F, C, kH, kW].</param>
@@ -146,7 +168,7 @@ public static partial class ConvKernels
     public static void Conv2DBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, Span<float> columns, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int batch, int filters, in Window2D g)
     {
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
-        int chunk = Math.Min(Math.Min(batch, MaxSamplesPerProduct), (columns.Length - (k * filters)) / ((k + filters) * p));
+        int chunk = SamplesPerProduct(batch, columns.Length, k, p, filters);
         if (chunk >= 2)
         {
             // m samples at once: dY gathered as [F, m·P], the patch matrices as [K, m·P]; dW += dY·colsᵀ with
@@ -190,19 +212,18 @@ public static partial class ConvKernels
                 }
             }
 
-            for (int f = 0; f < filters; f++)
-            {
-                Span<float> row = dWeight.Slice(f * k, k);
-                for (int kk = 0; kk < k; kk++)
-                {
-                    row[kk] += transposed[(kk * filters) + f];
-                }
-            }
-
+            AddTransposed(dWeight, transposed, filters, k);
             return;
         }
 
+        // Sample by sample. With room for the weight gradient transposed after the patch matrix (k·(P + F)
+        // values, as the generator sizes it), dWᵀ += col·dYᵀ as in the batched form above (the packed product
+        // transposes dY's F rows rather than col's K rows: the sample CNN's second convolution 1.20x, its
+        // first 1.10x against dW += dY·colᵀ, alternating blocks; 16x16 from 16 channels to 16 0.92x); otherwise
+        // dW += dY·colᵀ in place.
         Span<float> col = columns.Slice(0, k * p);
+        bool viaTransposed = columns.Length >= (long)k * (p + filters);
+        Span<float> dWt = viaTransposed ? columns.Slice(columns.Length - (k * filters), k * filters) : default;
         for (int n = 0; n < batch; n++)
         {
             ReadOnlySpan<float> dy = dOutput.Slice(n * outSize, outSize);
@@ -215,7 +236,15 @@ public static partial class ConvKernels
             }
 
             Im2Col(col, input.Slice(n * g.InputSize, g.InputSize), g);
-            MatMul.MultiplyTransposed(dWeight, dy, col, filters, k, p, accumulate: true);
+            if (viaTransposed)
+            {
+                MatMul.MultiplyTransposed(dWt, col, dy, k, filters, p, accumulate: n > 0);
+            }
+            else
+            {
+                MatMul.MultiplyTransposed(dWeight, dy, col, filters, k, p, accumulate: true);
+            }
+
             if (!dInput.IsEmpty)
             {
                 // dcol[k, p] = Σ_f W[f, k]·dy[f, p]: Wᵀ through strides (1, K).
@@ -223,6 +252,24 @@ public static partial class ConvKernels
                 Span<float> dx = dInput.Slice(n * g.InputSize, g.InputSize);
                 dx.Clear();
                 Col2ImAddAt(dx, col, g, p, 0);
+            }
+        }
+
+        if (viaTransposed && batch > 0)
+        {
+            AddTransposed(dWeight, dWt, filters, k);
+        }
+    }
+
+    // dW[f, kk] += dWᵀ[kk, f].
+    private static void AddTransposed(Span<float> dWeight, ReadOnlySpan<float> transposed, int filters, int k)
+    {
+        for (int f = 0; f < filters; f++)
+        {
+            Span<float> row = dWeight.Slice(f * k, k);
+            for (int kk = 0; kk < k; kk++)
+            {
+                row[kk] += transposed[(kk * filters) + f];
             }
         }
     }

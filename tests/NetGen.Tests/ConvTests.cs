@@ -93,6 +93,7 @@ public class ConvTests
         { "2x2 stride 2, rows of 5 from an odd width", 1, 5, 11, 2, 2, 1, 0 },
         { "2x2 stride 2, rows of 4", 2, 4, 8, 2, 2, 1, 0 },
         { "2x2 stride 2, rows of 8 from an odd width, odd height", 2, 7, 17, 2, 2, 1, 0 },
+        { "3x3 same, 12x12 (144 positions: sample by sample, whatever the scratch)", 2, 12, 12, 3, 1, 1, 1 },
     };
 
     private static Window2D Geometry(int c, int h, int w, int k, int stride, int dilation, int pad)
@@ -117,8 +118,9 @@ public class ConvTests
         double[] dwExpected = wd.Select((_, i) => Reference.CentralDifference(Loss, wd, i)).ToArray();
         double[] dbExpected = bd.Select((_, i) => Reference.CentralDifference(Loss, bd, i)).ToArray();
 
-        // Sample by sample (scratch for one patch matrix), and two samples per product (the third alone).
-        foreach (long scratch in new[] { (long)g.PatchSize * g.Positions, ConvKernels.BatchedColumns(g, filters, 2) })
+        // Sample by sample (scratch for one patch matrix; with the weight gradient transposed after it), and
+        // two samples per product (the third alone) below 128 positions.
+        foreach (long scratch in new[] { (long)g.PatchSize * g.Positions, (long)g.PatchSize * (g.Positions + filters), ConvKernels.BatchedColumns(g, filters, 2) })
         {
             string path = $"{name}, scratch {scratch}";
             var columns = new float[scratch];
@@ -127,12 +129,12 @@ public class ConvTests
             Reference.AssertClose(Conv(xd, wd, bd, n, g, filters), y, 1e-5, 1e-5, $"{path}: y");
 
             var dx = Enumerable.Repeat(9f, x.Length).ToArray();
-            var dw = new float[weight.Length];
-            var db = new float[filters];
+            var dw = Enumerable.Repeat(0.5f, weight.Length).ToArray(); // accumulated into
+            var db = Enumerable.Repeat(0.5f, filters).ToArray();
             ConvKernels.Conv2DBackward(dx, dw, db, columns, dy, x, weight, n, filters, g);
             Reference.AssertClose(dxExpected, dx, 1e-5, 1e-4, $"{path}: dX");
-            Reference.AssertClose(dwExpected, dw, 1e-5, 1e-4, $"{path}: dW");
-            Reference.AssertClose(dbExpected, db, 1e-5, 1e-4, $"{path}: dB");
+            Reference.AssertClose(dwExpected.Select(v => v + 0.5).ToArray(), dw, 1e-5, 1e-4, $"{path}: dW");
+            Reference.AssertClose(dbExpected.Select(v => v + 0.5).ToArray(), db, 1e-5, 1e-4, $"{path}: dB");
         }
     }
 

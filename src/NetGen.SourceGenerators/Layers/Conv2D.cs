@@ -115,12 +115,18 @@ internal sealed record ConvOp : PlanOp
     /// (no one-sample remainder). Measured on the sample CNN's second convolution (16x14x14 to 32 filters,
     /// batch 64, interleaved calls): 16 samples (2.2 MB) forward 2.03-2.34 ms and backward 3.13-3.29 ms,
     /// 4 samples 1.37-1.51 and 2.56-2.70; 3 samples (a 588-wide product and a lone last sample) 2.0-2.25
-    /// and 3.2-3.3.
+    /// and 3.2-3.3. From 128 output positions, 1: the kernels go sample by sample there whatever the scratch
+    /// (NetGen.ConvKernels.PerSampleFrom, which has the measurements), so no scratch is sized for more.
     /// </summary>
     public int SamplesPerProduct
     {
         get
         {
+            if (Window.Positions >= 128)
+            {
+                return 1;
+            }
+
             long perSample = (long)(Window.PatchSize + Filters) * Window.Positions;
             long fit = Math.Max(1, Math.Min(16, (1L << 18) / Math.Max(1, perSample)));
             int samples = 1;
@@ -134,12 +140,12 @@ internal sealed record ConvOp : PlanOp
     }
 
     /// <summary>
-    /// The scratch the convolution uses: the patch matrix of one sample, or those of <see cref="SamplesPerProduct"/>
-    /// samples, their outputs and the weight gradient transposed (NetGen.ConvKernels.BatchedColumns).
+    /// The scratch the convolution uses: the patch matrices of <see cref="SamplesPerProduct"/> samples (one or
+    /// more), with two or more their outputs, and the weight gradient transposed (NetGen.ConvKernels.BatchedColumns).
     /// </summary>
     public long ColumnsSize => SamplesPerProduct >= 2
         ? ((long)SamplesPerProduct * (Window.PatchSize + Filters) * Window.Positions) + ((long)Window.PatchSize * Filters)
-        : (long)Window.PatchSize * Window.Positions;
+        : (long)Window.PatchSize * (Window.Positions + Filters);
 
     public override void EmitOnnx(OnnxBuilder onnx)
     {
@@ -155,7 +161,7 @@ internal sealed record ConvOp : PlanOp
         string dBias = Bias is { } db ? Ex.G(db) : "default";
         w.Line($"private void {Method}Forward(int n) =>");
         w.Line($"    {Ex.ConvKernels}.Conv2DForward(");
-        w.Line($"        {Ex.A(Output)}, {columns}, // output (n, {Filters}, {g.OutHeight}, {g.OutWidth}), {(SamplesPerProduct >= 2 ? $"im2col scratch for {SamplesPerProduct} samples and their outputs" : "im2col scratch")}");
+        w.Line($"        {Ex.A(Output)}, {columns}, // output (n, {Filters}, {g.OutHeight}, {g.OutWidth}), {(SamplesPerProduct >= 2 ? $"im2col scratch for {SamplesPerProduct} samples and their outputs" : "im2col scratch, sample by sample")}");
         w.Line($"        {Ex.A(Input)}, {Ex.P(Weight)}, {bias}, // input, {Weight.Name} {Shapes.Dims(Weight.Shape)}, bias");
         w.Line($"        batch: n, filters: {Filters}, {Method}Window);");
         w.Line();
