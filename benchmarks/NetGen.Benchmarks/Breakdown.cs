@@ -470,23 +470,6 @@ public static class Breakdown
         }
     }
 
-    /// <summary>Each optimizer's update of the MLP's 101,770 parameters (the whole of a batch-1 step's optimizer time).</summary>
-    public static void Optimizers()
-    {
-        const int count = 101_770;
-        float[] p = Enumerable.Range(0, count).Select(i => ((i * 7919) % 1000) / 1000f).ToArray();
-        float[] g = Enumerable.Range(0, count).Select(i => (((i * 104729) % 1000) - 500) / 5000f).ToArray();
-        foreach ((string name, IOptimizer optimizer) in new (string, IOptimizer)[]
-        {
-            ("SGD", new Sgd(1e-6f)), ("SGD momentum", new Sgd(1e-6f, momentum: 0.9f)), ("Adam", new Adam(1e-6f)),
-            ("AdamW", new AdamW(1e-6f)), ("RMSprop", new RmsProp(1e-6f)), ("Adagrad", new Adagrad(1e-6f)),
-        })
-        {
-            double t = Median(() => optimizer.Step(p, g), 5000);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {t * 1000:F1} us ({t * 1e6 / count:F2} ns a parameter)"));
-        }
-    }
-
     private static double Median(List<double> values)
     {
         values.Sort();
@@ -496,7 +479,7 @@ public static class Breakdown
     private static string Ms(double ms) => ms.ToString("F3", CultureInfo.InvariantCulture);
 
     // The median of repeated calls, in ms, with a budget of about 0.3 s per call site.
-    private static double Median(Action action, int maxCalls)
+    internal static double Median(Action action, int maxCalls)
     {
         action();
         var times = new List<double>();

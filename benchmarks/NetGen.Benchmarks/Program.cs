@@ -16,7 +16,7 @@ using NetGen.Benchmarks;
 //   --split-ab           the MLP's dense products on 1 thread against one product split across 2
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
-//   --optimizers         each optimizer's update of 101,770 parameters
+//   --optimizers         each optimizer's update of 101,770 parameters, and the floors under it on this core
 //   --fresh-ab           the MLP's step with gradients written afresh against cleared then added to, interleaved
 //   --panels-ab          op(A)·B with B copied into panels against read in place: products and workloads
 //   --bnpool-ab          the CNN's BatchNorm + ReLU + MaxPool stages as two layers' kernels against the fused ones
@@ -58,7 +58,7 @@ switch (args)
         Breakdown.Generation();
         return;
     case ["--optimizers"]:
-        Breakdown.Optimizers();
+        OptimizerFloors.Run();
         return;
     case ["--panels-ab"]:
         KernelAb.Panels();
