@@ -195,6 +195,32 @@ public static partial class MatMul
                         // outputs: each step of k a page of its own) is copied a tile at a time, 8 values a
                         // step, when two strips or more share the copy (PackATile).
                         bool packA = PackATiles && aRowStride == 1 && aColStride >= 1024 && end32 - j0 >= 64;
+                        if (StripsOuter && !packA && m >= 16 && kc >= 64 && m * kc <= 6144)
+                        {
+                            // A's block fits in L1 beside a strip of B (a convolution's filters against one
+                            // sample's patch matrix: 32 x 144 by 144 x 196): each strip of B is read from L2
+                            // once and used by every row tile, rather than re-read by each. The same tiles,
+                            // in another order: the same bits.
+                            int m8 = m / 8 * 8;
+                            for (int jj = j0; jj < end32; jj += 32)
+                            {
+                                for (int i8 = 0; i8 < m8; i8 += 8)
+                                {
+                                    Outer8x32(ref Unsafe.Add(ref rc, (i8 * n) + jj), n, ref Unsafe.Add(ref ak, i8 * aRowStride), aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                                }
+                            }
+
+                            for (int jj = end32; jj < end16; jj += 16)
+                            {
+                                for (int i8 = 0; i8 < m8; i8 += 8)
+                                {
+                                    Outer8x16(ref Unsafe.Add(ref rc, (i8 * n) + jj), n, ref Unsafe.Add(ref ak, i8 * aRowStride), aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                                }
+                            }
+
+                            i = m8;
+                        }
+
                         for (; i + 8 <= m; i += 8)
                         {
                             ref float ai = ref Unsafe.Add(ref ak, i * aRowStride);
@@ -332,6 +358,9 @@ public static partial class MatMul
     /// Benchmarks switch it off to compare.
     /// </summary>
     internal static bool PackLast16 { get; set; } = true;
+
+    /// <summary>Whether Multiply runs strips of B outermost where A's block fits in L1 (benchmarks switch it off).</summary>
+    internal static bool StripsOuter { get; set; } = true;
 
     /// <summary>
     /// Whether Multiply copies 8-row tiles of an A read transposed with rows 1,024 values apart or more (see
