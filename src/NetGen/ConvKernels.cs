@@ -50,11 +50,12 @@ public static partial class ConvKernels
     /// several samples (the generator sizes it for one from here: Conv2D.SamplesPerProduct). A sample's own
     /// product is then wide enough (four 32-column tiles or more) and writes its output in place, where
     /// several samples side by side need their [F, m·P] product copied out and dY gathered in; its patch matrix
-    /// stays in L2. Measured against the generator's batches (alternating blocks, 64 samples, 3x3 windows):
-    /// forward 1.27-1.32x for 28x28 from 1 channel to 16, 1.02-1.31x for 14x14 from 16 to 32, 1.10-1.20x for
-    /// 12x12, 1.35x for 32x32; backward 1.19-1.37x for the 28x28 (no input gradient), 1.02-1.26x for 14x14;
-    /// the sample CNN's step 1.05-1.06x (two runs). Below it batches win: 7x7 from 32 to 64 forward 0.48x
-    /// sample by sample, backward 0.64x; 8x8 and 10x10 0.70-1.11x. Benchmarks set int.MaxValue to compare.
+    /// stays in L2. Against the generator's batches (<c>--conv-ab</c>, alternating blocks, 64 samples, 3x3, two
+    /// runs): forward 1.19-1.22x for 28x28 from 1 channel to 16, 1.04-1.07x for 14x14 from 16 to 32, 1.12-1.13x
+    /// for 12x12, 1.44-1.73x for 32x32 from 3; backward 1.27-1.33x for the 28x28 (no input gradient), 1.02-1.05x
+    /// for 14x14, 0.92-0.96x for 32x32 from 3; the sample CNN's step 1.04-1.07x (alternating processes). Below
+    /// it batches win: 7x7 from 32 to 64 0.48-0.53x forward sample by sample, 0.65-0.66x backward; 10x10
+    /// forward 0.68-0.99x. Benchmarks set int.MaxValue to compare.
     /// </summary>
     internal static int PerSampleFrom { get; set; } = 128;
 
