@@ -28,6 +28,13 @@ public class ThreadTests
     public void Convolutions_with_BatchNorm_split_across_threads(int threads) =>
         Agree(() => new SmallCnn(9, seed: 3), threads, Reference.RandomFloats(9 * SmallCnn.InputSize, 3), Labels(9, 3));
 
+    // A 16x16 convolution (256 positions: sample by sample, the weight gradient transposed in the scratch),
+    // then an 8x8 one (64: two samples or more per product), each share with its own scratch.
+    [Theory]
+    [MemberData(nameof(Counts))]
+    public void Convolutions_sample_by_sample_and_batched_split_across_threads(int threads) =>
+        Agree(() => new FusedPoolCnn(7, seed: 5), threads, Reference.RandomFloats(7 * FusedPoolCnn.InputSize, 4), Labels(7, 3));
+
     [Fact]
     public void Residual_blocks_with_projections_split_across_threads() =>
         Agree(() => new ResidualCnn(6, seed: 4), 2, Reference.RandomFloats(6 * ResidualCnn.InputSize, 4), Labels(6, 3));
