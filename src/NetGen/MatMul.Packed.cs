@@ -16,12 +16,13 @@ public static partial class MatMul
     // where the dot-product form needs a horizontal sum per output. Many strips per packing rather than
     // one: each tile of A's rows is then read from L2 once per group of strips (the GPT's output layer
     // re-read its 393 KB input 211 times with one), and C is written in rows of up to 512 columns.
+    // Strips of width 32 (512-bit vectors) or 16; with 512-bit vectors a last strip of 16 columns goes through
+    // here too (width 16, 8-row tiles of one Vector512 a row) rather than the dot products.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int MultiplyTransposedPacked(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
+    private static int MultiplyTransposedPacked(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, int width)
     {
         const int KCP = 128;
         int strips0 = PackedStrips;
-        int width = Use512 ? 32 : 16;
         int packed = n / width * width;
         int depth = Math.Min(KCP, k);
         float[] store = t_panels is { } tp && tp.Length >= depth * width * strips0 ? tp : t_panels = new float[depth * width * strips0];
@@ -49,6 +50,17 @@ public static partial class MatMul
                         for (int s = 0; s < strips; s++)
                         {
                             Outer8x32(ref Unsafe.Add(ref rc, (i * ldc) + j0 + (s * width)), ldc, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
+                        }
+                    }
+                }
+                else if (Use512)
+                {
+                    for (; i + 8 <= m; i += 8)
+                    {
+                        ref float ai = ref Unsafe.Add(ref ra, (i * k) + p0);
+                        for (int s = 0; s < strips; s++)
+                        {
+                            Outer8x16(ref Unsafe.Add(ref rc, (i * ldc) + j0 + (s * width)), ldc, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 16, kc, acc);
                         }
                     }
                 }
@@ -147,7 +159,7 @@ public static partial class MatMul
             }
         }
 
-        MultiplyTransposedPacked(ref rt, m, ref rb, ref ra, n, m, k, accumulate);
+        MultiplyTransposedPacked(ref rt, m, ref rb, ref ra, n, m, k, accumulate, Use512 ? 32 : 16);
         for (int j = 0; j < n; j += 8)
         {
             for (int i = 0; i < m; i += 8)

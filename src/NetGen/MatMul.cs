@@ -75,9 +75,21 @@ public static partial class MatMul
             return;
         }
 
-        // Four rows or more: the columns in blocks of 16 go through the outer-product kernel on a
-        // packed, transposed panel of B (no horizontal sums); the rest by dot products below.
-        int first = vectors && m >= 4 && n >= (Use512 ? 32 : 16) ? MultiplyTransposedPacked(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate) : 0;
+        // Four rows or more: the columns in strips of 32 (16 without 512-bit vectors) go through the
+        // outer-product kernel on a packed, transposed panel of B (no horizontal sums), then with 512-bit
+        // vectors a last 16 the same way (a convolution of 16 filters' weight gradient, a 784-wide layer);
+        // the rest by dot products below.
+        int first = 0;
+        if (vectors && m >= 4)
+        {
+            int width = Use512 ? 32 : 16;
+            first = n >= width ? MultiplyTransposedPacked(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate, width) : 0;
+            if (Use512 && PackLast16 && n - first >= 16)
+            {
+                first += MultiplyTransposedPacked(ref Unsafe.Add(ref rc, first), ldc, ref ra, ref Unsafe.Add(ref rb, first * k), m, 16, k, accumulate, 16);
+            }
+        }
+
         int i = 0;
         if (vectors)
         {
@@ -340,6 +352,12 @@ public static partial class MatMul
             }
         }
     }
+
+    /// <summary>
+    /// Whether A·Bᵀ with 512-bit vectors packs a last strip of 16 columns (else dot products compute them).
+    /// Benchmarks switch it off to compare.
+    /// </summary>
+    internal static bool PackLast16 { get; set; } = true;
 
     /// <summary>
     /// Whether Multiply runs the strips of B outermost where A's block fits in L1 beside one: a convolution's
