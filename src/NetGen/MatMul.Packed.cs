@@ -25,8 +25,11 @@ public static partial class MatMul
         int strips0 = PackedStrips;
         int packed = n / width * width;
         int depth = Math.Min(KCP, k);
-        float[] store = t_panels is { } tp && tp.Length >= depth * width * strips0 ? tp : t_panels = new float[depth * width * strips0];
-        Span<float> panels = store.AsSpan(0, depth * width * strips0);
+        // A lone strip of 16 (the last columns, with 512-bit vectors) packs on the stack (8 KB): a thread whose parts
+        // of a split product are all that narrow makes no panels, and none that a later, wider product outgrows.
+        Span<float> panels = Use512 && width == 16
+            ? stackalloc float[KCP * 16]
+            : (t_panels is { } tp && tp.Length >= depth * width * strips0 ? tp : t_panels = new float[depth * width * strips0]).AsSpan(0, depth * width * strips0);
         ref float rp = ref MemoryMarshal.GetReference(panels);
         for (int p0 = 0; p0 < k; p0 += KCP)
         {
