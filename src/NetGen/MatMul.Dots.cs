@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace NetGen;
 
 // The dot-product tiles of MatMul: A·Bᵀ for the rows and columns the packed outer-product kernel
-// leaves (fewer than 4 rows, or the last columns of a block).
+// leaves (fewer than 4 rows, or the last columns of a block), and op(A)·B's last 1 to 3 columns.
 public static partial class MatMul
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -139,5 +139,35 @@ public static partial class MatMul
         DotStore(ref c, o + 1, s1, accumulate);
         DotStore(ref c, o + 2, s2, accumulate);
         DotStore(ref c, o + 3, s3, accumulate);
+    }
+
+    // C(r, 0) (+)= Σ_p A(r, p)·B(p, 0) for eight rows r, one column: eight scalar sums, each added to in the
+    // order of p as a single row's would be.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScalarColumn8(ref float c, int ldc, ref float a, int rs, int cs, ref float b, int ldb, int k, bool accumulate)
+    {
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+        for (int p = 0; p < k; p++)
+        {
+            float bp = Unsafe.Add(ref b, p * ldb);
+            ref float ap = ref Unsafe.Add(ref a, p * cs);
+            s0 += ap * bp;
+            s1 += Unsafe.Add(ref ap, rs) * bp;
+            s2 += Unsafe.Add(ref ap, 2 * rs) * bp;
+            s3 += Unsafe.Add(ref ap, 3 * rs) * bp;
+            s4 += Unsafe.Add(ref ap, 4 * rs) * bp;
+            s5 += Unsafe.Add(ref ap, 5 * rs) * bp;
+            s6 += Unsafe.Add(ref ap, 6 * rs) * bp;
+            s7 += Unsafe.Add(ref ap, 7 * rs) * bp;
+        }
+
+        DotStore(ref c, 0, s0, accumulate);
+        DotStore(ref c, ldc, s1, accumulate);
+        DotStore(ref c, 2 * ldc, s2, accumulate);
+        DotStore(ref c, 3 * ldc, s3, accumulate);
+        DotStore(ref c, 4 * ldc, s4, accumulate);
+        DotStore(ref c, 5 * ldc, s5, accumulate);
+        DotStore(ref c, 6 * ldc, s6, accumulate);
+        DotStore(ref c, 7 * ldc, s7, accumulate);
     }
 }

@@ -335,8 +335,21 @@ public static partial class MatMul
                     }
                 }
 
-                // Remaining columns (fewer than 4, or all of them on the scalar path).
-                for (int i = 0; i < m; i++)
+                // Remaining columns (fewer than 4, or all of them on the scalar path): eight rows' sums at a time,
+                // each the chain of products and additions it is alone (the same bits), interleaved so that their
+                // additions' latency overlaps rather than one chain waiting on each: a 13x13 convolution's product
+                // ([64 x 288]·[288 x 169]) 121 -> 102-104 µs, a 15x15 one's input gradient ([144 x 32]·[32 x 225])
+                // 35.0-36.7 -> 28.8-33.4 µs (alternating processes, two runs).
+                int i0 = 0;
+                for (; i0 + 8 <= m && j < end; i0 += 8)
+                {
+                    for (int jj = j; jj < end; jj++)
+                    {
+                        ScalarColumn8(ref Unsafe.Add(ref rc, (i0 * n) + jj), n, ref Unsafe.Add(ref ak, i0 * aRowStride), aRowStride, aColStride, ref Unsafe.Add(ref bk, jj), n, kc, acc);
+                    }
+                }
+
+                for (int i = i0; i < m; i++)
                 {
                     for (int jj = j; jj < end; jj++)
                     {
