@@ -163,7 +163,8 @@ public static class KernelAb
         foreach ((int channels, int side, int filters, bool inputGradient) in new[]
         {
             (1, 28, 16, false), (16, 14, 32, true), (16, 12, 32, true), (16, 16, 16, true), (32, 10, 64, true),
-            (32, 8, 64, true), (16, 8, 16, true), (32, 7, 64, true), (3, 32, 32, true),
+            (32, 8, 64, true), (16, 8, 16, true), (32, 7, 64, true), (3, 32, 32, true), (32, 13, 64, true), (16, 15, 32, true),
+            (3, 27, 32, true),
         })
         {
             const int batch = 64;

@@ -94,6 +94,7 @@ public class ConvTests
         { "2x2 stride 2, rows of 4", 2, 4, 8, 2, 2, 1, 0 },
         { "2x2 stride 2, rows of 8 from an odd width, odd height", 2, 7, 17, 2, 2, 1, 0 },
         { "3x3 same, 12x12 (144 positions: sample by sample, whatever the scratch)", 2, 12, 12, 3, 1, 1, 1 },
+        { "3x3 same, 13x13 (169 positions, the last a scalar column: batched where the scratch allows)", 1, 13, 13, 3, 1, 1, 1 },
     };
 
     private static Window2D Geometry(int c, int h, int w, int k, int stride, int dilation, int pad)
@@ -119,7 +120,8 @@ public class ConvTests
         double[] dbExpected = bd.Select((_, i) => Reference.CentralDifference(Loss, bd, i)).ToArray();
 
         // Sample by sample (scratch for one patch matrix; with the weight gradient transposed after it), and
-        // two samples per product (the third alone) below 128 positions.
+        // two samples per product (the third alone) below 128 positions or where a sample's columns do not end in
+        // whole groups of 4.
         foreach (long scratch in new[] { (long)g.PatchSize * g.Positions, (long)g.PatchSize * (g.Positions + filters), ConvKernels.BatchedColumns(g, filters, 2) })
         {
             string path = $"{name}, scratch {scratch}";

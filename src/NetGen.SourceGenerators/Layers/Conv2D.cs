@@ -115,14 +115,15 @@ internal sealed record ConvOp : PlanOp
     /// (no one-sample remainder). Measured on the sample CNN's second convolution (16x14x14 to 32 filters,
     /// batch 64, interleaved calls): 16 samples (2.2 MB) forward 2.03-2.34 ms and backward 3.13-3.29 ms,
     /// 4 samples 1.37-1.51 and 2.56-2.70; 3 samples (a 588-wide product and a lone last sample) 2.0-2.25
-    /// and 3.2-3.3. From 128 output positions, 1: the kernels go sample by sample there whatever the scratch
-    /// (NetGen.ConvKernels.PerSampleFrom, which has the measurements), so no scratch is sized for more.
+    /// and 3.2-3.3. From 128 output positions in whole groups of 4, 1: the kernels go sample by sample there
+    /// whatever the scratch (NetGen.ConvKernels.PerSampleFrom, which has the measurements), so no scratch is
+    /// sized for more.
     /// </summary>
     public int SamplesPerProduct
     {
         get
         {
-            if (Window.Positions >= 128)
+            if (Window.Positions >= 128 && Window.Positions % 4 == 0)
             {
                 return 1;
             }
