@@ -378,28 +378,4 @@ public static partial class MatMul
     /// blocks, three runs). Benchmarks switch it off to compare.
     /// </summary>
     internal static bool StripsOuter { get; set; } = true;
-
-    /// <summary>
-    /// Whether Multiply copies 8-row tiles of an A read transposed with rows 1,024 values apart or more (see
-    /// PackATile): the GPT's output layer weight gradient ([6768 x 768]ᵀ·[768 x 128]) 1.10-1.22x in three runs
-    /// of <c>--atiles-ab</c>, its step 1.00-1.02x. Tests and benchmarks switch it off to compare.
-    /// </summary>
-    internal static bool PackATiles { get; set; } = true;
-
-    [ThreadStatic]
-    private static float[]? t_aTile;
-
-    // 8 rows of A read transposed (A(r, p) = a[r + p·cs]) for kc steps, copied 8 values a step into a per-thread
-    // buffer that the tiles then read with strides (1, 8): the same values in the same order, the same bits.
-    private static ref float PackATile(ref float a, int cs, int kc)
-    {
-        float[] tile = t_aTile ??= new float[8 * KC];
-        ref float dst = ref MemoryMarshal.GetArrayDataReference(tile);
-        for (int p = 0; p < kc; p++)
-        {
-            Vector256.LoadUnsafe(ref Unsafe.Add(ref a, (nint)p * cs)).StoreUnsafe(ref Unsafe.Add(ref dst, 8 * p));
-        }
-
-        return ref dst;
-    }
 }
