@@ -239,6 +239,11 @@ internal static partial class CoreEmitter
         using (w.Block("private void RunPhase(int phase, bool first)"))
         {
             w.Line("int n = _shardRows;");
+            if (plan.PassesInput)
+            {
+                w.Line($"{Ex.ReadOnlySpan} input = A(Input, InputSize, n); // the share's samples, copied in by the network");
+            }
+
             using (w.Block("switch (phase)"))
             {
                 int phase = 0;
@@ -263,7 +268,7 @@ internal static partial class CoreEmitter
                         continue;
                     }
 
-                    w.Line(op.TakesTrainingFlag ? $"{op.Method}Forward(n, training: true);" : $"{op.Method}Forward(n);");
+                    w.Line(op.TakesTrainingFlag ? $"{op.Method}Forward(n, training: true);" : $"{op.Method}Forward(n{op.InputArgument});");
                 }
 
                 loss.EmitLoss(w, plan, "_shardTargets", "_batchRows");
@@ -287,14 +292,14 @@ internal static partial class CoreEmitter
 
                     if (op.HasBackward)
                     {
-                        w.Line($"{op.Method}Backward(n);");
+                        w.Line($"{op.Method}Backward(n{op.InputArgument});");
                         EmitFanIn(w, op);
                     }
                 }
 
                 CloseCase(w);
                 OpenCase(w, "EvaluatePhase");
-                w.Line("ForwardPass(n, training: false);");
+                w.Line($"ForwardPass(n, training: false{InputArgument(plan, "input")});");
                 loss.EmitLoss(w, plan, "_shardTargets", "_batchRows");
                 w.Line("_shardLoss = loss;");
                 CloseCase(w);

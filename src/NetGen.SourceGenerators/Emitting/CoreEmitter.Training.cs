@@ -118,9 +118,17 @@ internal static partial class CoreEmitter
                 w.Line("_productThreads = _threads; // a batch too small to split across the threads has its large dense products split instead");
             }
 
-            w.Line("ForwardPass(n, training: true);");
+            w.Line($"ForwardPass(n, training: true{InputArgument(plan, "input")});");
             EmitLoss(w, plan, loss, withGradients: true);
-            w.Line("BackwardPass(n);");
+            w.Line($"BackwardPass(n{InputArgument(plan, "input")});");
+            if (deferred is not null)
+            {
+                using (w.Block("if (_deferWeight)"))
+                {
+                    w.Line($"{deferred.InputValues}.CopyTo(_deferredInput); // the factors of {deferred.Weight.Name}'s gradient, for the optimizer (see TrainStep)");
+                    w.Line($"{Ex.D(deferred.Output)}.CopyTo(_deferredOutputGradient);");
+                }
+            }
             if (dense)
             {
                 w.Line("_productThreads = 1;");
@@ -141,7 +149,7 @@ internal static partial class CoreEmitter
             }
 
             EmitCopyInput(w, plan);
-            w.Line("ForwardPass(n, training: false);");
+            w.Line($"ForwardPass(n, training: false{InputArgument(plan, "input")});");
             EmitLoss(w, plan, loss, withGradients: false);
             w.Line("_lastBatch = n;");
             w.Line("_lastShards = 1;");
@@ -247,9 +255,7 @@ internal static partial class CoreEmitter
 
         using (w.Block("if (defer)"))
         {
-            w.Line($"{Ex.A(d.Input)}.CopyTo(_deferredInput);");
-            w.Line($"{Ex.D(d.Output)}.CopyTo(_deferredOutputGradient);");
-            w.Line("_deferredRows = n;");
+            w.Line("_deferredRows = n; // Backpropagate kept the factors");
         }
 
         using (w.Block("if (!float.IsFinite(loss))"))

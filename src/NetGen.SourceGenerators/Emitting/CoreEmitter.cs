@@ -286,7 +286,7 @@ internal static partial class CoreEmitter
             w.Line($"{Ex.Guard}.Length(outputs.Length, n * OutputSize, nameof(outputs), \"batch size times OutputSize\");");
             EmitTokenCheck(w, plan);
             EmitCopyInput(w, plan);
-            w.Line("ForwardPass(n, training: false);");
+            w.Line($"ForwardPass(n, training: false{InputArgument(plan, "input")});");
             if (plan.Loss is { } loss)
             {
                 loss.EmitOutputs(w, plan);
@@ -329,10 +329,20 @@ internal static partial class CoreEmitter
         }
     }
 
-    private static void EmitCopyInput(IndentedWriter w, NetworkPlan plan) =>
+    // The input copied into the arena, or, where the first layer reads it where the caller passed it,
+    // the local `input` that the passes take.
+    private static void EmitCopyInput(IndentedWriter w, NetworkPlan plan)
+    {
+        if (plan.PassesInput)
+        {
+            w.Line($"{Ex.ReadOnlySpan} input = StepInput(inputs, n);");
+            return;
+        }
+
         w.Line(plan.TokenInput
             ? $"tokens.CopyTo(I(Input, {plan.InputSize}, n));"
             : $"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+    }
 
     private static void EmitInitialization(IndentedWriter w, NetworkPlan plan)
     {
@@ -366,6 +376,26 @@ internal static partial class CoreEmitter
         {
             w.Line();
             w.Line("private global::System.Span<int> I(int offset, int size, int n) => new(_indices, offset * n, size * n);");
+        }
+
+        if (plan.PassesInput)
+        {
+            w.Line();
+            w.Line("// The input as the first layer reads it: where the caller passed it, without copying it into the arena,");
+            w.Line("// unless it lies in this network's own activations or gradients (LastOutputs, Gradients), which the");
+            w.Line("// step writes before it is done reading the input: then a copy in the arena.");
+            using (w.Block($"private {Ex.ReadOnlySpan} StepInput({Ex.ReadOnlySpan} inputs, int n)"))
+            {
+                w.Line($"bool own = global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_activations))");
+                w.Line($"    || global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_gradients));");
+                using (w.Block("if (!own)"))
+                {
+                    w.Line("return inputs;");
+                }
+
+                w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+                w.Line($"return A(Input, {plan.InputSize}, n);");
+            }
         }
     }
 }

@@ -160,19 +160,19 @@ internal sealed record ConvOp : PlanOp
         string columns = $"W(Columns, {Shapes.Clamp(ColumnsSize)})";
         string bias = Bias is { } b ? Ex.P(b) : "default";
         string dBias = Bias is { } db ? Ex.G(db) : "default";
-        w.Line($"private void {Method}Forward(int n) =>");
+        w.Line($"private void {Method}Forward(int n{InputParameter}) =>");
         w.Line($"    {Ex.ConvKernels}.Conv2DForward(");
         w.Line($"        {Ex.A(Output)}, {columns}, // output (n, {Filters}, {g.OutHeight}, {g.OutWidth}), {(SamplesPerProduct >= 2 ? $"im2col scratch for {SamplesPerProduct} samples and their outputs" : "im2col scratch, sample by sample")}");
-        w.Line($"        {Ex.A(Input)}, {Ex.P(Weight)}, {bias}, // input, {Weight.Name} {Shapes.Dims(Weight.Shape)}, bias");
+        w.Line($"        {InputValues}, {Ex.P(Weight)}, {bias}, // input{(ReadsCallerInput ? " (where the caller passed it)" : "")}, {Weight.Name} {Shapes.Dims(Weight.Shape)}, bias");
         w.Line($"        batch: n, filters: {Filters}, {Method}Window);");
         w.Line();
-        w.Line($"private void {Method}Backward(int n) =>");
+        w.Line($"private void {Method}Backward(int n{InputParameter}) =>");
         w.Line($"    {Ex.ConvKernels}.Conv2DBackward(");
         w.Line(Input.RequiresGrad
             ? $"        {DInput()}, // d input"
             : "        default, // no layer before this one has parameters: its input needs no gradient");
         w.Line($"        {Ex.G(Weight)}, {dBias}, {columns},");
-        w.Line($"        {Ex.D(Output)}, {Ex.A(Input)}, {Ex.P(Weight)},");
+        w.Line($"        {Ex.D(Output)}, {InputValues}, {Ex.P(Weight)},");
         w.Line($"        batch: n, filters: {Filters}, {Method}Window);");
         w.Line();
     }

@@ -185,18 +185,18 @@ internal sealed record DenseOp : PlanOp
         string rows = Rows == 1 ? "n" : $"n * {Rows}";
         string dims = $"rows: {rows}, inFeatures: {InFeatures}, outFeatures: {OutFeatures}";
         string rowShape = Rows == 1 ? "n" : $"n*{Rows}";
-        using (w.Block($"private void {Method}Forward(int n)"))
+        using (w.Block($"private void {Method}Forward(int n{InputParameter})"))
         {
             w.Line($"{Ex.Kernels}.DenseForward(");
             w.Line($"    {Ex.A(Output)}, // output ({rowShape}, {OutFeatures})");
-            w.Line($"    {Ex.A(Input)}, // input ({rowShape}, {InFeatures})");
+            w.Line($"    {InputValues}, // input ({rowShape}, {InFeatures}){(ReadsCallerInput ? ", where the caller passed it" : "")}");
             w.Line($"    {Ex.P(Weight)}, // {Weight.Name} {Shapes.Dims(Weight.Shape)}");
             w.Line(Bias is { } b ? $"    {Ex.P(b)}, // {b.Name} {Shapes.Dims(b.Shape)}" : "    default, // no bias");
             w.Line($"    {dims}, threads: _productThreads);");
         }
 
         w.Line();
-        using (w.Block($"private void {Method}Backward(int n)"))
+        using (w.Block($"private void {Method}Backward(int n{InputParameter})"))
         {
             w.Line($"{Ex.Kernels}.DenseBackward(");
             w.Line(Input.RequiresGrad
@@ -207,7 +207,7 @@ internal sealed record DenseOp : PlanOp
                 : $"    {Ex.G(Weight)}, // d {Weight.Name}");
             w.Line(Bias is { } b ? $"    {Ex.G(b)}, // d {b.Name}" : "    default, // no bias");
             w.Line($"    {Ex.D(Output)}, // d output ({rowShape}, {OutFeatures})");
-            w.Line($"    {Ex.A(Input)},");
+            w.Line($"    {InputValues},");
             w.Line($"    {Ex.P(Weight)},");
             if (OverwritesGradients)
             {

@@ -73,6 +73,22 @@ internal abstract record PlanOp
     /// </summary>
     public EquatableArray<Tensor> InputGradients { get; init; } = EquatableArray<Tensor>.Empty;
 
+    /// <summary>
+    /// Whether the op reads the network's input where the caller passed it (its methods' <c>input</c>
+    /// parameter) instead of from a copy in the arena: set on a Dense or Conv2D that reads the input
+    /// when no other kind of op does (see <c>PlanBuilder.ReadCallerInput</c>).
+    /// </summary>
+    public bool ReadsCallerInput { get; init; }
+
+    /// <summary>The op's input activations: <c>input</c> where it reads the caller's, else <c>A(...)</c>.</summary>
+    public string InputValues => ReadsCallerInput ? "input" : Ex.A(Input);
+
+    /// <summary>The parameter its forward and backward methods take after <c>n</c>, if any.</summary>
+    public string InputParameter => ReadsCallerInput ? ", " + Ex.ReadOnlySpan + " input" : "";
+
+    /// <summary>The argument its forward and backward calls pass after <c>n</c>, if any.</summary>
+    public string InputArgument => ReadsCallerInput ? ", input" : "";
+
     /// <summary>Every input, in order (one for most ops; two for the residual add).</summary>
     public virtual IEnumerable<Tensor> Inputs
     {
@@ -215,6 +231,9 @@ internal sealed record NetworkPlan(
     /// 32, 1.3-1.6x at 256).
     /// </summary>
     public int MinSamplesPerThread => (int)Math.Max(1, Math.Min(1L << 20, ((64L * ParameterCount) + Math.Max(1, MultiplyAddsPerSample) - 1) / Math.Max(1, MultiplyAddsPerSample)));
+
+    /// <summary>Whether the passes take the caller's input as a parameter (see <see cref="PlanOp.ReadsCallerInput"/>).</summary>
+    public bool PassesInput => Ops.Any(o => o.ReadsCallerInput);
 
     /// <summary>The tensor the loss reads (the last op's output, or the input).</summary>
     public Tensor? Last => Ops.Length > 0 ? Ops[Ops.Length - 1].Output : InputTensor;

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 
 namespace NetGen.SourceGenerators;
 
@@ -87,6 +88,42 @@ internal sealed partial class PlanBuilder
         if (best >= 0)
         {
             ops[best] = (DenseOp)ops[best] with { DeferWeightGradient = true };
+        }
+
+        return ops;
+    }
+
+    /// <summary>
+    /// Lets the Dense and Conv2D layers that read the network's float input read it where the caller
+    /// passed it, instead of from a copy in the arena, when no other kind of op reads it (those take
+    /// their input from the arena only). The copy was pure overhead: at batch 256 the 784-128-10 MLP's
+    /// step took 922-937 µs with it and 820-853 µs without (three pairs of alternating processes).
+    /// A batch split across threads still copies each share's samples into the share's arena.
+    /// </summary>
+    private static List<PlanOp> ReadCallerInput(List<PlanOp> ops, Tensor? input)
+    {
+        if (input is null || input.Tokens)
+        {
+            return ops;
+        }
+
+        var readers = new List<int>();
+        for (int i = 0; i < ops.Count; i++)
+        {
+            if (ops[i].Inputs.Contains(input))
+            {
+                if (ops[i] is not (DenseOp or ConvOp))
+                {
+                    return ops;
+                }
+
+                readers.Add(i);
+            }
+        }
+
+        foreach (int i in readers)
+        {
+            ops[i] = ops[i] with { ReadsCallerInput = true };
         }
 
         return ops;

@@ -366,6 +366,11 @@ internal sealed partial class PlanBuilder
             ops = DeferLargestWeightGradient(ops);
         }
 
+        if (!hasErrors)
+        {
+            ops = ReadCallerInput(ops, _input);
+        }
+
         return new NetworkPlan(
             _spec.Namespace,
             _spec.Name,

@@ -1,0 +1,75 @@
+namespace NetGen.Tests;
+
+[Network]
+[Input(4)]
+[Dense(6, Activation = Activation.ReLU)]
+[Dense(4)]
+[MeanSquaredError]
+public partial class EchoNet;
+
+/// <summary>
+/// A first Dense or Conv2D layer reads the caller's inputs where they lie instead of a copy in the
+/// arena. Inputs that lie in the network's own buffers (its LastOutputs, its Gradients), which the
+/// step writes before the backward pass reads the input again, are copied first: the step gives the
+/// bits it gives for the same values in an array of their own.
+/// </summary>
+public class CallerInputTests
+{
+    private const int Batch = 8;
+
+    private static (EchoNet Net, EchoNet Twin) Pair()
+    {
+        EchoNet net = new(Batch, seed: 3), twin = new(Batch, seed: 3);
+        float[] x = Reference.RandomFloats(Batch * EchoNet.InputSize, 1);
+        float[] t = Reference.RandomFloats(Batch * EchoNet.OutputSize, 2);
+        net.ComputeGradients(x, t);
+        twin.ComputeGradients(x, t);
+        return (net, twin);
+    }
+
+    private static void AssertSame(EchoNet net, EchoNet twin, float loss, float twinLoss)
+    {
+        Assert.Equal(twinLoss, loss);
+        Assert.Equal(twin.Parameters.ToArray(), net.Parameters.ToArray());
+        Assert.Equal(twin.Gradients.ToArray(), net.Gradients.ToArray());
+        Assert.Equal(twin.LastOutputs.ToArray(), net.LastOutputs.ToArray());
+    }
+
+    [Fact]
+    public void Inputs_in_the_networks_own_outputs_train_as_a_copy_of_them_does()
+    {
+        // The outputs lie where the second Dense writes, after the first has read the input and before its backward reads it again.
+        (EchoNet net, EchoNet twin) = Pair();
+        float[] t = Reference.RandomFloats(Batch * EchoNet.OutputSize, 4);
+        float[] copy = twin.LastOutputs.ToArray();
+        float twinLoss = twin.TrainStep(copy, t, new Sgd(0.1f));
+        float loss = net.TrainStep(net.LastOutputs, t, new Sgd(0.1f));
+        AssertSame(net, twin, loss, twinLoss);
+    }
+
+    [Fact]
+    public void Inputs_in_the_networks_own_gradients_give_the_gradients_a_copy_of_them_gives()
+    {
+        // The first 32 gradients: the first Dense's weight and bias and two of the second's, written by the backward pass.
+        (EchoNet net, EchoNet twin) = Pair();
+        float[] t = Reference.RandomFloats(Batch * EchoNet.OutputSize, 5);
+        float[] copy = twin.Gradients[..(Batch * EchoNet.InputSize)].ToArray();
+        float twinLoss = twin.ComputeGradients(copy, t);
+        float loss = net.ComputeGradients(net.Gradients[..(Batch * EchoNet.InputSize)], t);
+        AssertSame(net, twin, loss, twinLoss);
+    }
+
+    [Fact]
+    public void Evaluate_and_Forward_read_inputs_in_the_networks_own_outputs_as_a_copy()
+    {
+        (EchoNet net, EchoNet twin) = Pair();
+        float[] t = Reference.RandomFloats(Batch * EchoNet.OutputSize, 6);
+        float[] copy = twin.LastOutputs.ToArray();
+        Assert.Equal(twin.Evaluate(copy, t), net.Evaluate(net.LastOutputs, t));
+        Assert.Equal(twin.LastOutputs.ToArray(), net.LastOutputs.ToArray());
+        float[] expected = new float[Batch * EchoNet.OutputSize], actual = new float[Batch * EchoNet.OutputSize];
+        twin.Forward(twin.LastOutputs.ToArray(), expected);
+        net.Forward(net.LastOutputs, actual);
+        Assert.Equal(expected, actual);
+    }
+}
