@@ -62,13 +62,13 @@ public static class Breakdown
         {
             bool forward = m.Name.EndsWith("Forward", StringComparison.Ordinal);
             string op = forward ? m.Name[..^"Forward".Length] : m.Name[..^"Backward".Length];
-            object[] args = Arguments(m, n);
-            for (int call = 0; call < 40; call++)
+            Action call = Call(core, m, n, x);
+            for (int warmup = 0; warmup < 40; warmup++)
             {
-                m.Invoke(core, args);
+                call();
             }
 
-            double t = Median(() => m.Invoke(core, args), 500);
+            double t = Median(call, 500);
             total += t;
             if (!byOp.TryGetValue(op, out int i))
             {
@@ -81,19 +81,19 @@ public static class Breakdown
 
         // In sequence: every forward method in order, then every backward method in reverse, then the
         // optimizer, each timed where it runs in a step (what the caches hold is what the op before left).
-        var sequence = ops.Where(m => m.Name.EndsWith("Forward", StringComparison.Ordinal)).Concat(ops.Where(m => m.Name.EndsWith("Backward", StringComparison.Ordinal)).Reverse()).ToList();
+        var sequence = ops.Where(m => m.Name.EndsWith("Forward", StringComparison.Ordinal)).Concat(ops.Where(m => m.Name.EndsWith("Backward", StringComparison.Ordinal)).Reverse())
+            .Select(m => (Op: m.Name.EndsWith("Forward", StringComparison.Ordinal) ? m.Name[..^"Forward".Length] : m.Name[..^"Backward".Length], Call: Call(core, m, n, x)))
+            .ToList();
         var perRound = new List<double[]>();
         var optimizerTimes = new List<double>();
         var clock = Stopwatch.StartNew();
         for (int round = 0; round < 400 && (round < 20 || clock.ElapsedMilliseconds < 6000); round++)
         {
             var times = new double[rows.Count];
-            foreach (MethodInfo m in sequence)
+            foreach ((string op, Action call) in sequence)
             {
-                object[] args = Arguments(m, n);
-                string op = m.Name.EndsWith("Forward", StringComparison.Ordinal) ? m.Name[..^"Forward".Length] : m.Name[..^"Backward".Length];
                 long start = Stopwatch.GetTimestamp();
-                m.Invoke(core, args);
+                call();
                 times[byOp[op]] += Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
 
@@ -122,7 +122,23 @@ public static class Breakdown
         }
     }
 
-    private static object[] Arguments(MethodInfo m, int n) => m.GetParameters().Length == 2 ? new object[] { n, true } : new object[] { n };
+    // An op method as a call: (int n), (int n, bool training), or (int n, ReadOnlySpan<float> input) for the
+    // first layer, which reads the caller's input (a span, which reflection cannot pass: a delegate can).
+    private static Action Call<TInput>(object core, MethodInfo m, int n, TInput[] x)
+    {
+        System.Reflection.ParameterInfo[] parameters = m.GetParameters();
+        if (parameters.Length == 2 && parameters[1].ParameterType == typeof(ReadOnlySpan<float>))
+        {
+            var op = (InputOp)Delegate.CreateDelegate(typeof(InputOp), core, m);
+            float[] input = (float[])(object)x;
+            return () => op(n, input);
+        }
+
+        object[] args = parameters.Length == 2 ? new object[] { n, true } : new object[] { n };
+        return () => m.Invoke(core, args);
+    }
+
+    private delegate void InputOp(int n, ReadOnlySpan<float> input);
 
     /// <summary>
     /// One thread against two, interleaved: each round times one step of each (in alternating order),
