@@ -274,7 +274,7 @@ public class MatMulPathTests
 
     [Theory]
     [InlineData(128, 784, 256)] // the MLP's weight gradient at batch 256
-    [InlineData(70, 560, 300)] // 8-, 4- and 1-row tiles; k past a panel's 128 steps and KC; 17 strips (4 + 4 + 4 + 4 + 1) and 16 columns left
+    [InlineData(70, 560, 300)] // 8-, 4- and 1-row tiles; k past a panel's 128 steps and KC; 17 strips (eight pairs and one) and 16 columns left
     public void Multiply_through_panels_of_B_has_the_bits_of_B_read_in_place(int m, int n, int k)
     {
         // The panels are taken with 512-bit tiles (where accelerated); elsewhere this checks that they are not.
