@@ -231,6 +231,76 @@ public static class Breakdown
     }
 
     /// <summary>The matrix products of the sample CNN's second convolution (15 samples per product) and of the GPT's output layer, in GFLOP/s.</summary>
+    /// <summary>
+    /// The sample CNN's step with its stride-1 convolutions on the padded input and through im2col, in
+    /// alternating blocks (12 rounds of 40 steps each way), one thread and two.
+    /// </summary>
+    public static void ImplicitAb()
+    {
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var net = new Workloads { Workload = "cnn-adam-64", Threads = threads };
+            net.Setup();
+            var times = new[] { new List<double>(), new List<double>() };
+            for (int round = 0; round < 12; round++)
+            {
+                for (int v = 0; v < 2; v++)
+                {
+                    int which = (round + v) % 2;
+                    ConvKernels.ImplicitProducts = which == 0;
+                    times[which].Add(Median(() => net.Step(), 40));
+                }
+            }
+
+            ConvKernels.ImplicitProducts = true;
+            double a = Median(times[0]), b = Median(times[1]);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sample CNN, {threads} thread(s): padded input {a:F3} ms, im2col {b:F3} ms ({b / a:F2}x)"));
+        }
+    }
+
+    public static void ConvParts()
+    {
+        foreach ((string name, Window2D g, int f) in new[] { ("conv2", new Window2D(16, 14, 14, 3, 3, 1, 1, 1, 1, 14, 14), 32), ("conv1", new Window2D(1, 28, 28, 3, 3, 1, 1, 1, 1, 28, 28), 16) })
+        {
+            int batch = 64, k = g.PatchSize, p = g.Positions;
+            float[] x = Reference(batch * g.InputSize, 1), w = Reference(f * k, 2), b = Reference(f, 3), y = new float[batch * f * p], dy = Reference(batch * f * p, 4), dx = new float[batch * g.InputSize];
+            float[] cols = new float[k * (p + f)], dw = new float[f * k], db = new float[f];
+            Span<float> col = cols.AsSpan(0, k * p);
+            float[] dwt = new float[k * f];
+            var parts = new (string Part, Action Run)[]
+            {
+                ("im2col", () => { for (int n = 0; n < batch; n++) ConvKernels.Im2Col(cols.AsSpan(0, k * p), x.AsSpan(n * g.InputSize, g.InputSize), g); }),
+                ("fwd product", () => { for (int n = 0; n < batch; n++) MatMul.Multiply(y.AsSpan(n * f * p, f * p), w, k, 1, cols.AsSpan(0, k * p), f, p, k, accumulate: false); }),
+                ("forward", () => ConvKernels.Conv2DForward(y, cols, x, w, b, batch, f, g)),
+                ("forward im2col", () => { ConvKernels.ImplicitProducts = false; ConvKernels.Conv2DForward(y, cols, x, w, b, batch, f, g); ConvKernels.ImplicitProducts = true; }),
+                ("dWt product", () => { for (int n = 0; n < batch; n++) MatMul.MultiplyTransposed(dwt, cols.AsSpan(0, k * p), dy.AsSpan(n * f * p, f * p), k, f, p, accumulate: n > 0); }),
+                ("dcol product", () => { for (int n = 0; n < batch; n++) MatMul.Multiply(cols.AsSpan(0, k * p), w, 1, k, dy.AsSpan(n * f * p, f * p), k, p, f, accumulate: false); }),
+                ("col2im", () => { for (int n = 0; n < batch; n++) { dx.AsSpan(n * g.InputSize, g.InputSize).Clear(); ConvKernels.Col2ImAdd(dx.AsSpan(n * g.InputSize, g.InputSize), cols.AsSpan(0, k * p), g); } }),
+                ("col2im shifted", () => { for (int n = 0; n < batch; n++) { dx.AsSpan(n * g.InputSize, g.InputSize).Clear(); ConvKernels.Col2ImAddAt(dx.AsSpan(n * g.InputSize, g.InputSize), cols.AsSpan(0, k * p), g, p, 0); } }),
+                ("backward", () => ConvKernels.Conv2DBackward(dx, dw, db, cols, dy, x, w, batch, f, g)),
+                ("backward im2col", () => { ConvKernels.ImplicitProducts = false; ConvKernels.Conv2DBackward(dx, dw, db, cols, dy, x, w, batch, f, g); ConvKernels.ImplicitProducts = true; }),
+            };
+            var times = parts.Select(_ => new List<double>()).ToArray();
+            for (int round = 0; round < 10; round++)
+            {
+                for (int i = 0; i < parts.Length; i++)
+                {
+                    times[i].Add(Median(parts[i].Run, 30));
+                }
+            }
+
+            Console.WriteLine(name + ": " + string.Join(", ", parts.Select((pt, i) => string.Create(CultureInfo.InvariantCulture, $"{pt.Part} {Median(times[i]) * 1000:F0} us"))));
+        }
+
+        static float[] Reference(int length, int seed)
+        {
+            var random = new SeededRandom(seed);
+            var v = new float[length];
+            for (int i = 0; i < v.Length; i++) v[i] = random.NextSingle() - 0.5f;
+            return v;
+        }
+    }
+
     public static void Gemm()
     {
         void Time(string name, int m, int n, int k, bool transposed, bool stridedA)

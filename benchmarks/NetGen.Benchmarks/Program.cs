@@ -51,6 +51,12 @@ switch (args)
     case ["--split-ab"]:
         Breakdown.SplitAb();
         return;
+    case ["--implicit-ab"]:
+        Breakdown.ImplicitAb();
+        return;
+    case ["--conv-parts"]:
+        Breakdown.ConvParts();
+        return;
     case ["--peaks"]:
         Breakdown.Peaks();
         return;

@@ -166,7 +166,7 @@ public static partial class ConvKernels
     public static void Col2ImAdd(Span<float> input, ReadOnlySpan<float> columns, in Window2D g) => Col2ImAddRows(input, columns, g, g.Positions, 0);
 
     // The convolutions' own scratch: may be changed (the shifted form zeroes its wrapped columns).
-    private static void Col2ImAddAt(Span<float> input, Span<float> columns, in Window2D g, int rowStride, int offset)
+    internal static void Col2ImAddAt(Span<float> input, Span<float> columns, in Window2D g, int rowStride, int offset)
     {
         if (g.Stride == 1 && g.OutWidth == g.Width)
         {

@@ -125,6 +125,12 @@ public static partial class ConvKernels
             return;
         }
 
+        if (ForwardImplicit(g, filters))
+        {
+            ForwardImplicitSamples(output, input, weight, bias, batch, filters, g);
+            return;
+        }
+
         Span<float> col = columns.Slice(0, k * p);
         for (int n = 0; n < batch; n++)
         {
@@ -229,6 +235,10 @@ public static partial class ConvKernels
         Span<float> col = columns.Slice(0, k * p);
         bool viaTransposed = columns.Length >= (long)k * (p + filters);
         Span<float> dWt = viaTransposed ? columns.Slice(columns.Length - (k * filters), k * filters) : default;
+        bool implicitInput = !dInput.IsEmpty && InputGradientImplicit(g);
+        Implicit s = implicitInput ? Implicit.InputGradient(g, filters) : default;
+        (float[] padded, float[] wide, int[] offsets) = implicitInput ? Prepare(s, g.Channels) : default;
+        float[]? flipped = implicitInput ? FlippedWeights(weight, filters, g) : null;
         for (int n = 0; n < batch; n++)
         {
             ReadOnlySpan<float> dy = dOutput.Slice(n * outSize, outSize);
@@ -250,7 +260,11 @@ public static partial class ConvKernels
                 MatMul.MultiplyTransposed(dWeight, dy, col, filters, k, p, accumulate: true);
             }
 
-            if (!dInput.IsEmpty)
+            if (implicitInput)
+            {
+                Sample(dInput.Slice(n * g.InputSize, g.InputSize), dy, flipped, default, g.Channels, s, padded, wide, offsets);
+            }
+            else if (!dInput.IsEmpty)
             {
                 // dcol[k, p] = Σ_f W[f, k]·dy[f, p]: Wᵀ through strides (1, K).
                 MatMul.Multiply(col, weight, 1, k, dy, k, p, filters, accumulate: false);
