@@ -258,27 +258,49 @@ public static class Breakdown
         }
     }
 
+    /// <summary>
+    /// The parts of the sample CNN's two convolutions over 64 samples, each timed alone (medians of 10 rounds):
+    /// im2col, the forward product, the weight gradient's and the patch matrix gradient's products, col2im, and
+    /// the whole forward and backward with the stride-1 convolutions on the padded input and through im2col.
+    /// </summary>
     public static void ConvParts()
     {
         foreach ((string name, Window2D g, int f) in new[] { ("conv2", new Window2D(16, 14, 14, 3, 3, 1, 1, 1, 1, 14, 14), 32), ("conv1", new Window2D(1, 28, 28, 3, 3, 1, 1, 1, 1, 28, 28), 16) })
         {
-            int batch = 64, k = g.PatchSize, p = g.Positions;
-            float[] x = Reference(batch * g.InputSize, 1), w = Reference(f * k, 2), b = Reference(f, 3), y = new float[batch * f * p], dy = Reference(batch * f * p, 4), dx = new float[batch * g.InputSize];
-            float[] cols = new float[k * (p + f)], dw = new float[f * k], db = new float[f];
-            Span<float> col = cols.AsSpan(0, k * p);
-            float[] dwt = new float[k * f];
+            int batch = 64, k = g.PatchSize, p = g.Positions, outSize = f * p;
+            float[] x = Values(batch * g.InputSize, 1), w = Values(f * k, 2), b = Values(f, 3), dy = Values(batch * outSize, 4);
+            float[] y = new float[batch * outSize], dx = new float[batch * g.InputSize], dw = new float[f * k], db = new float[f], dwt = new float[k * f];
+            float[] columns = new float[k * (p + f)];
+            void EachSample(Action<int> part)
+            {
+                for (int n = 0; n < batch; n++)
+                {
+                    part(n);
+                }
+            }
+
+            Action Im2Col(bool padded, Action run) => () =>
+            {
+                ConvKernels.ImplicitProducts = padded;
+                run();
+                ConvKernels.ImplicitProducts = true;
+            };
+
             var parts = new (string Part, Action Run)[]
             {
-                ("im2col", () => { for (int n = 0; n < batch; n++) ConvKernels.Im2Col(cols.AsSpan(0, k * p), x.AsSpan(n * g.InputSize, g.InputSize), g); }),
-                ("fwd product", () => { for (int n = 0; n < batch; n++) MatMul.Multiply(y.AsSpan(n * f * p, f * p), w, k, 1, cols.AsSpan(0, k * p), f, p, k, accumulate: false); }),
-                ("forward", () => ConvKernels.Conv2DForward(y, cols, x, w, b, batch, f, g)),
-                ("forward im2col", () => { ConvKernels.ImplicitProducts = false; ConvKernels.Conv2DForward(y, cols, x, w, b, batch, f, g); ConvKernels.ImplicitProducts = true; }),
-                ("dWt product", () => { for (int n = 0; n < batch; n++) MatMul.MultiplyTransposed(dwt, cols.AsSpan(0, k * p), dy.AsSpan(n * f * p, f * p), k, f, p, accumulate: n > 0); }),
-                ("dcol product", () => { for (int n = 0; n < batch; n++) MatMul.Multiply(cols.AsSpan(0, k * p), w, 1, k, dy.AsSpan(n * f * p, f * p), k, p, f, accumulate: false); }),
-                ("col2im", () => { for (int n = 0; n < batch; n++) { dx.AsSpan(n * g.InputSize, g.InputSize).Clear(); ConvKernels.Col2ImAdd(dx.AsSpan(n * g.InputSize, g.InputSize), cols.AsSpan(0, k * p), g); } }),
-                ("col2im shifted", () => { for (int n = 0; n < batch; n++) { dx.AsSpan(n * g.InputSize, g.InputSize).Clear(); ConvKernels.Col2ImAddAt(dx.AsSpan(n * g.InputSize, g.InputSize), cols.AsSpan(0, k * p), g, p, 0); } }),
-                ("backward", () => ConvKernels.Conv2DBackward(dx, dw, db, cols, dy, x, w, batch, f, g)),
-                ("backward im2col", () => { ConvKernels.ImplicitProducts = false; ConvKernels.Conv2DBackward(dx, dw, db, cols, dy, x, w, batch, f, g); ConvKernels.ImplicitProducts = true; }),
+                ("im2col", () => EachSample(n => ConvKernels.Im2Col(columns.AsSpan(0, k * p), x.AsSpan(n * g.InputSize, g.InputSize), g))),
+                ("forward product", () => EachSample(n => MatMul.Multiply(y.AsSpan(n * outSize, outSize), w, k, 1, columns.AsSpan(0, k * p), f, p, k, accumulate: false))),
+                ("dWᵀ product", () => EachSample(n => MatMul.MultiplyTransposed(dwt, columns.AsSpan(0, k * p), dy.AsSpan(n * outSize, outSize), k, f, p, accumulate: n > 0))),
+                ("dcol product", () => EachSample(n => MatMul.Multiply(columns.AsSpan(0, k * p), w, 1, k, dy.AsSpan(n * outSize, outSize), k, p, f, accumulate: false))),
+                ("col2im", () => EachSample(n =>
+                {
+                    dx.AsSpan(n * g.InputSize, g.InputSize).Clear();
+                    ConvKernels.Col2ImAddAt(dx.AsSpan(n * g.InputSize, g.InputSize), columns.AsSpan(0, k * p), g, p, 0);
+                })),
+                ("forward, padded input", Im2Col(true, () => ConvKernels.Conv2DForward(y, columns, x, w, b, batch, f, g))),
+                ("forward, im2col", Im2Col(false, () => ConvKernels.Conv2DForward(y, columns, x, w, b, batch, f, g))),
+                ("backward, padded input", Im2Col(true, () => ConvKernels.Conv2DBackward(dx, dw, db, columns, dy, x, w, batch, f, g))),
+                ("backward, im2col", Im2Col(false, () => ConvKernels.Conv2DBackward(dx, dw, db, columns, dy, x, w, batch, f, g))),
             };
             var times = parts.Select(_ => new List<double>()).ToArray();
             for (int round = 0; round < 10; round++)
@@ -289,15 +311,19 @@ public static class Breakdown
                 }
             }
 
-            Console.WriteLine(name + ": " + string.Join(", ", parts.Select((pt, i) => string.Create(CultureInfo.InvariantCulture, $"{pt.Part} {Median(times[i]) * 1000:F0} us"))));
+            Console.WriteLine(name + ": " + string.Join(", ", parts.Select((part, i) => string.Create(CultureInfo.InvariantCulture, $"{part.Part} {Median(times[i]) * 1000:F0} us"))));
         }
 
-        static float[] Reference(int length, int seed)
+        static float[] Values(int length, int seed)
         {
             var random = new SeededRandom(seed);
-            var v = new float[length];
-            for (int i = 0; i < v.Length; i++) v[i] = random.NextSingle() - 0.5f;
-            return v;
+            var values = new float[length];
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i] = random.NextSingle() - 0.5f;
+            }
+
+            return values;
         }
     }
 

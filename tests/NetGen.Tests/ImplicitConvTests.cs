@@ -2,8 +2,8 @@ namespace NetGen.Tests;
 
 /// <summary>
 /// Stride-1 convolutions sample by sample read the zero-padded input through a table of offsets instead of
-/// unfolding it (ConvKernels.Implicit.cs), with 512-bit tiles, 8 filters (forward) or 8 input channels (input
-/// gradient) at a time: against the direct double-precision definitions, and against im2col on the same
+/// unfolding it (ConvKernels.Implicit.cs), with 512-bit tiles, 8 filters (forward, a patch as long as the filters
+/// are many) or 8 input channels (input gradient) at a time: against the direct double-precision definitions, and against im2col on the same
 /// data (the forward's bits are the same). In MatMul's collection: the switch is process-wide.
 /// </summary>
 [Collection(nameof(MatMulPathTests))]
@@ -19,7 +19,8 @@ public class ImplicitConvTests
         { "3x3 same, 8x20 (wider than high), 16 -> 8", 16, 8, 20, 3, 1, 1, 8 },
         { "1x1, 12x12, 8 -> 8", 8, 12, 12, 1, 1, 0, 8 },
         { "3x3 padded by 3, beyond the kernel's reach (the input gradient unfolds), 8 -> 8", 8, 10, 10, 3, 1, 3, 8 },
-        { "3x3 same, 12x12, 1 -> 16 (the first convolution: no input gradient on the padded form)", 1, 12, 12, 3, 1, 1, 16 },
+        { "3x3 same, 12x12, 1 -> 16 (a patch of 9 for 16 filters, one input channel: both through im2col)", 1, 12, 12, 3, 1, 1, 16 },
+        { "3x3 same, 12x12, 1 -> 8 (a patch of 9 for 8 filters: the forward on the padded input)", 1, 12, 12, 3, 1, 1, 8 },
     };
 
     [Theory]
