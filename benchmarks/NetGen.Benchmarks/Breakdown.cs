@@ -351,6 +351,9 @@ public static class Breakdown
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: [{m} x {k}] x [{k} x {n}]{(transposed ? " (B transposed)" : stridedA ? " (A transposed)" : "")}: {ms:F3} ms, {2.0 * m * n * k / ms / 1e6:F1} GFLOP/s"));
         }
 
+        Time("MLP second layer forward, batch 256", 256, 10, 128, true, false);
+        Time("MLP second layer weight gradient, batch 256", 10, 128, 256, false, true);
+        Time("MLP second layer input gradient, batch 256", 256, 128, 10, false, false);
         Time("MLP first layer forward, batch 256", 256, 128, 784, true, false);
         Time("MLP first layer weight gradient, batch 256", 128, 784, 256, false, true);
         Time("MLP first layer forward, batch 32", 32, 128, 784, true, false);

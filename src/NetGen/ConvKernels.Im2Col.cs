@@ -70,20 +70,23 @@ public static partial class ConvKernels
     // 144 copies of 196 values instead of 2,016 of 14).
     private static void Im2ColShifted(Span<float> columns, ReadOnlySpan<float> input, in Window2D g, int rowStride, int offset)
     {
-        int plane = g.Height * g.Width;
-        for (int r = 0; r < g.PatchSize; r++)
+        int plane = g.Height * g.Width, taps = g.KernelHeight * g.KernelWidth;
+        for (int t = 0; t < taps; t++)
         {
-            Shifted s = Shifted.Of(g, r);
-            ReadOnlySpan<float> x = input.Slice(s.Channel * plane, plane);
-            Span<float> row = columns.Slice((r * rowStride) + offset, g.Positions);
-            row.Slice(0, s.Start).Clear();
-            if (s.End > s.Start)
+            Shifted s = Shifted.Of(g, t);
+            for (int c = 0; c < g.Channels; c++)
             {
-                x.Slice(s.Start + s.Shift, s.End - s.Start).CopyTo(row.Slice(s.Start, s.End - s.Start));
-            }
+                ReadOnlySpan<float> x = input.Slice(c * plane, plane);
+                Span<float> row = columns.Slice((((c * taps) + t) * rowStride) + offset, g.Positions);
+                row.Slice(0, s.Start).Clear();
+                if (s.End > s.Start)
+                {
+                    x.Slice(s.Start + s.Shift, s.End - s.Start).CopyTo(row.Slice(s.Start, s.End - s.Start));
+                }
 
-            row.Slice(Math.Max(s.Start, s.End)).Clear();
-            ClearWrappedColumns(row, s, g.Width);
+                row.Slice(Math.Max(s.Start, s.End)).Clear();
+                ClearWrappedColumns(row, s, g.Width);
+            }
         }
     }
 
@@ -91,35 +94,42 @@ public static partial class ConvKernels
     // input plane at its shift in one vector add.
     private static void Col2ImAddShifted(Span<float> input, Span<float> columns, in Window2D g, int rowStride, int offset)
     {
-        int plane = g.Height * g.Width;
-        for (int r = 0; r < g.PatchSize; r++)
+        int plane = g.Height * g.Width, taps = g.KernelHeight * g.KernelWidth;
+        for (int t = 0; t < taps; t++)
         {
-            Shifted s = Shifted.Of(g, r);
+            Shifted s = Shifted.Of(g, t);
             if (s.End <= s.Start)
             {
                 continue;
             }
 
-            Span<float> row = columns.Slice((r * rowStride) + offset, g.Positions);
-            ClearWrappedColumns(row, s, g.Width);
-            Span<float> target = input.Slice((s.Channel * plane) + s.Start + s.Shift, s.End - s.Start);
-            System.Numerics.Tensors.TensorPrimitives.Add(target, row.Slice(s.Start, s.End - s.Start), target);
+            // Each channel's plane still takes its taps in order (t outermost): the same sums.
+            for (int c = 0; c < g.Channels; c++)
+            {
+                Span<float> row = columns.Slice((((c * taps) + t) * rowStride) + offset, g.Positions);
+                ClearWrappedColumns(row, s, g.Width);
+                Span<float> target = input.Slice((c * plane) + s.Start + s.Shift, s.End - s.Start);
+                System.Numerics.Tensors.TensorPrimitives.Add(target, row.Slice(s.Start, s.End - s.Start), target);
+            }
         }
     }
 
-    // Patch-matrix row r (channel c, tap ki, kj) of a shifted im2col: it reads the input plane at
-    // Shift from its own index; entries [Start, End) read inside the plane, and only the output rows
-    // [OyLo, OyHi) read input rows at all; Dx is the tap's column offset (its wrapped columns).
-    private readonly record struct Shifted(int Channel, int Shift, int Start, int End, int Dx, int OyLo, int OyHi)
+    // Tap t = ki·kW + kj of a shifted im2col, the same in every channel: its patch-matrix rows read the
+    // channel's input plane at Shift from their own index; entries [Start, End) read inside the plane, and
+    // only the output rows [OyLo, OyHi) read input rows at all; Dx is the tap's column offset (its wrapped
+    // columns). Computed once a tap, not once a row of the patch matrix: without the three divisions that
+    // found each row's channel and tap, the sample CNN's second convolution's im2col took 296-355 µs instead
+    // of 431-458 and its col2im 252-271 instead of 423-457 (64 samples, alternating processes, two runs).
+    private readonly record struct Shifted(int Shift, int Start, int End, int Dx, int OyLo, int OyHi)
     {
-        public static Shifted Of(in Window2D g, int r)
+        public static Shifted Of(in Window2D g, int t)
         {
-            int kj = r % g.KernelWidth, ki = r / g.KernelWidth % g.KernelHeight, c = r / (g.KernelWidth * g.KernelHeight);
+            int kj = t % g.KernelWidth, ki = t / g.KernelWidth;
             int w = g.Width, plane = g.Height * w;
             int dy = (ki * g.Dilation) - g.PadTop, dx = (kj * g.Dilation) - g.PadLeft;
             int oyLo = Math.Clamp(-dy, 0, g.OutHeight), oyHi = Math.Clamp(g.Height - dy, oyLo, g.OutHeight);
             int shift = (dy * w) + dx;
-            return new Shifted(c, shift, Math.Max(oyLo * w, -shift), Math.Min(oyHi * w, plane - shift), dx, oyLo, oyHi);
+            return new Shifted(shift, Math.Max(oyLo * w, -shift), Math.Min(oyHi * w, plane - shift), dx, oyLo, oyHi);
         }
     }
 
