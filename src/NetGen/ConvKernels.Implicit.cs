@@ -165,8 +165,8 @@ public static partial class ConvKernels
         }
     }
 
-    // The forward sample by sample on the padded input: the bits of im2col and the product (the same chains
-    // over k, in order, and the bias added after).
+    // The forward sample by sample on the padded input: the bits of im2col and the product where that product's
+    // columns are all in vector tiles (the same fused chains over k, in order, and the bias added after).
     private static void ForwardImplicitSamples(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int batch, int filters, in Window2D g)
     {
         Implicit s = Implicit.Forward(g);
