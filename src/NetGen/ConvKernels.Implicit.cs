@@ -10,11 +10,12 @@ namespace NetGen;
 // positions (padded to whole 32-column strips) whose patch-matrix row for tap (c, ki, kj) is that padded
 // input from one offset on (MatMul.Outer8x32Offsets). The grid's columns past OW are computed and dropped:
 // 2 of 16 for the sample CNN's 14-wide second convolution. What it saves: writing and reading the patch
-// matrix (the forward), and the input gradient's product over k = F and its fold back (col2im), which
-// becomes one product over k = F·kH·kW against the flipped weights.
+// matrix (the forward, at every size), and the input gradient's product over k = F and its fold back
+// (col2im), which becomes one product over k = F·kH·kW against the flipped weights (sample by sample, also
+// where the weight gradient takes several samples per product).
 public static partial class ConvKernels
 {
-    /// <summary>Whether stride-1 convolutions sample by sample skip im2col (see above); tests and benchmarks switch it off.</summary>
+    /// <summary>Whether stride-1 convolutions skip im2col where they can (see above); tests and benchmarks switch it off.</summary>
     internal static bool ImplicitProducts { get; set; } = true;
 
     [ThreadStatic]
@@ -37,10 +38,14 @@ public static partial class ConvKernels
         ImplicitProducts && MatMul.UseVectors && MatMul.Use512 && g.Stride == 1 && filters % 8 == 0 && g.PatchSize >= filters;
 
     // The input gradient as a forward convolution of dY (padded by dilation·(k - 1) - pad) with the flipped
-    // weights: C rows in whole 8-row tiles, and padding no wider than the kernel's reach.
-    private static bool InputGradientImplicit(in Window2D g) =>
+    // weights: C rows in whole 8-row tiles, padding no wider than the kernel's reach, and the flipped weights
+    // (C x F·kH·kW) within 32 KB, so that they stay in L1 from one strip of the grid to the next. --conv-ab
+    // against Wᵀ·dY and col2im, several samples per product (two runs): 16 -> 16 at 8x8 1.20-1.23x and 16x16
+    // 1.26-1.27x, 16 -> 32 at 10x10 to 15x15 1.01-1.12x; 32 -> 64 (72 KB of flipped weights) 0.91-0.98x.
+    private static bool InputGradientImplicit(in Window2D g, int filters) =>
         ImplicitProducts && MatMul.UseVectors && MatMul.Use512 && g.Stride == 1 && g.Channels % 8 == 0
-        && g.PadTop <= g.Dilation * (g.KernelHeight - 1) && g.PadLeft <= g.Dilation * (g.KernelWidth - 1);
+        && g.PadTop <= g.Dilation * (g.KernelHeight - 1) && g.PadLeft <= g.Dilation * (g.KernelWidth - 1)
+        && (long)g.Channels * filters * g.KernelHeight * g.KernelWidth <= 8192;
 
     // A stride-1 convolution of a [Channels, Height, Width] sample into [rows, OutHeight, OutWidth].
     private readonly record struct Implicit(int Channels, int Height, int Width, int KernelHeight, int KernelWidth, int Dilation, int PadTop, int PadLeft, int OutHeight, int OutWidth)

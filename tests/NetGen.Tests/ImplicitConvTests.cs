@@ -4,7 +4,7 @@ namespace NetGen.Tests;
 /// Stride-1 convolutions read the zero-padded input through a table of offsets instead of unfolding it
 /// (ConvKernels.Implicit.cs), with 512-bit tiles: the forward sample by sample at any size (8 filters at a
 /// time, a patch as long as the filters are many), the input gradient sample by sample (8 input channels at a
-/// time). Against the direct double-precision definitions, and against im2col on the same data (the forward's
+/// time, flipped weights within 32 KB), also where the weight gradient takes several samples per product. Against the direct double-precision definitions, and against im2col on the same data (the forward's
 /// bits are the same where im2col's product ends in vector tiles). In MatMul's collection: the switch is
 /// process-wide.
 /// </summary>
@@ -25,6 +25,7 @@ public class ImplicitConvTests
         { "3x3 same, 12x12, 1 -> 8 (a patch of 9 for 8 filters: the forward on the padded input)", 1, 12, 12, 3, 1, 1, 8 },
         { "3x3 same, 7x7, 8 -> 16 (49 positions: the forward on the padded input, the backward batched or not)", 8, 7, 7, 3, 1, 1, 16 },
         { "3x3 same, 13x13, 8 -> 8 (169 positions, not whole groups of 4)", 8, 13, 13, 3, 1, 1, 8 },
+        { "3x3 same, 12x12, 16 -> 64 (36 KB of flipped weights: the input gradient unfolds)", 16, 12, 12, 3, 1, 1, 64 },
     };
 
     [Theory]
