@@ -192,8 +192,8 @@ public static partial class MatMul
                         // Eight rows at a time: 16 accumulators, enough products in flight to cover the FMA
                         // latency on two ports (the 4-row tile's 8 are not).
                         // A read transposed with rows far apart (a weight gradient dYᵀ·X with thousands of
-                        // outputs: each step of k a page of its own) is copied a tile at a time, 8 values a
-                        // step, when two strips or more share the copy (PackATile).
+                        // outputs: each step of k a page of its own) is copied 32 rows (four tiles) at a time,
+                        // then a tile at a time, when two strips or more share the copy (PackARows).
                         bool packA = PackATiles && aRowStride == 1 && aColStride >= 1024 && end32 - j0 >= 64;
                         if (StripsOuter && !packA && m >= 16 && kc >= 64 && m * kc <= 6144)
                         {
@@ -221,13 +221,22 @@ public static partial class MatMul
                             i = m8;
                         }
 
+                        ref float group = ref Unsafe.NullRef<float>();
+                        int groupFrom = 0, groupRows = 0;
                         for (; i + 8 <= m; i += 8)
                         {
                             ref float ai = ref Unsafe.Add(ref ak, i * aRowStride);
                             int rs = aRowStride, cs = aColStride;
                             if (packA)
                             {
-                                ai = ref PackATile(ref ai, aColStride, kc);
+                                if (i >= groupFrom + groupRows)
+                                {
+                                    groupRows = m - i >= 32 ? 32 : 8;
+                                    groupFrom = i;
+                                    group = ref PackARows(ref ai, aColStride, kc, groupRows);
+                                }
+
+                                ai = ref Unsafe.Add(ref group, (i - groupFrom) * kc);
                                 (rs, cs) = (1, 8);
                             }
 

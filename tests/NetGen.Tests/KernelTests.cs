@@ -323,9 +323,9 @@ public class MatMulPathTests
     [Fact]
     public void Multiply_copying_tiles_of_a_transposed_A_has_the_bits_of_reading_it_in_place()
     {
-        // Aᵀ·B with A's rows 1,030 apart (a weight gradient dYᵀ·X with that many outputs): 8-row tiles of A copied
-        // (4- and single-row tiles read in place); 3 strips of 32 and 4 columns left; k past KC.
-        const int m = 1030, n = 100, k = 300;
+        // Aᵀ·B with A's rows 1,046 apart (a weight gradient dYᵀ·X with that many outputs): A copied 32 rows at a time,
+        // then 8 (4- and single-row tiles read in place); 3 strips of 32 and 4 columns left; k past KC.
+        const int m = 1046, n = 100, k = 300;
         Assert.False(MatMul.CopiesPanels(m, n, k));
         float[] a = Reference.RandomFloats(k * m, 24), b = Reference.RandomFloats(k * n, 25), c0 = Reference.RandomFloats(m * n, 26);
         float[] accumulated = (float[])c0.Clone();
@@ -348,7 +348,7 @@ public class MatMulPathTests
         }
 
         // And against double, in rows of each kind of tile.
-        foreach (int i in new[] { 0, 7, 8, 1023, 1027, 1029 })
+        foreach (int i in new[] { 0, 7, 8, 31, 32, 1023, 1031, 1039, 1043, 1045 })
         {
             for (int j = 0; j < n; j += 33)
             {
