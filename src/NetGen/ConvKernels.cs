@@ -87,6 +87,7 @@ public static partial class ConvKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2DForward(Span<float> output, Span<float> columns, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int batch, int filters, in Window2D g)
     {
+        CheckConvolution(output.Length, input.Length, weight.Length, bias.Length, batch, filters, g, nameof(output), nameof(bias));
         if (ForwardImplicit(g, filters))
         {
             // Sample by sample on the padded input, whatever the size: its product's columns are the grid's whole
@@ -152,6 +153,19 @@ public static partial class ConvKernels
         }
     }
 
+    // The lengths every convolution call needs, checked before anything is written: the padded-input products
+    // read the weights and the samples through unchecked references.
+    private static void CheckConvolution(int outputs, int inputs, int weights, int biases, int batch, int filters, in Window2D g, string outputName, string biasName)
+    {
+        MatMul.CheckLength(outputs, (long)batch * filters * g.Positions, outputName);
+        MatMul.CheckLength(inputs, (long)batch * g.InputSize, "input");
+        MatMul.CheckLength(weights, (long)filters * g.PatchSize, "weight");
+        if (biases != 0)
+        {
+            MatMul.CheckLength(biases, filters, biasName);
+        }
+    }
+
     /// <summary>
     /// The scratch a convolution needs to put <paramref name="samples"/> samples through one product:
     /// their patch matrices and their outputs, and the weight gradient transposed,
@@ -183,6 +197,13 @@ public static partial class ConvKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv2DBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, Span<float> columns, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int batch, int filters, in Window2D g)
     {
+        CheckConvolution(dOutput.Length, input.Length, weight.Length, dBias.Length, batch, filters, g, nameof(dOutput), nameof(dBias));
+        MatMul.CheckLength(dWeight.Length, (long)filters * g.PatchSize, nameof(dWeight));
+        if (!dInput.IsEmpty)
+        {
+            MatMul.CheckLength(dInput.Length, (long)batch * g.InputSize, nameof(dInput));
+        }
+
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
         int chunk = SamplesPerProduct(batch, columns.Length, k, p, filters);
         if (chunk >= 2)

@@ -140,6 +140,30 @@ public class ConvTests
         }
     }
 
+    [Fact]
+    public void Convolutions_refuse_short_spans_naming_them_before_writing_anything()
+    {
+        const int n = 2, filters = 8;
+        Window2D g = Geometry(8, 12, 12, 3, 1, 1, 1); // stride 1, 8 filters and channels: the padded-input products
+        float[] x = Reference.RandomFloats(n * g.InputSize, 1), weight = Reference.RandomFloats(filters * g.PatchSize, 2);
+        float[] bias = Reference.RandomFloats(filters, 3), dy = Reference.RandomFloats(n * filters * g.Positions, 4);
+        var columns = new float[(long)g.PatchSize * (g.Positions + filters)];
+        float[] y = Enumerable.Repeat(7f, n * filters * g.Positions).ToArray(), dx = Enumerable.Repeat(7f, x.Length).ToArray();
+        float[] dw = Enumerable.Repeat(7f, weight.Length).ToArray(), db = Enumerable.Repeat(7f, filters).ToArray();
+        void Refused(string name, Action call) => Assert.Equal(name, Assert.Throws<ArgumentException>(call).ParamName);
+        Refused("output", () => ConvKernels.Conv2DForward(y.AsSpan(1), columns, x, weight, bias, n, filters, g));
+        Refused("input", () => ConvKernels.Conv2DForward(y, columns, x.AsSpan(1), weight, bias, n, filters, g));
+        Refused("weight", () => ConvKernels.Conv2DForward(y, columns, x, weight.AsSpan(1), bias, n, filters, g));
+        Refused("bias", () => ConvKernels.Conv2DForward(y, columns, x, weight, bias.AsSpan(1), n, filters, g));
+        Refused("dOutput", () => ConvKernels.Conv2DBackward(dx, dw, db, columns, dy.AsSpan(1), x, weight, n, filters, g));
+        Refused("input", () => ConvKernels.Conv2DBackward(dx, dw, db, columns, dy, x.AsSpan(1), weight, n, filters, g));
+        Refused("weight", () => ConvKernels.Conv2DBackward(dx, dw, db, columns, dy, x, weight.AsSpan(1), n, filters, g));
+        Refused("dWeight", () => ConvKernels.Conv2DBackward(dx, dw.AsSpan(1), db, columns, dy, x, weight, n, filters, g));
+        Refused("dBias", () => ConvKernels.Conv2DBackward(dx, dw, db.AsSpan(1), columns, dy, x, weight, n, filters, g));
+        Refused("dInput", () => ConvKernels.Conv2DBackward(dx.AsSpan(1), dw, db, columns, dy, x, weight, n, filters, g));
+        Assert.All(y.Concat(dx).Concat(dw).Concat(db), v => Assert.Equal(7f, v));
+    }
+
     [Theory]
     [MemberData(nameof(Geometries))]
     public void Pooling_matches_the_reference_and_finite_differences(string name, int c, int h, int w, int k, int stride, int dilation, int pad)
