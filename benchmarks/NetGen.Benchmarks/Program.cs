@@ -20,6 +20,8 @@ using NetGen.Benchmarks;
 //   --fresh-ab           the MLP's step with gradients written afresh against cleared then added to, interleaved
 //   --panels-ab          op(A)·B with B copied into panels against read in place: products and workloads
 //   --bnpool-ab          the CNN's BatchNorm + ReLU + MaxPool stages as two layers' kernels against the fused ones
+//   --conv-parts         the sample CNN's convolutions in parts (im2col, each product, col2im) and whole, both forms
+//   --implicit-ab        the sample CNN's step with its convolutions on the padded input against im2col, alternating
 switch (args)
 {
     case ["--gpt2-scale"]:
