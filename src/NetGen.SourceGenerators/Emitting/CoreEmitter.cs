@@ -329,21 +329,6 @@ internal static partial class CoreEmitter
         }
     }
 
-    // The input copied into the arena, or, where the first layer reads it where the caller passed it,
-    // the local `input` that the passes take.
-    private static void EmitCopyInput(IndentedWriter w, NetworkPlan plan)
-    {
-        if (plan.PassesInput)
-        {
-            w.Line($"{Ex.ReadOnlySpan} input = StepInput(inputs, n);");
-            return;
-        }
-
-        w.Line(plan.TokenInput
-            ? $"tokens.CopyTo(I(Input, {plan.InputSize}, n));"
-            : $"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
-    }
-
     private static void EmitInitialization(IndentedWriter w, NetworkPlan plan)
     {
         using (w.Block("public void InitializeParameters(int seed)"))
@@ -378,24 +363,6 @@ internal static partial class CoreEmitter
             w.Line("private global::System.Span<int> I(int offset, int size, int n) => new(_indices, offset * n, size * n);");
         }
 
-        if (plan.PassesInput)
-        {
-            w.Line();
-            w.Line("// The input as the first layer reads it: where the caller passed it, without copying it into the arena,");
-            w.Line("// unless it lies in this network's own activations or gradients (LastOutputs, Gradients), which the");
-            w.Line("// step writes before it is done reading the input: then a copy in the arena.");
-            using (w.Block($"private {Ex.ReadOnlySpan} StepInput({Ex.ReadOnlySpan} inputs, int n)"))
-            {
-                w.Line($"bool own = global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_activations))");
-                w.Line($"    || global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_gradients));");
-                using (w.Block("if (!own)"))
-                {
-                    w.Line("return inputs;");
-                }
-
-                w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
-                w.Line($"return A(Input, {plan.InputSize}, n);");
-            }
-        }
+        EmitStepInput(w, plan);
     }
 }

@@ -1,0 +1,44 @@
+namespace NetGen.SourceGenerators;
+
+// The network's input in a step: copied into the arena, or, where the first layer reads it where the
+// caller passed it (PlanOp.ReadsCallerInput), handed to the passes as the local `input`.
+internal static partial class CoreEmitter
+{
+    private static void EmitCopyInput(IndentedWriter w, NetworkPlan plan)
+    {
+        if (plan.PassesInput)
+        {
+            w.Line($"{Ex.ReadOnlySpan} input = StepInput(inputs, n);");
+            return;
+        }
+
+        w.Line(plan.TokenInput
+            ? $"tokens.CopyTo(I(Input, {plan.InputSize}, n));"
+            : $"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+    }
+
+    private static void EmitStepInput(IndentedWriter w, NetworkPlan plan)
+    {
+        if (!plan.PassesInput)
+        {
+            return;
+        }
+
+        w.Line();
+        w.Line("// The input as the first layer reads it: where the caller passed it, without copying it into the arena,");
+        w.Line("// unless it lies in this network's own activations or gradients (LastOutputs, Gradients), which the");
+        w.Line("// step writes before it is done reading the input: then a copy in the arena.");
+        using (w.Block($"private {Ex.ReadOnlySpan} StepInput({Ex.ReadOnlySpan} inputs, int n)"))
+        {
+            w.Line($"bool own = global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_activations))");
+            w.Line($"    || global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_gradients));");
+            using (w.Block("if (!own)"))
+            {
+                w.Line("return inputs;");
+            }
+
+            w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
+            w.Line($"return A(Input, {plan.InputSize}, n);");
+        }
+    }
+}
