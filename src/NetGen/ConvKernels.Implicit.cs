@@ -183,6 +183,26 @@ public static partial class ConvKernels
         }
     }
 
+    // The input gradient on the padded dY, set up once a call: the layout, the thread's buffers (the padded planes
+    // cleared, the offsets written) and the flipped weights; Sample writes one sample's dX.
+    private readonly struct PaddedInputGradient
+    {
+        private readonly Implicit _layout;
+        private readonly float[] _padded, _wide, _flipped;
+        private readonly int[] _offsets;
+        private readonly int _channels;
+
+        public PaddedInputGradient(ReadOnlySpan<float> weight, int filters, in Window2D g)
+        {
+            _layout = Implicit.InputGradient(g, filters);
+            (_padded, _wide, _offsets) = Prepare(_layout, g.Channels);
+            _flipped = FlippedWeights(weight, filters, g);
+            _channels = g.Channels;
+        }
+
+        public void Sample(Span<float> dx, ReadOnlySpan<float> dy) => ConvKernels.Sample(dx, dy, _flipped, default, _channels, _layout, _padded, _wide, _offsets);
+    }
+
     // The weights flipped and transposed for the input gradient: flipped[c, (f·kH + ki)·kW + kj] = W[f, c, kH - 1 - ki, kW - 1 - kj].
     private static float[] FlippedWeights(ReadOnlySpan<float> weight, int filters, in Window2D g)
     {

@@ -211,10 +211,7 @@ public static partial class ConvKernels
             // m samples at once: dY gathered as [F, m·P], the patch matrices as [K, m·P]; dW += dY·colsᵀ with
             // the sum over m·P in one product; dcols = Wᵀ·dY, folded back sample by sample.
             Span<float> transposed = columns.Slice(columns.Length - (k * filters), k * filters);
-            bool implicitChunks = !dInput.IsEmpty && InputGradientImplicit(g, filters);
-            Implicit chunkLayout = implicitChunks ? Implicit.InputGradient(g, filters) : default;
-            (float[] chunkPadded, float[] chunkWide, int[] chunkOffsets) = implicitChunks ? Prepare(chunkLayout, g.Channels) : default;
-            float[]? chunkFlipped = implicitChunks ? FlippedWeights(weight, filters, g) : null;
+            PaddedInputGradient? padded = !dInput.IsEmpty && InputGradientImplicit(g, filters) ? new PaddedInputGradient(weight, filters, g) : null;
             for (int n0 = 0; n0 < batch; n0 += chunk)
             {
                 int m = Math.Min(chunk, batch - n0), width = m * p;
@@ -241,11 +238,11 @@ public static partial class ConvKernels
                 // sample CNN's second convolution, 144 x 2,940 by 32, interleaved calls); added into dW
                 // after the last chunk.
                 MatMul.MultiplyTransposed(transposed, cols, dy, k, filters, width, accumulate: n0 > 0);
-                if (implicitChunks)
+                if (padded is { } gradient)
                 {
                     for (int j = 0; j < m; j++)
                     {
-                        Sample(dInput.Slice((n0 + j) * g.InputSize, g.InputSize), dOutput.Slice((n0 + j) * outSize, outSize), chunkFlipped, default, g.Channels, chunkLayout, chunkPadded, chunkWide, chunkOffsets);
+                        gradient.Sample(dInput.Slice((n0 + j) * g.InputSize, g.InputSize), dOutput.Slice((n0 + j) * outSize, outSize));
                     }
                 }
                 else if (!dInput.IsEmpty)
@@ -272,10 +269,7 @@ public static partial class ConvKernels
         Span<float> col = columns.Slice(0, k * p);
         bool viaTransposed = columns.Length >= (long)k * (p + filters);
         Span<float> dWt = viaTransposed ? columns.Slice(columns.Length - (k * filters), k * filters) : default;
-        bool implicitInput = !dInput.IsEmpty && InputGradientImplicit(g, filters);
-        Implicit s = implicitInput ? Implicit.InputGradient(g, filters) : default;
-        (float[] padded, float[] wide, int[] offsets) = implicitInput ? Prepare(s, g.Channels) : default;
-        float[]? flipped = implicitInput ? FlippedWeights(weight, filters, g) : null;
+        PaddedInputGradient? paddedGradient = !dInput.IsEmpty && InputGradientImplicit(g, filters) ? new PaddedInputGradient(weight, filters, g) : null;
         for (int n = 0; n < batch; n++)
         {
             ReadOnlySpan<float> dy = dOutput.Slice(n * outSize, outSize);
@@ -297,9 +291,9 @@ public static partial class ConvKernels
                 MatMul.MultiplyTransposed(dWeight, dy, col, filters, k, p, accumulate: true);
             }
 
-            if (implicitInput)
+            if (paddedGradient is { } gradient)
             {
-                Sample(dInput.Slice(n * g.InputSize, g.InputSize), dy, flipped, default, g.Channels, s, padded, wide, offsets);
+                gradient.Sample(dInput.Slice(n * g.InputSize, g.InputSize), dy);
             }
             else if (!dInput.IsEmpty)
             {
