@@ -106,6 +106,14 @@ public class NetworkGradientTests
         new PoolOp(new Window2D(4, 3, 3, 2, 2, 1, 1, 0, 0, 2, 2), Max: false),
         new DenseOp("dense1", 16, 3));
 
+    private static readonly Architecture PaddedInputCnnArch = new(
+        Loss.SoftmaxCrossEntropy, 3,
+        new ConvOp("conv1", 8, new Window2D(8, 6, 6, 3, 3, 1, 1, 1, 1, 6, 6), Bias: false),
+        new BatchNormOp("batchnorm1", 8, Spatial: 36),
+        new ActivationOp(Activation.ReLU),
+        new ConvOp("conv2", 8, new Window2D(8, 6, 6, 3, 3, 1, 1, 1, 1, 6, 6)),
+        new DenseOp("dense1", 288, 3));
+
     private static readonly Architecture GapCnnArch = new(
         Loss.MeanSquaredError, 2,
         new ConvOp("conv1", 4, new Window2D(3, 6, 6, 3, 3, 2, 1, 1, 1, 3, 3), Bias: false, Activation: Activation.Sigmoid),
@@ -204,6 +212,10 @@ public class NetworkGradientTests
         CheckClassifier(net, SmallCnnArch, batch: 3);
         Assert.Equal("conv1.weight (3, 2, 3, 3) @ 0", net.ParameterLayout[0].ToString());
     }
+
+    [Fact]
+    public void Convolutions_on_the_padded_input_match_finite_differences() =>
+        CheckClassifier(new PaddedInputCnn(4, seed: 23), PaddedInputCnnArch, batch: 3);
 
     [Fact]
     public void A_strided_cnn_with_global_average_pooling_matches_finite_differences() =>

@@ -167,3 +167,19 @@ public partial class FusedPoolCnn;
 [Dense(3)]
 [SoftmaxCrossEntropy]
 public partial class UnfusedPoolCnn;
+
+/// <summary>
+/// Convolutions that take the padded-input products where 512-bit vectors are accelerated: 8 filters from 8
+/// channels (the forward on the padded input; no input gradient), then 8 more (the forward and the input
+/// gradient on the padded input, the weight gradient several samples per product at 36 positions).
+/// </summary>
+[Network]
+[Input(8, 6, 6)]
+[Conv2D(8, 3, Padding = Padding.Same, UseBias = false)]
+[BatchNorm]
+[ReLU]
+[Conv2D(8, 3, Padding = Padding.Same)]
+[Flatten]
+[Dense(3)]
+[SoftmaxCrossEntropy]
+public partial class PaddedInputCnn;

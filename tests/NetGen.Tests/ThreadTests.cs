@@ -35,6 +35,12 @@ public class ThreadTests
     public void Convolutions_sample_by_sample_and_batched_split_across_threads(int threads) =>
         Agree(() => new FusedPoolCnn(7, seed: 5), threads, Reference.RandomFloats(7 * FusedPoolCnn.InputSize, 4), Labels(7, 3));
 
+    // Convolutions on the padded input (where 512-bit vectors are accelerated): each thread with its own buffers.
+    [Theory]
+    [MemberData(nameof(Counts))]
+    public void Convolutions_on_the_padded_input_split_across_threads(int threads) =>
+        Agree(() => new PaddedInputCnn(7, seed: 5), threads, Reference.RandomFloats(7 * PaddedInputCnn.InputSize, 4), Labels(7, 3));
+
     [Fact]
     public void Residual_blocks_with_projections_split_across_threads() =>
         Agree(() => new ResidualCnn(6, seed: 4), 2, Reference.RandomFloats(6 * ResidualCnn.InputSize, 4), Labels(6, 3));
