@@ -35,11 +35,7 @@ public static partial class Kernels
     public static void DropoutMask(Span<float> mask, float rate, SeededRandom random)
     {
         ArgumentNullException.ThrowIfNull(random);
-        float scale = 1f / (1f - rate);
-        for (int i = 0; i < mask.Length; i++)
-        {
-            mask[i] = random.NextSingle() < rate ? 0f : scale;
-        }
+        random.FillMask(mask, rate, 1f / (1f - rate));
     }
 
     /// <summary>Applies a drawn mask: <c>output = input ⊙ mask</c>.</summary>

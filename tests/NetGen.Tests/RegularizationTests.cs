@@ -74,6 +74,27 @@ public class RegularizationTests
     }
 
     [Fact]
+    public void A_dropout_mask_is_the_generators_stream_in_order_and_leaves_it_where_single_draws_would()
+    {
+        var drawn = new SeededRandom(9);
+        var single = new SeededRandom(9);
+        foreach (float rate in new[] { 0.4f, 0.25f, 1f / 3f, 0f })
+        {
+            var mask = new float[1001];
+            Kernels.DropoutMask(mask, rate, drawn);
+            for (int i = 0; i < mask.Length; i++)
+            {
+                Assert.Equal(single.NextSingle() < rate ? 0f : 1f / (1f - rate), mask[i]);
+            }
+
+            for (int i = 0; i < 8; i++)
+            {
+                Assert.Equal(single.NextUInt32(), drawn.NextUInt32()); // the whole state written back: the next draws are the same
+            }
+        }
+    }
+
+    [Fact]
     public void Weight_penalty_value_and_gradient_match_the_definition()
     {
         float[] w = Reference.RandomFloats(11, 7);
