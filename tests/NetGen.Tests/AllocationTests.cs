@@ -11,6 +11,21 @@ namespace NetGen.Tests;
 [Collection(nameof(AllocationTests))]
 public class AllocationTests
 {
+    // The warm-up before a measurement: the JIT, static initialisation, and a second of steps, so that tiered
+    // compilation has promoted what the steps call and stopped counting calls. Until then the runtime suspends the
+    // threads now and then to swap code, which retires this thread's allocation context and counts its unused rest as
+    // allocated, as a collection does: 7,472 bytes on the split-thread test after three steps of warm-up (2 to 4 of 32
+    // runs in session 11, none of 32 with tiered compilation off); in session 12 two single-thread tests after one and
+    // three steps, once each in full parallel runs (1,144 bytes once), none in 16 runs of these tests alone.
+    private static void WarmUp(Action step)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 3 || clock.ElapsedMilliseconds < 1000; i++)
+        {
+            step();
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(32)]
@@ -22,16 +37,12 @@ public class AllocationTests
         int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
         var y = new float[batch * FashionMlp.OutputSize];
 
-        // Warm-up: JIT, static initialisation, and a second of steps for tiering, as in the split-thread test below.
-        // After three steps this test failed once in session 12, in a full parallel run (in none of 12 runs alone
-        // and 4 full ones after): the runtime's suspensions to swap tiered code retire the thread's allocation context.
-        var warmUp = System.Diagnostics.Stopwatch.StartNew();
-        for (int i = 0; i < 3 || warmUp.ElapsedMilliseconds < 1000; i++)
+        WarmUp(() =>
         {
             net.Forward(x, y);
             net.ComputeGradients(x, labels);
             net.TrainStep(x, labels, sgd);
-        }
+        });
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         net.Forward(x, y);
@@ -69,16 +80,7 @@ public class AllocationTests
             _ = regularized.LastOutputs;
         }
 
-        // Warm-up: the JIT, the worker threads' start, and a second of steps so that tiered compilation has
-        // promoted what the steps call and stopped counting calls. Until then the runtime suspends the threads
-        // now and then to swap code, which retires this thread's allocation context and counts its unused rest
-        // as allocated, as a collection does: 7,472 bytes on this thread in 2 to 4 of 32 runs after three steps
-        // of warm-up, none in 32 with tiered compilation off.
-        var warmUp = System.Diagnostics.Stopwatch.StartNew();
-        for (int i = 0; i < 3 || warmUp.ElapsedMilliseconds < 1000; i++)
-        {
-            Step();
-        }
+        WarmUp(Step); // and the worker threads' start
 
         // Every thread's own count: this one's and each pool thread's, read on it by a probe that holds
         // every pool thread (any of them may have run a shard) and this one at once. The process total
@@ -171,7 +173,7 @@ public class AllocationTests
             cnn.Forward(x1, out1);
         }
 
-        Step();
+        WarmUp(Step);
         long before = GC.GetAllocatedBytesForCurrentThread();
         Step();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
@@ -195,7 +197,7 @@ public class AllocationTests
             cnn.Forward(x1, out1);
         }
 
-        Step();
+        WarmUp(Step);
         long before = GC.GetAllocatedBytesForCurrentThread();
         Step();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
@@ -234,8 +236,7 @@ public class AllocationTests
             softmaxOut.TrainStep(x3, t3, sgd3);
         }
 
-        Step();
-        Step();
+        WarmUp(Step);
         long before = GC.GetAllocatedBytesForCurrentThread();
         Step();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
@@ -266,9 +267,12 @@ public class AllocationTests
         float[] x = Reference.RandomFloats(16 * RegularizedNet.InputSize, 1);
         int[] labels = Enumerable.Range(0, 16).Select(i => i % 4).ToArray();
         var outputs = new float[16 * RegularizedNet.OutputSize];
-        net.TrainStep(x, labels, adam);
-        net.Evaluate(x, labels);
-        net.Forward(x, outputs);
+        WarmUp(() =>
+        {
+            net.TrainStep(x, labels, adam);
+            net.Evaluate(x, labels);
+            net.Forward(x, outputs);
+        });
         long before = GC.GetAllocatedBytesForCurrentThread();
         net.TrainStep(x, labels, adam);
         net.Evaluate(x, labels);
@@ -306,11 +310,11 @@ public class AllocationTests
         var adamw = new AdamW(1e-3f, weightDecay: 0.1f);
         int[] tokens = Enumerable.Range(0, 4 * TinyGpt.InputSize).Select(i => (i * 7) % TinyGpt.Vocabulary).ToArray();
         int[] targets = tokens.Select(t => (t + 1) % TinyGpt.Vocabulary).ToArray();
-        for (int i = 0; i < 3; i++)
+        WarmUp(() =>
         {
             gpt.TrainStep(tokens, targets, adamw);
             gpt.AccumulateGradients(tokens, targets);
-        }
+        });
 
         long start = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 5; i++)
