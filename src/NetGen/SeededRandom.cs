@@ -9,7 +9,7 @@ namespace NetGen;
 /// </summary>
 public sealed class SeededRandom
 {
-    private uint _s0, _s1, _s2, _s3;
+    private State _state;
 
     /// <summary>Creates a generator from <paramref name="seed"/>.</summary>
     public SeededRandom(int seed) => Reset(seed);
@@ -18,29 +18,18 @@ public sealed class SeededRandom
     public void Reset(int seed)
     {
         ulong x = (ulong)(uint)seed ^ 0x9E3779B97F4A7C15UL;
-        _s0 = (uint)SplitMix(ref x);
-        _s1 = (uint)SplitMix(ref x);
-        _s2 = (uint)SplitMix(ref x);
-        _s3 = (uint)SplitMix(ref x);
-        if ((_s0 | _s1 | _s2 | _s3) == 0)
+        _state.S0 = (uint)SplitMix(ref x);
+        _state.S1 = (uint)SplitMix(ref x);
+        _state.S2 = (uint)SplitMix(ref x);
+        _state.S3 = (uint)SplitMix(ref x);
+        if ((_state.S0 | _state.S1 | _state.S2 | _state.S3) == 0)
         {
-            _s0 = 1;
+            _state.S0 = 1;
         }
     }
 
     /// <summary>The next 32 random bits.</summary>
-    public uint NextUInt32()
-    {
-        uint result = RotateLeft(_s1 * 5, 7) * 9;
-        uint t = _s1 << 9;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = RotateLeft(_s3, 11);
-        return result;
-    }
+    public uint NextUInt32() => _state.Next();
 
     /// <summary>Uniform in [0, 1), 24 bits of precision.</summary>
     public float NextSingle() => (NextUInt32() >> 8) * (1f / (1 << 24));
@@ -57,22 +46,14 @@ public sealed class SeededRandom
         // branch taken at random 30 % of the time costs more than the draw).
         int limit = (int)Math.Min(MathF.Ceiling(rate * 16777216f), 16777217f);
         int scaleBits = BitConverter.SingleToInt32Bits(scale);
-        uint s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        State state = _state; // a local copy the JIT keeps in registers, written back once
         for (int i = 0; i < mask.Length; i++)
         {
-            uint result = RotateLeft(s1 * 5, 7) * 9;
-            uint t = s1 << 9;
-            s2 ^= s0;
-            s3 ^= s1;
-            s1 ^= s2;
-            s0 ^= s3;
-            s2 ^= t;
-            s3 = RotateLeft(s3, 11);
-            int below = ((int)(result >> 8) - limit) >> 31; // all ones where the draw is below the rate
+            int below = ((int)(state.Next() >> 8) - limit) >> 31; // all ones where the draw is below the rate
             mask[i] = BitConverter.Int32BitsToSingle(scaleBits & ~below);
         }
 
-        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+        _state = state;
     }
 
     /// <summary>Uniform integer in [0, <paramref name="maxExclusive"/>).</summary>
@@ -101,7 +82,7 @@ public sealed class SeededRandom
     }
 
     /// <summary>The generator's position (its four state words), for checkpoints.</summary>
-    internal uint[] GetState() => new[] { _s0, _s1, _s2, _s3 };
+    internal uint[] GetState() => new[] { _state.S0, _state.S1, _state.S2, _state.S3 };
 
     /// <summary>Moves the generator to a position <see cref="GetState"/> returned.</summary>
     internal void SetState(ReadOnlySpan<uint> state)
@@ -111,10 +92,30 @@ public sealed class SeededRandom
             throw new ArgumentException("A generator state is four words, not all zero.", nameof(state));
         }
 
-        (_s0, _s1, _s2, _s3) = (state[0], state[1], state[2], state[3]);
+        (_state.S0, _state.S1, _state.S2, _state.S3) = (state[0], state[1], state[2], state[3]);
     }
 
     private static uint RotateLeft(uint x, int k) => (x << k) | (x >> (32 - k));
+
+    // xoshiro128**'s four words and its step: NextUInt32 steps the generator's own, FillMask a local copy.
+    private struct State
+    {
+        public uint S0, S1, S2, S3;
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public uint Next()
+        {
+            uint result = RotateLeft(S1 * 5, 7) * 9;
+            uint t = S1 << 9;
+            S2 ^= S0;
+            S3 ^= S1;
+            S1 ^= S2;
+            S0 ^= S3;
+            S2 ^= t;
+            S3 = RotateLeft(S3, 11);
+            return result;
+        }
+    }
 
     private static ulong SplitMix(ref ulong x)
     {
