@@ -235,7 +235,13 @@ public static class Breakdown
     /// The sample CNN's step with its stride-1 convolutions on the padded input and through im2col, in
     /// alternating blocks (12 rounds of 40 steps each way), one thread and two.
     /// </summary>
-    public static void ImplicitAb()
+    public static void ImplicitAb() => SwitchAb("padded input", "im2col", on => ConvKernels.ImplicitProducts = on);
+
+    /// <summary>The sample CNN's step with 2x2 max pooling in 512-bit blocks against the 256-bit code, alternating blocks.</summary>
+    public static void Pooling512Ab() => SwitchAb("512-bit pooling", "256-bit pooling", on => ConvKernels.Pooling512 = on);
+
+    // The sample CNN's step on 1 and 2 threads with a switch on and off, in alternating blocks of up to 40 steps.
+    private static void SwitchAb(string on, string off, Action<bool> set)
     {
         foreach (int threads in new[] { 1, 2 })
         {
@@ -247,15 +253,90 @@ public static class Breakdown
                 for (int v = 0; v < 2; v++)
                 {
                     int which = (round + v) % 2;
-                    ConvKernels.ImplicitProducts = which == 0;
+                    set(which == 0);
                     times[which].Add(Median(() => net.Step(), 40));
                 }
             }
 
-            ConvKernels.ImplicitProducts = true;
+            set(true);
             double a = Median(times[0]), b = Median(times[1]);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sample CNN, {threads} thread(s): padded input {a:F3} ms, im2col {b:F3} ms ({b / a:F2}x)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sample CNN, {threads} thread(s): {on} {a:F3} ms, {off} {b:F3} ms ({b / a:F2}x)"));
         }
+    }
+
+    /// <summary>The sample CNN's BatchNorm + ReLU + MaxPool stages in parts, 64 samples (medians in ms).</summary>
+    public static void BatchNormParts()
+    {
+        foreach ((string name, int c, int h) in new[] { ("bn1", 16, 28), ("bn2", 32, 14) })
+        {
+            int batch = 64, plane = h * h, size = batch * c * plane, pooled = size / 4;
+            var g = new Window2D(c, h, h, 2, 2, 2, 1, 0, 0, h / 2, h / 2);
+            float[] x = Values(size, 1), dx = new float[size], y = new float[pooled], dy = Values(pooled, 2);
+            int[] argmax = new int[pooled];
+            float[] gamma = Values(c, 3), beta = Values(c, 4), mean = new float[c], inv = new float[c], rm = new float[c], rv = new float[c], dg = new float[c], db = new float[c];
+            float[] big = new float[16 << 20];
+            ConvKernels.BatchNormMaxPoolTrainingForward(y, argmax, mean, inv, rm, rv, x, gamma, beta, batch, 0.1f, 1e-5f, relu: true, g);
+            var parts = new (string Part, Action Run)[]
+            {
+                ("forward", () => ConvKernels.BatchNormMaxPoolTrainingForward(y, argmax, mean, inv, rm, rv, x, gamma, beta, batch, 0.1f, 1e-5f, relu: true, g)),
+                ("backward", () => ConvKernels.BatchNormMaxPoolBackward(dx, dg, db, dy, argmax, x, gamma, mean, inv, batch, g, beta)),
+                ("pooled gradient planes", () =>
+                {
+                    var p = new Kernels.PooledGradient(dy, argmax, g);
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        p.Channel(ch, batch);
+                    }
+                }),
+                ("copy x to dx", () => x.AsSpan().CopyTo(dx)),
+            };
+            foreach (bool cold in new[] { false, true, false, true })
+            {
+                foreach (var (part, run) in parts)
+                {
+                    double ms = MedianOfTimes(() =>
+                    {
+                        if (cold)
+                        {
+                            big.AsSpan().Fill(1f);
+                        }
+
+                        long start = Stopwatch.GetTimestamp();
+                        run();
+                        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    }, 30);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name} {(cold ? "cold" : "warm")} {part}: {ms:F3} ms"));
+                }
+            }
+        }
+    }
+
+    // The median of the times (ms) that a timed action returns.
+    private static double MedianOfTimes(Func<double> timed, int calls)
+    {
+        timed();
+        var times = new List<double>();
+        for (int i = 0; i < calls; i++)
+        {
+            times.Add(timed());
+        }
+
+        return Median(times);
+    }
+
+    /// <summary>One workload's step, over and over for a while (a process to profile with perf), then its median.</summary>
+    public static void Loop(string workload, int threads, double seconds)
+    {
+        var net = new Workloads { Workload = workload, Threads = threads };
+        net.Setup();
+        var times = new List<double>();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            times.Add(Median(() => net.Step(), 10));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{workload}, {threads} thread(s): {Median(times):F3} ms a step ({times.Count * 10} steps)"));
     }
 
     /// <summary>
@@ -312,18 +393,6 @@ public static class Breakdown
             }
 
             Console.WriteLine(name + ": " + string.Join(", ", parts.Select((part, i) => string.Create(CultureInfo.InvariantCulture, $"{part.Part} {Median(times[i]) * 1000:F0} us"))));
-        }
-
-        static float[] Values(int length, int seed)
-        {
-            var random = new SeededRandom(seed);
-            var values = new float[length];
-            for (int i = 0; i < values.Length; i++)
-            {
-                values[i] = random.NextSingle() - 0.5f;
-            }
-
-            return values;
         }
     }
 
@@ -589,6 +658,19 @@ public static class Breakdown
     {
         values.Sort();
         return values[values.Count / 2];
+    }
+
+    // Values in [-0.5, 0.5) from a seeded generator.
+    private static float[] Values(int length, int seed)
+    {
+        var random = new SeededRandom(seed);
+        var values = new float[length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = random.NextSingle() - 0.5f;
+        }
+
+        return values;
     }
 
     private static string Ms(double ms) => ms.ToString("F3", CultureInfo.InvariantCulture);

@@ -22,6 +22,9 @@ using NetGen.Benchmarks;
 //   --bnpool-ab          the CNN's BatchNorm + ReLU + MaxPool stages as two layers' kernels against the fused ones
 //   --conv-parts         the sample CNN's convolutions in parts (im2col, each product, col2im) and whole, both forms
 //   --implicit-ab        the sample CNN's step with its convolutions on the padded input against im2col, alternating
+//   --pool512-ab         the sample CNN's step with 2x2 max pooling in 512-bit blocks against 256-bit code, alternating
+//   --bn-parts           the sample CNN's BatchNorm + ReLU + MaxPool stages in parts, caches warm and cold
+//   --loop W [T] [S]     workload W (mlp-256, cnn-adam-64, gpt-12...) stepped on T threads for S seconds: for perf
 switch (args)
 {
     case ["--gpt2-scale"]:
@@ -55,6 +58,15 @@ switch (args)
         return;
     case ["--implicit-ab"]:
         Breakdown.ImplicitAb();
+        return;
+    case ["--loop", var workload, ..]:
+        Breakdown.Loop(workload, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1, args.Length > 3 ? double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10);
+        return;
+    case ["--pool512-ab"]:
+        Breakdown.Pooling512Ab();
+        return;
+    case ["--bn-parts"]:
+        Breakdown.BatchNormParts();
         return;
     case ["--conv-parts"]:
         Breakdown.ConvParts();

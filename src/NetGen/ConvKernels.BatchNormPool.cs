@@ -20,6 +20,12 @@ public static partial class ConvKernels
 
         public NormalizedTap(float mean, float scale, float shift, bool relu) => (_mean, _scale, _shift, _relu) = (mean, scale, shift, relu);
 
+        public Vector512<float> Apply(Vector512<float> v)
+        {
+            Vector512<float> y = Simd.Fma(v - Vector512.Create(_mean), Vector512.Create(_scale), Vector512.Create(_shift));
+            return _relu ? Vector512.Max(y, Vector512<float>.Zero) : y;
+        }
+
         public Vector256<float> Apply(Vector256<float> v)
         {
             Vector256<float> y = Simd.Fma(v - Vector256.Create(_mean), Vector256.Create(_scale), Vector256.Create(_shift));

@@ -86,7 +86,14 @@ public static partial class ConvKernels
         int o = plane * g.OutHeight * g.OutWidth;
         int planeStart = plane * g.Height * g.Width;
         int sampleStart = (plane / g.Channels) * g.InputSize;
-        for (int oy = 0; oy < g.OutHeight; oy++)
+        int firstRow = 0;
+        if (pairs && Pools512)
+        {
+            firstRow = MaxPoolRows512(ref x, ref y, ref a, planeStart, o, sampleStart, g, tap);
+            o += firstRow * g.OutWidth;
+        }
+
+        for (int oy = firstRow; oy < g.OutHeight; oy++)
         {
             int ox = 0;
             if (pairs)
@@ -192,6 +199,8 @@ public static partial class ConvKernels
     // What max pooling compares: each input value as it is (Tap), or as a layer before would have written it.
     private interface IPoolTap
     {
+        Vector512<float> Apply(Vector512<float> v);
+
         Vector256<float> Apply(Vector256<float> v);
 
         float Apply(float v);
@@ -199,6 +208,8 @@ public static partial class ConvKernels
 
     private readonly struct Tap : IPoolTap
     {
+        public Vector512<float> Apply(Vector512<float> v) => v;
+
         public Vector256<float> Apply(Vector256<float> v) => v;
 
         public float Apply(float v) => v;
@@ -212,7 +223,7 @@ public static partial class ConvKernels
         MatMul.CheckLength(dInput.Length, (long)batch * g.InputSize, nameof(dInput));
         MatMul.CheckLength(dOutput.Length, (long)batch * outSize, nameof(dOutput));
         MatMul.CheckLength(argmax.Length, (long)batch * outSize, nameof(argmax));
-        if (Vector256.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2 && g.Stride == 2 && g.Dilation == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.OutWidth >= 8)
+        if (WritesPooledGradient(g))
         {
             MaxPoolBackward2x2(dInput, dOutput, argmax, batch, g);
             return;
@@ -253,16 +264,38 @@ public static partial class ConvKernels
         }
     }
 
+    // Whether MaxPoolPlaneBackward2x2 takes a window: 2x2, stride 2, no padding, with rows of 8 outputs or more,
+    // or rows that 512-bit blocks take (their last rows cleared and added to).
+    internal static bool WritesPooledGradient(in Window2D g) =>
+        Vector256.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2 && g.Stride == 2 && g.Dilation == 1 && g.PadTop == 0 && g.PadLeft == 0
+        && (g.OutWidth >= 8 || (Pools512 && new Pool512(g).Blocks > 0));
+
     // One plane of MaxPoolBackward2x2 into dx (the plane's first value): its outputs from o, their winners'
-    // indices within the sample less winnerOffset (the plane's first index within the sample).
+    // indices within the sample less winnerOffset (the plane's first index within the sample). Rows of fewer
+    // than 8 outputs (where 512-bit blocks take them): the blocks' rows, then the rest cleared and each winner's
+    // gradient added.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void MaxPoolPlaneBackward2x2(ref float dx, ref float dy, ref int a, int o, int winnerOffset, in Window2D g)
     {
         int w = g.Width, plane = g.Height * w, covered = 2 * g.OutWidth;
+        int firstRow = Pools512 ? MaxPoolRowsBackward512(ref dx, ref dy, ref a, o, winnerOffset, g) : 0;
+        o += firstRow * g.OutWidth;
+        if (g.OutWidth < 8)
+        {
+            int cleared = 2 * firstRow * w;
+            MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dx, cleared), plane - cleared).Clear();
+            for (int end = o + ((g.OutHeight - firstRow) * g.OutWidth); o < end; o++)
+            {
+                Unsafe.Add(ref dx, Unsafe.Add(ref a, o) - winnerOffset) += Unsafe.Add(ref dy, o);
+            }
+
+            return;
+        }
+
         var lowPairs = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
         var highPairs = Vector256.Create(4, 4, 5, 5, 6, 6, 7, 7);
         var evenLanes = Vector256.Create(-1, 0, -1, 0, -1, 0, -1, 0).AsSingle();
-        for (int oy = 0; oy < g.OutHeight; oy++, o += g.OutWidth)
+        for (int oy = firstRow; oy < g.OutHeight; oy++, o += g.OutWidth)
         {
             int top = 2 * oy * w;
             int blocks = (g.OutWidth + 7) / 8;

@@ -39,7 +39,7 @@ public static partial class Kernels
             float[] buffer = t_channel is { } b && b.Length >= rows * plane ? b : t_channel = new float[rows * plane];
             ref float dy = ref MemoryMarshal.GetReference(_dPooled);
             ref int a = ref MemoryMarshal.GetReference(_argmax);
-            bool vectors = Vector256.IsHardwareAccelerated && g.OutWidth >= 8;
+            bool vectors = ConvKernels.WritesPooledGradient(g);
             for (int r = 0; r < rows; r++)
             {
                 int first = ((r * g.Channels) + c) * positions;
