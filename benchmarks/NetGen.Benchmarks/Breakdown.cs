@@ -240,6 +240,8 @@ public static class Breakdown
     /// <summary>The sample CNN's step with 2x2 max pooling in 512-bit blocks against the 256-bit code, alternating blocks.</summary>
     public static void Pooling512Ab() => SwitchAb("512-bit pooling", "256-bit pooling", on => ConvKernels.Pooling512 = on);
 
+    public static void PrefetchAb() => SwitchAb("prefetch", "no prefetch", on => Kernels.PrefetchSlices = on);
+
     // The sample CNN's step on 1 and 2 threads with a switch on and off, in alternating blocks of up to 40 steps.
     private static void SwitchAb(string on, string off, Action<bool> set)
     {

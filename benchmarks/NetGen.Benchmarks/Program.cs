@@ -65,6 +65,9 @@ switch (args)
     case ["--pool512-ab"]:
         Breakdown.Pooling512Ab();
         return;
+    case ["--prefetch-ab"]:
+        Breakdown.PrefetchAb();
+        return;
     case ["--bn-parts"]:
         Breakdown.BatchNormParts();
         return;

@@ -146,6 +146,8 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
+                PrefetchNextSlice(input, o, channels * spatial, spatial);
+                PrefetchNextSlice(dOutput, o, channels * spatial, spatial);
                 ReadOnlySpan<float> g = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 (float sum, float dot) = GradientSums(g, input.Slice(o, spatial), m, relu, scale, shift);
                 dy += sum;
@@ -206,6 +208,9 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
+                PrefetchNextSlice(input, o, channels * spatial, spatial);
+                PrefetchNextSlice(dInput, o, channels * spatial, spatial);
+                PrefetchNextSlice(dOutput, o, channels * spatial, spatial);
                 ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 ScaledSum(dInput.Slice(o, spatial), dy, input.Slice(o, spatial), mean[c], scale, k, k0, relu, relu ? reluBeta[c] : 0f);
             }

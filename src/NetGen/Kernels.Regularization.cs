@@ -118,6 +118,7 @@ public static partial class Kernels
         double sum = 0;
         for (int r = 0; r < rows; r++)
         {
+            PrefetchNextSlice(input, ((r * channels) + c) * spatial, channels * spatial, spatial);
             sum += TensorPrimitives.Sum(input.Slice(((r * channels) + c) * spatial, spatial));
         }
 
@@ -217,6 +218,8 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
+                PrefetchNextSlice(input, o, channels * spatial, spatial);
+                PrefetchNextSlice(dOutput, o, channels * spatial, spatial);
                 ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 (float sum, float dot) = GradientSums(dy, input.Slice(o, spatial), mean, relu, scale, shift);
                 sumDy += sum;
@@ -237,9 +240,34 @@ public static partial class Kernels
             for (int r = 0; r < rows; r++)
             {
                 int o = ((r * channels) + c) * spatial;
+                PrefetchNextSlice(dInput, o, channels * spatial, spatial);
+                PrefetchNextSlice(dOutput, o, channels * spatial, spatial);
                 ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 ScaledSum(dInput.Slice(o, spatial), dy, input.Slice(o, spatial), mean, scale, k, k0, relu, shift);
             }
+        }
+    }
+
+    /// <summary>Whether the loops over one channel's slices prefetch the next slice (a switch for benchmarks).</summary>
+    internal static bool PrefetchSlices { get; set; } = true;
+
+    // Before a pass over one slice of [rows, channels, spatial] (a sample's channel, at o): the same channel's
+    // next slice, stride values on, asked into L2 a cache line at a time (a hint, which never faults). The
+    // hardware's prefetchers follow a stream within a 4 KB page and start over at each slice (3 KB at the sample
+    // CNN's first layer, 50 KB apart); this way the next one is on its way while this one is summed. Nothing
+    // where the next slice lies outside the data (the channel's last, or empty data).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchNextSlice(ReadOnlySpan<float> data, int o, int stride, int count)
+    {
+        if (!PrefetchSlices || !System.Runtime.Intrinsics.X86.Sse.IsSupported || (long)o + stride + count > data.Length)
+        {
+            return;
+        }
+
+        byte* p = (byte*)Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetReference(data), o + stride));
+        for (int i = 0; i < count * sizeof(float); i += 64)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch1(p + i);
         }
     }
 
