@@ -242,6 +242,9 @@ public static class Breakdown
 
     public static void PrefetchAb() => SwitchAb("prefetch", "no prefetch", on => Kernels.PrefetchSlices = on);
 
+    /// <summary>The sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against the packed product, alternating blocks.</summary>
+    public static void WideDotsAb() => SwitchAb("wide dots", "packed", on => MatMul.DotFewRows = on);
+
     // The sample CNN's step on 1 and 2 threads with a switch on and off, in alternating blocks of up to 40 steps.
     private static void SwitchAb(string on, string off, Action<bool> set)
     {

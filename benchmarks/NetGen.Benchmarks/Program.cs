@@ -68,6 +68,9 @@ switch (args)
     case ["--prefetch-ab"]:
         Breakdown.PrefetchAb();
         return;
+    case ["--dots-ab"]:
+        Breakdown.WideDotsAb();
+        return;
     case ["--bn-parts"]:
         Breakdown.BatchNormParts();
         return;

@@ -69,6 +69,12 @@ public static partial class MatMul
     internal static void MultiplyTransposedCore(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
     {
         bool vectors = UseVectors && k >= Vector256<float>.Count;
+        if (vectors && TakesWideDots(m, n, k))
+        {
+            MultiplyTransposedWideDots(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate);
+            return;
+        }
+
         if (vectors && Avx.IsSupported && SwapOperands && m < n && (long)m * n <= MaxSwappedValues && m % (Use512 ? 32 : 16) == 0 && n % (Use512 ? 32 : 16) == 0)
         {
             MultiplyTransposedSwapped(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate);

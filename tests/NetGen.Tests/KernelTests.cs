@@ -19,6 +19,11 @@ public class KernelTests
         // strips of 32, or 36 of 16), blocks of 128 steps of k with a remainder, k not a multiple of the 8x8
         // transposition.
         { 9, 168, 131 }, { 12, 200, 300 }, { 11, 589, 140 },
+
+        // A·Bᵀ by 512-bit dot products (3 to 15 rows of A, 64 rows of B at most, k at least 64 per row of A): a first
+        // convolution's weight gradient (9 x 16 over 784), a row and columns left over by the 3x4 blocks with k
+        // not a multiple of 16, 3 rows against 64.
+        { 9, 16, 784 }, { 10, 7, 650 }, { 3, 64, 200 }, { 15, 13, 1000 },
     };
 
     [Fact]
@@ -203,6 +208,26 @@ public class KernelTests
 [Collection(nameof(MatMulPathTests))]
 public class MatMulPathTests
 {
+    [Fact]
+    public void A_dot_product_has_the_same_bits_in_a_block_and_alone()
+    {
+        // A·Bᵀ of few rows by 512-bit dot products: 3x4 blocks and single values left over. The same values
+        // computed with other rows and columns around them fall in blocks in one product and alone in another.
+        const int k = 650;
+        float[] a = Reference.RandomFloats(10 * k, 11), b = Reference.RandomFloats(16 * k, 12);
+        var whole = new float[10 * 16];
+        MatMul.MultiplyTransposed(whole, a, b, 10, 16, k, accumulate: false); // rows 0-8 in blocks, row 9 alone
+        var shifted = new float[9 * 13];
+        MatMul.MultiplyTransposed(shifted, a.AsSpan(k), b.AsSpan(3 * k), 9, 13, k, accumulate: false); // rows 1-9, columns 3-15: column 15 alone
+        for (int i = 0; i < 9; i++)
+        {
+            for (int j = 0; j < 13; j++)
+            {
+                Assert.Equal(BitConverter.SingleToInt32Bits(whole[((i + 1) * 16) + j + 3]), BitConverter.SingleToInt32Bits(shifted[(i * 13) + j]));
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(KernelTests.Sizes), MemberType = typeof(KernelTests))]
     public void MatMul_matches_naive_products_on_vector_and_scalar_paths(int m, int n, int k)
