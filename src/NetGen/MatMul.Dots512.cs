@@ -8,7 +8,8 @@ namespace NetGen;
 // convolution (A the patch matrix, 9 rows for a 3x3 kernel on one channel; B the output gradient, 16 filters'
 // rows of 784 positions a sample). There the packed path spends most of its time transposing B into panels (its
 // n·k values, against m·n·k/32 cycles of products: 3.5 times the products at m = 9); the dot products read both
-// operands where they lie. Three rows of A against four of B: 12 accumulators, 7 loads for 12 multiply-adds.
+// operands where they lie. Three rows of A against four of B: 12 accumulators, 7 loads for 12 multiply-adds, k in
+// chunks of 4 KB a row with the accumulators kept between them, so that a chunk of every row stays in L2.
 // Every value is one accumulator's sum over k in steps of 16, its 16 lanes added by Vector512.Sum, then the last
 // k mod 16 products added one by one: the same arithmetic in the 3x4 blocks and alone (Dot1x1Wide), so a value's
 // bits do not depend on where it falls.
@@ -21,15 +22,39 @@ public static partial class MatMul
     // dot products' horizontal sums (m·n of them) cost little against transposing B (n·k values).
     private static bool TakesWideDots(int m, int n, int k) => DotFewRows && Use512 && m >= 3 && m < 16 && n <= 64 && k >= 64 * m;
 
+    // Steps of k per pass over the blocks: 4 KB of each row, so that a pass's rows (100 KB at 9 + 16 rows) stay in L2
+    // while each is read by 3 or 4 blocks.
+    private const int WideDotsChunk = 1024;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyTransposedWideDots(ref float c, int ldc, ref float a, ref float b, int m, int n, int k, bool accumulate)
     {
-        int m3 = m - (m % 3), n4 = n - (n % 4);
-        for (int i = 0; i < m3; i += 3)
+        int m3 = m - (m % 3), n4 = n - (n % 4), blocks = (m3 / 3) * (n4 / 4);
+        // The 3x4 blocks' accumulators, kept between passes over k in chunks (at most 5 x 16 blocks of 12: 61 KB).
+        Span<Vector512<float>> lanes = stackalloc Vector512<float>[blocks * 12];
+        lanes.Clear();
+        int steps = k - (k % 16);
+        for (int p0 = 0; p0 < steps; p0 += WideDotsChunk)
         {
-            for (int j = 0; j < n4; j += 4)
+            int end = Math.Min(steps, p0 + WideDotsChunk);
+            for (int i = 0, block = 0; i < m3; i += 3)
             {
-                Dot3x4Wide(ref c, ldc, ref a, ref b, i, j, k, accumulate);
+                for (int j = 0; j < n4; j += 4, block++)
+                {
+                    Dot3x4Wide(lanes.Slice(block * 12, 12), ref a, ref b, i, j, k, p0, end);
+                }
+            }
+        }
+
+        for (int i = 0, block = 0; i < m3; i += 3)
+        {
+            for (int j = 0; j < n4; j += 4, block++)
+            {
+                for (int r = 0; r < 12; r++)
+                {
+                    int row = i + (r / 4), column = j + (r % 4);
+                    DotStore(ref c, (row * ldc) + column, Finish(lanes[(block * 12) + r], ref Unsafe.Add(ref a, row * k), ref Unsafe.Add(ref b, column * k), steps, k), accumulate);
+                }
             }
         }
 
@@ -42,8 +67,10 @@ public static partial class MatMul
         }
     }
 
+    // Steps [p0, end) of k (multiples of 16) of three rows of A (from i) against four of B (from j), added to the
+    // block's twelve accumulators: row r of A and row s of B in lanes[4·r + s].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Dot3x4Wide(ref float c, int ldc, ref float a, ref float b, int i, int j, int k, bool accumulate)
+    private static void Dot3x4Wide(Span<Vector512<float>> lanes, ref float a, ref float b, int i, int j, int k, int p0, int end)
     {
         ref float a0 = ref Unsafe.Add(ref a, i * k);
         ref float a1 = ref Unsafe.Add(ref a0, k);
@@ -52,11 +79,10 @@ public static partial class MatMul
         ref float b1 = ref Unsafe.Add(ref b0, k);
         ref float b2 = ref Unsafe.Add(ref b1, k);
         ref float b3 = ref Unsafe.Add(ref b2, k);
-        Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default;
-        Vector512<float> c10 = default, c11 = default, c12 = default, c13 = default;
-        Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default;
-        int p = 0;
-        for (; p + 16 <= k; p += 16)
+        Vector512<float> c00 = lanes[0], c01 = lanes[1], c02 = lanes[2], c03 = lanes[3];
+        Vector512<float> c10 = lanes[4], c11 = lanes[5], c12 = lanes[6], c13 = lanes[7];
+        Vector512<float> c20 = lanes[8], c21 = lanes[9], c22 = lanes[10], c23 = lanes[11];
+        for (int p = p0; p < end; p += 16)
         {
             Vector512<float> vb0 = Vector512.LoadUnsafe(ref b0, (nuint)p), vb1 = Vector512.LoadUnsafe(ref b1, (nuint)p);
             Vector512<float> vb2 = Vector512.LoadUnsafe(ref b2, (nuint)p), vb3 = Vector512.LoadUnsafe(ref b3, (nuint)p);
@@ -77,19 +103,9 @@ public static partial class MatMul
             c23 = Simd.Fma(va, vb3, c23);
         }
 
-        int o = (i * ldc) + j;
-        StoreWide(ref c, o, c00, ref a0, ref b0, p, k, accumulate);
-        StoreWide(ref c, o + 1, c01, ref a0, ref b1, p, k, accumulate);
-        StoreWide(ref c, o + 2, c02, ref a0, ref b2, p, k, accumulate);
-        StoreWide(ref c, o + 3, c03, ref a0, ref b3, p, k, accumulate);
-        StoreWide(ref c, o + ldc, c10, ref a1, ref b0, p, k, accumulate);
-        StoreWide(ref c, o + ldc + 1, c11, ref a1, ref b1, p, k, accumulate);
-        StoreWide(ref c, o + ldc + 2, c12, ref a1, ref b2, p, k, accumulate);
-        StoreWide(ref c, o + ldc + 3, c13, ref a1, ref b3, p, k, accumulate);
-        StoreWide(ref c, o + (2 * ldc), c20, ref a2, ref b0, p, k, accumulate);
-        StoreWide(ref c, o + (2 * ldc) + 1, c21, ref a2, ref b1, p, k, accumulate);
-        StoreWide(ref c, o + (2 * ldc) + 2, c22, ref a2, ref b2, p, k, accumulate);
-        StoreWide(ref c, o + (2 * ldc) + 3, c23, ref a2, ref b3, p, k, accumulate);
+        (lanes[0], lanes[1], lanes[2], lanes[3]) = (c00, c01, c02, c03);
+        (lanes[4], lanes[5], lanes[6], lanes[7]) = (c10, c11, c12, c13);
+        (lanes[8], lanes[9], lanes[10], lanes[11]) = (c20, c21, c22, c23);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -117,8 +133,4 @@ public static partial class MatMul
 
         return sum;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreWide(ref float c, int index, Vector512<float> lanes, ref float a, ref float b, int p, int k, bool accumulate) =>
-        DotStore(ref c, index, Finish(lanes, ref a, ref b, p, k), accumulate);
 }

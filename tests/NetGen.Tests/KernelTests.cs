@@ -22,7 +22,7 @@ public class KernelTests
 
         // A·Bᵀ by 512-bit dot products (3 to 15 rows of A, 64 rows of B at most, k at least 64 per row of A): a first
         // convolution's weight gradient (9 x 16 over 784), a row and columns left over by the 3x4 blocks with k
-        // not a multiple of 16, 3 rows against 64.
+        // not a multiple of 16, 3 rows against 64 (k in chunks: A_dot_product_has_the_same_bits_in_a_block_and_alone).
         { 9, 16, 784 }, { 10, 7, 650 }, { 3, 64, 200 }, { 15, 13, 1000 },
     };
 
@@ -213,10 +213,20 @@ public class MatMulPathTests
     {
         // A·Bᵀ of few rows by 512-bit dot products: 3x4 blocks and single values left over. The same values
         // computed with other rows and columns around them fall in blocks in one product and alone in another.
-        const int k = 650;
+        const int k = 2100; // three chunks of k, the last 4 steps one by one
         float[] a = Reference.RandomFloats(10 * k, 11), b = Reference.RandomFloats(16 * k, 12);
         var whole = new float[10 * 16];
         MatMul.MultiplyTransposed(whole, a, b, 10, 16, k, accumulate: false); // rows 0-8 in blocks, row 9 alone
+        var expected = new double[10 * 16];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            for (int p = 0; p < k; p++)
+            {
+                expected[i] += (double)a[((i / 16) * k) + p] * b[((i % 16) * k) + p];
+            }
+        }
+
+        Reference.AssertClose(expected, whole, 1e-5, 1e-5, "A·Bᵀ over k in chunks");
         var shifted = new float[9 * 13];
         MatMul.MultiplyTransposed(shifted, a.AsSpan(k), b.AsSpan(3 * k), 9, 13, k, accumulate: false); // rows 1-9, columns 3-15: column 15 alone
         for (int i = 0; i < 9; i++)
