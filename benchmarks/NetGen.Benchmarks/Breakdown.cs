@@ -269,6 +269,29 @@ public static class Breakdown
         }
     }
 
+    /// <summary>A·Bᵀ of 9 rows by 16 over k by the 512-bit dot products with k in chunks of 1,024 and whole, alternating.</summary>
+    public static void WideDotsChunks()
+    {
+        int[] chunks = { 256, 512, 1024, int.MaxValue };
+        foreach (int k in new[] { 784, 16 * 784 })
+        {
+            float[] a = Values(9 * k, 1), b = Values(16 * k, 2), c = new float[9 * 16];
+            var times = chunks.Select(_ => new List<double>()).ToArray();
+            for (int round = 0; round < 10; round++)
+            {
+                for (int v = 0; v < chunks.Length; v++)
+                {
+                    int which = (round + v) % chunks.Length;
+                    MatMul.WideDotsChunk = chunks[which];
+                    times[which].Add(Median(() => MatMul.MultiplyTransposed(c, a, b, 9, 16, k, accumulate: false), 50));
+                }
+            }
+
+            MatMul.WideDotsChunk = 1024;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"9 x 16 over {k}: ") + string.Join(", ", chunks.Select((chunk, i) => string.Create(CultureInfo.InvariantCulture, $"chunks of {chunk}: {Median(times[i]) * 1000:F1} us"))));
+        }
+    }
+
     /// <summary>The sample CNN's BatchNorm + ReLU + MaxPool stages in parts, 64 samples (medians in ms).</summary>
     public static void BatchNormParts()
     {

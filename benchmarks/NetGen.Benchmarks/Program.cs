@@ -23,6 +23,9 @@ using NetGen.Benchmarks;
 //   --conv-parts         the sample CNN's convolutions in parts (im2col, each product, col2im) and whole, both forms
 //   --implicit-ab        the sample CNN's step with its convolutions on the padded input against im2col, alternating
 //   --pool512-ab         the sample CNN's step with 2x2 max pooling in 512-bit blocks against 256-bit code, alternating
+//   --dots-ab            the sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against packed, alternating
+//   --dots-chunks        those dot products with k in chunks of 1,024 and whole (9 x 16 over 784 to 12,544)
+//   --prefetch-ab        the sample CNN's step with BatchNorm prefetching each channel's next slice and not, alternating
 //   --bn-parts           the sample CNN's BatchNorm + ReLU + MaxPool stages in parts, caches warm and cold
 //   --loop W [T] [S]     workload W (mlp-256, cnn-adam-64, gpt-12...) stepped on T threads for S seconds: for perf
 switch (args)
@@ -70,6 +73,9 @@ switch (args)
         return;
     case ["--dots-ab"]:
         Breakdown.WideDotsAb();
+        return;
+    case ["--dots-chunks"]:
+        Breakdown.WideDotsChunks();
         return;
     case ["--bn-parts"]:
         Breakdown.BatchNormParts();
