@@ -65,9 +65,10 @@ public static partial class ConvKernels
         Kernels.CheckSame(inverseStd.Length, g.Channels, nameof(inverseStd));
         Kernels.CheckSame(gamma.Length, g.Channels, nameof(gamma));
         Kernels.CheckSame(beta.Length, g.Channels, nameof(beta));
+        var pool = new Pool512(g);
         for (int c = 0; c < g.Channels; c++)
         {
-            PoolChannel(output, argmax, input, batch, c, g, new NormalizedTap(mean[c], gamma[c] * inverseStd[c], beta[c], relu));
+            PoolChannel(output, argmax, input, batch, c, g, pool, new NormalizedTap(mean[c], gamma[c] * inverseStd[c], beta[c], relu));
         }
     }
 
@@ -106,21 +107,22 @@ public static partial class ConvKernels
         Kernels.CheckSame(beta.Length, g.Channels, nameof(beta));
         int spatial = g.Height * g.Width;
         Kernels.CheckStatisticsCount((long)batch * spatial, nameof(batch));
+        var pool = new Pool512(g);
         for (int c = 0; c < g.Channels; c++)
         {
             (float mean, float inv) = Kernels.ChannelStatistics(batchMean, batchInverseStd, runningMean, runningVariance, input, batch, g.Channels, spatial, c, momentum, epsilon);
-            PoolChannel(output, argmax, input, batch, c, g, new NormalizedTap(mean, gamma[c] * inv, beta[c], relu));
+            PoolChannel(output, argmax, input, batch, c, g, pool, new NormalizedTap(mean, gamma[c] * inv, beta[c], relu));
         }
     }
 
-    private static void PoolChannel(Span<float> output, Span<int> argmax, ReadOnlySpan<float> input, int batch, int c, in Window2D g, NormalizedTap tap)
+    private static void PoolChannel(Span<float> output, Span<int> argmax, ReadOnlySpan<float> input, int batch, int c, in Window2D g, in Pool512 pool, NormalizedTap tap)
     {
         ref float x = ref MemoryMarshal.GetReference(input);
         ref float y = ref MemoryMarshal.GetReference(output);
         ref int a = ref MemoryMarshal.GetReference(argmax);
         for (int n = 0; n < batch; n++)
         {
-            MaxPoolPlane(ref x, ref y, ref a, (n * g.Channels) + c, g, tap);
+            MaxPoolPlane(ref x, ref y, ref a, (n * g.Channels) + c, g, pool, tap);
         }
     }
 

@@ -22,9 +22,10 @@ public static partial class ConvKernels
             ref float x = ref MemoryMarshal.GetReference(input);
             ref float y = ref MemoryMarshal.GetReference(output);
             ref int a = ref MemoryMarshal.GetReference(argmax);
+            var pool = new Pool512(g);
             for (int plane = 0; plane < batch * g.Channels; plane++)
             {
-                MaxPoolPlane(ref x, ref y, ref a, plane, g, default(Tap));
+                MaxPoolPlane(ref x, ref y, ref a, plane, g, pool, default(Tap));
             }
 
             return;
@@ -79,7 +80,7 @@ public static partial class ConvKernels
     // each input value as tap gives it (itself, or normalised on the fly by BatchNormMaxPool). Struct taps: the
     // JIT compiles a copy per kind, so plain pooling runs the code it ran before.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaxPoolPlane<TTap>(ref float x, ref float y, ref int a, int plane, in Window2D g, TTap tap)
+    private static void MaxPoolPlane<TTap>(ref float x, ref float y, ref int a, int plane, in Window2D g, in Pool512 pool, TTap tap)
         where TTap : struct, IPoolTap
     {
         bool pairs = Vector256.IsHardwareAccelerated && g.KernelHeight == 2 && g.KernelWidth == 2 && g.Stride == 2 && g.Dilation == 1;
@@ -89,7 +90,7 @@ public static partial class ConvKernels
         int firstRow = 0;
         if (pairs && Pools512)
         {
-            firstRow = MaxPoolRows512(ref x, ref y, ref a, planeStart, o, sampleStart, g, tap);
+            firstRow = MaxPoolRows512(ref x, ref y, ref a, planeStart, o, sampleStart, g, pool, tap);
             o += firstRow * g.OutWidth;
         }
 
@@ -258,9 +259,10 @@ public static partial class ConvKernels
         ref float dy = ref MemoryMarshal.GetReference(dOutput);
         ref int a = ref MemoryMarshal.GetReference(argmax);
         int plane = g.Height * g.Width;
+        var pool = new Pool512(g);
         for (int p = 0; p < batch * g.Channels; p++)
         {
-            MaxPoolPlaneBackward2x2(ref Unsafe.Add(ref dx, p * plane), ref dy, ref a, p * g.Positions, (p % g.Channels) * plane, g);
+            MaxPoolPlaneBackward2x2(ref Unsafe.Add(ref dx, p * plane), ref dy, ref a, p * g.Positions, (p % g.Channels) * plane, g, pool);
         }
     }
 
@@ -275,10 +277,10 @@ public static partial class ConvKernels
     // than 8 outputs (where 512-bit blocks take them): the blocks' rows, then the rest cleared and each winner's
     // gradient added.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void MaxPoolPlaneBackward2x2(ref float dx, ref float dy, ref int a, int o, int winnerOffset, in Window2D g)
+    internal static void MaxPoolPlaneBackward2x2(ref float dx, ref float dy, ref int a, int o, int winnerOffset, in Window2D g, in Pool512 pool)
     {
         int w = g.Width, plane = g.Height * w, covered = 2 * g.OutWidth;
-        int firstRow = Pools512 ? MaxPoolRowsBackward512(ref dx, ref dy, ref a, o, winnerOffset, g) : 0;
+        int firstRow = Pools512 ? MaxPoolRowsBackward512(ref dx, ref dy, ref a, o, winnerOffset, g, pool) : 0;
         o += firstRow * g.OutWidth;
         if (g.OutWidth < 8)
         {

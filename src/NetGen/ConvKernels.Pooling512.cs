@@ -23,7 +23,7 @@ public static partial class ConvKernels
     // Where a block's values come from: the input rows' four loads (offsets from the block's top-left input),
     // the permutes that pick each tap's values from them (top taps from the first two loads, bottom taps from
     // the last two; the odd taps are the even ones plus one), and each lane's top-left input (from the top).
-    private readonly struct Pool512
+    internal readonly struct Pool512
     {
         public readonly int Load0, Load1, Load2, Load3;
         public readonly Vector512<int> TopEven, BottomEven, Corner;
@@ -75,10 +75,9 @@ public static partial class ConvKernels
     // Forward of the first Pool512 blocks of one plane from its first output o, as MaxPoolPlane's 2x2 code
     // computes them; returns the output rows done. Outputs' winners are indices within the sample.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int MaxPoolRows512<TTap>(ref float x, ref float y, ref int a, int planeStart, int o, int sampleStart, in Window2D g, TTap tap)
+    private static int MaxPoolRows512<TTap>(ref float x, ref float y, ref int a, int planeStart, int o, int sampleStart, in Window2D g, in Pool512 p, TTap tap)
         where TTap : struct, IPoolTap
     {
-        var p = new Pool512(g);
         Vector512<int> topOdd = p.TopEven + Vector512<int>.One, bottomOdd = p.BottomEven + Vector512<int>.One;
         Vector512<int> right = Vector512<int>.One, below = Vector512.Create(g.Width), belowRight = Vector512.Create(g.Width + 1);
         int top = planeStart, step = p.RowsPerBlock * g.OutWidth;
@@ -117,9 +116,8 @@ public static partial class ConvKernels
     // elsewhere, permuted back into the input rows, every value of those rows written. Returns the output rows
     // done; their input rows are written, and the next input row may hold a block's spill.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int MaxPoolRowsBackward512(ref float dx, ref float dy, ref int a, int o, int winnerOffset, in Window2D g)
+    private static int MaxPoolRowsBackward512(ref float dx, ref float dy, ref int a, int o, int winnerOffset, in Window2D g, in Pool512 p)
     {
-        var p = new Pool512(g);
         int w = g.Width, ow = g.OutWidth, covered = 2 * ow;
         // Input value j of a row from the tap gradients: even j from the left tap's lane j/2, odd from the right's.
         Vector512<int> pairs = (Lanes >> 1) + ((Lanes & Vector512<int>.One) << 4);

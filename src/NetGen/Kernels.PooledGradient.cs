@@ -40,13 +40,14 @@ public static partial class Kernels
             ref float dy = ref MemoryMarshal.GetReference(_dPooled);
             ref int a = ref MemoryMarshal.GetReference(_argmax);
             bool vectors = ConvKernels.WritesPooledGradient(g);
+            var pool = new ConvKernels.Pool512(g);
             for (int r = 0; r < rows; r++)
             {
                 int first = ((r * g.Channels) + c) * positions;
                 Span<float> dx = buffer.AsSpan(r * plane, plane);
                 if (vectors)
                 {
-                    ConvKernels.MaxPoolPlaneBackward2x2(ref MemoryMarshal.GetReference(dx), ref dy, ref a, first, c * plane, g);
+                    ConvKernels.MaxPoolPlaneBackward2x2(ref MemoryMarshal.GetReference(dx), ref dy, ref a, first, c * plane, g, pool);
                     continue;
                 }
 
