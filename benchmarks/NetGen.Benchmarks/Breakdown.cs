@@ -318,22 +318,45 @@ public static class Breakdown
                 }),
                 ("copy x to dx", () => x.AsSpan().CopyTo(dx)),
             };
-            foreach (bool cold in new[] { false, true, false, true })
+            // Warm (the operands in L3 at least, from the call before) and cold (64 MB written in between), each
+            // with BatchNorm's prefetching on and off, in alternating rounds after one round of warm-up.
+            var times = new Dictionary<(bool Cold, bool Prefetch, string Part), List<double>>();
+            for (int round = 0; round < 6; round++)
             {
-                foreach (var (part, run) in parts)
+                foreach (bool cold in new[] { false, true })
                 {
-                    double ms = MedianOfTimes(() =>
+                    foreach (bool prefetch in round % 2 == 0 ? new[] { true, false } : new[] { false, true })
                     {
-                        if (cold)
+                        Kernels.PrefetchSlices = prefetch;
+                        foreach (var (part, run) in parts)
                         {
-                            big.AsSpan().Fill(1f);
-                        }
+                            double ms = MedianOfTimes(() =>
+                            {
+                                if (cold)
+                                {
+                                    big.AsSpan().Fill(1f);
+                                }
 
-                        long start = Stopwatch.GetTimestamp();
-                        run();
-                        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                    }, 30);
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name} {(cold ? "cold" : "warm")} {part}: {ms:F3} ms"));
+                                long start = Stopwatch.GetTimestamp();
+                                run();
+                                return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                            }, 15);
+                            if (round > 0)
+                            {
+                                (times.TryGetValue((cold, prefetch, part), out var list) ? list : times[(cold, prefetch, part)] = new List<double>()).Add(ms);
+                            }
+                        }
+                    }
+                }
+            }
+
+            Kernels.PrefetchSlices = true;
+            foreach (bool cold in new[] { false, true })
+            {
+                foreach (var (part, _) in parts)
+                {
+                    double on = Median(times[(cold, true, part)]), off = Median(times[(cold, false, part)]);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name} {(cold ? "cold" : "warm")} {part}: {on:F3} ms prefetching, {off:F3} ms not ({off / on:F2}x)"));
                 }
             }
         }

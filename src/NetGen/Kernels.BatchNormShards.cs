@@ -209,7 +209,7 @@ public static partial class Kernels
             {
                 int o = ((r * channels) + c) * spatial;
                 PrefetchNextSlice(input, o, channels * spatial, spatial);
-                PrefetchNextSlice(dInput, o, channels * spatial, spatial);
+                PrefetchNextSlice<float>(dInput, o, channels * spatial, spatial);
                 PrefetchNextSlice(dOutput, o, channels * spatial, spatial);
                 ReadOnlySpan<float> dy = pooled.IsEmpty ? dOutput.Slice(o, spatial) : channelGradient.Slice(r * spatial, spatial);
                 ScaledSum(dInput.Slice(o, spatial), dy, input.Slice(o, spatial), mean[c], scale, k, k0, relu, relu ? reluBeta[c] : 0f);
