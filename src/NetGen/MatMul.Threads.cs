@@ -87,9 +87,9 @@ public static partial class MatMul
     internal static (int Parts, int Threads, bool ByColumns) TransposedSplit(int m, int n, int k, int threads)
     {
         int used = Threads(threads, (long)m * n * k);
-        if (used < 2)
+        if (used < 2 || (UseVectors && TakesWideDots(m, n, k)))
         {
-            return (1, 1, false);
+            return (1, 1, false); // one thread, or dot products of few rows (whose parts would be computed otherwise)
         }
 
         // Columns in blocks of 32 (the packed kernel's strip, two of the 256-bit path's): every part
@@ -190,7 +190,7 @@ public static partial class MatMul
             if (_transposedB && _byColumns)
             {
                 int j0 = Start(shard, n, 32), j1 = Start(shard + 1, n, 32);
-                MultiplyTransposedCore(ref Unsafe.AsRef<float>(_c + j0), n, ref Unsafe.AsRef<float>(_a), ref Unsafe.AsRef<float>(_b + ((long)j0 * k)), m, j1 - j0, k, _accumulate);
+                MultiplyTransposedCore(ref Unsafe.AsRef<float>(_c + j0), n, ref Unsafe.AsRef<float>(_a), ref Unsafe.AsRef<float>(_b + ((long)j0 * k)), m, j1 - j0, k, _accumulate, part: true);
                 return;
             }
 
@@ -198,7 +198,7 @@ public static partial class MatMul
             var c = new Span<float>(_c + ((long)i0 * n), (i1 - i0) * n);
             if (_transposedB)
             {
-                MultiplyTransposedCore(ref MemoryMarshal.GetReference(c), n, ref Unsafe.AsRef<float>(_a + ((long)i0 * k)), ref Unsafe.AsRef<float>(_b), i1 - i0, n, k, _accumulate);
+                MultiplyTransposedCore(ref MemoryMarshal.GetReference(c), n, ref Unsafe.AsRef<float>(_a + ((long)i0 * k)), ref Unsafe.AsRef<float>(_b), i1 - i0, n, k, _accumulate, part: true);
                 return;
             }
 

@@ -64,12 +64,14 @@ public static partial class MatMul
     }
 
     // C = A·Bᵀ into rows ldc apart: the public method's work, and each part's when a product is split
-    // across threads by columns (ProductSplit: B's rows and C's columns offset, ldc the whole row).
+    // across threads (ProductSplit: B's rows and C's columns offset, ldc the whole row; or A's and C's rows).
+    // A part never takes the wide dot products, which depend on its shape: a product that takes them whole
+    // is not split (TransposedSplit), so that every part computes its values as the whole product would.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void MultiplyTransposedCore(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
+    internal static void MultiplyTransposedCore(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, bool part = false)
     {
         bool vectors = UseVectors && k >= Vector256<float>.Count;
-        if (vectors && TakesWideDots(m, n, k))
+        if (vectors && !part && TakesWideDots(m, n, k))
         {
             MultiplyTransposedWideDots(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate);
             return;

@@ -16,9 +16,20 @@ public class SplitTests
         { 32, 128, 784, true },
         { 45, 70, 333, true },
         { 9, 130, 512, true },
+        { 8, 128, 784, true }, // parts of 8 x 32 over 784 would take the dot products of few rows; the whole does not
+        { 12, 96, 1000, true },
         { 256, 128, 784, false },
         { 203, 40, 257, false },
     };
+
+    [Fact]
+    public void A_product_of_few_rows_by_dot_products_is_not_split()
+    {
+        // 9 x 16 over 40,000: 5.8 million multiply-adds, worth 2 threads, but its parts would not take the dot products.
+        // 16 rows (no dot products) split by rows.
+        Assert.Equal((1, 1, false), MatMul.TransposedSplit(9, 16, 40_000, 2));
+        Assert.Equal((2, 2, false), MatMul.TransposedSplit(16, 16, 40_000, 2));
+    }
 
     [Theory]
     [MemberData(nameof(TransposedShapes))]
