@@ -272,6 +272,26 @@ public static class Breakdown
     /// <summary>A·Bᵀ of 9 rows by 16 over k by the 512-bit dot products with k in chunks of 1,024 and whole, alternating.</summary>
     public static void WideDotsChunks()
     {
+        // The dot products against the packed product on the shapes the rule takes.
+        foreach ((int m, int n, int k) in new[] { (9, 16, 784), (8, 64, 784), (4, 32, 784), (12, 10, 800), (3, 64, 200), (15, 64, 1024) })
+        {
+            float[] a = Values(m * k, 1), b = Values(n * k, 2), c = new float[m * n];
+            var times = new[] { new List<double>(), new List<double>() };
+            for (int round = 0; round < 10; round++)
+            {
+                for (int v = 0; v < 2; v++)
+                {
+                    int which = (round + v) % 2;
+                    MatMul.DotFewRows = which == 0;
+                    times[which].Add(Median(() => MatMul.MultiplyTransposed(c, a, b, m, n, k, accumulate: false), 50));
+                }
+            }
+
+            MatMul.DotFewRows = true;
+            double dots = Median(times[0]), packed = Median(times[1]);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{m} x {n} over {k}: dot products {dots * 1000:F2} us, packed {packed * 1000:F2} us ({packed / dots:F2}x)"));
+        }
+
         int[] chunks = { 256, 512, 1024, int.MaxValue };
         foreach (int k in new[] { 784, 16 * 784 })
         {

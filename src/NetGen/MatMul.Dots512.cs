@@ -10,28 +10,32 @@ namespace NetGen;
 // n·k values, against m·n·k/32 cycles of products: 3.5 times the products at m = 9); the dot products read both
 // operands where they lie. Three rows of A against eight of B: 24 accumulators, 11 loads for 24 multiply-adds
 // (3x4 blocks, 7 loads for 12, ran at about 45 % of the FMA peak and 3x8 at about 55 %, as if this core loaded
-// 64 bytes a cycle against two multiply-adds: 64 samples of the weight gradient 1.06-1.09x), k in chunks of 4 KB a row with the accumulators kept between them, so that a chunk of every
-// row stays in L2. Every value is one accumulator's sum over k in steps of 16, its 16 lanes added by
-// Vector512.Sum, then the last k mod 16 products added one by one: the same arithmetic in the 3x8 blocks and
-// alone (Dot1x1Wide), so a value's
-// bits do not depend on where it falls.
+// 64 bytes a cycle against two multiply-adds: 64 samples of the weight gradient 1.06-1.09x). k goes in chunks
+// of 4 KB a row with the accumulators kept between them, so that a chunk of every row stays in L2. Every value
+// is one accumulator's sum over k in steps of 16, its 16 lanes added by Vector512.Sum, then the last k mod 16
+// products added one by one: a value's bits do not depend on which block it falls in.
 public static partial class MatMul
 {
     /// <summary>Whether A·Bᵀ with few rows and long rows takes the 512-bit dot products (a switch for benchmarks).</summary>
     internal static bool DotFewRows { get; set; } = true;
 
-    // Products with 3 to 15 rows of A, at most 64 rows of B, and k at least 64 times the rows of A: where the
-    // dot products' horizontal sums (m·n of them) cost little against transposing B (n·k values).
-    private static bool TakesWideDots(int m, int n, int k) => DotFewRows && Use512 && m >= 3 && m < 16 && n <= 64 && k >= 64 * m;
+    // Products with 3, 6, 9, 12 or 15 rows of A, 8 to 64 rows of B in 8s, and k of 512 and at least 64 times the
+    // rows of A: where the dot products' horizontal sums (m·n of them) cost little against transposing B (n·k
+    // values), and the 3x8 blocks leave nothing over. Against the packed product (--dots-chunks, alternating):
+    // 9 x 16 over 784 1.23x, 15 x 64 over 1,024 1.34x; outside the rule 8 x 64 over 784 0.64x (two rows left over,
+    // a value at a time), 3 x 64 over 200 0.81x, 12 x 10 over 800 0.96x.
+    private static bool TakesWideDots(int m, int n, int k) =>
+        DotFewRows && Use512 && m >= 3 && m < 16 && m % 3 == 0 && n >= 8 && n <= 64 && n % 8 == 0 && k >= Math.Max(512, 64 * m);
 
     // Steps of k per pass over the blocks: 4 KB of each row, so that a pass's rows (100 KB at 9 + 16 rows) stay in L2
-    // while each is read by 3 or 4 blocks. (A property: benchmarks compare others.)
+    // while each is read by several blocks (9 x 16 over 12,544: 1.03-1.19x against one pass; 256 and 512 no
+    // better). A property: benchmarks compare others.
     internal static int WideDotsChunk { get; set; } = 1024;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyTransposedWideDots(ref float c, int ldc, ref float a, ref float b, int m, int n, int k, bool accumulate)
     {
-        int m3 = m - (m % 3), n8 = n - (n % 8), blocks = (m3 / 3) * (n8 / 8);
+        int blocks = (m / 3) * (n / 8);
         // The 3x8 blocks' accumulators, kept between passes over k in chunks (at most 5 x 8 blocks of 24: 61 KB).
         Span<Vector512<float>> lanes = stackalloc Vector512<float>[blocks * 24];
         lanes.Clear();
@@ -39,32 +43,24 @@ public static partial class MatMul
         for (int p0 = 0; p0 < steps; p0 += WideDotsChunk)
         {
             int end = Math.Min(steps, p0 + WideDotsChunk);
-            for (int i = 0, block = 0; i < m3; i += 3)
+            for (int i = 0, block = 0; i < m; i += 3)
             {
-                for (int j = 0; j < n8; j += 8, block++)
+                for (int j = 0; j < n; j += 8, block++)
                 {
                     Dot3x8Wide(lanes.Slice(block * 24, 24), ref a, ref b, i, j, k, p0, end);
                 }
             }
         }
 
-        for (int i = 0, block = 0; i < m3; i += 3)
+        for (int i = 0, block = 0; i < m; i += 3)
         {
-            for (int j = 0; j < n8; j += 8, block++)
+            for (int j = 0; j < n; j += 8, block++)
             {
                 for (int r = 0; r < 24; r++)
                 {
                     int row = i + (r / 8), column = j + (r % 8);
                     DotStore(ref c, (row * ldc) + column, Finish(lanes[(block * 24) + r], ref Unsafe.Add(ref a, row * k), ref Unsafe.Add(ref b, column * k), steps, k), accumulate);
                 }
-            }
-        }
-
-        for (int i = 0; i < m; i++)
-        {
-            for (int j = i < m3 ? n8 : 0; j < n; j++)
-            {
-                DotStore(ref c, (i * ldc) + j, Dot1x1Wide(ref Unsafe.Add(ref a, i * k), ref Unsafe.Add(ref b, j * k), k), accumulate);
             }
         }
     }
@@ -122,19 +118,6 @@ public static partial class MatMul
         (lanes[0], lanes[1], lanes[2], lanes[3], lanes[4], lanes[5], lanes[6], lanes[7]) = (c00, c01, c02, c03, c04, c05, c06, c07);
         (lanes[8], lanes[9], lanes[10], lanes[11], lanes[12], lanes[13], lanes[14], lanes[15]) = (c10, c11, c12, c13, c14, c15, c16, c17);
         (lanes[16], lanes[17], lanes[18], lanes[19], lanes[20], lanes[21], lanes[22], lanes[23]) = (c20, c21, c22, c23, c24, c25, c26, c27);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Dot1x1Wide(ref float a, ref float b, int k)
-    {
-        Vector512<float> sum = default;
-        int p = 0;
-        for (; p + 16 <= k; p += 16)
-        {
-            sum = Simd.Fma(Vector512.LoadUnsafe(ref a, (nuint)p), Vector512.LoadUnsafe(ref b, (nuint)p), sum);
-        }
-
-        return Finish(sum, ref a, ref b, p, k);
     }
 
     // One value's accumulator summed, then its last products (from p on) added one by one.

@@ -20,10 +20,10 @@ public class KernelTests
         // transposition.
         { 9, 168, 131 }, { 12, 200, 300 }, { 11, 589, 140 },
 
-        // A·Bᵀ by 512-bit dot products (3 to 15 rows of A, 64 rows of B at most, k at least 64 per row of A): a first
-        // convolution's weight gradient (9 x 16 over 784), a row and columns left over by the 3x4 blocks with k
-        // not a multiple of 16, 3 rows against 64 (k in chunks: A_dot_product_has_the_same_bits_in_a_block_and_alone).
-        { 9, 16, 784 }, { 10, 7, 650 }, { 3, 64, 200 }, { 15, 13, 1000 },
+        // A·Bᵀ by 512-bit dot products (3 to 15 rows of A in 3s, 8 to 64 rows of B in 8s, k of 512 and 64 a row of A
+        // at least): a first convolution's weight gradient (9 x 16 over 784), 12 x 64 with k not a multiple of 16,
+        // 3 x 8 (k in chunks: A_dot_product_has_its_bits_in_any_block); and just outside the rule.
+        { 9, 16, 784 }, { 12, 64, 790 }, { 3, 8, 600 }, { 10, 16, 650 }, { 9, 12, 700 },
     };
 
     [Fact]
@@ -209,15 +209,15 @@ public class KernelTests
 public class MatMulPathTests
 {
     [Fact]
-    public void A_dot_product_has_the_same_bits_in_a_block_and_alone()
+    public void A_dot_product_has_its_bits_in_any_block()
     {
-        // A·Bᵀ of few rows by 512-bit dot products: 3x4 blocks and single values left over. The same values
-        // computed with other rows and columns around them fall in blocks in one product and alone in another.
+        // A·Bᵀ of few rows by 512-bit dot products in 3x8 blocks, k in chunks: against double, and the same values
+        // in another product where they fall in other blocks (A's rows from the fourth, B's from the ninth).
         const int k = 2100; // three chunks of k, the last 4 steps one by one
-        float[] a = Reference.RandomFloats(10 * k, 11), b = Reference.RandomFloats(16 * k, 12);
-        var whole = new float[10 * 16];
-        MatMul.MultiplyTransposed(whole, a, b, 10, 16, k, accumulate: false); // rows 0-8 in blocks, row 9 alone
-        var expected = new double[10 * 16];
+        float[] a = Reference.RandomFloats(9 * k, 11), b = Reference.RandomFloats(16 * k, 12);
+        var whole = new float[9 * 16];
+        MatMul.MultiplyTransposed(whole, a, b, 9, 16, k, accumulate: false);
+        var expected = new double[9 * 16];
         for (int i = 0; i < expected.Length; i++)
         {
             for (int p = 0; p < k; p++)
@@ -227,13 +227,13 @@ public class MatMulPathTests
         }
 
         Reference.AssertClose(expected, whole, 1e-5, 1e-5, "A·Bᵀ over k in chunks");
-        var shifted = new float[9 * 13];
-        MatMul.MultiplyTransposed(shifted, a.AsSpan(k), b.AsSpan(3 * k), 9, 13, k, accumulate: false); // rows 1-9, columns 3-15: column 15 alone
-        for (int i = 0; i < 9; i++)
+        var corner = new float[6 * 8];
+        MatMul.MultiplyTransposed(corner, a.AsSpan(3 * k), b.AsSpan(8 * k), 6, 8, k, accumulate: false);
+        for (int i = 0; i < 6; i++)
         {
-            for (int j = 0; j < 13; j++)
+            for (int j = 0; j < 8; j++)
             {
-                Assert.Equal(BitConverter.SingleToInt32Bits(whole[((i + 1) * 16) + j + 3]), BitConverter.SingleToInt32Bits(shifted[(i * 13) + j]));
+                Assert.Equal(BitConverter.SingleToInt32Bits(whole[((i + 3) * 16) + j + 8]), BitConverter.SingleToInt32Bits(corner[(i * 8) + j]));
             }
         }
     }
