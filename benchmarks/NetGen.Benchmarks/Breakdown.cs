@@ -242,6 +242,14 @@ public static class Breakdown
 
     public static void PrefetchAb() => SwitchAb("prefetch", "no prefetch", on => Kernels.PrefetchSlices = on);
 
+    /// <summary>The sample CNN's step with session 13's kernels (512-bit pooling, BatchNorm's prefetching, the dot products of few rows) on and off, alternating blocks.</summary>
+    public static void Session13Ab() => SwitchAb("session 13's kernels", "without them", on =>
+    {
+        ConvKernels.Pooling512 = on;
+        Kernels.PrefetchSlices = on;
+        MatMul.DotFewRows = on;
+    });
+
     /// <summary>The sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against the packed product, alternating blocks.</summary>
     public static void WideDotsAb() => SwitchAb("wide dots", "packed", on => MatMul.DotFewRows = on);
 

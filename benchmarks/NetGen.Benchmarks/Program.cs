@@ -23,6 +23,7 @@ using NetGen.Benchmarks;
 //   --conv-parts         the sample CNN's convolutions in parts (im2col, each product, col2im) and whole, both forms
 //   --implicit-ab        the sample CNN's step with its convolutions on the padded input against im2col, alternating
 //   --pool512-ab         the sample CNN's step with 2x2 max pooling in 512-bit blocks against 256-bit code, alternating
+//   --session13-ab       the sample CNN's step with all of session 13's kernel switches on and off, alternating
 //   --dots-ab            the sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against packed, alternating
 //   --dots-chunks        those dot products with k in chunks of 1,024 and whole (9 x 16 over 784 to 12,544)
 //   --prefetch-ab        the sample CNN's step with BatchNorm prefetching each channel's next slice and not, alternating
@@ -70,6 +71,9 @@ switch (args)
         return;
     case ["--prefetch-ab"]:
         Breakdown.PrefetchAb();
+        return;
+    case ["--session13-ab"]:
+        Breakdown.Session13Ab();
         return;
     case ["--dots-ab"]:
         Breakdown.WideDotsAb();
