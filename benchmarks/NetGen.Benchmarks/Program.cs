@@ -25,9 +25,10 @@ using NetGen.Benchmarks;
 //   --pool512-ab         the sample CNN's step with 2x2 max pooling in 512-bit blocks against 256-bit code, alternating
 //   --session13-ab       the sample CNN's step with all of session 13's kernel switches on and off, alternating
 //   --dots-ab            the sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against packed, alternating
-//   --dots-chunks        those dot products with k in chunks of 1,024 and whole (9 x 16 over 784 to 12,544)
+//   --dots-chunks        those dot products against the packed product on six shapes, and k in chunks of 256 to all
 //   --prefetch-ab        the sample CNN's step with BatchNorm prefetching each channel's next slice and not, alternating
-//   --bn-parts           the sample CNN's BatchNorm + ReLU + MaxPool stages in parts, caches warm and cold
+//   --bn-parts           the sample CNN's BatchNorm + ReLU + MaxPool stages in parts, caches warm and cold, with
+//                        BatchNorm's prefetching on and off
 //   --loop W [T] [S]     workload W (mlp-256, cnn-adam-64, gpt-12...) stepped on T threads for S seconds: for perf
 switch (args)
 {
