@@ -23,10 +23,14 @@ public static partial class ConvKernels
     // Where a block's values come from: the input rows' four loads (offsets from the block's top-left input),
     // the permutes that pick each tap's values from them (top taps from the first two loads, bottom taps from
     // the last two; the odd taps are the even ones plus one), and each lane's top-left input (from the top).
+    // Backward, where they go: input value j of a row from the tap gradients, even j from the left tap's lane
+    // j/2, odd from the right's (Pairs; RowEnd for a row's last 16 values, one output row a block; SecondRow for
+    // the block's second output row, two a block).
     internal readonly struct Pool512
     {
         public readonly int Load0, Load1, Load2, Load3;
         public readonly Vector512<int> TopEven, BottomEven, Corner;
+        public readonly Vector512<int> Pairs, RowEnd, SecondRow;
         public readonly int RowsPerBlock, Blocks, InputStep;
 
         public Pool512(in Window2D g)
@@ -67,6 +71,10 @@ public static partial class ConvKernels
             int positions = g.OutHeight * ow, perBlock = RowsPerBlock * ow;
             Blocks = positions < 16 ? 0 : Math.Min(g.OutHeight / RowsPerBlock, ((positions - 16) / perBlock) + 1);
             InputStep = 2 * RowsPerBlock * w;
+            Pairs = (Lanes >> 1) + ((Lanes & Vector512<int>.One) << 4);
+            Vector512<int> fromEnd = Lanes + Vector512.Create(w - 16);
+            RowEnd = (fromEnd >> 1) + ((fromEnd & Vector512<int>.One) << 4);
+            SecondRow = Pairs + Vector512.Create(ow);
         }
 
         public int Rows => Blocks * RowsPerBlock;
@@ -119,11 +127,7 @@ public static partial class ConvKernels
     private static int MaxPoolRowsBackward512(ref float dx, ref float dy, ref int a, int o, int winnerOffset, in Window2D g, in Pool512 p)
     {
         int w = g.Width, ow = g.OutWidth, covered = 2 * ow;
-        // Input value j of a row from the tap gradients: even j from the left tap's lane j/2, odd from the right's.
-        Vector512<int> pairs = (Lanes >> 1) + ((Lanes & Vector512<int>.One) << 4);
-        Vector512<int> fromEnd = Lanes + Vector512.Create(w - 16); // a row's last 16 values (one output row a block)
-        Vector512<int> rowEnd = (fromEnd >> 1) + ((fromEnd & Vector512<int>.One) << 4);
-        Vector512<int> secondRow = pairs + Vector512.Create(ow);
+        Vector512<int> pairs = p.Pairs, rowEnd = p.RowEnd, secondRow = p.SecondRow;
         Vector512<int> right = Vector512<int>.One, below = Vector512.Create(w), belowRight = Vector512.Create(w + 1);
         int top = 0, step = p.RowsPerBlock * ow;
         for (int block = 0; block < p.Blocks; block++, top += p.InputStep, o += step)

@@ -8,14 +8,15 @@ namespace NetGen;
 // Max pooling's backward for 2x2 windows with stride 2 and no padding: each input value written once.
 public static partial class ConvKernels
 {
-    // 2x2 windows, stride 2, no padding, rows of 8 outputs or more: the windows tile the input without
-    // overlapping, so every input value is written once, in row order (its output gradient where it won,
-    // else 0), rather than the whole gradient cleared and then the winners scattered into it. Eight
-    // outputs at a time: each tap's winners as a select, the even and odd taps interleaved into 16
-    // consecutive values of each of the two input rows; the last block of a row may overlap the one
-    // before it (writing the same values again). [64, 16, 28, 28]: 388-633 -> 212-334 µs (alternating
-    // processes). Narrower rows keep clearing and scattering: on rows of 7 outputs four-wide blocks
-    // measured 207-362 µs and a window at a time without branches 377-439, against 160-292.
+    // 2x2 windows, stride 2, no padding, rows of 8 outputs or more (or of 4 to 7 where 512-bit blocks take
+    // them, ConvKernels.Pooling512.cs): the windows tile the input without overlapping, so every input value
+    // is written once, in row order (its output gradient where it won, else 0), rather than the whole
+    // gradient cleared and then the winners scattered into it. With 256-bit vectors, eight outputs at a time:
+    // each tap's winners as a select, the even and odd taps interleaved into 16 consecutive values of each of
+    // the two input rows; the last block of a row may overlap the one before it (writing the same values
+    // again). [64, 16, 28, 28]: 388-633 -> 212-334 µs (alternating processes). Narrower rows without the
+    // 512-bit blocks keep clearing and scattering: on rows of 7 outputs four-wide 256-bit blocks measured
+    // 207-362 µs and a window at a time without branches 377-439, against 160-292.
     private static void MaxPoolBackward2x2(Span<float> dInput, ReadOnlySpan<float> dOutput, ReadOnlySpan<int> argmax, int batch, in Window2D g)
     {
         ref float dx = ref MemoryMarshal.GetReference(dInput);

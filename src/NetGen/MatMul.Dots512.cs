@@ -25,7 +25,7 @@ public static partial class MatMul
     // 9 x 16 over 784 1.23x, 15 x 64 over 1,024 1.34x; outside the rule 8 x 64 over 784 0.64x (two rows left over,
     // a value at a time), 3 x 64 over 200 0.81x, 12 x 10 over 800 0.96x.
     private static bool TakesWideDots(int m, int n, int k) =>
-        DotFewRows && Use512 && m >= 3 && m < 16 && m % 3 == 0 && n >= 8 && n <= 64 && n % 8 == 0 && k >= Math.Max(512, 64 * m);
+        DotFewRows && UseVectors && Use512 && m >= 3 && m < 16 && m % 3 == 0 && n >= 8 && n <= 64 && n % 8 == 0 && k >= Math.Max(512, 64 * m);
 
     // Steps of k per pass over the blocks: 4 KB of each row, so that a pass's rows (100 KB at 9 + 16 rows) stay in L2
     // while each is read by several blocks (9 x 16 over 12,544: 1.03-1.19x against one pass; 256 and 512 no

@@ -87,7 +87,7 @@ public static partial class MatMul
     internal static (int Parts, int Threads, bool ByColumns) TransposedSplit(int m, int n, int k, int threads)
     {
         int used = Threads(threads, (long)m * n * k);
-        if (used < 2 || (UseVectors && TakesWideDots(m, n, k)))
+        if (used < 2 || TakesWideDots(m, n, k))
         {
             return (1, 1, false); // one thread, or dot products of few rows (whose parts would be computed otherwise)
         }
