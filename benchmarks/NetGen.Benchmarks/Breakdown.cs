@@ -250,6 +250,9 @@ public static class Breakdown
         MatMul.DotFewRows = on;
     });
 
+    /// <summary>The sample CNN's step with its second convolution's weight gradient from the padded input against im2col, alternating.</summary>
+    public static void TapsAb() => SwitchAb("weight gradient on the padded input", "im2col", on => ConvKernels.WeightGradientOnPadded = on);
+
     /// <summary>The sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against the packed product, alternating blocks.</summary>
     public static void WideDotsAb() => SwitchAb("wide dots", "packed", on => MatMul.DotFewRows = on);
 

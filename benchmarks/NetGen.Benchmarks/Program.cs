@@ -24,6 +24,8 @@ using NetGen.Benchmarks;
 //   --implicit-ab        the sample CNN's step with its convolutions on the padded input against im2col, alternating
 //   --pool512-ab         the sample CNN's step with 2x2 max pooling in 512-bit blocks against 256-bit code, alternating
 //   --session13-ab       the sample CNN's step with all of session 13's kernel switches on and off, alternating
+//   --taps-ab            the sample CNN's step with the second convolution's weight gradient from the padded input
+//                        against im2col, alternating
 //   --dots-ab            the sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against packed, alternating
 //   --dots-chunks        those dot products against the packed product on six shapes, and k in chunks of 256 to all
 //   --prefetch-ab        the sample CNN's step with BatchNorm prefetching each channel's next slice and not, alternating
@@ -75,6 +77,9 @@ switch (args)
         return;
     case ["--session13-ab"]:
         Breakdown.Session13Ab();
+        return;
+    case ["--taps-ab"]:
+        Breakdown.TapsAb();
         return;
     case ["--dots-ab"]:
         Breakdown.WideDotsAb();

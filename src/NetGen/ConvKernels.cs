@@ -204,6 +204,12 @@ public static partial class ConvKernels
             MatMul.CheckLength(dInput.Length, (long)batch * g.InputSize, nameof(dInput));
         }
 
+        if (WeightGradientImplicit(g, filters, inputGradient: !dInput.IsEmpty))
+        {
+            BackwardOnPaddedInput(dInput, dWeight, dBias, dOutput, input, weight, batch, filters, g);
+            return;
+        }
+
         int k = g.PatchSize, p = g.Positions, outSize = filters * p;
         int chunk = SamplesPerProduct(batch, columns.Length, k, p, filters);
         if (chunk >= 2)

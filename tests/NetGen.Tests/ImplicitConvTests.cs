@@ -4,7 +4,9 @@ namespace NetGen.Tests;
 /// Stride-1 convolutions read the zero-padded input through a table of offsets instead of unfolding it
 /// (ConvKernels.Implicit.cs), with 512-bit tiles: the forward sample by sample at any size (8 filters at a
 /// time, a patch as long as the filters are many), the input gradient sample by sample (8 input channels at a
-/// time, flipped weights within 32 KB), also where the weight gradient takes several samples per product. Against the direct double-precision definitions, and against im2col on the same data (the forward's
+/// time, flipped weights within 32 KB), also where the weight gradient takes several samples per product, and the
+/// weight gradient from the padded input (taps of 8, filters of 32) where there is no input gradient or it is on the
+/// padded dY. Against the direct double-precision definitions, and against im2col on the same data (the forward's
 /// bits are the same where im2col's product ends in vector tiles). In MatMul's collection: the switch is
 /// process-wide.
 /// </summary>
@@ -26,6 +28,9 @@ public class ImplicitConvTests
         { "3x3 same, 7x7, 8 -> 16 (49 positions: the forward on the padded input, the backward batched or not)", 8, 7, 7, 3, 1, 1, 16 },
         { "3x3 same, 13x13, 8 -> 8 (169 positions, not whole groups of 4)", 8, 13, 13, 3, 1, 1, 8 },
         { "3x3 same, 12x12, 16 -> 64 (36 KB of flipped weights: the input gradient unfolds)", 16, 12, 12, 3, 1, 1, 64 },
+        { "3x3 same, 10x10, 8 -> 64 (the weight gradient on the padded input, two strips of 32 filters)", 8, 10, 10, 3, 1, 1, 64 },
+        { "5x5 valid, 16x16 -> 12x12, 8 -> 32 (the weight gradient on the padded input, a patch of 200)", 8, 16, 16, 5, 1, 0, 32 },
+        { "3x3 same, dilation 2, 9x11, 8 -> 32 (the weight gradient on the padded input)", 8, 9, 11, 3, 2, 2, 32 },
     };
 
     [Theory]
@@ -54,6 +59,11 @@ public class ImplicitConvTests
                 var dwf = Enumerable.Repeat(0.5f, weight.Length).ToArray(); // accumulated into
                 var dbf = Enumerable.Repeat(0.5f, filters).ToArray();
                 ConvKernels.Conv2DBackward(dxf, dwf, dbf, columns, dy, x, weight, n, filters, g);
+
+                // A first layer's backward (no input gradient) gives the same weight gradient, bit for bit.
+                var dwFirst = Enumerable.Repeat(0.5f, weight.Length).ToArray();
+                ConvKernels.Conv2DBackward(default, dwFirst, default, columns, dy, x, weight, n, filters, g);
+                Assert.Equal(dwf, dwFirst);
                 string path = $"{name}, {(padded ? "padded input" : "im2col")}, scratch {scratch}";
                 Reference.AssertClose(y, yf, 1e-5, 1e-5, path + ": y");
                 Reference.AssertClose(dx, dxf, 1e-5, 1e-5, path + ": dX");
