@@ -257,11 +257,14 @@ public static class Breakdown
     public static void WideDotsAb() => SwitchAb("wide dots", "packed", on => MatMul.DotFewRows = on);
 
     // The sample CNN's step on 1 and 2 threads with a switch on and off, in alternating blocks of up to 40 steps.
-    private static void SwitchAb(string on, string off, Action<bool> set)
+    /// <summary>The MLP's batch-1 Adam step with the deferred gradient made where Adam applies it against written into a block, alternating.</summary>
+    public static void AdamRowsAb() => SwitchAb("rows made in the update", "a block written", on => Adam.DeferredRows = on, "mlp-adam-1", 1000);
+
+    private static void SwitchAb(string on, string off, Action<bool> set, string workload = "cnn-adam-64", int steps = 40)
     {
         foreach (int threads in new[] { 1, 2 })
         {
-            var net = new Workloads { Workload = "cnn-adam-64", Threads = threads };
+            var net = new Workloads { Workload = workload, Threads = threads };
             net.Setup();
             var times = new[] { new List<double>(), new List<double>() };
             for (int round = 0; round < 12; round++)
@@ -270,13 +273,13 @@ public static class Breakdown
                 {
                     int which = (round + v) % 2;
                     set(which == 0);
-                    times[which].Add(Median(() => net.Step(), 40));
+                    times[which].Add(Median(() => net.Step(), steps));
                 }
             }
 
             set(true);
             double a = Median(times[0]), b = Median(times[1]);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sample CNN, {threads} thread(s): {on} {a:F3} ms, {off} {b:F3} ms ({b / a:F2}x)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{workload}, {threads} thread(s): {on} {a:F4} ms, {off} {b:F4} ms ({b / a:F2}x)"));
         }
     }
 

@@ -84,10 +84,28 @@ public static class OptimizerFloors
     }
 
     // Count values' worth of √v and m / (√v + ε), over a 16 KB block so that memory plays no part; four
-    // independent chains, so that the divider's throughput, not its latency, sets the pace.
+    // independent chains, so that the units' throughput, not their latency, sets the pace. In 512-bit vectors
+    // where they are accelerated, as Adam's update runs (until 2026-12-06 this floor was 256-bit only: on an AMD
+    // Zen 5 it measured 26-28 µs, above the 512-bit update itself, 21-22 µs).
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float RootsAndDivisions(float[] block)
     {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var weps = Vector512.Create(1e-8f);
+            Vector512<float> w0 = default, w1 = default, w2 = default, w3 = default;
+            for (int i = 0; i + 64 <= Count; i += 64)
+            {
+                int j = i & 4095;
+                w0 += Vector512.LoadUnsafe(ref block[0], (nuint)j) / (Vector512.Sqrt(Vector512.LoadUnsafe(ref block[0], (nuint)j + 16)) + weps);
+                w1 += Vector512.LoadUnsafe(ref block[0], (nuint)j + 16) / (Vector512.Sqrt(Vector512.LoadUnsafe(ref block[0], (nuint)j)) + weps);
+                w2 += Vector512.LoadUnsafe(ref block[0], (nuint)j + 32) / (Vector512.Sqrt(Vector512.LoadUnsafe(ref block[0], (nuint)j + 48)) + weps);
+                w3 += Vector512.LoadUnsafe(ref block[0], (nuint)j + 48) / (Vector512.Sqrt(Vector512.LoadUnsafe(ref block[0], (nuint)j + 32)) + weps);
+            }
+
+            return Vector512.Sum(w0 + w1 + w2 + w3);
+        }
+
         var eps = Vector256.Create(1e-8f);
         Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
         for (int i = 0; i + 32 <= Count; i += 32)

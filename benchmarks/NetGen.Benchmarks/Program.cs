@@ -26,6 +26,8 @@ using NetGen.Benchmarks;
 //   --session13-ab       the sample CNN's step with all of session 13's kernel switches on and off, alternating
 //   --taps-ab            the sample CNN's step with the second convolution's weight gradient from the padded input
 //                        against im2col, alternating
+//   --adam-rows-ab       the MLP's batch-1 Adam step with the deferred gradient made where Adam applies it against
+//                        written into a block first, alternating
 //   --dots-ab            the sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against packed, alternating
 //   --dots-chunks        those dot products against the packed product on six shapes, and k in chunks of 256 to all
 //   --prefetch-ab        the sample CNN's step with BatchNorm prefetching each channel's next slice and not, alternating
@@ -80,6 +82,9 @@ switch (args)
         return;
     case ["--taps-ab"]:
         Breakdown.TapsAb();
+        return;
+    case ["--adam-rows-ab"]:
+        Breakdown.AdamRowsAb();
         return;
     case ["--dots-ab"]:
         Breakdown.WideDotsAb();

@@ -159,27 +159,47 @@ public class DeferredGradientTests
         Assert.Equal(0, sgd.StepCount); // refused before the step
     }
 
-    [Fact]
-    public void A_deferred_gradient_inside_a_buffer_updates_just_its_rows_as_the_written_gradient_would()
+    [Theory]
+    [InlineData(300)] // 288 in 512-bit vectors, 8 in 256-bit, 4 in a 128-bit group
+    [InlineData(301)] // and one value of separately rounded products
+    [InlineData(7)] // 4 in a 128-bit group, 3 of products
+    public void A_deferred_gradient_inside_a_buffer_updates_just_its_rows_as_the_written_gradient_would(int inFeatures)
     {
-        // Three rows of 9 000 columns would not fit a block: 1 to 8 192 columns only. 300 columns,
-        // 50 rows, at offset 17 of 15 030 parameters: blocks of 24 rows (8 192 / 300 = 27, whole 8-row tiles).
-        const int rows = 3, inFeatures = 300, outFeatures = 50, offset = 17, count = 15030;
+        // Rows of 9 000 columns would not fit a block: 1 to 8 192 columns only. 50 rows at offset 17, 13
+        // parameters after them: blocks of whole rows (8 192 / 300 = 27, whole 8-row tiles: 24). SGD computes
+        // each row's values where it applies them (UpdateDeferredRows), Adam at batch 1; RMSprop writes the block.
+        foreach (int rows in new[] { 1, 3 })
+        {
+            Deferred(rows, inFeatures);
+        }
+    }
+
+    private static void Deferred(int rows, int inFeatures)
+    {
+        const int outFeatures = 50, offset = 17;
+        int count = offset + (inFeatures * outFeatures) + 13;
         float[] x = Reference.RandomFloats(rows * inFeatures, 1), dy = Reference.RandomFloats(rows * outFeatures, 2);
-        float[] p1 = Reference.RandomFloats(count, 3), p2 = (float[])p1.Clone();
+        dy[0] = dy[outFeatures - 1] = 0f; // rows of zero products, -0 where x < 0 (the written product's are +0)
         float[] g = Reference.RandomFloats(count, 4);
         Kernels.DenseBackward(default, g.AsSpan(offset, inFeatures * outFeatures), default, dy, x, default, rows, inFeatures, outFeatures, accumulate: false);
-        var written = new Adam(0.01f);
-        var deferred = new Adam(0.01f);
         float[] stale = (float[])g.Clone();
         stale.AsSpan(offset, inFeatures * outFeatures).Fill(float.NaN); // not read
-        for (int step = 0; step < 2; step++)
+        foreach (Func<Optimizer> create in new Func<Optimizer>[] { () => new Adam(0.01f), () => new Adam(0.01f, weightDecay: 0.1f), () => new AdamW(0.01f, amsgrad: true), () => new Sgd(0.01f, weightDecay: 0.1f), () => new RmsProp(0.01f) })
         {
-            written.Step(p1, g);
-            deferred.Step(p2, stale, new DeferredWeightGradient(offset, dy, x, rows, inFeatures, outFeatures));
-        }
+            float[] p1 = Reference.RandomFloats(count, 3), p2 = (float[])p1.Clone();
+            Optimizer written = create(), deferred = create();
+            for (int step = 0; step < 2; step++)
+            {
+                written.Step(p1, g);
+                deferred.Step(p2, stale, new DeferredWeightGradient(offset, dy, x, rows, inFeatures, outFeatures));
+            }
 
-        Assert.Equal(p1, p2);
+            Assert.Equal(p1, p2);
+            foreach (var (a, b) in written.StateBuffers.Zip(deferred.StateBuffers, (a, b) => (a, b)))
+            {
+                Assert.Equal(a.Value, b.Value);
+            }
+        }
     }
 
     /// <summary>Plain SGD derived outside NetGen's assembly: for all NetGen knows, its Update looks at whole segments.</summary>
