@@ -76,7 +76,7 @@ public static partial class Kernels
         ref float y = ref MemoryMarshal.GetReference(output);
         int w = Vector256<float>.Count;
         int i = 0;
-        bool vectors = Vector256.IsHardwareAccelerated;
+        bool vectors = Vector256.IsHardwareAccelerated, wide = MatMul.UseVectors && MatMul.Use512;
         switch (activation)
         {
             case Activation.None:
@@ -86,6 +86,17 @@ public static partial class Kernels
             case Activation.LeakyReLU:
             {
                 float slope = activation == Activation.ReLU ? 0f : alpha;
+                if (wide)
+                {
+                    var ws = Vector512.Create(slope);
+                    for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+                    {
+                        var vdy = Vector512.LoadUnsafe(ref dy, (nuint)i);
+                        var positive = Vector512.GreaterThan(Vector512.LoadUnsafe(ref x, (nuint)i), Vector512<float>.Zero);
+                        Vector512.ConditionalSelect(positive, vdy, vdy * ws).StoreUnsafe(ref dx, (nuint)i);
+                    }
+                }
+
                 if (vectors)
                 {
                     var vs = Vector256.Create(slope);
@@ -107,6 +118,15 @@ public static partial class Kernels
             }
 
             case Activation.Sigmoid:
+                if (wide)
+                {
+                    for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+                    {
+                        var vy = Vector512.LoadUnsafe(ref y, (nuint)i);
+                        (Vector512.LoadUnsafe(ref dy, (nuint)i) * vy * (Vector512<float>.One - vy)).StoreUnsafe(ref dx, (nuint)i);
+                    }
+                }
+
                 if (vectors)
                 {
                     for (; i + w <= n; i += w)
@@ -124,6 +144,15 @@ public static partial class Kernels
 
                 return;
             case Activation.Tanh:
+                if (wide)
+                {
+                    for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+                    {
+                        var vy = Vector512.LoadUnsafe(ref y, (nuint)i);
+                        (Vector512.LoadUnsafe(ref dy, (nuint)i) * (Vector512<float>.One - (vy * vy))).StoreUnsafe(ref dx, (nuint)i);
+                    }
+                }
+
                 if (vectors)
                 {
                     for (; i + w <= n; i += w)
@@ -170,6 +199,16 @@ public static partial class Kernels
         ref float x = ref MemoryMarshal.GetReference(input);
         ref float y = ref MemoryMarshal.GetReference(output);
         int i = 0;
+        if (MatMul.UseVectors && MatMul.Use512)
+        {
+            var wa = Vector512.Create(alpha);
+            for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+            {
+                var vx = Vector512.LoadUnsafe(ref x, (nuint)i);
+                Vector512.ConditionalSelect(Vector512.GreaterThan(vx, Vector512<float>.Zero), vx, vx * wa).StoreUnsafe(ref y, (nuint)i);
+            }
+        }
+
         if (Vector256.IsHardwareAccelerated)
         {
             var va = Vector256.Create(alpha);
@@ -197,6 +236,17 @@ public static partial class Kernels
         ref float x = ref MemoryMarshal.GetReference(input);
         ref float y = ref MemoryMarshal.GetReference(output);
         int i = 0;
+        if (MatMul.UseVectors && MatMul.Use512)
+        {
+            var whalf = Vector512.Create(0.5f);
+            for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+            {
+                var vx = Vector512.LoadUnsafe(ref x, (nuint)i);
+                var t = Tanh(Vector512.Create(GeluC) * (vx + (Vector512.Create(GeluK) * vx * vx * vx)));
+                (whalf * vx * (Vector512<float>.One + t)).StoreUnsafe(ref y, (nuint)i);
+            }
+        }
+
         if (Vector256.IsHardwareAccelerated)
         {
             var half = Vector256.Create(0.5f);
@@ -224,6 +274,23 @@ public static partial class Kernels
         ref float dy = ref MemoryMarshal.GetReference(dOutput);
         ref float dx = ref MemoryMarshal.GetReference(dInput);
         int i = 0;
+        if (MatMul.UseVectors && MatMul.Use512)
+        {
+            var whalf = Vector512.Create(0.5f);
+            var wc = Vector512.Create(GeluC);
+            var wk = Vector512.Create(GeluK);
+            var wk3 = Vector512.Create(3f * GeluK);
+            for (; i + Vector512<float>.Count <= n; i += Vector512<float>.Count)
+            {
+                var vx = Vector512.LoadUnsafe(ref x, (nuint)i);
+                var x2 = vx * vx;
+                var t = Tanh(wc * (vx + (wk * x2 * vx)));
+                var du = wc * (Vector512<float>.One + (wk3 * x2));
+                var grad = (whalf * (Vector512<float>.One + t)) + (whalf * vx * (Vector512<float>.One - (t * t)) * du);
+                (grad * Vector512.LoadUnsafe(ref dy, (nuint)i)).StoreUnsafe(ref dx, (nuint)i);
+            }
+        }
+
         if (Vector256.IsHardwareAccelerated)
         {
             var half = Vector256.Create(0.5f);
@@ -258,6 +325,15 @@ public static partial class Kernels
         var clamped = Vector256.Min(Vector256.Max(u, Vector256.Create(-20f)), Vector256.Create(20f));
         var e = Simd.Exp(clamped + clamped);
         return Vector256<float>.One - (Vector256.Create(2f) / (e + Vector256<float>.One));
+    }
+
+    // The same in 512-bit vectors.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Tanh(Vector512<float> u)
+    {
+        var clamped = Vector512.Min(Vector512.Max(u, Vector512.Create(-20f)), Vector512.Create(20f));
+        var e = Simd.Exp(clamped + clamped);
+        return Vector512<float>.One - (Vector512.Create(2f) / (e + Vector512<float>.One));
     }
 
     /// <summary>Softmax of each row of <paramref name="cols"/> values, stable (the row maximum is subtracted first).</summary>
