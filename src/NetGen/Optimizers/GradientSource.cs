@@ -31,9 +31,10 @@ internal readonly unsafe struct Written(float* g) : IGradientSource
 
 // Row o of a deferred weight gradient of one batch row, dy[o]·x[i], made as it is read. DeferredWeightGradient.Rows's
 // product gives each value as a fused multiply-add from zero on its vector columns and as 0 + dy·x on the rest: both
-// round dy·x once, and differ from dy·x only in the sign of a zero product, which Adam's update never sees (m and v
-// take β·m + (1 − β)·g and g², the same for ±0; the parameter moves by m alone). One batch row only: with a loop
-// over several inside each load, Adam's step at batch 1 measured 0.93-0.95x of writing the block (--adam-rows-ab).
+// round dy·x once, and differ from dy·x only in the sign of a zero product (+0 there, -0 here where x < 0), which
+// Adam's update does not see: v takes g², and m takes β·m + (1 − β)·g, the same for ±0 unless m is itself -0, which
+// an update from +0 never makes (tests: rows of zero dy against the written block, bit for bit). One batch row only:
+// with a loop over several inside each load, Adam's step at batch 1 measured 0.93-0.95x of writing the block.
 internal readonly unsafe struct DeferredRow(float* x, float dy) : IGradientSource
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
