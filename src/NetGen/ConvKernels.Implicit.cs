@@ -81,6 +81,13 @@ public static partial class ConvKernels
         float[] wide = Buffer(ref t_wide, rows * s.Grid);
         int[] offsets = t_offsets is { } o && o.Length >= s.K ? o : t_offsets = new int[s.K];
         padded.AsSpan(0, s.PaddedLength).Clear();
+        WriteOffsets(s, offsets);
+        return (padded, wide, offsets);
+    }
+
+    // The patch matrix's row for tap (c, ki, kj), K of them: the padded planes from this offset on.
+    private static void WriteOffsets(in Implicit s, int[] offsets)
+    {
         int r = 0;
         for (int c = 0; c < s.Channels; c++)
         {
@@ -92,8 +99,21 @@ public static partial class ConvKernels
                 }
             }
         }
+    }
 
-        return (padded, wide, offsets);
+    // A sample's [Channels, Height, Width] values into the padded planes' insides (their borders stay as cleared).
+    private static void CopyIn(in Implicit s, ReadOnlySpan<float> x, float[] padded)
+    {
+        ref float px = ref MemoryMarshal.GetReference(x);
+        ref float pp = ref MemoryMarshal.GetArrayDataReference(padded);
+        int width = Math.Min(s.Width, s.RowWidth - s.PadLeft), height = Math.Min(s.Height, s.PaddedRows - s.PadTop);
+        for (int c = 0; c < s.Channels; c++)
+        {
+            for (int y = 0; y < height; y++)
+            {
+                Copy(ref Unsafe.Add(ref pp, (c * s.Plane) + ((y + s.PadTop) * s.RowWidth) + s.PadLeft), ref Unsafe.Add(ref px, ((c * s.Height) + y) * s.Width), width, 0f);
+            }
+        }
     }
 
     // output[i, oy, ox] = Σ_(c, ki, kj) a[i·K + (c·kH + ki)·kW + kj]·x[c, oy - PadTop + ki·d, ox - PadLeft + kj·d]
@@ -102,16 +122,8 @@ public static partial class ConvKernels
     private static void Sample(Span<float> output, ReadOnlySpan<float> x, ReadOnlySpan<float> a, ReadOnlySpan<float> bias, int rows, in Implicit s, float[] padded, float[] wide, int[] offsets)
     {
         int rw = s.RowWidth, grid = s.Grid, k = s.K;
-        ref float px = ref MemoryMarshal.GetReference(x);
+        CopyIn(s, x, padded);
         ref float pp = ref MemoryMarshal.GetArrayDataReference(padded);
-        int width = Math.Min(s.Width, rw - s.PadLeft), height = Math.Min(s.Height, s.PaddedRows - s.PadTop);
-        for (int c = 0; c < s.Channels; c++)
-        {
-            for (int y = 0; y < height; y++)
-            {
-                Copy(ref Unsafe.Add(ref pp, (c * s.Plane) + ((y + s.PadTop) * rw) + s.PadLeft), ref Unsafe.Add(ref px, ((c * s.Height) + y) * s.Width), width, 0f);
-            }
-        }
 
         ref float pa = ref MemoryMarshal.GetReference(a);
         ref float pw = ref MemoryMarshal.GetArrayDataReference(wide);

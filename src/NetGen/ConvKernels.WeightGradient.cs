@@ -1,5 +1,4 @@
 using System;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace NetGen;
@@ -42,21 +41,9 @@ public static partial class ConvKernels
         float[] dWt = Buffer(ref t_tapsGradient, k * filters);
         int[] offsets = t_tapsOffsets is { } o && o.Length >= k ? o : t_tapsOffsets = new int[k];
         padded.AsSpan(0, s.Channels * s.Plane).Clear();
-        int r = 0;
-        for (int c = 0; c < s.Channels; c++)
-        {
-            for (int ki = 0; ki < s.KernelHeight; ki++)
-            {
-                for (int kj = 0; kj < s.KernelWidth; kj++)
-                {
-                    offsets[r++] = (c * s.Plane) + (s.Dilation * ((ki * s.RowWidth) + kj));
-                }
-            }
-        }
-
+        WriteOffsets(s, offsets);
         PaddedInputGradient? paddedGradient = dInput.IsEmpty ? null : new PaddedInputGradient(weight, filters, g);
         ref float pp = ref MemoryMarshal.GetArrayDataReference(padded);
-        int width = Math.Min(s.Width, s.RowWidth - s.PadLeft), height = Math.Min(s.Height, s.PaddedRows - s.PadTop);
         for (int n = 0; n < batch; n++)
         {
             ReadOnlySpan<float> dy = dOutput.Slice(n * outSize, outSize);
@@ -68,15 +55,7 @@ public static partial class ConvKernels
                 }
             }
 
-            ReadOnlySpan<float> x = input.Slice(n * g.InputSize, g.InputSize);
-            for (int c = 0; c < s.Channels; c++)
-            {
-                for (int y = 0; y < height; y++)
-                {
-                    Copy(ref Unsafe.Add(ref pp, (c * s.Plane) + ((y + s.PadTop) * s.RowWidth) + s.PadLeft), ref MemoryMarshal.GetReference(x.Slice(((c * s.Height) + y) * s.Width)), width, 0f);
-                }
-            }
-
+            CopyIn(s, input.Slice(n * g.InputSize, g.InputSize), padded);
             MatMul.MultiplyTransposedTaps(ref MemoryMarshal.GetArrayDataReference(dWt), filters, ref pp, offsets.AsSpan(0, k), s.RowWidth, s.OutHeight, s.OutWidth, ref MemoryMarshal.GetReference(dy), k, filters, accumulate: n > 0);
             paddedGradient?.Sample(dInput.Slice(n * g.InputSize, g.InputSize), dy);
         }
