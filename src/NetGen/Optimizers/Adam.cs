@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Threading;
 
 namespace NetGen;
 
@@ -132,7 +133,25 @@ public class Adam : Optimizer
         return true;
     }
 
-    // The step's constants: the rate, the betas, the bias corrections (two powers, once a call) and the decay.
+    // The bias corrections of step _correctionsAt (0: none yet): two powers, computed once a step rather than once a
+    // segment (a batch-1 step with its deferred gradient had 34 segments: 0.85 µs of Math.Pow in a 25 µs step). Every
+    // thread that updates a slice in a step computes the same values for the same t.
+    private long _correctionsAt;
+    private float _inverseCorrection1, _inverseCorrection2;
+
+    private (float First, float Second) Corrections(long t)
+    {
+        if (Volatile.Read(ref _correctionsAt) != t)
+        {
+            _inverseCorrection1 = (float)(1.0 / (1.0 - Math.Pow(Beta1, t)));
+            _inverseCorrection2 = (float)(1.0 / (1.0 - Math.Pow(Beta2, t)));
+            Volatile.Write(ref _correctionsAt, t);
+        }
+
+        return (_inverseCorrection1, _inverseCorrection2);
+    }
+
+    // The step's constants: the rate, the betas, the bias corrections and the decay.
     private readonly struct Coefficients
     {
         public readonly float Lr, B1, B2, C1, C2, Eps, InverseCorrection1, InverseCorrection2, Wd, Shrink;
@@ -145,8 +164,7 @@ public class Adam : Optimizer
             Eps = adam.Epsilon;
             C1 = 1f - B1;
             C2 = 1f - B2;
-            InverseCorrection1 = (float)(1.0 / (1.0 - Math.Pow(B1, t)));
-            InverseCorrection2 = (float)(1.0 / (1.0 - Math.Pow(B2, t)));
+            (InverseCorrection1, InverseCorrection2) = adam.Corrections(t);
             Wd = adam._decoupled ? 0f : segment.WeightDecay;
             Shrink = adam._decoupled ? 1f - (Lr * segment.WeightDecay) : 1f;
         }
