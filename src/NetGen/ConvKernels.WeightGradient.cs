@@ -47,13 +47,7 @@ public static partial class ConvKernels
         for (int n = 0; n < batch; n++)
         {
             ReadOnlySpan<float> dy = dOutput.Slice(n * outSize, outSize);
-            if (!dBias.IsEmpty)
-            {
-                for (int f = 0; f < filters; f++)
-                {
-                    dBias[f] += System.Numerics.Tensors.TensorPrimitives.Sum(dy.Slice(f * p, p));
-                }
-            }
+            AddBiasGradient(dBias, dy, filters, p);
 
             CopyIn(s, input.Slice(n * g.InputSize, g.InputSize), padded);
             MatMul.MultiplyTransposedTaps(ref MemoryMarshal.GetArrayDataReference(dWt), filters, ref pp, offsets.AsSpan(0, k), s.RowWidth, s.OutHeight, s.OutWidth, ref MemoryMarshal.GetReference(dy), k, filters, accumulate: n > 0);

@@ -279,13 +279,7 @@ public static partial class ConvKernels
         for (int n = 0; n < batch; n++)
         {
             ReadOnlySpan<float> dy = dOutput.Slice(n * outSize, outSize);
-            if (!dBias.IsEmpty)
-            {
-                for (int f = 0; f < filters; f++)
-                {
-                    dBias[f] += System.Numerics.Tensors.TensorPrimitives.Sum(dy.Slice(f * p, p));
-                }
-            }
+            AddBiasGradient(dBias, dy, filters, p);
 
             Im2Col(col, input.Slice(n * g.InputSize, g.InputSize), g);
             if (viaTransposed)
@@ -314,6 +308,20 @@ public static partial class ConvKernels
         if (viaTransposed && batch > 0)
         {
             AddTransposed(dWeight, dWt, filters, k);
+        }
+    }
+
+    // dB[f] += Σ over one sample's positions of dY[f] (nothing without bias).
+    private static void AddBiasGradient(Span<float> dBias, ReadOnlySpan<float> dy, int filters, int p)
+    {
+        if (dBias.IsEmpty)
+        {
+            return;
+        }
+
+        for (int f = 0; f < filters; f++)
+        {
+            dBias[f] += System.Numerics.Tensors.TensorPrimitives.Sum(dy.Slice(f * p, p));
         }
     }
 
