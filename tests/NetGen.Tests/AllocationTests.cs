@@ -61,6 +61,46 @@ public class AllocationTests
     }
 
     [Fact]
+    public void Adam_at_batch_1_and_a_convolution_backward_on_its_padded_input_allocate_nothing()
+    {
+        // Adam makes its deferred weight gradient's rows where it applies them (Optimizer.UpdateDeferredRows); the
+        // weight gradient of a 16 -> 32 stride-1 convolution comes from its padded input (ConvKernels.WeightGradient.cs,
+        // where 512-bit vectors are accelerated): both keep their buffers per thread after their first call.
+        var net = new FashionMlp(maxBatchSize: 1, seed: 1);
+        var adam = new Adam(1e-3f);
+        float[] x = Reference.RandomFloats(FashionMlp.InputSize, 1);
+        int[] label = { 3 };
+        var g = new Window2D(16, 14, 14, 3, 3, 1, 1, 1, 1, 14, 14);
+        const int batch = 2, filters = 32;
+        float[] input = Reference.RandomFloats(batch * g.InputSize, 2), weight = Reference.RandomFloats(filters * g.PatchSize, 3);
+        float[] output = new float[batch * filters * g.Positions], dInput = new float[input.Length], dWeight = new float[weight.Length];
+        float[] columns = new float[g.PatchSize * (g.Positions + filters)];
+        void Convolution()
+        {
+            ConvKernels.Conv2DForward(output, columns, input, weight, default, batch, filters, g);
+            ConvKernels.Conv2DBackward(dInput, dWeight, default, columns, output, input, weight, batch, filters, g);
+        }
+
+        WarmUp(() =>
+        {
+            net.TrainStep(x, label, adam);
+            Convolution();
+        });
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            net.TrainStep(x, label, adam);
+        }
+
+        long afterAdam = GC.GetAllocatedBytesForCurrentThread();
+        Convolution();
+        long afterConvolution = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, afterAdam - before);
+        Assert.Equal(0, afterConvolution - afterAdam);
+    }
+
+    [Fact]
     public void Training_split_across_threads_allocates_nothing_on_any_thread()
     {
         var mlp = new FashionMlp(32, seed: 1) { Threads = 2, MinSamplesPerThread = 1 };
