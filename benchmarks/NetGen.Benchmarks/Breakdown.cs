@@ -256,10 +256,11 @@ public static class Breakdown
     /// <summary>The sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against the packed product, alternating blocks.</summary>
     public static void WideDotsAb() => SwitchAb("wide dots", "packed", on => MatMul.DotFewRows = on);
 
-    // The sample CNN's step on 1 and 2 threads with a switch on and off, in alternating blocks of up to 40 steps.
     /// <summary>The MLP's batch-1 Adam step with the deferred gradient made where Adam applies it against written into a block, alternating.</summary>
     public static void AdamRowsAb() => SwitchAb("rows made in the update", "a block written", on => Adam.DeferredRows = on, "mlp-adam-1", 1000);
 
+    // A workload's step (the sample CNN's unless named) on 1 and 2 threads with a switch on and off, in alternating
+    // blocks of up to `steps` steps.
     private static void SwitchAb(string on, string off, Action<bool> set, string workload = "cnn-adam-64", int steps = 40)
     {
         foreach (int threads in new[] { 1, 2 })
