@@ -134,11 +134,21 @@ public static class Breakdown
             return () => op(n, input);
         }
 
+        if (parameters.Length == 3 && parameters[2].ParameterType == typeof(ReadOnlySpan<float>))
+        {
+            // A stem's BatchNorm, and its convolution (which does nothing in training).
+            var op = (TrainingInputOp)Delegate.CreateDelegate(typeof(TrainingInputOp), core, m);
+            float[] input = (float[])(object)x;
+            return () => op(n, true, input);
+        }
+
         object[] args = parameters.Length == 2 ? new object[] { n, true } : new object[] { n };
         return () => m.Invoke(core, args);
     }
 
     private delegate void InputOp(int n, ReadOnlySpan<float> input);
+
+    private delegate void TrainingInputOp(int n, bool training, ReadOnlySpan<float> input);
 
     /// <summary>
     /// One thread against two, interleaved: each round times one step of each (in alternating order),

@@ -98,6 +98,9 @@ switch (args)
     case ["--conv-parts"]:
         Breakdown.ConvParts();
         return;
+    case ["--stem-parts"]:
+        StemParts.Run();
+        return;
     case ["--peaks"]:
         Breakdown.Peaks();
         return;

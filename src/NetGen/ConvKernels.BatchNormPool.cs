@@ -235,11 +235,11 @@ public static partial class ConvKernels
         }
     }
 
-    private static void CheckPoolWindow(in Window2D g)
+    private static void CheckPoolWindow(in Window2D g, string paramName = "g")
     {
         if (g.KernelHeight != 2 || g.KernelWidth != 2 || g.Stride != 2 || g.Dilation != 1 || g.PadTop != 0 || g.PadLeft != 0)
         {
-            throw new ArgumentException("Pooling fused with batch normalisation takes 2x2 windows with stride 2 and no padding.", nameof(g));
+            throw new ArgumentException("Pooling fused with batch normalisation takes 2x2 windows with stride 2 and no padding.", paramName);
         }
     }
 }

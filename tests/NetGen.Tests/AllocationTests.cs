@@ -200,17 +200,25 @@ public class AllocationTests
     {
         var cnn = new SmallCnn(8, seed: 1);
         var gap = new GapCnn(8, seed: 1);
+        var stem = new StemCnn(8, seed: 1);
+        var split = new StemCnn(8, seed: 1) { Threads = 2, MinSamplesPerThread = 1 }; // this thread's part of a split step
+        var stemSgd = new Sgd(0.01f);
+        var splitAdam = new Adam(0.01f);
         var adam = new Adam(0.01f);
         var sgd = new Sgd(0.01f, momentum: 0.9f);
         float[] x1 = Reference.RandomFloats(8 * SmallCnn.InputSize, 1), x2 = Reference.RandomFloats(8 * GapCnn.InputSize, 2);
         float[] t2 = Reference.RandomFloats(8 * GapCnn.OutputSize, 3);
         int[] labels = Enumerable.Range(0, 8).Select(i => i % 3).ToArray();
         var out1 = new float[8 * SmallCnn.OutputSize];
+        float[] x3 = Reference.RandomFloats(8 * StemCnn.InputSize, 4), out3 = new float[8 * StemCnn.OutputSize];
         void Step()
         {
             cnn.TrainStep(x1, labels, adam);
             gap.TrainStep(x2, t2, sgd);
             cnn.Forward(x1, out1);
+            stem.TrainStep(x3, labels, stemSgd);
+            split.TrainStep(x3, labels, splitAdam);
+            stem.Forward(x3, out3);
         }
 
         WarmUp(Step);

@@ -132,11 +132,12 @@ public partial class VggNet;
 /// <summary>
 /// BatchNorm + ReLU + MaxPool and BatchNorm + MaxPool: the pooling done in the BatchNorm's training pass
 /// (the normalised tensor not written). <see cref="UnfusedPoolCnn"/> is the same network with each pooling
-/// on its own.
+/// on its own. The first convolution's Tanh keeps it from being a stem (StemNetworks.cs), whose sums are not
+/// the layers' bits.
 /// </summary>
 [Network]
 [Input(1, 16, 16)]
-[Conv2D(4, 3, Padding = Padding.Same, UseBias = false)]
+[Conv2D(4, 3, Padding = Padding.Same, UseBias = false, Activation = Activation.Tanh)]
 [BatchNorm]
 [ReLU]
 [MaxPool2D(2)]
@@ -154,7 +155,7 @@ public partial class FusedPoolCnn;
 /// </summary>
 [Network]
 [Input(1, 16, 16)]
-[Conv2D(4, 3, Padding = Padding.Same, UseBias = false)]
+[Conv2D(4, 3, Padding = Padding.Same, UseBias = false, Activation = Activation.Tanh)]
 [BatchNorm]
 [ReLU]
 [Dropout(0)]

@@ -41,6 +41,15 @@ public class ThreadTests
     public void Convolutions_on_the_padded_input_split_across_threads(int threads) =>
         Agree(() => new PaddedInputCnn(7, seed: 5), threads, Reference.RandomFloats(7 * PaddedInputCnn.InputSize, 4), Labels(7, 3));
 
+    // A stem: each shard's patch moments and gradient sums, merged by the network.
+    [Theory]
+    [MemberData(nameof(Counts))]
+    public void A_stem_splits_across_threads(int threads)
+    {
+        Agree(() => new StemCnn(7, seed: 5), threads, Reference.RandomFloats(7 * StemCnn.InputSize, 4), Labels(7, 3));
+        Agree(() => new StridedStemNet(7, seed: 5), threads, Reference.RandomFloats(7 * StridedStemNet.InputSize, 5), Reference.RandomFloats(7 * StridedStemNet.OutputSize, 6));
+    }
+
     [Fact]
     public void Residual_blocks_with_projections_split_across_threads() =>
         Agree(() => new ResidualCnn(6, seed: 4), 2, Reference.RandomFloats(6 * ResidualCnn.InputSize, 4), Labels(6, 3));

@@ -17,7 +17,7 @@ internal static partial class CoreEmitter
         {
             foreach (PlanOp op in plan.Ops)
             {
-                w.Line(op.TakesTrainingFlag ? $"{op.Method}Forward(n, training);" : $"{op.Method}Forward(n{op.InputArgument});");
+                w.Line(op.TakesTrainingFlag ? $"{op.Method}Forward(n, training{op.InputArgument});" : $"{op.Method}Forward(n{op.InputArgument});");
             }
         }
 

@@ -127,7 +127,8 @@ internal static partial class CoreEmitter
         {
             w.Line($"int k = Split(n, {x}, {targets}, training: true);");
             int phases = 1 + (2 * batchNorms.Count);
-            for (int phase = 0; phase < phases; phase++)
+            int run = batchNorms.Count > 0 && batchNorms[0].Stem is not null ? phases - 1 : phases; // a stem leaves the last phase empty
+            for (int phase = 0; phase < run; phase++)
             {
                 w.Line($"RunShards({phase}, k);");
                 if (phase < batchNorms.Count)
@@ -236,6 +237,7 @@ internal static partial class CoreEmitter
     // backward up to the last BatchNorm's gradient sums, ...; and evaluation (forward and loss).
     private static void EmitRunPhase(IndentedWriter w, NetworkPlan plan, LossSpec loss)
     {
+        var batchNorms = plan.Ops.OfType<BatchNormOp>().ToList();
         using (w.Block("private void RunPhase(int phase, bool first)"))
         {
             w.Line("int n = _shardRows;");
@@ -261,14 +263,19 @@ internal static partial class CoreEmitter
                 {
                     if (op is BatchNormOp bn)
                     {
-                        w.Line($"{bn.Method}Moments(n);");
+                        w.Line($"{bn.Method}Moments(n{bn.InputArgument});");
                         CloseCase(w);
                         OpenCase(w, (++phase).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                        w.Line($"{bn.Method}Normalize(n);");
+                        w.Line($"{bn.Method}Normalize(n{bn.InputArgument});");
                         continue;
                     }
 
-                    w.Line(op.TakesTrainingFlag ? $"{op.Method}Forward(n, training: true);" : $"{op.Method}Forward(n{op.InputArgument});");
+                    if (op is ConvOp { StemOf: not null })
+                    {
+                        continue; // made by its BatchNorm in training
+                    }
+
+                    w.Line(op.TakesTrainingFlag ? $"{op.Method}Forward(n, training: true{op.InputArgument});" : $"{op.Method}Forward(n{op.InputArgument});");
                 }
 
                 loss.EmitLoss(w, plan, "_shardTargets", "_batchRows");
@@ -278,8 +285,13 @@ internal static partial class CoreEmitter
                     PlanOp op = plan.Ops[i];
                     if (op is BatchNormOp bn)
                     {
-                        w.Line($"{bn.Method}GradientSums(n);");
+                        w.Line($"{bn.Method}GradientSums(n{bn.InputArgument});");
                         CloseCase(w);
+                        if (bn.Stem is not null)
+                        {
+                            break; // the stem's convolution is the first with parameters, its gradient made in the merge
+                        }
+
                         OpenCase(w, (++phase).ToString(System.Globalization.CultureInfo.InvariantCulture));
                         if (bn.HasInputGradient)
                         {
@@ -297,7 +309,11 @@ internal static partial class CoreEmitter
                     }
                 }
 
-                CloseCase(w);
+                if (batchNorms.Count == 0 || batchNorms[0].Stem is null)
+                {
+                    CloseCase(w);
+                }
+
                 OpenCase(w, "EvaluatePhase");
                 w.Line($"ForwardPass(n, training: false{InputArgument(plan, "input")});");
                 loss.EmitLoss(w, plan, "_shardTargets", "_batchRows");

@@ -76,7 +76,7 @@ internal sealed record BatchNormSpec(double Momentum, double Epsilon) : LayerSpe
 }
 
 /// <summary>The planned BatchNorm: batch statistics in a per-batch scratch, running statistics in State.</summary>
-internal sealed record BatchNormOp : PlanOp
+internal sealed partial record BatchNormOp : PlanOp
 {
     /// <summary>The layer's row in the summary table (named in the small-batch error).</summary>
     public int Row { get; init; }
@@ -112,8 +112,11 @@ internal sealed record BatchNormOp : PlanOp
 
     private string Scratch => Method + "Scratch";
 
-    public override void EmitConstants(IndentedWriter w) =>
+    public override void EmitConstants(IndentedWriter w)
+    {
         w.Line($"private const int {Scratch} = {ScratchOffset}; // {Name}: batch mean, 1/std, and on a split batch Σdy, Σdy·x̂ ({Features} each)");
+        EmitStemConstants(w);
+    }
 
     // Inference: the running statistics; a fused ReLU as the Relu operator after it.
     public override void EmitOnnx(OnnxBuilder onnx)
@@ -134,6 +137,12 @@ internal sealed record BatchNormOp : PlanOp
 
     public override void EmitMethods(IndentedWriter w)
     {
+        if (Stem is not null)
+        {
+            EmitStemMethods(w);
+            return;
+        }
+
         int f = Features;
         string x = Ex.A(Input);
         string gamma = Ex.P(Weight);
@@ -154,12 +163,7 @@ internal sealed record BatchNormOp : PlanOp
                 EmitTrainingForward(w, mean, inv, x, gamma, beta, dims);
             }
 
-            using (w.Block("else"))
-            {
-                w.Line($"{Ex.Kernels}.BatchNormInferenceForward(");
-                w.Line($"    {Ex.A(Output)}, {x}, {gamma}, {beta}, {Ex.S(RunningMean)}, {Ex.S(RunningVariance)},");
-                w.Line($"    {dims}, epsilon: {Ex.Float(Epsilon)}{ReluFlag});");
-            }
+            EmitInferenceForward(w);
         }
 
         w.Line();
@@ -188,6 +192,16 @@ internal sealed record BatchNormOp : PlanOp
     // The shape arguments of the backward kernels: the tensor's, or the pooling's window.
     private string PoolDims(string dims) => FusedPool is { } pool ? $"batch: n, {pool.Method}Window" : dims;
 
+    private void EmitInferenceForward(IndentedWriter w)
+    {
+        using (w.Block("else"))
+        {
+            w.Line($"{Ex.Kernels}.BatchNormInferenceForward(");
+            w.Line($"    {Ex.A(Output)}, {Ex.A(Input)}, {Ex.P(Weight)}, {Ex.P(Bias)}, {Ex.S(RunningMean)}, {Ex.S(RunningVariance)},");
+            w.Line($"    rows: n, channels: {Features}, spatial: {Spatial}, epsilon: {Ex.Float(Epsilon)}{ReluFlag});");
+        }
+    }
+
     private void EmitTrainingForward(IndentedWriter w, string mean, string inv, string x, string gamma, string beta, string dims)
     {
         if (FusedPool is { } pool)
@@ -208,8 +222,8 @@ internal sealed record BatchNormOp : PlanOp
         w.Line($"    {dims}, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)}{ReluFlag});");
     }
 
-    /// <summary>Whether backward must produce the input's gradient (a layer before has parameters).</summary>
-    public bool HasInputGradient => Input.RequiresGrad;
+    /// <summary>Whether backward must produce the input's gradient (a layer before has parameters, and not as a stem's).</summary>
+    public bool HasInputGradient => Input.RequiresGrad && Stem is null;
 
     /// <summary>
     /// The methods of a batch split across threads: each shard's moments, merged by the network (shard 0),
@@ -217,6 +231,12 @@ internal sealed record BatchNormOp : PlanOp
     /// </summary>
     public void EmitShardMethods(IndentedWriter w)
     {
+        if (Stem is not null)
+        {
+            EmitStemShardMethods(w);
+            return;
+        }
+
         int f = Features;
         string mean = $"W({Scratch}, {f})";
         string inv = $"W({Scratch} + {f}, {f})";

@@ -104,6 +104,20 @@ internal sealed record ConvOp : PlanOp
 
     public override IEnumerable<ParamTensor> ParameterTensors => Bias is null ? new[] { Weight } : new[] { Weight, Bias };
 
+    /// <summary>
+    /// The BatchNorm that makes this convolution's output itself in training and takes its weight gradient (a
+    /// stem: PlanBuilder.FuseStems), or null. The convolution then runs on its own in inference only.
+    /// </summary>
+    public string? StemOf { get; init; }
+
+    public override bool TakesTrainingFlag => StemOf is not null;
+
+    public override bool HasBackward => StemOf is null && base.HasBackward;
+
+    public override string NoBackwardNote => StemOf is { } bn
+        ? $"done in {bn}'s backward (the stem: the weight gradient from the patches and {bn}'s sums)."
+        : base.NoBackwardNote;
+
     public override long MultiplyAdds => (long)Filters * Window.PatchSize * Window.Positions;
 
     public override void EmitConstants(IndentedWriter w) => Windows.EmitConstant(w, Name, Method, Window);
@@ -160,11 +174,38 @@ internal sealed record ConvOp : PlanOp
         string columns = $"W(Columns, {Shapes.Clamp(ColumnsSize)})";
         string bias = Bias is { } b ? Ex.P(b) : "default";
         string dBias = Bias is { } db ? Ex.G(db) : "default";
+        string[] forward =
+        {
+            $"{Ex.ConvKernels}.Conv2DForward(",
+            $"    {Ex.A(Output)}, {columns}, // output (n, {Filters}, {g.OutHeight}, {g.OutWidth}), {(SamplesPerProduct >= 2 ? $"im2col scratch for {SamplesPerProduct} samples and their outputs" : "im2col scratch, sample by sample")}",
+            $"    {InputValues}, {Ex.P(Weight)}, {bias}, // input{(ReadsCallerInput ? " (where the caller passed it)" : "")}, {Weight.Name} {Shapes.Dims(Weight.Shape)}, bias",
+            $"    batch: n, filters: {Filters}, {Method}Window);",
+        };
+        if (StemOf is { } stem)
+        {
+            w.Line($"// In training {stem} makes this convolution's output a sample at a time as it normalises it (the stem):");
+            w.Line("// the convolution runs on its own in inference only, and its gradient is made in that BatchNorm's backward.");
+            using (w.Block($"private void {Method}Forward(int n, bool training{InputParameter})"))
+            {
+                using (w.Block("if (!training)"))
+                {
+                    foreach (string line in forward)
+                    {
+                        w.Line(line);
+                    }
+                }
+            }
+
+            w.Line();
+            return;
+        }
+
         w.Line($"private void {Method}Forward(int n{InputParameter}) =>");
-        w.Line($"    {Ex.ConvKernels}.Conv2DForward(");
-        w.Line($"        {Ex.A(Output)}, {columns}, // output (n, {Filters}, {g.OutHeight}, {g.OutWidth}), {(SamplesPerProduct >= 2 ? $"im2col scratch for {SamplesPerProduct} samples and their outputs" : "im2col scratch, sample by sample")}");
-        w.Line($"        {InputValues}, {Ex.P(Weight)}, {bias}, // input{(ReadsCallerInput ? " (where the caller passed it)" : "")}, {Weight.Name} {Shapes.Dims(Weight.Shape)}, bias");
-        w.Line($"        batch: n, filters: {Filters}, {Method}Window);");
+        foreach (string line in forward)
+        {
+            w.Line("    " + line);
+        }
+
         w.Line();
         w.Line($"private void {Method}Backward(int n{InputParameter}) =>");
         w.Line($"    {Ex.ConvKernels}.Conv2DBackward(");

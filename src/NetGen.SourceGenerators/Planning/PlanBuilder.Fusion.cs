@@ -60,6 +60,34 @@ internal sealed partial class PlanBuilder
         _ops[_ops.Count - 1] = bn with { FusedPool = pool };
     }
 
+    /// <summary>The largest patch a stem takes (<c>NetGen.ConvKernels.StemMaxPatch</c>): its co-moments are K² values.</summary>
+    public const int StemMaxPatch = 32;
+
+    /// <summary>
+    /// Makes a stem of a convolution whose input needs no gradient (the network's first with parameters), with a
+    /// patch of at most <see cref="StemMaxPatch"/> values, read by nothing but the BatchNorm after it when that
+    /// BatchNorm pools as it normalises (<see cref="FusePoolIntoBatchNorm"/>): in training the BatchNorm takes the
+    /// batch statistics from the patches' moments, makes each sample's convolution output in a buffer of its own,
+    /// and makes the convolution's weight gradient from the pooled gradient (NetGen.ConvKernels.Stem.cs). The
+    /// convolution's output (3.2 MB for the sample CNN at batch 64) and its gradient are never written.
+    /// </summary>
+    private List<PlanOp> FuseStems(List<PlanOp> ops)
+    {
+        for (int i = 1; i < ops.Count; i++)
+        {
+            if (ops[i] is BatchNormOp { FusedPool: { } pool, Stem: null } bn && ops[i - 1] is ConvOp { StemOf: null } conv
+                && conv.Output == bn.Input && !conv.Input.RequiresGrad && conv.Window.PatchSize <= StemMaxPatch
+                && ops.Count(o => o.Inputs.Contains(conv.Output)) == 1)
+            {
+                ConvOp stem = conv with { StemOf = bn.Name };
+                ops[i - 1] = stem;
+                ops[i] = bn with { Stem = stem, ReadsCallerInput = stem.ReadsCallerInput, StemScratchOffset = AddScratch(BatchNormOp.StemScratchSize(stem, pool)) };
+            }
+        }
+
+        return ops;
+    }
+
     /// <summary>Weights below this many values are not deferred: see <see cref="DeferLargestWeightGradient"/>.</summary>
     public const int DeferMinValues = 32768;
 

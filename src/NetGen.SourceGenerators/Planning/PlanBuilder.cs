@@ -369,6 +369,7 @@ internal sealed partial class PlanBuilder
         if (!hasErrors)
         {
             ops = ReadCallerInput(ops, _input);
+            ops = Loss is null ? ops : FuseStems(ops);
         }
 
         return new NetworkPlan(
