@@ -101,6 +101,9 @@ switch (args)
     case ["--stem-parts"]:
         StemParts.Run();
         return;
+    case ["--stem-parts", "loop"]:
+        StemParts.Run(loop: true);
+        return;
     case ["--peaks"]:
         Breakdown.Peaks();
         return;

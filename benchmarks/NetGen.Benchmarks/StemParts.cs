@@ -5,11 +5,12 @@ namespace NetGen.Benchmarks;
 
 /// <summary>
 /// The sample CNN's stem (its first convolution, BatchNorm, ReLU and pooling over 64 samples) by parts, each
-/// timed alone (medians): the stem's kernels, the layers one by one that it replaces, and pieces of the stem.
+/// timed alone (medians): the stem's kernels, the layers one by one that it replaces, and pieces of the stem; with
+/// <c>loop</c>, the stem's kernels over and over for a profiler.
 /// </summary>
 public static class StemParts
 {
-    public static void Run()
+    public static void Run(bool loop = false)
     {
         const int batch = 64, f = 16;
         var conv = new Window2D(1, 28, 28, 3, 3, 1, 1, 1, 1, 28, 28);
@@ -42,6 +43,21 @@ public static class StemParts
             ("piece: T 16x9x784 x 64", () => { for (int n = 0; n < batch; n++) MatMul.MultiplyTransposed(dw, planes.AsSpan(0, f * p), columns.AsSpan(0, k * p), f, k, p, accumulate: true); }),
             ("piece: pool backward x 64", () => { for (int n = 0; n < batch; n++) ConvKernels.MaxPoolBackward(planes.AsSpan(0, f * p), dPooled.AsSpan(n * pooled, pooled), argmax.AsSpan(n * pooled, pooled), 1, pool); }),
         };
+        if (loop)
+        {
+            // For a profiler: the stem's parts over and over for 8 s.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.ElapsedMilliseconds < 8000)
+            {
+                foreach ((string name, Action run) in rows.Where(r => r.Item1.StartsWith("stem", StringComparison.Ordinal)))
+                {
+                    run();
+                }
+            }
+
+            return;
+        }
+
         // Tiered compilation: every part's callees at full optimisation before any is timed (a second of calls).
         var warm = System.Diagnostics.Stopwatch.StartNew();
         while (warm.ElapsedMilliseconds < 1500)
