@@ -180,11 +180,16 @@ public class DeferredGradientTests
         int count = offset + (inFeatures * outFeatures) + 13;
         float[] x = Reference.RandomFloats(rows * inFeatures, 1), dy = Reference.RandomFloats(rows * outFeatures, 2);
         dy[0] = dy[outFeatures - 1] = 0f; // rows of zero products, -0 where x < 0 (the written product's are +0)
+        for (int b = 1; b < rows; b++)
+        {
+            dy[b * outFeatures] = b % 2 == 0 ? 0f : -0f; // output 0's gradient 0 in every batch row: plain SGD skips its row
+        }
+
         float[] g = Reference.RandomFloats(count, 4);
         Kernels.DenseBackward(default, g.AsSpan(offset, inFeatures * outFeatures), default, dy, x, default, rows, inFeatures, outFeatures, accumulate: false);
         float[] stale = (float[])g.Clone();
         stale.AsSpan(offset, inFeatures * outFeatures).Fill(float.NaN); // not read
-        foreach (Func<Optimizer> create in new Func<Optimizer>[] { () => new Adam(0.01f), () => new Adam(0.01f, weightDecay: 0.1f), () => new AdamW(0.01f, amsgrad: true), () => new Sgd(0.01f, weightDecay: 0.1f), () => new RmsProp(0.01f) })
+        foreach (Func<Optimizer> create in new Func<Optimizer>[] { () => new Adam(0.01f), () => new Adam(0.01f, weightDecay: 0.1f), () => new AdamW(0.01f, amsgrad: true), () => new Sgd(0.01f, weightDecay: 0.1f), () => new Sgd(0.01f), () => new RmsProp(0.01f) })
         {
             float[] p1 = Reference.RandomFloats(count, 3), p2 = (float[])p1.Clone();
             Optimizer written = create(), deferred = create();
