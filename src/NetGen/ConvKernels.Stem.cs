@@ -57,7 +57,7 @@ public static partial class ConvKernels
                 SubtractFromRow(row, sampleMean[r]);
             }
 
-            RowDots(gram, cols, k, cols, k, p, accumulate: false);
+            Gram(gram, cols, k, p);
             Merge(mean, squares, (double)n * p, sampleMean, gram, p);
         }
 

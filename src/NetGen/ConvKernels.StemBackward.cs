@@ -58,21 +58,15 @@ public static partial class ConvKernels
         for (int n = 0; n < batch; n++)
         {
             ReadOnlySpan<float> g = dPooled.Slice(n * pooled, pooled);
-            if (pooledValues.IsEmpty)
-            {
-                g.CopyTo(passed);
-            }
-            else
-            {
-                PassWherePositive(passed, g, pooledValues.Slice(n * pooled, pooled));
-            }
-
             for (int c = 0; c < f; c++)
             {
-                sumDy[c] += RowSum(passed.Slice(c * pool.Positions, pool.Positions));
+                int at = c * pool.Positions;
+                sumDy[c] += pooledValues.IsEmpty
+                    ? RowSum(g.Slice(at, pool.Positions))
+                    : PassWherePositive(passed.Slice(at, pool.Positions), g.Slice(at, pool.Positions), pooledValues.Slice((n * pooled) + at, pool.Positions));
             }
 
-            MaxPoolBackward(dy, passed, argmax.Slice(n * pooled, pooled), 1, pool);
+            MaxPoolBackward(dy, pooledValues.IsEmpty ? g : passed, argmax.Slice(n * pooled, pooled), 1, pool);
             Im2Col(cols, input.Slice(n * conv.InputSize, conv.InputSize), conv);
             for (int r = 0; r < k; r++)
             {
@@ -157,26 +151,48 @@ public static partial class ConvKernels
         StemGradients(dWeight, dGamma, dBeta, sums, moments, weight, gamma, inverseStd, (long)batch * conv.Positions, conv);
     }
 
-    // passed = g where value > 0, else 0: the ReLU's gradient mask at the pooling's winners (a pooled value is the
-    // winner's output of the ReLU, positive exactly where the ReLU passed it).
-    private static void PassWherePositive(Span<float> passed, ReadOnlySpan<float> g, ReadOnlySpan<float> value)
+    // passed = g where value > 0, else 0 (the ReLU's gradient mask at the pooling's winners: a pooled value is the
+    // winner's output of the ReLU, positive exactly where the ReLU passed it); returns the sum of passed.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float PassWherePositive(Span<float> passed, ReadOnlySpan<float> g, ReadOnlySpan<float> value)
     {
         ref float d = ref MemoryMarshal.GetReference(passed);
         ref float s = ref MemoryMarshal.GetReference(g);
         ref float v = ref MemoryMarshal.GetReference(value);
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        int n = passed.Length, i = 0;
+        float sum = 0;
+        if (MatMul.Use512 && MatMul.UseVectors)
         {
-            for (; i <= passed.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            Vector512<float> a = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16)
             {
-                Vector256<float> positive = Vector256.GreaterThan(Vector256.LoadUnsafe(ref v, (nuint)i), Vector256<float>.Zero);
-                (Vector256.LoadUnsafe(ref s, (nuint)i) & positive).StoreUnsafe(ref d, (nuint)i);
+                Vector512<float> x = Vector512.LoadUnsafe(ref s, (nuint)i) & Vector512.GreaterThan(Vector512.LoadUnsafe(ref v, (nuint)i), Vector512<float>.Zero);
+                x.StoreUnsafe(ref d, (nuint)i);
+                a += x;
             }
+
+            sum = Vector512.Sum(a);
+        }
+        else if (MatMul.UseVectors)
+        {
+            Vector256<float> a = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> x = Vector256.LoadUnsafe(ref s, (nuint)i) & Vector256.GreaterThan(Vector256.LoadUnsafe(ref v, (nuint)i), Vector256<float>.Zero);
+                x.StoreUnsafe(ref d, (nuint)i);
+                a += x;
+            }
+
+            sum = Vector256.Sum(a);
         }
 
-        for (; i < passed.Length; i++)
+        for (; i < n; i++)
         {
-            Unsafe.Add(ref d, i) = Unsafe.Add(ref v, i) > 0f ? Unsafe.Add(ref s, i) : 0f;
+            float x = Unsafe.Add(ref v, i) > 0f ? Unsafe.Add(ref s, i) : 0f;
+            Unsafe.Add(ref d, i) = x;
+            sum += x;
         }
+
+        return sum;
     }
 }

@@ -107,6 +107,41 @@ public static partial class ConvKernels
         }
     }
 
+    /// <summary>
+    /// gram[i·k + j] = rowᵢ·rowⱼ for the k rows of <paramref name="rows"/>: the blocks of <see cref="RowDots"/> that
+    /// reach the lower triangle (11 of 15 for k = 9), the rest mirrored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Gram(Span<float> gram, ReadOnlySpan<float> rows, int k, int length)
+    {
+        ref float r0 = ref MemoryMarshal.GetReference(rows);
+        Span<float> dots = stackalloc float[8];
+        for (int i = 0; i < k; i += 4)
+        {
+            int block = Math.Min(4, k - i);
+            for (int j = 0; j < i + block; j += 2)
+            {
+                int cols = Math.Min(2, k - j);
+                Dots4x2(dots, ref Unsafe.Add(ref r0, i * length), block, ref Unsafe.Add(ref r0, j * length), cols, length);
+                for (int r = 0; r < block; r++)
+                {
+                    for (int q = 0; q < cols; q++)
+                    {
+                        gram[((i + r) * k) + j + q] = dots[(r * 2) + q];
+                    }
+                }
+            }
+        }
+
+        for (int i = 0; i < k; i++)
+        {
+            for (int j = i + 1; j < k; j++)
+            {
+                gram[(i * k) + j] = gram[(j * k) + i];
+            }
+        }
+    }
+
     // dots[2r + q] = a_r·b_q for 1 to 4 rows of a and 1 or 2 of b, `length`-strided (a missing row reads row 0 and
     // is dropped).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
