@@ -36,6 +36,8 @@ internal sealed partial record BatchNormOp
 
     private string StemWindows => $"{Stem!.Method}Window, {FusedPool!.Method}Window";
 
+    private string ReluWord => FusedRelu is null ? "false" : "true";
+
     private void EmitStemConstants(IndentedWriter w)
     {
         if (Stem is { } conv)
@@ -50,7 +52,6 @@ internal sealed partial record BatchNormOp
         PoolOp pool = FusedPool!;
         int f = Features;
         string mean = $"W({Scratch}, {f})", inv = $"W({Scratch} + {f}, {f})";
-        string relu = FusedRelu is null ? "false" : "true";
         w.Line($"// {conv.Name}, {Name}{(FusedRelu is { } r ? ", " + r : "")} and {pool.Name} in training (the stem): the batch statistics from the moments of");
         w.Line($"// {conv.Name}'s patches, then each sample's convolution made, normalised and pooled in a buffer of its own. Neither");
         w.Line($"// {conv.Name}'s output nor {Name}'s is written, and backward makes neither gradient.");
@@ -63,7 +64,7 @@ internal sealed partial record BatchNormOp
                 w.Line($"    {Ex.S(RunningMean)}, {Ex.S(RunningVariance)}, // {RunningMean.Name}, {RunningVariance.Name}");
                 w.Line($"    {Moments}, {Planes}, {StemColumns}, // the patches' moments, a sample's planes, im2col scratch");
                 w.Line($"    {conv.InputValues}, {Ex.P(conv.Weight)}, {StemBias}, {Ex.P(Weight)}, {Ex.P(Bias)},");
-                w.Line($"    batch: n, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)}, relu: {relu}, {StemWindows});");
+                w.Line($"    batch: n, momentum: {Ex.Float(Momentum)}, epsilon: {Ex.Float(Epsilon)}, relu: {ReluWord}, {StemWindows});");
             }
 
             EmitInferenceForward(w);
@@ -120,7 +121,7 @@ internal sealed partial record BatchNormOp
 
         w.Line();
         w.Line($"private void {Method}Normalize(int n{InputParameter}) =>");
-        w.Line($"    {Ex.ConvKernels}.StemNormalizeMaxPool({Ex.A(pool.Output)}, {Ex.I(pool.Argmax!)}, {Planes}, {StemColumns}, {conv.InputValues}, {Ex.P(conv.Weight)}, {StemBias}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, batch: n, relu: {(FusedRelu is null ? "false" : "true")}, {StemWindows}); // and {conv.Name}, {pool.Name}");
+        w.Line($"    {Ex.ConvKernels}.StemNormalizeMaxPool({Ex.A(pool.Output)}, {Ex.I(pool.Argmax!)}, {Planes}, {StemColumns}, {conv.InputValues}, {Ex.P(conv.Weight)}, {StemBias}, {mean}, {inv}, {Ex.P(Weight)}, {Ex.P(Bias)}, batch: n, relu: {ReluWord}, {StemWindows}); // and {conv.Name}, {pool.Name}");
         w.Line();
         w.Line($"private void {Method}GradientSums(int n{InputParameter}) =>");
         w.Line($"    {Ex.ConvKernels}.StemGradientSums({Sums}, {Planes}, {StemColumns}, {Ex.D(pool.Output)}, {Ex.I(pool.Argmax!)}, {PooledValues}, {conv.InputValues}, {Moments}, batch: n, {StemWindows});");

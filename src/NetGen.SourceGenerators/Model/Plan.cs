@@ -76,7 +76,8 @@ internal abstract record PlanOp
     /// <summary>
     /// Whether the op reads the network's input where the caller passed it (its methods' <c>input</c>
     /// parameter) instead of from a copy in the arena: set on a Dense or Conv2D that reads the input
-    /// when no other kind of op does (see <c>PlanBuilder.ReadCallerInput</c>).
+    /// when no other kind of op does (see <c>PlanBuilder.ReadCallerInput</c>), and on the BatchNorm of a
+    /// stem whose convolution does (<c>PlanBuilder.FuseStems</c>).
     /// </summary>
     public bool ReadsCallerInput { get; init; }
 
