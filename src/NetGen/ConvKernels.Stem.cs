@@ -157,6 +157,9 @@ public static partial class ConvKernels
         Kernels.CheckSame(weight.Length, filters * k, nameof(weight));
         Kernels.CheckSame(batchMean.Length, filters, nameof(batchMean));
         Kernels.CheckSame(batchInverseStd.Length, filters, nameof(batchInverseStd));
+        Kernels.CheckSame(runningMean.Length, filters, nameof(runningMean));
+        Kernels.CheckSame(runningVariance.Length, filters, nameof(runningVariance));
+        Kernels.CheckStatisticsCount(count, nameof(count)); // before anything is written
         if (!bias.IsEmpty)
         {
             Kernels.CheckSame(bias.Length, filters, nameof(bias));

@@ -279,5 +279,13 @@ public class StemTests
         Assert.Equal("sums", error.ParamName);
         error = Assert.Throws<ArgumentException>(() => ConvKernels.StemNormalizeMaxPool(new float[18], new int[18], planes, new float[9 * 38], new float[36], new float[17], default, new float[2], new float[2], new float[2], new float[2], 1, true, conv, pool));
         Assert.Equal("weight", error.ParamName);
+
+        // One value per channel has no variance: refused before the batch statistics are written.
+        float[] mean = { 7f, 7f };
+        error = Assert.Throws<ArgumentException>(() => ConvKernels.StemStatistics(mean, new float[2], new float[2], new float[2], new float[90], new float[18], default, 1, 0.1f, 1e-5f, 2, conv));
+        Assert.Equal("count", error.ParamName);
+        Assert.Equal(new[] { 7f, 7f }, mean);
+        error = Assert.Throws<ArgumentException>(() => ConvKernels.StemStatistics(mean, new float[2], new float[1], new float[2], new float[90], new float[18], default, 36, 0.1f, 1e-5f, 2, conv));
+        Assert.Equal("runningMean", error.ParamName);
     }
 }
