@@ -54,7 +54,7 @@ public static partial class ConvKernels
             {
                 Span<float> row = cols.Slice(r * p, p);
                 sampleMean[r] = RowSum(row) / p;
-                SubtractFromRow(row, sampleMean[r]);
+                Kernels.ScaleShift(row, row, sampleMean[r], 1f, 0f, relu: false); // x − mean
             }
 
             Gram(gram, cols, k, p);

@@ -70,7 +70,8 @@ public static partial class ConvKernels
             Im2Col(cols, input.Slice(n * conv.InputSize, conv.InputSize), conv);
             for (int r = 0; r < k; r++)
             {
-                SubtractFromRow(cols.Slice(r * p, p), moments[r]);
+                Span<float> row = cols.Slice(r * p, p);
+                Kernels.ScaleShift(row, row, moments[r], 1f, 0f, relu: false); // patch − m
             }
 
             RowDots(t, dy, f, cols, k, p, accumulate: true);

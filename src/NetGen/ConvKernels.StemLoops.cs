@@ -5,8 +5,9 @@ using System.Runtime.Intrinsics;
 
 namespace NetGen;
 
-// The stem's loops over one sample's rows (ConvKernels.Stem.cs): a row's sum, a row less a value, and every dot
-// product of a few rows with a few others (the patches' co-moments, K x K, and Σ dy·(patch − mean), F x K). The
+// The stem's loops over one sample's rows (ConvKernels.Stem.cs): a row's sum (its own, so that MatMul's path
+// switches reach it as they reach the rest; a row less its mean is Kernels.ScaleShift), and every dot product of
+// a few rows with a few others (the patches' co-moments, K x K, and Σ dy·(patch − mean), F x K). The
 // shapes are small (9 rows of 784 for the sample CNN) and many (one per sample): MatMul's general products spent
 // more in dispatch than in arithmetic here (--stem-parts: the 16 x 9 products of 64 samples 0.193 ms). 512-bit
 // vectors where accelerated, else 256-bit, else scalar (MatMul's switches).
@@ -47,34 +48,6 @@ public static partial class ConvKernels
         }
 
         return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SubtractFromRow(Span<float> row, float value)
-    {
-        ref float x = ref MemoryMarshal.GetReference(row);
-        int n = row.Length, i = 0;
-        if (MatMul.Use512 && MatMul.UseVectors)
-        {
-            var v = Vector512.Create(value);
-            for (; i <= n - 16; i += 16)
-            {
-                (Vector512.LoadUnsafe(ref x, (nuint)i) - v).StoreUnsafe(ref x, (nuint)i);
-            }
-        }
-        else if (MatMul.UseVectors)
-        {
-            var v = Vector256.Create(value);
-            for (; i <= n - 8; i += 8)
-            {
-                (Vector256.LoadUnsafe(ref x, (nuint)i) - v).StoreUnsafe(ref x, (nuint)i);
-            }
-        }
-
-        for (; i < n; i++)
-        {
-            Unsafe.Add(ref x, i) -= value;
-        }
     }
 
     /// <summary>

@@ -155,7 +155,7 @@ public static partial class Kernels
     // with a ReLU after the layer. The vector and scalar paths are chosen as in GradientSums and
     // ScaledSum, so that each value goes through the same multiply-add in the backward pass's mask.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScaleShift(Span<float> y, ReadOnlySpan<float> x, float mean, float scale, float shift, bool relu)
+    internal static void ScaleShift(Span<float> y, ReadOnlySpan<float> x, float mean, float scale, float shift, bool relu)
     {
         ref float ry = ref MemoryMarshal.GetReference(y);
         ref float rx = ref MemoryMarshal.GetReference(x);
