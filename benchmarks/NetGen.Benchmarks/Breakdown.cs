@@ -267,6 +267,8 @@ public static class Breakdown
     public static void WideDotsAb() => SwitchAb("wide dots", "packed", on => MatMul.DotFewRows = on);
 
     /// <summary>The MLP's batch-1 Adam step with the deferred gradient made where Adam applies it against written into a block, alternating.</summary>
+    public static void AdamBlockAb() => SwitchAb("a block of rows a call", "a row a call", on => Adam.BlockRows = on, "mlp-adam-1", 1000);
+
     public static void AdamRowsAb() => SwitchAb("rows made in the update", "a block written", on => Adam.DeferredRows = on, "mlp-adam-1", 1000);
 
     // A workload's step (the sample CNN's unless named) on 1 and 2 threads with a switch on and off, in alternating

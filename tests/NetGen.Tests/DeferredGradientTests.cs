@@ -163,6 +163,7 @@ public class DeferredGradientTests
     [InlineData(300)] // 288 in 512-bit vectors, 8 in 256-bit, 4 in a 128-bit group
     [InlineData(301)] // and one value of separately rounded products
     [InlineData(7)] // 4 in a 128-bit group, 3 of products
+    [InlineData(320)] // 20 512-bit vectors a row: Adam updates the block's rows in one loop (ApplyRows512)
     public void A_deferred_gradient_inside_a_buffer_updates_just_its_rows_as_the_written_gradient_would(int inFeatures)
     {
         // Rows of 9 000 columns would not fit a block: 1 to 8 192 columns only. 50 rows at offset 17, 13
