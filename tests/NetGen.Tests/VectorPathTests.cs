@@ -341,13 +341,15 @@ public class VectorPathTests
     {
         // 303 columns (37 vectors of 8, a 4-wide one, and the last 3 summed without FMA, as MatMul sums
         // them), 50 rows at offset 17; up to 8 batch rows plain SGD computes each value where it applies it,
-        // at 9 it writes blocks.
-        const int inFeatures = 303, outFeatures = 50, offset = 17, count = 15180;
+        // at 9 it writes blocks. 320 columns: 20 vectors of 16, where Adam at batch 1 updates a block's rows
+        // in one loop on the 512-bit path (ApplyRows512) and a row at a time on the others.
+        const int outFeatures = 50, offset = 17;
         VectorPaths.ForEach(path =>
         {
-            foreach (int rows in new[] { 1, 3, 8, 9 })
+            foreach ((int inFeatures, int rows) in new[] { (303, 1), (303, 3), (303, 8), (303, 9), (320, 1), (320, 2) })
             {
-                foreach (Func<Optimizer> create in new Func<Optimizer>[] { () => new Sgd(0.1f), () => new Sgd(0.05f, weightDecay: 0.01f), () => new Sgd(0.05f, momentum: 0.9f), () => new Adam(0.01f) })
+                int count = offset + (inFeatures * outFeatures) + 13;
+                foreach (Func<Optimizer> create in new Func<Optimizer>[] { () => new Sgd(0.1f), () => new Sgd(0.05f, weightDecay: 0.01f), () => new Sgd(0.05f, momentum: 0.9f), () => new Adam(0.01f), () => new AdamW(0.01f, weightDecay: 0.1f, amsgrad: true) })
                 {
                     float[] x = Reference.RandomFloats(rows * inFeatures, 1), dy = Reference.RandomFloats(rows * outFeatures, 2);
                     float[] written = Reference.RandomFloats(count, 3), deferred = (float[])written.Clone();
@@ -360,7 +362,11 @@ public class VectorPathTests
                         b.Step(deferred, g, new DeferredWeightGradient(offset, dy, x, rows, inFeatures, outFeatures));
                     }
 
-                    Assert.True(written.AsSpan().SequenceEqual(deferred), $"{a.GetType().Name}, {rows} rows, {path}");
+                    Assert.True(written.AsSpan().SequenceEqual(deferred), $"{a.GetType().Name}, {inFeatures} columns, {rows} rows, {path}");
+                    foreach (var (stateA, stateB) in a.StateBuffers.Zip(b.StateBuffers))
+                    {
+                        Assert.True(stateA.Value.AsSpan().SequenceEqual(stateB.Value), $"{a.GetType().Name} {stateA.Key}, {inFeatures} columns, {rows} rows, {path}");
+                    }
                 }
             }
         });
