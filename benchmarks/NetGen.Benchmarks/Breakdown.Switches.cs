@@ -123,7 +123,13 @@ public static partial class Breakdown
     public static void WideDotsAb() => SwitchAb("wide dots", "packed", on => MatMul.DotFewRows = on);
 
     /// <summary>The MLP's batch-1 Adam step with the deferred gradient made where Adam applies it against written into a block, alternating.</summary>
-    public static void AdamBlockAb() => SwitchAb("a block of rows a call", "a row a call", on => Adam.BlockRows = on, "mlp-adam-1", 1000);
+    public static void AdamBlockAb(bool use256)
+    {
+        bool saved = MatMul.Use512;
+        MatMul.Use512 = saved && !use256;
+        SwitchAb("a block of rows a call", "a row a call", on => Adam.BlockRows = on, "mlp-adam-1", 1000);
+        MatMul.Use512 = saved;
+    }
 
     public static void AdamRowsAb() => SwitchAb("rows made in the update", "a block written", on => Adam.DeferredRows = on, "mlp-adam-1", 1000);
 

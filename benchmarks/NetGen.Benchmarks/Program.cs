@@ -26,8 +26,8 @@ using NetGen.Benchmarks;
 //   --session13-ab       the sample CNN's step with all of session 13's kernel switches on and off, alternating
 //   --taps-ab            the sample CNN's step with the second convolution's weight gradient from the padded input
 //                        against im2col, alternating
-//   --adam-block-ab      the MLP's batch-1 Adam step with a block of the deferred gradient's rows updated in one call
-//                        against a call a row, alternating
+//   --adam-block-ab [256] the MLP's batch-1 Adam step with a block of the deferred gradient's rows updated in one loop
+//                        against a call a row, alternating (256: with 512-bit vectors switched off)
 //   --adam-rows-ab       the MLP's batch-1 Adam step with the deferred gradient made where Adam applies it against
 //                        written into a block first, alternating
 //   --dots-ab            the sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against packed, alternating
@@ -88,8 +88,8 @@ switch (args)
     case ["--adam-rows-ab"]:
         Breakdown.AdamRowsAb();
         return;
-    case ["--adam-block-ab"]:
-        Breakdown.AdamBlockAb();
+    case ["--adam-block-ab"] or ["--adam-block-ab", "256"]:
+        Breakdown.AdamBlockAb(use256: args.Length == 2);
         return;
     case ["--dots-ab"]:
         Breakdown.WideDotsAb();

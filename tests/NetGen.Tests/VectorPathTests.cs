@@ -349,7 +349,7 @@ public class VectorPathTests
             foreach ((int inFeatures, int rows) in new[] { (303, 1), (303, 3), (303, 8), (303, 9), (320, 1), (320, 2) })
             {
                 int count = offset + (inFeatures * outFeatures) + 13;
-                foreach (Func<Optimizer> create in new Func<Optimizer>[] { () => new Sgd(0.1f), () => new Sgd(0.05f, weightDecay: 0.01f), () => new Sgd(0.05f, momentum: 0.9f), () => new Adam(0.01f), () => new AdamW(0.01f, weightDecay: 0.1f, amsgrad: true) })
+                foreach (Func<Optimizer> create in new Func<Optimizer>[] { () => new Sgd(0.1f), () => new Sgd(0.05f, weightDecay: 0.01f), () => new Sgd(0.05f, momentum: 0.9f), () => new Adam(0.01f, weightDecay: 0.1f), () => new AdamW(0.01f, weightDecay: 0.1f, amsgrad: true) })
                 {
                     float[] x = Reference.RandomFloats(rows * inFeatures, 1), dy = Reference.RandomFloats(rows * outFeatures, 2);
                     float[] written = Reference.RandomFloats(count, 3), deferred = (float[])written.Clone();

@@ -112,7 +112,7 @@ public class Adam : Optimizer
     /// Whole rows of a deferred weight gradient of one batch row, each gradient value computed where it is
     /// applied (DeferredRow: the update's bits of <see cref="DeferredWeightGradient"/>'s product), as
     /// <see cref="Sgd"/> does: the block of gradients is neither written nor read back. The MLP's step at batch 1
-    /// 1.12-1.16x (--adam-rows-ab). With 512-bit vectors and rows of whole vectors, the block's rows in one loop.
+    /// 1.12-1.16x (--adam-rows-ab). With rows of whole vectors, the block's rows in one loop.
     /// </summary>
     private protected override unsafe bool UpdateDeferredRows(Span<float> parameters, DeferredWeightGradient deferred, int first, int count, ParameterSegment segment, long t)
     {
@@ -129,6 +129,12 @@ public class Adam : Optimizer
             if (BlockRows && MatMul.UseVectors && MatMul.Use512 && columns % Vector512<float>.Count == 0)
             {
                 ApplyRows512(parameters, x, dy + first, count, columns, segment, coefficients);
+                return true;
+            }
+
+            if (BlockRows && MatMul.UseVectors && !MatMul.Use512 && Vector256.IsHardwareAccelerated && columns % Vector256<float>.Count == 0)
+            {
+                ApplyRows256(parameters, x, dy + first, count, columns, segment, coefficients);
                 return true;
             }
 
@@ -223,6 +229,49 @@ public class Adam : Optimizer
                 }
 
                 (vp - (wlr * (vm * wic1) / (Vector512.Sqrt(vv * wic2) + weps))).StoreUnsafe(ref p, o);
+            }
+        }
+    }
+
+    // ApplyRows512 with 256-bit vectors, where 512-bit ones are not used: the bits of Apply's 256-bit loop.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void ApplyRows256(Span<float> parameters, float* x, float* dy, int rows, int columns, ParameterSegment segment, in Coefficients k)
+    {
+        ref float p = ref Ref(parameters);
+        ref float m = ref MemoryMarshal.GetReference(segment.Of(_m));
+        ref float v = ref MemoryMarshal.GetReference(segment.Of(_v));
+        ref float vmax = ref MemoryMarshal.GetReference(segment.Of(_vMax));
+        bool amsgrad = AmsGrad;
+        var vb1 = Vector256.Create(k.B1);
+        var vb2 = Vector256.Create(k.B2);
+        var vc1 = Vector256.Create(k.C1);
+        var vc2 = Vector256.Create(k.C2);
+        var vwd = Vector256.Create(k.Wd);
+        var vshrink = Vector256.Create(k.Shrink);
+        var vic1 = Vector256.Create(k.InverseCorrection1);
+        var vic2 = Vector256.Create(k.InverseCorrection2);
+        var vlr = Vector256.Create(k.Lr);
+        var veps = Vector256.Create(k.Eps);
+        nuint o = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            var d = Vector256.Create(dy[r]);
+            for (int c = 0; c < columns; c += Vector256<float>.Count, o += (nuint)Vector256<float>.Count)
+            {
+                var vp = Vector256.LoadUnsafe(ref p, o);
+                var vg = (d * Vector256.Load(x + c)) + (vwd * vp);
+                vp *= vshrink;
+                var vm = (vb1 * Vector256.LoadUnsafe(ref m, o)) + (vc1 * vg);
+                var vv = (vb2 * Vector256.LoadUnsafe(ref v, o)) + (vc2 * vg * vg);
+                vm.StoreUnsafe(ref m, o);
+                vv.StoreUnsafe(ref v, o);
+                if (amsgrad)
+                {
+                    vv = Vector256.Max(vv, Vector256.LoadUnsafe(ref vmax, o));
+                    vv.StoreUnsafe(ref vmax, o);
+                }
+
+                (vp - (vlr * (vm * vic1) / (Vector256.Sqrt(vv * vic2) + veps))).StoreUnsafe(ref p, o);
             }
         }
     }
