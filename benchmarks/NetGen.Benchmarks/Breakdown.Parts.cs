@@ -215,6 +215,8 @@ public static partial class Breakdown
         Time("conv2 input gradient", 144, 15 * 196, 32, false, true);
         Time("conv2 forward, one sample", 32, 196, 144, false, false);
         Time("GPT output layer forward", 768, 6768, 128, true, false);
+        Time("GPT output layer weight gradient", 6768, 128, 768, false, true);
+        Time("GPT output layer input gradient", 768, 128, 6768, false, false);
         Time("square 512", 512, 512, 512, false, false);
     }
 

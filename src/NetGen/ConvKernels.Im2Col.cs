@@ -92,6 +92,7 @@ public static partial class ConvKernels
 
     // The adjoint: each patch-matrix row, its wrapped columns zeroed (it is scratch), added into the
     // input plane at its shift in one vector add.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Col2ImAddShifted(Span<float> input, Span<float> columns, in Window2D g, int rowStride, int offset)
     {
         int plane = g.Height * g.Width, taps = g.KernelHeight * g.KernelWidth;

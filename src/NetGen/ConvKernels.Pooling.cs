@@ -330,6 +330,7 @@ public static partial class ConvKernels
     }
 
     /// <summary>Global average pooling: [N, C, H·W] → [N, C].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GlobalAveragePoolForward(Span<float> output, ReadOnlySpan<float> input, int batch, int channels, int spatial)
     {
         for (int i = 0; i < batch * channels; i++)

@@ -312,6 +312,7 @@ public static partial class ConvKernels
     }
 
     // dB[f] += Σ over one sample's positions of dY[f] (nothing without bias).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AddBiasGradient(Span<float> dBias, ReadOnlySpan<float> dy, int filters, int p)
     {
         if (dBias.IsEmpty)

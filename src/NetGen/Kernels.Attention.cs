@@ -35,6 +35,7 @@ public static partial class Kernels
     /// At least <see cref="AttentionScratchSize"/> values: the heads go through matrix products (the
     /// generated networks' way); smaller or empty: one query row at a time (same results to rounding).
     /// </param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AttentionForward(Span<float> output, Span<float> probabilities, ReadOnlySpan<float> qkv, int sequences, int length, int dimension, int heads, bool causal, ReadOnlySpan<float> dropoutMask = default, Span<float> scratch = default)
     {
         CheckAttention(sequences, length, dimension, heads);
@@ -95,6 +96,7 @@ public static partial class Kernels
 
     // Head h of query row t against key rows [0, keys): writes p[0, keys) (and zeros after, up to
     // p's length) and y's head columns, the weights times the dropout factors m when m is given.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AttendRow(Span<float> y, Span<float> p, ReadOnlySpan<float> rows, int t, int keys, int dimension, int heads, int h, ReadOnlySpan<float> m)
     {
         int hs = dimension / heads;
@@ -140,6 +142,7 @@ public static partial class Kernels
     /// <param name="heads">Heads.</param>
     /// <param name="causal">As in the forward pass.</param>
     /// <param name="dropoutMask">The forward pass's dropout factors, or empty: with them, <c>dp = (dy·v) ⊙ m</c> and <c>dv[s] += p[s]·m[s]·dy</c>.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AttentionBackward(Span<float> dQkv, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> qkv, ReadOnlySpan<float> probabilities, Span<float> scratch, int sequences, int length, int dimension, int heads, bool causal, ReadOnlySpan<float> dropoutMask = default)
     {
         CheckAttention(sequences, length, dimension, heads);

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace NetGen;
@@ -30,6 +31,7 @@ public static partial class Kernels
 
     // Head h of one sequence: rows is [T, 3D] (queries, keys, values), probabilities the head's
     // [T, T] block, output [T, D]; m the head's [T, T] dropout factors or empty.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AttendHeadByProducts(Span<float> output, Span<float> probabilities, ReadOnlySpan<float> rows, int length, int dimension, int heads, int h, bool causal, ReadOnlySpan<float> m, Span<float> scratch)
     {
         int hs = dimension / heads, size = length * hs;
@@ -65,6 +67,7 @@ public static partial class Kernels
 
     // Backward of one head of one sequence: dRows [T, 3D] gets the head's columns of dq, dk, dv
     // (written, not added: every column of dRows belongs to one head of one of the three).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AttendHeadBackwardByProducts(Span<float> dRows, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> rows, ReadOnlySpan<float> probabilities, int length, int dimension, int heads, int h, bool causal, ReadOnlySpan<float> m, Span<float> scratch)
     {
         int hs = dimension / heads, size = length * hs, stride = 3 * dimension;

@@ -31,6 +31,7 @@ public static partial class Kernels
     /// so the loss is <c>(1 − ε)·(−log p[label]) + ε·mean(−log p)</c> and the gradient
     /// <c>p − (1 − ε)·onehot − ε/classes</c> (over the mean's count). 0: plain cross-entropy.
     /// </param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SoftmaxCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, int meanOver = 0, float labelSmoothing = 0f)
     {
         if (labelSmoothing != 0f)
@@ -63,6 +64,7 @@ public static partial class Kernels
         return (float)(total / over);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float SmoothedCrossEntropy(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, int meanOver, float epsilon)
     {
         double total = 0;
@@ -119,6 +121,7 @@ public static partial class Kernels
     /// <param name="targets">Targets in [0, 1].</param>
     /// <param name="count">Values.</param>
     /// <param name="meanOver">The count of the whole batch when these values are a shard of it (0: <paramref name="count"/>).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BinaryCrossEntropyWithLogits(Span<float> probabilities, Span<float> dLogits, ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, int count, int meanOver = 0)
     {
         double total = 0;

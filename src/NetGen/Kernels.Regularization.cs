@@ -249,6 +249,7 @@ public static partial class Kernels
 
     // Vectors ([rows, features], spatial 1): the features of a row are contiguous, so the passes go
     // row by row, vectorised across features, instead of feature by feature with a stride.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void VectorBatchNormTrainingForward(
         Span<float> output, Span<float> batchMean, Span<float> batchInverseStd, Span<float> runningMean, Span<float> runningVariance,
         ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, int rows, int features, float momentum, float epsilon)
@@ -290,6 +291,7 @@ public static partial class Kernels
 
     // With a fused ReLU (reluBeta not empty), dy is masked where γ·x̂ + β, recomputed with the forward
     // pass's operations in its order, was not positive.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void VectorBatchNormBackward(
         Span<float> dInput, Span<float> dGamma, Span<float> dBeta, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input,
         ReadOnlySpan<float> gamma, ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchInverseStd, int rows, int features, ReadOnlySpan<float> reluBeta)
@@ -369,6 +371,7 @@ public static partial class Kernels
     /// L1/L2 penalty on <paramref name="weights"/>: returns <c>l1·Σ|w| + l2·Σw²</c> and, unless
     /// <paramref name="gradient"/> is empty, adds <c>l1·sign(w) + 2·l2·w</c> to it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float WeightPenalty(Span<float> gradient, ReadOnlySpan<float> weights, float l1, float l2)
     {
         float penalty = (l1 * TensorPrimitives.SumOfMagnitudes(weights)) + (l2 * TensorPrimitives.SumOfSquares(weights));

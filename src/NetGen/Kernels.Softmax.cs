@@ -13,6 +13,7 @@ public static partial class Kernels
     // e^(x − max), from which the cross-entropy takes its log without a log of a tiny probability.
     // Two passes after the maximum (e^(x − max) written and summed in one, then scaled by 1/sum)
     // where TensorPrimitives took five; its exponential in single precision (Simd.Exp).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SoftmaxRow(Span<float> y, ReadOnlySpan<float> x, out float max, out float sum)
     {
         max = TensorPrimitives.Max(x);

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace NetGen;
@@ -27,6 +28,7 @@ public static partial class Kernels
     /// <param name="dOutput">[tokens, dimension].</param>
     /// <param name="tokens">The forward ids.</param>
     /// <param name="dimension">Length of a row.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void EmbeddingBackward(Span<float> dWeight, ReadOnlySpan<float> dOutput, ReadOnlySpan<int> tokens, int dimension)
     {
         CheckSame(dOutput.Length, tokens.Length * dimension, nameof(dOutput));
@@ -45,6 +47,7 @@ public static partial class Kernels
     /// <param name="input">[n, T, D].</param>
     /// <param name="weight">[T, D] (or more rows; the first T are used).</param>
     /// <param name="sampleSize">T·D.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PositionalForward(Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int sampleSize)
     {
         CheckSame(input.Length, output.Length, nameof(input));
@@ -60,6 +63,7 @@ public static partial class Kernels
     /// <param name="dWeight">[T, D], accumulated.</param>
     /// <param name="dOutput">[n, T, D].</param>
     /// <param name="sampleSize">T·D.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PositionalBackward(Span<float> dInput, Span<float> dWeight, ReadOnlySpan<float> dOutput, int sampleSize)
     {
         Span<float> table = dWeight.Slice(0, sampleSize);
@@ -89,6 +93,7 @@ public static partial class Kernels
     /// <param name="rows">Rows.</param>
     /// <param name="cols">The normalised axis.</param>
     /// <param name="epsilon">ε.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LayerNormForward(Span<float> output, Span<float> mean, Span<float> rstd, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, int rows, int cols, float epsilon)
     {
         CheckSame(input.Length, rows * cols, nameof(input));
@@ -134,6 +139,7 @@ public static partial class Kernels
     /// <param name="scratch">At least 2·cols values of working space.</param>
     /// <param name="rows">Rows.</param>
     /// <param name="cols">The normalised axis.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LayerNormBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> mean, ReadOnlySpan<float> rstd, Span<float> scratch, int rows, int cols)
     {
         CheckSame(dOutput.Length, rows * cols, nameof(dOutput));

@@ -97,6 +97,7 @@ public static partial class Kernels
     /// <param name="outFeatures">Output features.</param>
     /// <param name="accumulate">Add to <paramref name="dWeight"/> and <paramref name="dBias"/>, or overwrite them.</param>
     /// <param name="threads">The most threads each product may use, 1 to <see cref="Workers.MaxThreads"/>.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void DenseBackward(Span<float> dInput, Span<float> dWeight, Span<float> dBias, ReadOnlySpan<float> dOutput, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, int rows, int inFeatures, int outFeatures, bool accumulate, int threads)
     {
         ReadOnlySpan<float> dy = dOutput.Slice(0, rows * outFeatures);

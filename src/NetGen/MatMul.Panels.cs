@@ -115,6 +115,7 @@ public static partial class MatMul
     // 8-row tiles, tile t at t·8·kc, 8 values a step, that the tiles then read with strides (1, 8): the same
     // values in the same order, the same bits. 32 rows read two whole cache lines a step where 8 read half of
     // one: the GPT's output layer weight gradient 1.04-1.05x, its step 1.01-1.05x (alternating blocks, two runs).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ref float PackARows(ref float a, int cs, int kc, int rows)
     {
         float[] tile = t_aTile ??= new float[32 * KC];
