@@ -96,7 +96,7 @@ public class Adam : Optimizer
     /// <summary>Whether Adam makes a deferred gradient's values where it applies them (benchmarks switch it off to compare).</summary>
     internal static bool DeferredRows { get; set; } = true;
 
-    /// <summary>Whether a block of a deferred gradient's rows is updated by one loop over them (ApplyRows512) or a call a row (benchmarks compare).</summary>
+    /// <summary>Whether a block of a deferred gradient's rows is updated by one loop over them (ApplyRows512, ApplyRows256) or a call a row (benchmarks compare).</summary>
     internal static bool BlockRows { get; set; } = true;
 
     /// <inheritdoc/>
@@ -187,7 +187,7 @@ public class Adam : Optimizer
 
     // Apply's 512-bit loop on `rows` rows of a deferred weight gradient of one batch row (row r's gradient dy[r]·x),
     // rows of whole vectors: one loop over the block's rows and their vectors, where a call of Apply a row (784
-    // values, 49 vectors) cost the MLP's batch-1 Adam step 1.16-1.19x (--adam-block-ab). The same operations as
+    // values, 49 vectors) cost the MLP's batch-1 Adam step 1.10-1.19x (--adam-block-ab). The same operations as
     // Apply's, element by element: the same bits. Nothing in it calls out: with a call inside the rows' loop (to
     // a tail for rows of part vectors) the JIT reloaded the ten constants from the stack every iteration, and the
     // step took twice as long.
