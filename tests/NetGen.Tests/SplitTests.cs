@@ -39,7 +39,7 @@ public class SplitTests
         Assert.Equal((2, byColumns), (threads, columns));
         Assert.True(parts >= 2);
         float[] a = Reference.RandomFloats(m * k, 1), b = Reference.RandomFloats(n * k, 2), c0 = Reference.RandomFloats(m * n, 3);
-        VectorPaths.ForEach(path =>
+        VectorPaths.ForEach(this, path =>
         {
             foreach (bool accumulate in new[] { false, true })
             {
@@ -65,7 +65,7 @@ public class SplitTests
     {
         // A·Bᵀ with fewer rows in A than in B, whole tiles both ways, is computed as Cᵀ = B·Aᵀ (A packed, not B).
         float[] a = Reference.RandomFloats(m * k, 7), b = Reference.RandomFloats(n * k, 8), c0 = Reference.RandomFloats(m * n, 9);
-        VectorPaths.ForEach(path =>
+        VectorPaths.ForEach(this, path =>
         {
             foreach (bool accumulate in new[] { false, true })
             {
@@ -101,7 +101,7 @@ public class SplitTests
     {
         Assert.Equal(2, MatMul.RowSplit(m, n, k, 2).Threads);
         float[] a = Reference.RandomFloats(m * k, 4), b = Reference.RandomFloats(k * n, 5), c0 = Reference.RandomFloats(m * n, 6);
-        VectorPaths.ForEach(path =>
+        VectorPaths.ForEach(this, path =>
         {
             foreach ((int rowStride, int colStride) in new[] { (k, 1), (1, m) })
             {

@@ -213,7 +213,7 @@ public class StemTests
         float[] x = Reference.RandomFloats(n * conv.InputSize, 71), weight = Reference.RandomFloats(filters * conv.PatchSize, 72);
         float[] gamma = Enumerable.Repeat(1f, filters).ToArray(), beta = Reference.RandomFloats(filters, 73), dPooled = Reference.RandomFloats(n * pooled, 74);
         var results = new List<float[]>();
-        VectorPaths.ForEach(path =>
+        VectorPaths.ForEach(this, path =>
         {
             float[] y = new float[n * pooled], mean = new float[filters], inv = new float[filters], dWeight = new float[weight.Length], dGamma = new float[filters], dBeta = new float[filters];
             var argmax = new int[y.Length];

@@ -45,7 +45,7 @@ public class VectorPathTests
         int[] labels = Enumerable.Range(0, rows).Select(r => (r * 7919) % classes).ToArray();
         double[] expected = Reference.Activate(Activation.Softmax, logits.Select(v => (double)v).ToArray(), classes);
         double loss = Reference.SoftmaxCrossEntropy(logits.Select(v => (double)v).ToArray(), labels, classes);
-        VectorPaths.ForEach(what =>
+        VectorPaths.ForEach(this, what =>
         {
             var p = new float[logits.Length];
             Kernels.SoftmaxRows(p, logits, classes);
@@ -69,7 +69,7 @@ public class VectorPathTests
         float[] dy = Reference.RandomFloats(1000, 13);
         double[] y = Reference.Activate(activation, x.Select(v => (double)v).ToArray(), 1);
         double[] dx = x.Select((v, i) => (Reference.Activate(activation, v + 1e-5) - Reference.Activate(activation, v - 1e-5)) / 2e-5 * dy[i]).ToArray();
-        VectorPaths.ForEach(what =>
+        VectorPaths.ForEach(this, what =>
         {
             var output = new float[x.Length];
             Kernels.ActivationForward(output, x, activation, 0f, 1);
@@ -99,7 +99,7 @@ public class VectorPathTests
         float[] x = Reference.RandomFloats(1021, 31, 5f), dy = Reference.RandomFloats(1021, 32);
         x[3] = 0f; // ReLU's boundary: its gradient at 0 is the negative side's
         (float[] Y, float[] Dx)? first = null;
-        VectorPaths.ForEach(what =>
+        VectorPaths.ForEach(this, what =>
         {
             if (activation == Activation.GeluExact && !MatMul.UseVectors)
             {
@@ -132,7 +132,7 @@ public class VectorPathTests
         float[] mask = Enumerable.Range(0, weights).Select(_ => dropout.NextSingle() < 0.25f ? 0f : 1f / 0.75f).ToArray();
         var scratch = new float[Kernels.AttentionScratchSize(length, dimension, heads)];
         Assert.Equal((7 * length * (dimension / heads)) + (length * length), scratch.Length);
-        VectorPaths.ForEach(what =>
+        VectorPaths.ForEach(this, what =>
         {
             foreach (float[]? m in new[] { null, mask })
             {
@@ -165,7 +165,7 @@ public class VectorPathTests
         float[] gamma = { 1.5f, -0.5f, 0.8f }, beta = { 0.1f, 0.2f, -0.3f };
         long m = (long)rows * spatial;
         var (ey, edx, edg, edb) = ReferenceBatchNorm(x, dy, gamma, beta, rows, channels, spatial);
-        VectorPaths.ForEach(what =>
+        VectorPaths.ForEach(this, what =>
         {
             var y = new float[x.Length];
             float[] mean = new float[channels], inv = new float[channels], rm = new float[channels], rv = { 1f, 1f, 1f };
@@ -217,7 +217,7 @@ public class VectorPathTests
         float[] x = Reference.RandomFloats(rows * channels * spatial, 31, 2f);
         float[] dy = Reference.RandomFloats(x.Length, 32, 1f);
         float[] gamma = { 1.5f, -0.5f, 0.8f }, beta = { 0.1f, 0.2f, -0.3f };
-        VectorPaths.ForEach(what =>
+        VectorPaths.ForEach(this, what =>
         {
             var (y, dx, dg, db) = Run(relu: false);
             var (fy, fdx, fdg, fdb) = Run(relu: true);
@@ -322,7 +322,7 @@ public class VectorPathTests
         // 1,013 values: the 512-bit loop, then the 256-bit loop's one vector (on the wide path), then a scalar tail.
         float[] start = Reference.RandomFloats(1013, 21, scale: 2f);
         float[]? first = null;
-        VectorPaths.ForEach(path =>
+        VectorPaths.ForEach(this, path =>
         {
             var (optimizer, _) = OptimizerTests.Create(name);
             float[] p = (float[])start.Clone();
@@ -344,7 +344,7 @@ public class VectorPathTests
         // at 9 it writes blocks. 320 columns: 20 vectors of 16, where Adam at batch 1 updates a block's rows
         // in one loop on the 512-bit path (ApplyRows512) and a row at a time on the others.
         const int outFeatures = 50, offset = 17;
-        VectorPaths.ForEach(path =>
+        VectorPaths.ForEach(this, path =>
         {
             foreach ((int inFeatures, int rows) in new[] { (303, 1), (303, 3), (303, 8), (303, 9), (320, 1), (320, 2) })
             {
