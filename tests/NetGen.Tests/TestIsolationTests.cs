@@ -5,7 +5,8 @@ namespace NetGen.Tests;
 /// <summary>
 /// The kernels' path switches (MatMul.UseVectors, ConvKernels.ImplicitProducts...) are process-wide: a test that sets
 /// one while others run makes them compute on another path, and tests that compare runs bit for bit see them differ
-/// (the 2x2 pooling test did so from ConvTests for a week, and the tiny GPT's run-to-run comparison failed once).
+/// (the 2x2 pooling test did so from ConvTests for a week: the likely cause of the tiny GPT's one failed run-to-run
+/// comparison).
 /// Every method that sets a static property of NetGen's, or calls VectorPaths.ForEach, must belong to a class in
 /// MatMul's collection, which runs alone.
 /// </summary>

@@ -32,8 +32,9 @@ internal static class VectorPaths
     /// <summary>
     /// Refuses a test class outside MatMul's collection: a test that ran beside the others while it switched the
     /// paths (ConvTests' 2x2 pooling test did, from 2026-11-29 to 2026-12-06) made them compute part of their work
-    /// on another path, and a test that compares two runs bit for bit (the tiny GPT's, once) saw them differ. The
-    /// class is given, not found on the stack: a test method may be inlined into xUnit's invocation stub.
+    /// on another path, where a test that compares two runs bit for bit would see them differ (the likely cause of
+    /// the tiny GPT's one failed comparison, which 19 full runs did not repeat). The class is given, not found on
+    /// the stack: a test method may be inlined into xUnit's invocation stub.
     /// </summary>
     private static void CheckCollection(object test)
     {
