@@ -11,15 +11,17 @@ public partial class EchoNet;
 /// A first Dense or Conv2D layer reads the caller's inputs where they lie instead of a copy in the
 /// arena. Inputs that lie in the network's own buffers (its LastOutputs, its Gradients), which the
 /// step writes before the backward pass reads the input again, are copied first: the step gives the
-/// bits it gives for the same values in an array of their own.
+/// bits it gives for the same values in an array of their own. On 2 threads (the batch split into
+/// two shards) the shards read their rows in place, pinned (<see cref="PinnedInput"/>), or, from the
+/// network's own buffers, copied into their arenas.
 /// </summary>
 public class CallerInputTests
 {
     private const int Batch = 8;
 
-    private static (EchoNet Net, EchoNet Twin) Pair()
+    private static (EchoNet Net, EchoNet Twin) Pair(int threads)
     {
-        EchoNet net = new(Batch, seed: 3), twin = new(Batch, seed: 3);
+        EchoNet net = new(Batch, seed: 3) { Threads = threads, MinSamplesPerThread = 1 }, twin = new(Batch, seed: 3) { Threads = threads, MinSamplesPerThread = 1 };
         float[] x = Reference.RandomFloats(Batch * EchoNet.InputSize, 1);
         float[] t = Reference.RandomFloats(Batch * EchoNet.OutputSize, 2);
         net.ComputeGradients(x, t);
@@ -35,11 +37,13 @@ public class CallerInputTests
         Assert.Equal(twin.LastOutputs.ToArray(), net.LastOutputs.ToArray());
     }
 
-    [Fact]
-    public void Inputs_in_the_networks_own_outputs_train_as_a_copy_of_them_does()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Inputs_in_the_networks_own_outputs_train_as_a_copy_of_them_does(int threads)
     {
         // The outputs lie where the second Dense writes, after the first has read the input and before its backward reads it again.
-        (EchoNet net, EchoNet twin) = Pair();
+        (EchoNet net, EchoNet twin) = Pair(threads);
         float[] t = Reference.RandomFloats(Batch * EchoNet.OutputSize, 4);
         float[] copy = twin.LastOutputs.ToArray();
         float twinLoss = twin.TrainStep(copy, t, new Sgd(0.1f));
@@ -47,11 +51,13 @@ public class CallerInputTests
         AssertSame(net, twin, loss, twinLoss);
     }
 
-    [Fact]
-    public void Inputs_in_the_networks_own_gradients_give_the_gradients_a_copy_of_them_gives()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Inputs_in_the_networks_own_gradients_give_the_gradients_a_copy_of_them_gives(int threads)
     {
         // The first 32 gradients: the first Dense's weight and bias and two of the second's, written by the backward pass.
-        (EchoNet net, EchoNet twin) = Pair();
+        (EchoNet net, EchoNet twin) = Pair(threads);
         float[] t = Reference.RandomFloats(Batch * EchoNet.OutputSize, 5);
         float[] copy = twin.Gradients[..(Batch * EchoNet.InputSize)].ToArray();
         float twinLoss = twin.ComputeGradients(copy, t);
@@ -59,10 +65,12 @@ public class CallerInputTests
         AssertSame(net, twin, loss, twinLoss);
     }
 
-    [Fact]
-    public void Evaluate_and_Forward_read_inputs_in_the_networks_own_outputs_as_a_copy()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Evaluate_and_Forward_read_inputs_in_the_networks_own_outputs_as_a_copy(int threads)
     {
-        (EchoNet net, EchoNet twin) = Pair();
+        (EchoNet net, EchoNet twin) = Pair(threads);
         float[] t = Reference.RandomFloats(Batch * EchoNet.OutputSize, 6);
         float[] copy = twin.LastOutputs.ToArray();
         Assert.Equal(twin.Evaluate(copy, t), net.Evaluate(net.LastOutputs, t));
@@ -71,5 +79,21 @@ public class CallerInputTests
         twin.Forward(twin.LastOutputs.ToArray(), expected);
         net.Forward(net.LastOutputs, actual);
         Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void PinnedInput_refuses_what_it_cannot_pin_and_slices_only_within_it()
+    {
+        Assert.Throws<ArgumentNullException>(() => PinnedInput.Run(new float[1], null!));
+        Assert.Throws<ArgumentException>(() => PinnedInput.Run(ReadOnlySpan<float>.Empty, new Slicer(0, 1)));
+        Assert.Equal(3f, PinnedInput.Run(new float[] { 1, 2, 3, 4 }, new Slicer(2, 1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PinnedInput.Run(new float[] { 1, 2, 3, 4 }, new Slicer(2, 3)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PinnedInput.Run(new float[] { 1, 2, 3, 4 }, new Slicer(-1, 1)));
+        Assert.Equal(0, default(PinnedInput).Length);
+    }
+
+    private sealed class Slicer(int start, int length) : IPinnedWork
+    {
+        public float RunPinned(PinnedInput inputs) => inputs.Slice(start, length)[0];
     }
 }

@@ -30,9 +30,7 @@ internal static partial class CoreEmitter
         w.Line("// step writes before it is done reading the input: then a copy in the arena.");
         using (w.Block($"private {Ex.ReadOnlySpan} StepInput({Ex.ReadOnlySpan} inputs, int n)"))
         {
-            w.Line($"bool own = global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_activations))");
-            w.Line($"    || global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_gradients));");
-            using (w.Block("if (!own)"))
+            using (w.Block("if (!Owns(inputs))"))
             {
                 w.Line("return inputs;");
             }
@@ -40,5 +38,11 @@ internal static partial class CoreEmitter
             w.Line($"inputs.CopyTo(A(Input, {plan.InputSize}, n));");
             w.Line($"return A(Input, {plan.InputSize}, n);");
         }
+
+        w.Line();
+        w.Line("// Whether the inputs lie in this network's own activations or gradients, which a step writes.");
+        w.Line($"private bool Owns({Ex.ReadOnlySpan} inputs) =>");
+        w.Line($"    global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_activations))");
+        w.Line($"    || global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_gradients));");
     }
 }

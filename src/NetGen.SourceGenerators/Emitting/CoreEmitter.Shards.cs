@@ -33,6 +33,12 @@ internal static partial class CoreEmitter
         w.Line("private int _shardPhase;");
         w.Line("private float _shardLoss;");
         w.Line("private int _lastShards;");
+        if (plan.PassesInput)
+        {
+            w.Line("private global::NetGen.PinnedInput _pinnedInput; // the caller's batch while this shard reads its rows in place (Length 0: copied in)");
+            w.Line("private int _shardStart; // this shard's first row of the batch");
+            w.Line("private bool _splitTraining; // whether the split batch is trained or evaluated");
+        }
     }
 
     private static void EmitShards(IndentedWriter w, NetworkPlan plan, LossSpec loss)
@@ -82,8 +88,20 @@ internal static partial class CoreEmitter
         w.Line();
         w.Line($"private {core} Shard(int s) => s == 0 ? this : _shards[s - 1];");
         w.Line();
-        w.Line("// Copies each shard's rows in and draws the dropout masks, in sample order, before any thread starts.");
-        using (w.Block($"private int Split(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets}, bool training)"))
+        if (plan.PassesInput)
+        {
+            w.Line("// Gives each shard its rows and draws the dropout masks, in sample order, before any thread starts. The shards");
+            w.Line("// read their rows where the caller passed them (pinned while they run: no serial copy of the batch, whose rows");
+            w.Line("// the other threads would then fetch from this core), unless the batch lies in this network's own buffers");
+            w.Line("// (see StepInput): then each shard's rows are copied into its arena here.");
+        }
+        else
+        {
+            w.Line("// Copies each shard's rows in and draws the dropout masks, in sample order, before any thread starts.");
+        }
+
+        string copyInputs = plan.PassesInput ? ", bool copyInputs" : string.Empty;
+        using (w.Block($"private int Split(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets}, bool training{copyInputs})"))
         {
             w.Line("int k = ShardsFor(n);");
             using (w.Block("for (int s = 0; s < k; s++)"))
@@ -97,9 +115,20 @@ internal static partial class CoreEmitter
                     w.Line("shard._masksDrawn = training;");
                 }
 
-                w.Line(plan.TokenInput
-                    ? $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.I(Input, InputSize, rows));"
-                    : $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.A(Input, InputSize, rows));");
+                if (plan.PassesInput)
+                {
+                    w.Line("shard._shardStart = start;");
+                    using (w.Block("if (copyInputs)"))
+                    {
+                        w.Line($"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.A(Input, InputSize, rows));");
+                    }
+                }
+                else
+                {
+                    w.Line(plan.TokenInput
+                        ? $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.I(Input, InputSize, rows));"
+                        : $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.A(Input, InputSize, rows));");
+                }
                 w.Line($"{targets}.Slice({Times("start", targetsPerSample)}, {Times("rows", targetsPerSample)}).CopyTo(shard._shardTargets);");
             }
 
@@ -118,14 +147,70 @@ internal static partial class CoreEmitter
             }
 
             w.Line("_shardCount = k;");
+            if (plan.PassesInput)
+            {
+                w.Line("_splitTraining = training;");
+            }
+
             w.Line("return k;");
         }
 
         w.Line();
-        w.Line("// Forward, loss and backward on k shards at once; then their gradients added into this one's.");
-        using (w.Block($"private float BackpropagateShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+        if (plan.PassesInput)
         {
-            w.Line($"int k = Split(n, {x}, {targets}, training: true);");
+            w.Line("// A batch split across the threads: in place (see Split), or copied into the shards' arenas.");
+            using (w.Block($"private float BackpropagateShards(int n, {Ex.ReadOnlySpan} {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+            {
+                w.Line($"bool copy = Owns({x});");
+                w.Line($"int k = Split(n, {x}, {targets}, training: true, copyInputs: copy);");
+                w.Line($"return copy ? BackpropagateSplit(n, k) : global::NetGen.PinnedInput.Run({x}, this);");
+            }
+
+            w.Line();
+            using (w.Block($"private float EvaluateShards(int n, {Ex.ReadOnlySpan} {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+            {
+                w.Line($"bool copy = Owns({x});");
+                w.Line($"int k = Split(n, {x}, {targets}, training: false, copyInputs: copy);");
+                w.Line($"return copy ? EvaluateSplit(n, k) : global::NetGen.PinnedInput.Run({x}, this);");
+            }
+
+            w.Line();
+            w.Line("// The split batch's phases with the caller's inputs pinned: every shard reads its rows in place.");
+            using (w.Block("float global::NetGen.IPinnedWork.RunPinned(global::NetGen.PinnedInput inputs)"))
+            {
+                w.Line("int n = _batchRows, k = _shardCount;");
+                using (w.Block("for (int s = 0; s < k; s++)"))
+                {
+                    w.Line("Shard(s)._pinnedInput = inputs;");
+                }
+
+                using (w.Block("try"))
+                {
+                    w.Line("return _splitTraining ? BackpropagateSplit(n, k) : EvaluateSplit(n, k);");
+                }
+
+                using (w.Block("finally"))
+                {
+                    using (w.Block("for (int s = 0; s < k; s++)"))
+                    {
+                        w.Line("Shard(s)._pinnedInput = default; // no shard keeps a pointer to the caller's inputs");
+                    }
+                }
+            }
+
+            w.Line();
+        }
+
+        w.Line("// Forward, loss and backward on k shards at once; then their gradients added into this one's.");
+        using (w.Block(plan.PassesInput
+            ? "private float BackpropagateSplit(int n, int k)"
+            : $"private float BackpropagateShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+        {
+            if (!plan.PassesInput)
+            {
+                w.Line($"int k = Split(n, {x}, {targets}, training: true);");
+            }
+
             int phases = 1 + (2 * batchNorms.Count);
             int run = batchNorms.Count > 0 && batchNorms[0].Stem is not null ? phases - 1 : phases; // a stem leaves the last phase empty
             for (int phase = 0; phase < run; phase++)
@@ -146,9 +231,15 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
-        using (w.Block($"private float EvaluateShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+        using (w.Block(plan.PassesInput
+            ? "private float EvaluateSplit(int n, int k)"
+            : $"private float EvaluateShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
         {
-            w.Line($"int k = Split(n, {x}, {targets}, training: false);");
+            if (!plan.PassesInput)
+            {
+                w.Line($"int k = Split(n, {x}, {targets}, training: false);");
+            }
+
             w.Line("RunShards(EvaluatePhase, k);");
             EmitJoinedLoss(w, plan, withGradients: false);
         }
@@ -243,7 +334,9 @@ internal static partial class CoreEmitter
             w.Line("int n = _shardRows;");
             if (plan.PassesInput)
             {
-                w.Line($"{Ex.ReadOnlySpan} input = A(Input, InputSize, n); // the share's samples, copied in by the network");
+                w.Line($"{Ex.ReadOnlySpan} input = _pinnedInput.Length > 0 // the share's samples: where the caller passed them, or copied in by the network");
+                w.Line("    ? _pinnedInput.Slice(_shardStart * InputSize, n * InputSize)");
+                w.Line("    : A(Input, InputSize, n);");
             }
 
             using (w.Block("switch (phase)"))

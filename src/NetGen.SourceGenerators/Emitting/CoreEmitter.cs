@@ -19,7 +19,7 @@ internal static partial class CoreEmitter
     {
         w.Line("/// <summary>The implementation: buffers, offsets, and one forward and backward method per op.</summary>");
         NetworkEmitter.EmitTypeAttributes(w);
-        string work = plan.Loss is null ? string.Empty : " : global::NetGen.IShardedWork";
+        string work = plan.Loss is null ? string.Empty : plan.PassesInput ? " : global::NetGen.IShardedWork, global::NetGen.IPinnedWork" : " : global::NetGen.IShardedWork";
         using (w.Block($"private sealed class {NetworkEmitter.Core}{work}"))
         {
             EmitConstants(w, plan);
