@@ -15,6 +15,8 @@ using NetGen.Benchmarks;
 //   --affinity-ab        2 threads: shards owned by threads or taken in order, the optimizer step split or not
 //   --split-ab           the MLP's dense products on 1 thread against one product split across 2
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
+//   --trace W T          workload W on T threads: each run on the pool's serial gap, the caller's and the others'
+//                        time in shards, and each shard's time on each thread (Workers.Trace)
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
 //   --optimizers         each optimizer's update of 101,770 parameters, and the floors under it on this core
 //   --fresh-ab           the MLP's step with gradients written afresh against cleared then added to, interleaved
@@ -108,6 +110,9 @@ switch (args)
         return;
     case ["--stem-parts", "loop"]:
         StemParts.Run(loop: true);
+        return;
+    case ["--trace", var workload, var threads]:
+        TraceProbe.Run(workload, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
         return;
     case ["--peaks"]:
         Breakdown.Peaks();

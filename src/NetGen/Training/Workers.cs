@@ -58,6 +58,9 @@ public sealed class Workers
     /// </summary>
     internal static bool OwnedRanges { get; set; } = true;
 
+    /// <summary>Where runs on the pool record what their threads did (benchmarks' <c>--trace</c>); null: nowhere.</summary>
+    internal static WorkerTrace? Trace { get; set; }
+
     private Workers()
     {
     }
@@ -119,6 +122,8 @@ public sealed class Workers
                 owners = 1; // one range, every thread taking from its front
             }
 
+            WorkerTrace? trace = Trace;
+            trace?.Mark(WorkerTrace.Kind.RunStart, 0, count); // before any thread can see the run
             _error = null;
             long generation = _generation + 1;
             // Thread t (the caller is 0, pool thread i is i) owns shards [t·count/owners, (t + 1)·count/owners):
@@ -144,6 +149,7 @@ public sealed class Workers
             }
 
             Drain(0);
+            trace?.Mark(WorkerTrace.Kind.CallerDone, 0, 0);
             long deadline = Stopwatch.GetTimestamp() + SpinTicks;
             while (Volatile.Read(ref _remaining) > 0 && Stopwatch.GetTimestamp() < deadline)
             {
@@ -151,6 +157,7 @@ public sealed class Workers
             }
 
             _done.Wait();
+            trace?.Mark(WorkerTrace.Kind.RunEnd, 0, 0);
             _work = null;
             if (_error is { } error)
             {
@@ -182,7 +189,7 @@ public sealed class Workers
         {
             while (Take(self, generation, fromFront: true, out int s))
             {
-                RunShard(work, s);
+                RunShard(work, s, self);
             }
         }
 
@@ -191,7 +198,7 @@ public sealed class Workers
             int other = (self + i) % owners;
             while (other != self && Take(other, generation, fromFront: !OwnedRanges, out int s))
             {
-                RunShard(work, s);
+                RunShard(work, s, self);
             }
         }
     }
@@ -218,8 +225,10 @@ public sealed class Workers
         }
     }
 
-    private void RunShard(IShardedWork work, int shard)
+    private void RunShard(IShardedWork work, int shard, int self)
     {
+        WorkerTrace? trace = Trace;
+        trace?.Mark(WorkerTrace.Kind.ShardStart, self, shard);
         try
         {
             work.RunShard(shard);
@@ -228,6 +237,8 @@ public sealed class Workers
         {
             Interlocked.CompareExchange(ref _error, e, null);
         }
+
+        trace?.Mark(WorkerTrace.Kind.ShardEnd, self, shard);
 
         if (Interlocked.Decrement(ref _remaining) == 0)
         {

@@ -1,0 +1,65 @@
+namespace NetGen.Tests;
+
+/// <summary>
+/// The pool's trace (benchmarks' <c>--trace</c>): every shard of a run on the pool recorded once, started
+/// and ended on the same thread, between the run's start and end. In MatMul's collection, which runs alone:
+/// the trace is process-wide.
+/// </summary>
+[Collection(nameof(MatMulPathTests))]
+public class WorkerTraceTests
+{
+    [Fact]
+    public void A_run_on_the_pool_records_each_shard_between_its_start_and_end()
+    {
+        var trace = new WorkerTrace(1024);
+        Workers.Trace = trace;
+        try
+        {
+            Workers.Shared.Run(new Counting(), 5, 2);
+        }
+        finally
+        {
+            Workers.Trace = null;
+        }
+
+        var events = Enumerable.Range(0, trace.Count).Select(i => trace[i]).ToList();
+        Assert.Equal((WorkerTrace.Kind.RunStart, 0, 5), (events[0].Kind, events[0].Thread, events[0].Shard));
+        Assert.Equal(WorkerTrace.Kind.RunEnd, events[^1].Kind);
+        Assert.Single(events, e => e.Kind == WorkerTrace.Kind.CallerDone);
+        Assert.All(events, e => Assert.InRange(e.Time, events[0].Time, events[^1].Time));
+        for (int shard = 0; shard < 5; shard++)
+        {
+            var start = Assert.Single(events, e => e.Kind == WorkerTrace.Kind.ShardStart && e.Shard == shard);
+            var end = Assert.Single(events, e => e.Kind == WorkerTrace.Kind.ShardEnd && e.Shard == shard);
+            Assert.Equal(start.Thread, end.Thread);
+            Assert.InRange(start.Thread, 0, 1);
+            Assert.True(events.IndexOf(start) < events.IndexOf(end));
+        }
+
+        Workers.Shared.Run(new Counting(), 5, 2); // with the trace off, nothing more is recorded
+        Assert.Equal(events.Count, trace.Count);
+    }
+
+    [Fact]
+    public void A_full_trace_keeps_its_first_events_and_clears()
+    {
+        var trace = new WorkerTrace(3);
+        for (int i = 0; i < 5; i++)
+        {
+            trace.Mark(WorkerTrace.Kind.User, 0, i);
+        }
+
+        Assert.Equal(3, trace.Count);
+        Assert.Equal(2, trace[2].Shard);
+        trace.Clear();
+        Assert.Equal(0, trace.Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerTrace(0));
+    }
+
+    private sealed class Counting : IShardedWork
+    {
+        private int _ran;
+
+        public void RunShard(int shard) => Interlocked.Increment(ref _ran);
+    }
+}
