@@ -159,22 +159,18 @@ internal static partial class CoreEmitter
         if (plan.PassesInput)
         {
             w.Line("// A batch split across the threads: in place (see Split), or copied into the shards' arenas.");
-            using (w.Block($"private float BackpropagateShards(int n, {Ex.ReadOnlySpan} {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+            foreach ((string name, string training, string split) in new[] { ("Backpropagate", "true", "BackpropagateSplit"), ("Evaluate", "false", "EvaluateSplit") })
             {
-                w.Line($"bool copy = Owns({x});");
-                w.Line($"int k = Split(n, {x}, {targets}, training: true, copyInputs: copy);");
-                w.Line($"return copy ? BackpropagateSplit(n, k) : global::NetGen.PinnedInput.Run({x}, this);");
+                using (w.Block($"private float {name}Shards(int n, {Ex.ReadOnlySpan} {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+                {
+                    w.Line($"bool copy = Owns({x});");
+                    w.Line($"int k = Split(n, {x}, {targets}, training: {training}, copyInputs: copy);");
+                    w.Line($"return copy ? {split}(n, k) : global::NetGen.PinnedInput.Run({x}, this);");
+                }
+
+                w.Line();
             }
 
-            w.Line();
-            using (w.Block($"private float EvaluateShards(int n, {Ex.ReadOnlySpan} {x}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
-            {
-                w.Line($"bool copy = Owns({x});");
-                w.Line($"int k = Split(n, {x}, {targets}, training: false, copyInputs: copy);");
-                w.Line($"return copy ? EvaluateSplit(n, k) : global::NetGen.PinnedInput.Run({x}, this);");
-            }
-
-            w.Line();
             w.Line("// The split batch's phases with the caller's inputs pinned: every shard reads its rows in place.");
             using (w.Block("float global::NetGen.IPinnedWork.RunPinned(global::NetGen.PinnedInput inputs)"))
             {
