@@ -1,11 +1,14 @@
 using System;
+using System.ComponentModel;
 
 namespace NetGen;
 
 /// <summary>
 /// Work that reads a batch's inputs on several threads where the caller passed them:
-/// <see cref="PinnedInput.Run"/> pins the inputs and calls <see cref="RunPinned"/> with them.
+/// <see cref="PinnedInput.Run"/> pins the inputs and calls <see cref="RunPinned"/> with them. For
+/// generated networks (hidden from IntelliSense).
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface IPinnedWork
 {
     /// <summary>Runs the work; <paramref name="inputs"/> may be read on any thread until this returns.</summary>
@@ -21,8 +24,9 @@ public interface IPinnedWork
 /// rows the other threads then fetch from the caller's core: the MLP at batch 256 on 2 threads spent
 /// 20 µs a step copying and 30-40 µs more in the other thread's pass). A span cannot be handed to
 /// another thread; this can, and is valid only until <see cref="Run"/> returns (a generated network
-/// clears its copies before then).
+/// clears its copies before then). For generated networks (hidden from IntelliSense).
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly unsafe struct PinnedInput
 {
     private readonly float* _values;
