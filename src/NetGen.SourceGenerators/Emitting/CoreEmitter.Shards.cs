@@ -115,19 +115,18 @@ internal static partial class CoreEmitter
                     w.Line("shard._masksDrawn = training;");
                 }
 
+                string copy = $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.{(plan.TokenInput ? "I" : "A")}(Input, InputSize, rows));";
                 if (plan.PassesInput)
                 {
                     w.Line("shard._shardStart = start;");
                     using (w.Block("if (copyInputs)"))
                     {
-                        w.Line($"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.A(Input, InputSize, rows));");
+                        w.Line(copy);
                     }
                 }
                 else
                 {
-                    w.Line(plan.TokenInput
-                        ? $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.I(Input, InputSize, rows));"
-                        : $"{x}.Slice(start * InputSize, rows * InputSize).CopyTo(shard.A(Input, InputSize, rows));");
+                    w.Line(copy);
                 }
                 w.Line($"{targets}.Slice({Times("start", targetsPerSample)}, {Times("rows", targetsPerSample)}).CopyTo(shard._shardTargets);");
             }
