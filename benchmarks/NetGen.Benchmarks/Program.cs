@@ -14,8 +14,13 @@ using NetGen.Benchmarks;
 //   --gemm [256]         the matrix products those networks use, in GFLOP/s (256: the 256-bit tiles forced)
 //   --affinity-ab        2 threads: shards owned by threads or taken in order, the optimizer step split or not
 //   --split-ab           the MLP's dense products on 1 thread against one product split across 2
+//   --crossing           two threads handing buffers between the cores: reads and writes after the other core wrote
+//                        against after this one did, and a flag's round trip
+//   --units-split        the MLP split across 2 threads by hidden units (a hand-written prototype) against the
+//                        generated network on 1 and 2 threads, alternating blocks, at batch 32 and 256
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
-//   --trace W T          workload W on T threads: each run on the pool's serial gap, the caller's and the others'
+//   --trace W T          workload W (or units-32, units-256: the prototype above) on T threads: each run on the
+//                        pool's serial gap, the caller's and the others'
 //                        time in shards, and each shard's time on each thread (Workers.Trace)
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
 //   --optimizers         each optimizer's update of 101,770 parameters, and the floors under it on this core
@@ -62,6 +67,12 @@ switch (args)
     case ["--gemm"] or ["--gemm", "256"]:
         NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
         Breakdown.Gemm();
+        return;
+    case ["--crossing"]:
+        CrossingProbe.Run();
+        return;
+    case ["--units-split"]:
+        UnitSplitMlp.Run();
         return;
     case ["--affinity-ab"]:
         Breakdown.AffinityAb();

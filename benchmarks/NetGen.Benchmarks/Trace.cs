@@ -16,12 +16,22 @@ public static class TraceProbe
 
     public static void Run(string workload, int threads)
     {
-        var w = new Workloads { Workload = workload, Threads = threads };
-        w.Setup();
+        Action step;
+        if (workload.StartsWith("units-", StringComparison.Ordinal))
+        {
+            step = UnitSplitMlp.Stepper(int.Parse(workload["units-".Length..], CultureInfo.InvariantCulture), threads);
+        }
+        else
+        {
+            var w = new Workloads { Workload = workload, Threads = threads };
+            w.Setup();
+            step = () => w.Step();
+        }
+
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds < 2)
         {
-            w.Step();
+            step();
         }
 
         var trace = new WorkerTrace(1 << 22);
@@ -31,7 +41,7 @@ public static class TraceProbe
             for (int i = 0; i < Steps; i++)
             {
                 trace.Mark(WorkerTrace.Kind.User, 0, 0);
-                w.Step();
+                step();
             }
 
             trace.Mark(WorkerTrace.Kind.User, 0, 0);
