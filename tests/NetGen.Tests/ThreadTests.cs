@@ -211,6 +211,16 @@ public class ThreadTests
     }
 
     [Fact]
+    public void On_one_thread_every_shard_runs_before_a_shards_exception_reaches_the_caller()
+    {
+        // As on the pool: the caller running all the shards itself (one thread, or the pool busy) runs them all.
+        var work = new Throwing();
+        var e = Assert.Throws<InvalidOperationException>(() => Workers.Shared.Run(work, 3, threads: 1));
+        Assert.Equal("shard 1", e.Message);
+        Assert.Equal(3, work.Ran);
+    }
+
+    [Fact]
     public void More_shards_than_threads_each_run_once_per_run()
     {
         foreach ((int count, int threads) in new[] { (10, 2), (7, 3), (2, 5), (1000, 2) })

@@ -105,11 +105,7 @@ public sealed class Workers
         ArgumentOutOfRangeException.ThrowIfGreaterThan(threads, MaxThreads);
         if (count == 1 || threads == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
-            for (int s = 0; s < count; s++)
-            {
-                work.RunShard(s);
-            }
-
+            RunHere(work, count);
             return;
         }
 
@@ -167,6 +163,28 @@ public sealed class Workers
         finally
         {
             Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    // Every shard on the calling thread, in order; as on the pool, a shard's exception waits until all have run.
+    private static void RunHere(IShardedWork work, int count)
+    {
+        Exception? error = null;
+        for (int s = 0; s < count; s++)
+        {
+            try
+            {
+                work.RunShard(s);
+            }
+            catch (Exception e)
+            {
+                error ??= e;
+            }
+        }
+
+        if (error is not null)
+        {
+            ExceptionDispatchInfo.Capture(error).Throw();
         }
     }
 
