@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace NetGen;
 
@@ -75,6 +76,21 @@ public static partial class MatMul
         CheckStrided(c.Length, a.Length, aRowStride, aColStride, b.Length, m, n, k);
         ProductSplit.Run(c, a, b, transposedB: false, byColumns: false, aRowStride, aColStride, m, n, k, accumulate, parts, used);
     }
+
+    /// <summary>
+    /// Columns [<paramref name="first"/>, first + count) of C = A·Bᵀ on the calling thread, in place in C's
+    /// rows, computed as a part of a split product is (whole 32-column strips from <paramref name="first"/>):
+    /// exactly their bits in the whole product unless the whole takes the dot products of few rows
+    /// (<see cref="TakesDots"/>). For <see cref="Kernels.DenseForwardColumns"/>, which checks the block.
+    /// </summary>
+    internal static void MultiplyTransposedColumns(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, int first, int count, bool accumulate)
+    {
+        CheckTransposed(c.Length, a.Length, b.Length, m, n, k);
+        MultiplyTransposedCore(ref Unsafe.Add(ref MemoryMarshal.GetReference(c), first), n, ref MemoryMarshal.GetReference(a), ref Unsafe.Add(ref MemoryMarshal.GetReference(b), first * k), m, count, k, accumulate, part: true);
+    }
+
+    /// <summary>Whether A·Bᵀ of m x n x k is computed by the dot products of few rows, which a part of it is not.</summary>
+    internal static bool TakesDots(int m, int n, int k) => UseVectors && k >= Vector256<float>.Count && TakesWideDots(m, n, k);
 
     /// <summary>Products this thread has split across threads so far (for the tests).</summary>
     [ThreadStatic]

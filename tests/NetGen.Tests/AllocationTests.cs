@@ -105,7 +105,7 @@ public class AllocationTests
     {
         var mlp = new FashionMlp(32, seed: 1) { Threads = 2, MinSamplesPerThread = 1 };
         var regularized = new RegularizedNet(16, seed: 1) { Threads = 3, MinSamplesPerThread = 1 };
-        var products = new FashionMlp(32, seed: 1) { Threads = 2 }; // too few samples to split: its products and step are
+        var products = new FashionMlp(32, seed: 1) { Threads = 2 }; // too few samples to split: split by its units, and its step,
         var adam = new Adam(0.001f);
         var sgd = new Sgd(0.01f);
         var momentum = new Sgd(0.01f, momentum: 0.9f);

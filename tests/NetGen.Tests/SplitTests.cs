@@ -1,3 +1,5 @@
+using NetGen.Training;
+
 namespace NetGen.Tests;
 
 /// <summary>
@@ -232,10 +234,11 @@ public class SplitTests
     }
 
     [Fact]
-    public void A_batch_too_small_to_split_has_its_products_and_step_split_with_the_bits_of_one_thread()
+    public void A_batch_too_small_to_split_has_its_units_and_step_split_with_the_bits_of_one_thread()
     {
-        // 32 samples: under twice the default MinSamplesPerThread (65), so one share; the first layer's
-        // products (32 x 128 x 784) and the Adam step (101,770 parameters) go to the pool instead.
+        // 32 samples: under twice the default MinSamplesPerThread (65), so one share; the MLP (a pair of dense
+        // layers) is split by its 128 hidden units instead, two blocks of 64, and the Adam step (101,770
+        // parameters) goes to the pool.
         float[] x = Reference.RandomFloats(32 * FashionMlp.InputSize, 41);
         int[] labels = Enumerable.Range(0, 32).Select(i => (i * 7) % 10).ToArray();
         var one = new FashionMlp(32, seed: 5);
@@ -245,9 +248,10 @@ public class SplitTests
         for (int step = 0; step < 3; step++)
         {
             float a = one.TrainStep(x, labels, adamOne);
-            int before = MatMul.t_splitProducts;
+            int before = MatMul.t_splitProducts, blocks = Kernels.s_columnBlocks;
             float b = two.TrainStep(x, labels, adamTwo);
-            Assert.Equal(before + 2, MatMul.t_splitProducts); // the first layer's forward and weight gradient
+            Assert.Equal(before, MatMul.t_splitProducts); // no product split: the units are
+            Assert.Equal(blocks + 2, Kernels.s_columnBlocks); // the first layer's forward in two blocks of units
             Assert.Equal(a, b);
         }
 
@@ -259,6 +263,36 @@ public class SplitTests
         int after = MatMul.t_splitProducts;
         two.Forward(x, new float[32 * FashionMlp.OutputSize]);
         Assert.Equal(after, MatMul.t_splitProducts);
+    }
+
+    [Fact]
+    public void The_trainer_on_two_threads_at_a_small_batch_gives_the_bits_of_one()
+    {
+        // Batches of 16 (under twice MinSamplesPerThread): one share, the MLP split by its hidden units and
+        // the Adam step split across the threads, through the trainer's own step.
+        var random = new SeededRandom(21);
+        float[] x = Enumerable.Range(0, 48 * FashionMlp.InputSize).Select(_ => random.NextSingle()).ToArray();
+        int[] labels = Enumerable.Range(0, 48).Select(i => ((i * 7) + 3) % 10).ToArray();
+        var data = new DataSet<int>(x, labels, FashionMlp.InputSize);
+        float[][] Train(int threads)
+        {
+            var net = new FashionMlp(16, seed: 6);
+            var adam = new Adam(0.01f);
+            new Trainer<int>(net, adam, new TrainerOptions { BatchSize = 16, Epochs = 2, Seed = 4, Threads = threads }).Fit(data);
+            return adam.StateBuffers.Select(b => b.Value).Prepend(net.Parameters.ToArray()).ToArray();
+        }
+
+        float[][] one = Train(1);
+        int blocks = Kernels.s_columnBlocks;
+        float[][] two = Train(2);
+        Assert.Equal(blocks + (6 * 2), Kernels.s_columnBlocks); // 6 steps, each the first layer's forward in two blocks of units
+        Assert.Equal(one.Length, two.Length);
+        for (int i = 0; i < one.Length; i++)
+        {
+            Assert.True(one[i].AsSpan().SequenceEqual(two[i]), $"buffer {i}");
+        }
+
+        Assert.Equal(1, new Adam().StepParts(16, 2)); // (and a tiny buffer is stepped on one thread)
     }
 
     // p -= g / 2 for the whole buffer at once, counting its calls.

@@ -240,36 +240,6 @@ public class ThreadTests
     }
 
     [Fact]
-    public void The_trainer_on_two_threads_at_a_small_batch_gives_the_bits_of_one()
-    {
-        // Batches of 16 (under twice MinSamplesPerThread): one share, the first layer's products and the
-        // Adam step split across the threads, through the trainer's own step.
-        var random = new SeededRandom(21);
-        float[] x = Enumerable.Range(0, 48 * FashionMlp.InputSize).Select(_ => random.NextSingle()).ToArray();
-        int[] labels = Labels(48, 10);
-        var data = new DataSet<int>(x, labels, FashionMlp.InputSize);
-        float[][] Train(int threads)
-        {
-            var net = new FashionMlp(16, seed: 6);
-            var adam = new Adam(0.01f);
-            new Trainer<int>(net, adam, new TrainerOptions { BatchSize = 16, Epochs = 2, Seed = 4, Threads = threads }).Fit(data);
-            return adam.StateBuffers.Select(b => b.Value).Prepend(net.Parameters.ToArray()).ToArray();
-        }
-
-        float[][] one = Train(1);
-        int before = MatMul.t_splitProducts;
-        float[][] two = Train(2);
-        Assert.Equal(before + (6 * 2), MatMul.t_splitProducts); // 6 steps, each the first layer's forward and weight gradient
-        Assert.Equal(one.Length, two.Length);
-        for (int i = 0; i < one.Length; i++)
-        {
-            Assert.True(one[i].AsSpan().SequenceEqual(two[i]), $"buffer {i}");
-        }
-
-        Assert.Equal(1, new Adam().StepParts(16, 2)); // (and a tiny buffer is stepped on one thread)
-    }
-
-    [Fact]
     public void The_trainer_sets_the_networks_thread_count()
     {
         var net = new FashionMlp(8, seed: 1);

@@ -39,6 +39,11 @@ internal static partial class CoreEmitter
             w.Line("private int _shardStart; // this shard's first row of the batch");
             w.Line("private bool _splitTraining; // whether the split batch is trained or evaluated");
         }
+
+        if (UnitPairOf(plan) is not null)
+        {
+            EmitUnitField(w);
+        }
     }
 
     private static void EmitShards(IndentedWriter w, NetworkPlan plan, LossSpec loss)
@@ -50,6 +55,7 @@ internal static partial class CoreEmitter
         var batchNorms = plan.Ops.OfType<BatchNormOp>().ToList();
         var dropouts = plan.Ops.SelectMany(o => o.DropoutMasks.Select(m => (Op: o, m.Mask, m.Rate))).ToList();
         Tensor outputs = plan.Probabilities ?? plan.Last!;
+        UnitPair? pair = UnitPairOf(plan);
 
         EmitShardSetting(w, "Threads", "_threads");
         EmitShardSetting(w, "MinSamplesPerThread", "_minSamplesPerThread");
@@ -181,7 +187,9 @@ internal static partial class CoreEmitter
 
                 using (w.Block("try"))
                 {
-                    w.Line("return _splitTraining ? BackpropagateSplit(n, k) : EvaluateSplit(n, k);");
+                    w.Line(pair is null
+                        ? "return _splitTraining ? BackpropagateSplit(n, k) : EvaluateSplit(n, k);"
+                        : "return _unitSplit ? RunUnits(n, k) : _splitTraining ? BackpropagateSplit(n, k) : EvaluateSplit(n, k);");
                 }
 
                 using (w.Block("finally"))
@@ -277,6 +285,14 @@ internal static partial class CoreEmitter
                 w.Line("ReduceGradients(shard, _shardCount);");
             }
 
+            if (pair is not null)
+            {
+                using (w.Block("else if (_shardPhase >= UnitsForwardPhase)"))
+                {
+                    w.Line("Shard(shard).RunUnitPhase(_shardPhase == UnitsForwardPhase, shard, _shardCount, this);");
+                }
+            }
+
             using (w.Block("else"))
             {
                 w.Line("Shard(shard).RunPhase(_shardPhase, first: shard == 0);");
@@ -285,6 +301,11 @@ internal static partial class CoreEmitter
 
         w.Line();
         EmitRunPhase(w, plan, loss);
+        if (pair is not null)
+        {
+            EmitUnits(w, plan, loss, pair);
+        }
+
         w.Line("// Thread `part` of k adds the other shards' gradients, in shard order, into its slice of this one's.");
         using (w.Block("private void ReduceGradients(int part, int k)"))
         {

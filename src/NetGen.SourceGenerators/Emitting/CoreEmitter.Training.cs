@@ -111,6 +111,7 @@ internal static partial class CoreEmitter
                 w.Line($"return BackpropagateShards(n, {x}, {targets});");
             }
 
+            EmitUnitBranch(w, plan, targets, deferred is not null);
             EmitCopyInput(w, plan);
             bool dense = SplitsProducts(plan);
             if (dense)

@@ -1,0 +1,52 @@
+namespace NetGen.Generator.Tests;
+
+/// <summary>
+/// Which networks get the split by hidden units for small batches on several threads: a pair of dense layers
+/// reading the input, an elementwise activation between them (fused or a layer of its own), the hidden layer
+/// whole 32-unit strips, no penalty, and a loss; every other network keeps its products split.
+/// </summary>
+public class UnitSplitTests
+{
+    private static string Generate(string layers)
+    {
+        string source = $$"""
+            using NetGen;
+
+            namespace Models;
+
+            [Network]
+            {{layers}}
+            public partial class Net;
+            """;
+        var (compiled, result) = TestCompiler.Generate(source);
+        Assert.Empty(TestCompiler.CompilerProblems(compiled));
+        return TestCompiler.GeneratedText(result, "Models.Net.g.cs");
+    }
+
+    [Theory]
+    [InlineData("[Input(784)]\n[Dense(128, Activation = Activation.ReLU)]\n[Dense(10)]\n[SoftmaxCrossEntropy]", "ReLU, alpha: 0f")]
+    [InlineData("[Input(50)]\n[Dense(96, UseBias = false)]\n[LeakyReLU(0.2)]\n[Dense(3, UseBias = false)]\n[MeanSquaredError]", "LeakyReLU, alpha: 0.2f")]
+    [InlineData("[Input(20)]\n[Dense(64, Activation = Activation.Tanh)]\n[Dense(1)]\n[BinaryCrossEntropy]", "Tanh, alpha: 0f")]
+    public void A_pair_of_dense_layers_splits_by_units(string layers, string activation)
+    {
+        string code = Generate(layers);
+        Assert.Contains("if (UnitShardsFor(n) > 1", code);
+        Assert.Contains($"global::NetGen.Kernels.ActivationForwardColumns(A(", code);
+        Assert.Contains($"global::NetGen.Activation.{activation}, rows: n", code);
+    }
+
+    [Theory]
+    [InlineData("[Input(784)]\n[Dense(100, Activation = Activation.ReLU)]\n[Dense(10)]\n[SoftmaxCrossEntropy]")] // not whole strips of 32
+    [InlineData("[Input(784)]\n[Dense(32, Activation = Activation.ReLU)]\n[Dense(10)]\n[SoftmaxCrossEntropy]")] // one strip: nothing to split
+    [InlineData("[Input(784)]\n[Dense(128, Activation = Activation.ReLU)]\n[Dropout(0.5)]\n[Dense(10)]\n[SoftmaxCrossEntropy]")] // dropout between
+    [InlineData("[Input(784)]\n[Dense(128, Activation = Activation.ReLU, L2 = 0.01)]\n[Dense(10)]\n[SoftmaxCrossEntropy]")] // a penalty
+    [InlineData("[Input(784)]\n[Dense(128, Activation = Activation.Softmax)]\n[Dense(10)]\n[SoftmaxCrossEntropy]")] // not elementwise
+    [InlineData("[Input(784)]\n[Dense(128)]\n[Dense(10)]\n[SoftmaxCrossEntropy]")] // no activation between
+    [InlineData("[Input(784)]\n[Dense(128, Activation = Activation.ReLU)]\n[Dense(64, Activation = Activation.ReLU)]\n[Dense(10)]\n[SoftmaxCrossEntropy]")] // three layers
+    [InlineData("[Input(784)]\n[Dense(128, Activation = Activation.ReLU)]\n[Dense(10)]")] // no loss: no training
+    public void Other_networks_keep_their_products_split(string layers)
+    {
+        string code = Generate(layers);
+        Assert.DoesNotContain("Unit", code);
+    }
+}
