@@ -117,6 +117,9 @@ public static partial class Breakdown
     });
 
     /// <summary>The sample CNN's step with its second convolution's weight gradient from the padded input against im2col, alternating.</summary>
+    /// <summary>The MLP at batch 32 (too small to split by samples) split by its hidden units against its products split.</summary>
+    public static void UnitsAb() => SwitchAb("split by units", "products split", on => Kernels.SplitUnits = on, "mlp-32");
+
     public static void TapsAb() => SwitchAb("weight gradient on the padded input", "im2col", on => ConvKernels.WeightGradientOnPadded = on);
 
     /// <summary>The sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against the packed product, alternating blocks.</summary>
@@ -134,13 +137,23 @@ public static partial class Breakdown
     public static void AdamRowsAb() => SwitchAb("rows made in the update", "a block written", on => Adam.DeferredRows = on, "mlp-adam-1", 1000);
 
     // A workload's step (the sample CNN's unless named) on 1 and 2 threads with a switch on and off, in alternating
-    // blocks of up to `steps` steps.
+    // blocks of up to `steps` steps, after half a second of each.
     private static void SwitchAb(string on, string off, Action<bool> set, string workload = "cnn-adam-64", int steps = 40)
     {
         foreach (int threads in new[] { 1, 2 })
         {
             var net = new Workloads { Workload = workload, Threads = threads };
             net.Setup();
+            foreach (bool warm in new[] { true, false }) // each form's code optimised before it is timed (0.5 s each)
+            {
+                set(warm);
+                var clock = Stopwatch.StartNew();
+                while (clock.ElapsedMilliseconds < 500)
+                {
+                    net.Step();
+                }
+            }
+
             var times = new[] { new List<double>(), new List<double>() };
             for (int round = 0; round < 12; round++)
             {

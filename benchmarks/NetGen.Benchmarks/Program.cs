@@ -18,6 +18,7 @@ using NetGen.Benchmarks;
 //                        against after this one did, and a flag's round trip
 //   --units-split        the MLP split across 2 threads by hidden units (a hand-written prototype) against the
 //                        generated network on 1 and 2 threads, alternating blocks, at batch 32 and 256
+//   --units-ab           the MLP at batch 32 split by hidden units against its products split, alternating blocks
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
 //   --trace W T          workload W (or units-32, units-256: the prototype above) on T threads: each run on the
 //                        pool's serial gap, the caller's and the others'
@@ -43,6 +44,8 @@ using NetGen.Benchmarks;
 //   --bn-parts           the sample CNN's BatchNorm + ReLU + MaxPool stages in parts, caches warm and cold, with
 //                        BatchNorm's prefetching on and off
 //   --loop W [T] [S]     workload W (mlp-256, cnn-adam-64, gpt-12...) stepped on T threads for S seconds: for perf
+// NETGEN_SPLIT_UNITS=0: a small batch of a pair of dense layers has its products split instead (for alternating processes).
+NetGen.Kernels.SplitUnits = Environment.GetEnvironmentVariable("NETGEN_SPLIT_UNITS") != "0";
 switch (args)
 {
     case ["--gpt2-scale"]:
@@ -70,6 +73,9 @@ switch (args)
         return;
     case ["--crossing"]:
         CrossingProbe.Run();
+        return;
+    case ["--units-ab"]:
+        Breakdown.UnitsAb();
         return;
     case ["--units-split"]:
         UnitSplitMlp.Run();
