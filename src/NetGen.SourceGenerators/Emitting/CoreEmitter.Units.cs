@@ -131,6 +131,7 @@ internal static partial class CoreEmitter
                 }
             }
 
+            w.Line();
             w.Line($"// {second.Name} and the loss for the whole batch, on every shard: the calls of one thread, so its bits");
             string bias2 = second.Bias is null ? "default" : Ex.P(second.Bias);
             w.Line($"{Ex.Kernels}.DenseForward({Ex.A(second.Output)}, {h}, {Ex.P(second.Weight)}, {bias2}, rows: n, inFeatures: {second.InFeatures}, outFeatures: {second.OutFeatures});");
