@@ -7,21 +7,7 @@ namespace NetGen.Generator.Tests;
 /// </summary>
 public class DeferredWeightTests
 {
-    private static string Generate(string layers)
-    {
-        string source = $$"""
-            using NetGen;
-
-            namespace Models;
-
-            [Network]
-            {{layers}}
-            public partial class Net;
-            """;
-        var (compiled, result) = TestCompiler.Generate(source);
-        Assert.Empty(TestCompiler.CompilerProblems(compiled));
-        return TestCompiler.GeneratedText(result, "Models.Net.g.cs");
-    }
+    private static string Generate(string layers) => TestCompiler.GenerateNet(layers);
 
     [Fact]
     public void The_largest_eligible_weight_is_deferred_and_only_it()

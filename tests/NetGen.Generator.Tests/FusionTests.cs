@@ -7,23 +7,7 @@ namespace NetGen.Generator.Tests;
 /// </summary>
 public class FusionTests
 {
-    private static string Generate(string layers, string blocks = "")
-    {
-        string source = $$"""
-            using NetGen;
-
-            namespace Models;
-
-            {{blocks}}
-
-            [Network]
-            {{layers}}
-            public partial class Net;
-            """;
-        var (compiled, result) = TestCompiler.Generate(source);
-        Assert.Empty(TestCompiler.CompilerProblems(compiled));
-        return TestCompiler.GeneratedText(result, "Models.Net.g.cs");
-    }
+    private static string Generate(string layers, string blocks = "") => TestCompiler.GenerateNet(layers, blocks);
 
     [Theory]
     [InlineData("[BatchNorm]\n[ReLU]\n[MaxPool2D(2)]", "true")]

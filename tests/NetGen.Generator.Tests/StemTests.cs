@@ -7,21 +7,7 @@ namespace NetGen.Generator.Tests;
 /// </summary>
 public class StemTests
 {
-    private static string Generate(string layers)
-    {
-        string source = $$"""
-            using NetGen;
-
-            namespace Models;
-
-            [Network]
-            {{layers}}
-            public partial class Net;
-            """;
-        var (compiled, result) = TestCompiler.Generate(source);
-        Assert.Empty(TestCompiler.CompilerProblems(compiled));
-        return TestCompiler.GeneratedText(result, "Models.Net.g.cs");
-    }
+    private static string Generate(string layers) => TestCompiler.GenerateNet(layers);
 
     [Theory]
     [InlineData("[Conv2D(4, 3, Padding = Padding.Same)]\n[BatchNorm]\n[ReLU]\n[MaxPool2D(2)]", "true", "P(Conv1Bias, 4)")]

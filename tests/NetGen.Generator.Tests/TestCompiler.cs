@@ -41,6 +41,28 @@ internal static class TestCompiler
     public static string GeneratedText(GeneratorRunResult result, string hintName) =>
         result.GeneratedSources.Single(s => s.HintName == hintName).SourceText.ToString();
 
+    /// <summary>
+    /// The code generated for <c>[Network]</c> with <paramref name="layers"/> on <c>Models.Net</c>
+    /// (after <paramref name="blocks"/>, any block classes it uses), checked to compile without a warning.
+    /// </summary>
+    public static string GenerateNet(string layers, string blocks = "")
+    {
+        string source = $$"""
+            using NetGen;
+
+            namespace Models;
+
+            {{blocks}}
+
+            [Network]
+            {{layers}}
+            public partial class Net;
+            """;
+        var (compiled, result) = Generate(source);
+        Assert.Empty(CompilerProblems(compiled));
+        return GeneratedText(result, "Models.Net.g.cs");
+    }
+
     /// <summary>The analyzer's diagnostics, in source order.</summary>
     public static async Task<ImmutableArray<Diagnostic>> Analyze(params string[] sources)
     {

@@ -7,21 +7,7 @@ namespace NetGen.Generator.Tests;
 /// </summary>
 public class UnitSplitTests
 {
-    private static string Generate(string layers)
-    {
-        string source = $$"""
-            using NetGen;
-
-            namespace Models;
-
-            [Network]
-            {{layers}}
-            public partial class Net;
-            """;
-        var (compiled, result) = TestCompiler.Generate(source);
-        Assert.Empty(TestCompiler.CompilerProblems(compiled));
-        return TestCompiler.GeneratedText(result, "Models.Net.g.cs");
-    }
+    private static string Generate(string layers) => TestCompiler.GenerateNet(layers);
 
     [Theory]
     [InlineData("[Input(784)]\n[Dense(128, Activation = Activation.ReLU)]\n[Dense(10)]\n[SoftmaxCrossEntropy]", "ReLU, alpha: 0f")]
