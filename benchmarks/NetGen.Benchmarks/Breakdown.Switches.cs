@@ -117,8 +117,12 @@ public static partial class Breakdown
     });
 
     /// <summary>The sample CNN's step with its second convolution's weight gradient from the padded input against im2col, alternating.</summary>
-    /// <summary>The MLP at batch 32 (too small to split by samples) split by its hidden units against its products split.</summary>
-    public static void UnitsAb() => SwitchAb("split by units", "products split", on => Kernels.SplitUnits = on, "mlp-32");
+    /// <summary>The MLP at batch 32 and the sample's MLP at 64 (too small to split by samples) split by their hidden units against their products split.</summary>
+    public static void UnitsAb()
+    {
+        SwitchAb("split by units", "products split", on => Kernels.SplitUnits = on, "mlp-32");
+        SwitchAb("split by units", "products split", on => Kernels.SplitUnits = on, "sample-mlp-64");
+    }
 
     public static void TapsAb() => SwitchAb("weight gradient on the padded input", "im2col", on => ConvKernels.WeightGradientOnPadded = on);
 

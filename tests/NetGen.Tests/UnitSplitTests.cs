@@ -15,11 +15,20 @@ public partial class GeluPairNet;
 [BinaryCrossEntropy]
 public partial class LeakyPairNet;
 
+[Network]
+[Input(100)]
+[Dense(96, Activation = Activation.Tanh)]
+[Dense(96, Activation = Activation.ReLU)]
+[Dense(4)]
+[SoftmaxCrossEntropy]
+public partial class TwoHiddenNet;
+
 /// <summary>
 /// A dense layer in blocks of 32-unit strips has exactly the bits of the whole layer, on every vector path;
-/// and a network that is a pair of dense layers, given a batch too small to split by samples on several
-/// threads, is split by its hidden units with exactly the bits of one thread (loss, gradients, outputs,
-/// parameters after Adam steps), for any activation, loss and bias, with blocks of unequal size.
+/// and an MLP (dense layers with elementwise activations between them), given a batch too small to split by
+/// samples on several threads, is split by its hidden units with exactly the bits of one thread (loss,
+/// gradients, outputs, parameters after Adam steps), for any activation, loss and bias, one hidden layer or
+/// two, with blocks of unequal size.
 /// </summary>
 [Collection(nameof(MatMulPathTests))]
 public class UnitSplitTests
@@ -132,19 +141,25 @@ public class UnitSplitTests
     [InlineData(2)]
     [InlineData(3)]
     public void The_mlp_split_by_units_has_the_bits_of_one_thread(int threads) =>
-        SameAsOneThread((t, seed) => new FashionMlp(32, seed) { Threads = t }, 32, FashionMlp.InputSize, 784, 128, threads, Classes(32, 10));
+        SameAsOneThread((t, seed) => new FashionMlp(32, seed) { Threads = t }, 32, FashionMlp.InputSize, threads, Classes(32, 10), (784, 128));
 
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
     public void A_gelu_pair_without_a_second_bias_under_mean_squared_error_splits_by_units(int threads) =>
-        SameAsOneThread((t, seed) => new GeluPairNet(100, seed) { Threads = t }, 100, GeluPairNet.InputSize, 96, 96, threads, Reference.RandomFloats(100 * GeluPairNet.OutputSize, 31));
+        SameAsOneThread((t, seed) => new GeluPairNet(100, seed) { Threads = t }, 100, GeluPairNet.InputSize, threads, Reference.RandomFloats(100 * GeluPairNet.OutputSize, 31), (96, 96));
 
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
     public void A_leaky_relu_layer_after_a_dense_layer_without_bias_splits_by_units(int threads) =>
-        SameAsOneThread((t, seed) => new LeakyPairNet(40, seed) { Threads = t }, 40, LeakyPairNet.InputSize, 300, 64, threads, Enumerable.Range(0, 40 * 3).Select(i => (i % 3) == 0 ? 1f : 0f).ToArray());
+        SameAsOneThread((t, seed) => new LeakyPairNet(40, seed) { Threads = t }, 40, LeakyPairNet.InputSize, threads, Enumerable.Range(0, 40 * 3).Select(i => (i % 3) == 0 ? 1f : 0f).ToArray(), (300, 64));
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void An_mlp_of_two_hidden_layers_splits_both_by_units(int threads) =>
+        SameAsOneThread((t, seed) => new TwoHiddenNet(120, seed) { Threads = t }, 120, TwoHiddenNet.InputSize, threads, Classes(120, 4), (100, 96), (96, 96));
 
     private static int[] Classes(int count, int classes) => Enumerable.Range(0, count).Select(i => ((i * 7) + 3) % classes).ToArray();
 
@@ -159,16 +174,16 @@ public class UnitSplitTests
 
     // One thread against `threads`, from the same seed on the same batch: ComputeGradients, AccumulateGradients
     // and three Adam steps give the same bits, each pass taking the split by units (counted: its blocks).
-    private static void SameAsOneThread<TTarget>(Func<int, int, ITrainableNetwork<float, TTarget>> create, int batch, int inputSize, int inFeatures, int hidden, int threads, TTarget[] targets)
+    private static void SameAsOneThread<TTarget>(Func<int, int, ITrainableNetwork<float, TTarget>> create, int batch, int inputSize, int threads, TTarget[] targets, params (int In, int Out)[] hidden)
         where TTarget : unmanaged
     {
-        int blocks = Kernels.DenseColumnBlocks(batch, inFeatures, hidden, threads);
+        int blocks = hidden.Min(h => Kernels.DenseColumnBlocks(batch, h.In, h.Out, threads)), perPass = blocks * hidden.Length;
         Assert.True(blocks >= 2, $"{blocks} blocks");
         float[] x = Reference.RandomFloats(batch * inputSize, 30);
         ITrainableNetwork<float, TTarget> one = create(1, 7), many = create(threads, 7);
         int before = Kernels.s_columnBlocks, products = MatMul.t_splitProducts;
         Assert.Equal(one.ComputeGradients(x, targets), many.ComputeGradients(x, targets));
-        Assert.Equal(before + blocks, Kernels.s_columnBlocks);
+        Assert.Equal(before + perPass, Kernels.s_columnBlocks);
         Assert.Equal(products, MatMul.t_splitProducts);
         Assert.True(one.Gradients.SequenceEqual(many.Gradients), "ComputeGradients");
         Assert.True(one.LastOutputs.SequenceEqual(many.LastOutputs), "outputs");
@@ -181,7 +196,7 @@ public class UnitSplitTests
             Assert.Equal(one.TrainStep(x, targets, adamOne), many.TrainStep(x, targets, adamMany));
         }
 
-        Assert.Equal(before + (5 * blocks), Kernels.s_columnBlocks);
+        Assert.Equal(before + (5 * perPass), Kernels.s_columnBlocks);
         Assert.True(one.Parameters.SequenceEqual(many.Parameters), "parameters after Adam");
         Assert.True(one.Gradients.SequenceEqual(many.Gradients), "gradients after Adam");
         Assert.True(one.LastOutputs.SequenceEqual(many.LastOutputs), "outputs after Adam");

@@ -40,7 +40,7 @@ internal static partial class CoreEmitter
             w.Line("private bool _splitTraining; // whether the split batch is trained or evaluated");
         }
 
-        if (UnitPairOf(plan) is not null)
+        if (UnitChainOf(plan) is not null)
         {
             EmitUnitField(w);
         }
@@ -55,7 +55,7 @@ internal static partial class CoreEmitter
         var batchNorms = plan.Ops.OfType<BatchNormOp>().ToList();
         var dropouts = plan.Ops.SelectMany(o => o.DropoutMasks.Select(m => (Op: o, m.Mask, m.Rate))).ToList();
         Tensor outputs = plan.Probabilities ?? plan.Last!;
-        UnitPair? pair = UnitPairOf(plan);
+        UnitChain? chain = UnitChainOf(plan);
 
         EmitShardSetting(w, "Threads", "_threads");
         EmitShardSetting(w, "MinSamplesPerThread", "_minSamplesPerThread");
@@ -187,7 +187,7 @@ internal static partial class CoreEmitter
 
                 using (w.Block("try"))
                 {
-                    w.Line(pair is null
+                    w.Line(chain is null
                         ? "return _splitTraining ? BackpropagateSplit(n, k) : EvaluateSplit(n, k);"
                         : "return _unitSplit ? RunUnits(n, k) : _splitTraining ? BackpropagateSplit(n, k) : EvaluateSplit(n, k);");
                 }
@@ -285,11 +285,11 @@ internal static partial class CoreEmitter
                 w.Line("ReduceGradients(shard, _shardCount);");
             }
 
-            if (pair is not null)
+            if (chain is not null)
             {
-                using (w.Block("else if (_shardPhase >= UnitsForwardPhase)"))
+                using (w.Block("else if (_shardPhase >= UnitsPhase)"))
                 {
-                    w.Line("Shard(shard).RunUnitPhase(_shardPhase == UnitsForwardPhase, shard, _shardCount, this);");
+                    w.Line("Shard(shard).RunUnitPhase(_shardPhase - UnitsPhase, shard, _shardCount, this);");
                 }
             }
 
@@ -301,9 +301,9 @@ internal static partial class CoreEmitter
 
         w.Line();
         EmitRunPhase(w, plan, loss);
-        if (pair is not null)
+        if (chain is not null)
         {
-            EmitUnits(w, plan, loss, pair);
+            EmitUnits(w, plan, loss, chain);
         }
 
         w.Line("// Thread `part` of k adds the other shards' gradients, in shard order, into its slice of this one's.");
