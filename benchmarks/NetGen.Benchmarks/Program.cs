@@ -19,6 +19,7 @@ using NetGen.Benchmarks;
 //   --units-split        the MLP split across 2 threads by hidden units (a hand-written prototype) against the
 //                        generated network on 1 and 2 threads, alternating blocks, at batch 32 and 256
 //   --units-ab           the MLP at batch 32 split by hidden units against its products split, alternating blocks
+//   --columns            a dense layer's forward and weight gradient whole and in two blocks of units, one thread
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
 //   --trace W T          workload W (or units-32, units-256: the prototype above) on T threads: each run on the
 //                        pool's serial gap, the caller's and the others'
@@ -73,6 +74,9 @@ switch (args)
         return;
     case ["--crossing"]:
         CrossingProbe.Run();
+        return;
+    case ["--columns"]:
+        ColumnsProbe.Run();
         return;
     case ["--units-ab"]:
         Breakdown.UnitsAb();

@@ -205,3 +205,57 @@ internal sealed class UnitSplitMlp : IShardedWork
         }
     }
 }
+
+/// <summary>
+/// <c>--columns</c>: a dense layer's forward and weight gradient on one thread, whole and in blocks of units
+/// (each block timed alone), for the layers the split by units runs: does a block cost its share of the whole?
+/// </summary>
+internal static class ColumnsProbe
+{
+    public static void Run()
+    {
+        foreach ((int rows, int inFeatures, int outFeatures) in new[] { (64, 784, 256), (64, 256, 128), (32, 784, 128) })
+        {
+            float[] x = Data.Batch(rows).Inputs.AsSpan(0, rows * Math.Min(784, inFeatures)).ToArray();
+            if (x.Length < rows * inFeatures)
+            {
+                x = new float[rows * inFeatures];
+            }
+
+            float[] w = new float[outFeatures * inFeatures], b = new float[outFeatures], y = new float[rows * outFeatures], dw = new float[w.Length];
+            var random = new SeededRandom(1);
+            for (int i = 0; i < w.Length; i++)
+            {
+                w[i] = random.NextSingle() - 0.5f;
+            }
+
+            int half = outFeatures / 2;
+            double Time(Action a)
+            {
+                for (int i = 0; i < 200; i++)
+                {
+                    a();
+                }
+
+                var t = new List<double>();
+                for (int i = 0; i < 400; i++)
+                {
+                    long s = Stopwatch.GetTimestamp();
+                    a();
+                    t.Add(Stopwatch.GetElapsedTime(s).TotalMicroseconds);
+                }
+
+                t.Sort();
+                return t[t.Count / 2];
+            }
+
+            double fw = Time(() => Kernels.DenseForward(y, x, w, b, rows, inFeatures, outFeatures));
+            double f0 = Time(() => Kernels.DenseForwardColumns(y, x, w, b, rows, inFeatures, outFeatures, 0, half));
+            double f1 = Time(() => Kernels.DenseForwardColumns(y, x, w, b, rows, inFeatures, outFeatures, half, half));
+            double gw = Time(() => Kernels.DenseBackward(default, dw, default, y, x, w, rows, inFeatures, outFeatures, accumulate: false));
+            double g0 = Time(() => Kernels.DenseBackwardColumns(dw, default, y, x, rows, inFeatures, outFeatures, 0, half, accumulate: false));
+            double g1 = Time(() => Kernels.DenseBackwardColumns(dw, default, y, x, rows, inFeatures, outFeatures, half, half, accumulate: false));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{rows} x {inFeatures} -> {outFeatures}: forward whole {fw:F1} µs, halves {f0:F1} + {f1:F1}; weight gradient whole {gw:F1} µs, halves {g0:F1} + {g1:F1}"));
+        }
+    }
+}
