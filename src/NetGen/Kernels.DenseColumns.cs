@@ -73,7 +73,8 @@ public static partial class Kernels
     /// <summary>
     /// <see cref="DenseForward(Span{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, int, int)"/>
     /// for output features [<paramref name="first"/>, first + count) only, written in place in the whole
-    /// output's rows: exactly their bits in the whole layer's output.
+    /// output's rows: exactly their bits in the whole layer's output wherever <see cref="DenseColumnBlocks"/>
+    /// splits the layer (not for a few rows that the whole computes by dot products).
     /// </summary>
     /// <param name="output">[rows, outFeatures]: only the block's columns are written.</param>
     /// <param name="input">[rows, inFeatures].</param>
