@@ -11,15 +11,6 @@ namespace NetGen.Benchmarks;
 [SoftmaxCrossEntropy]
 public partial class FashionMlp;
 
-// The Fashion-MNIST sample's default MLP (two hidden layers), for the split by units at its batch of 64.
-[Network]
-[Input(784)]
-[Dense(256, Activation = Activation.ReLU)]
-[Dense(128, Activation = Activation.ReLU)]
-[Dense(10)]
-[SoftmaxCrossEntropy]
-public partial class SampleMlp;
-
 /// <summary>One SGD training step: forward, loss, backward, update.</summary>
 [MemoryDiagnoser]
 public class MlpTrainStep

@@ -139,7 +139,7 @@ public class Workloads
             case "sample-mlp-64":
             {
                 // Not in the table (no goal): the sample's default MLP and batch, Adam, for --loop and --units-ab.
-                var net = new SampleMlp(64, seed: 1) { Threads = Threads };
+                var net = new global::FashionMnist.FashionMlp(64, seed: 1) { Threads = Threads };
                 var adam = new Adam(0f);
                 (float[] x, int[] labels) = Data.Batch(64);
                 _step = () => net.TrainStep(x, labels, adam);
