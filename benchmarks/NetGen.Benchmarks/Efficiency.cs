@@ -136,6 +136,15 @@ public class Workloads
                 break;
             }
 
+            case "mlp-32-eval":
+            {
+                // Not in the table: Evaluate at batch 32 (split by units on 2 threads; on the calling thread before).
+                var net = new FashionMlp(32, seed: 1) { Threads = Threads };
+                (float[] x, int[] labels) = Data.Batch(32);
+                _step = () => net.Evaluate(x, labels);
+                break;
+            }
+
             case "sample-mlp-64":
             {
                 // Not in the table (no goal): the sample's default MLP and batch, Adam, for --loop and --units-ab.

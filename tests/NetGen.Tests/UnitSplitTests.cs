@@ -27,8 +27,8 @@ public partial class TwoHiddenNet;
 /// A dense layer in blocks of 32-unit strips has exactly the bits of the whole layer, on every vector path;
 /// and an MLP (dense layers with elementwise activations between them), given a batch too small to split by
 /// samples on several threads, is split by its hidden units with exactly the bits of one thread (loss,
-/// gradients, outputs, parameters after Adam steps), for any activation, loss and bias, one hidden layer or
-/// two, with blocks of unequal size.
+/// gradients, outputs, parameters after Adam steps, evaluation), for any activation, loss and bias, one hidden
+/// layer or two, with blocks of unequal size.
 /// </summary>
 [Collection(nameof(MatMulPathTests))]
 public class UnitSplitTests
@@ -172,8 +172,8 @@ public class UnitSplitTests
         }
     }
 
-    // One thread against `threads`, from the same seed on the same batch: ComputeGradients, AccumulateGradients
-    // and three Adam steps give the same bits, each pass taking the split by units (counted: its blocks).
+    // One thread against `threads`, from the same seed on the same batch: ComputeGradients, AccumulateGradients,
+    // three Adam steps and Evaluate give the same bits, each pass taking the split by units (counted: its blocks).
     private static void SameAsOneThread<TTarget>(Func<int, int, ITrainableNetwork<float, TTarget>> create, int batch, int inputSize, int threads, TTarget[] targets, params (int In, int Out)[] hidden)
         where TTarget : unmanaged
     {
@@ -201,5 +201,8 @@ public class UnitSplitTests
         Assert.True(one.Gradients.SequenceEqual(many.Gradients), "gradients after Adam");
         Assert.True(one.LastOutputs.SequenceEqual(many.LastOutputs), "outputs after Adam");
         Assert.Equal(one.Evaluate(x, targets), many.Evaluate(x, targets));
+        Assert.Equal(before + (6 * perPass), Kernels.s_columnBlocks); // evaluation splits by units too
+        Assert.True(one.LastOutputs.SequenceEqual(many.LastOutputs), "outputs of Evaluate");
+        Assert.True(one.Gradients.SequenceEqual(many.Gradients), "gradients untouched by Evaluate");
     }
 }

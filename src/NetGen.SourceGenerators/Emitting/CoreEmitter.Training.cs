@@ -111,7 +111,7 @@ internal static partial class CoreEmitter
                 w.Line($"return BackpropagateShards(n, {x}, {targets});");
             }
 
-            EmitUnitBranch(w, plan, targets, deferred is not null);
+            EmitUnitBranch(w, plan, targets, deferred is not null, training: true);
             EmitCopyInput(w, plan);
             bool dense = SplitsProducts(plan);
             if (dense)
@@ -149,6 +149,7 @@ internal static partial class CoreEmitter
                 w.Line($"return EvaluateShards(n, {x}, {targets});");
             }
 
+            EmitUnitBranch(w, plan, targets, deferred: false, training: false);
             EmitCopyInput(w, plan);
             w.Line($"ForwardPass(n, training: false{InputArgument(plan, "input")});");
             EmitLoss(w, plan, loss, withGradients: false);

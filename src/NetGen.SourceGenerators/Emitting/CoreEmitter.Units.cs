@@ -58,11 +58,14 @@ internal static partial class CoreEmitter
         static bool Plain(DenseOp d) => d.Rows == 1 && !d.HasPenalty && !d.Tied && d.OverwritesGradients;
     }
 
-    private static void EmitUnitField(IndentedWriter w) =>
-        w.Line("private bool _unitSplit; // whether the pinned inputs are for a batch split by units (see BackpropagateUnits)");
+    private static void EmitUnitField(IndentedWriter w)
+    {
+        w.Line("private bool _unitSplit; // whether the pinned inputs are for a batch split by units (see SplitUnits)");
+        w.Line("private bool _unitTraining; // whether the batch split by units is trained or evaluated");
+    }
 
-    // In Backpropagate, after the split by samples: the split by units where it applies.
-    private static void EmitUnitBranch(IndentedWriter w, NetworkPlan plan, string targets, bool deferred)
+    // In Backpropagate and Evaluate, after the split by samples: the split by units where it applies.
+    private static void EmitUnitBranch(IndentedWriter w, NetworkPlan plan, string targets, bool deferred, bool training)
     {
         if (UnitChainOf(plan) is null)
         {
@@ -71,7 +74,7 @@ internal static partial class CoreEmitter
 
         using (w.Block($"if (UnitShardsFor(n) > 1{(deferred ? " && !_deferWeight" : string.Empty)} && !Owns({plan.InputName}))"))
         {
-            w.Line($"return BackpropagateUnits(n, {plan.InputName}, {targets});");
+            w.Line($"return SplitUnits(n, {plan.InputName}, {targets}, training: {(training ? "true" : "false")});");
         }
     }
 
@@ -94,12 +97,13 @@ internal static partial class CoreEmitter
 
         w.Line($"private int UnitShardsFor(int n) => {blocks};");
         w.Line();
-        w.Line($"// A batch too small to split by samples, on Threads threads: the MLP split by the units of {names}, {m * 2} runs.");
-        w.Line("// Shard s computes its block of each hidden layer's units for the whole batch; then every shard computes the output");
-        w.Line("// layer and the loss for the whole batch, and backpropagates into its own units of each hidden layer, writing");
-        w.Line("// their rows of its gradients. Every value is computed as on one thread: the same bits. The units' weights and");
-        w.Line("// gradients stay with one thread each, step after step (the optimizer's split step updates them there).");
-        using (w.Block($"private float BackpropagateUnits(int n, {Ex.ReadOnlySpan} {plan.InputName}, global::System.ReadOnlySpan<{loss.TargetType}> {targets})"))
+        w.Line($"// A batch too small to split by samples, on Threads threads: the MLP split by the units of {names}, {m * 2} runs");
+        w.Line($"// in training ({m + 1} to evaluate). Shard s computes its block of each hidden layer's units for the whole batch; then");
+        w.Line("// every shard computes the output layer and the loss for the whole batch (shard 0 alone to evaluate), and");
+        w.Line("// backpropagates into its own units of each hidden layer, writing their rows of its gradients. Every value is");
+        w.Line("// computed as on one thread: the same bits. The units' weights and gradients stay with one thread each, step");
+        w.Line("// after step (the optimizer's split step updates them there).");
+        using (w.Block($"private float SplitUnits(int n, {Ex.ReadOnlySpan} {plan.InputName}, global::System.ReadOnlySpan<{loss.TargetType}> {targets}, bool training)"))
         {
             w.Line("int k = UnitShardsFor(n);");
             using (w.Block("for (int s = 0; s < k; s++)"))
@@ -112,6 +116,7 @@ internal static partial class CoreEmitter
 
             w.Line("_shardCount = k;");
             w.Line("_unitSplit = true;");
+            w.Line("_unitTraining = training;");
             using (w.Block("try"))
             {
                 w.Line($"return global::NetGen.PinnedInput.Run({plan.InputName}, this);");
@@ -126,7 +131,7 @@ internal static partial class CoreEmitter
         w.Line();
         using (w.Block("private float RunUnits(int n, int k)"))
         {
-            using (w.Block($"for (int step = 0; step < {m * 2}; step++)"))
+            using (w.Block($"for (int step = 0, steps = _unitTraining ? {m * 2} : {m + 1}; step < steps; step++)"))
             {
                 w.Line("RunShards(UnitsPhase + step, k);");
             }
@@ -207,6 +212,12 @@ internal static partial class CoreEmitter
         HiddenLayer last = hidden[m - 1];
         DenseOp output = chain.Output;
         OpenCase(w, m.ToString(CultureInfo.InvariantCulture));
+        using (w.Block("if (!main._unitTraining && part != 0)"))
+        {
+            w.Line("break; // evaluated: the outputs and the loss are shard 0's");
+        }
+
+        w.Line();
         w.Line($"GatherUnits(main, part, k, {last.Activation.Output.Const}, {last.Units}, gradients: false);");
         w.Line($"// {output.Name} and the loss for the whole batch, on every shard: the calls of one thread, so its bits");
         string bias = output.Bias is null ? "default" : Ex.P(output.Bias);
@@ -214,6 +225,12 @@ internal static partial class CoreEmitter
         w.Line($"{Ex.Kernels}.DenseForward({Ex.A(output.Output)}, {h}, {Ex.P(output.Weight)}, {bias}, rows: n, inFeatures: {output.InFeatures}, outFeatures: {output.OutFeatures});");
         loss.EmitLoss(w, plan, "_shardTargets", null);
         w.Line("_shardLoss = loss;");
+        using (w.Block("if (!main._unitTraining)"))
+        {
+            w.Line("break;");
+        }
+
+        w.Line();
         w.Line($"// {output.Name}'s input gradient on every shard; its parameters' gradients on shard 0");
         string gBias = output.Bias is null ? "default" : $"part == 0 ? main.{Ex.G(output.Bias)} : default";
         w.Line($"{Ex.Kernels}.DenseBackward({Ex.D(last.Activation.Output)}, part == 0 ? main.{Ex.G(output.Weight)} : default, {gBias}, {Ex.D(output.Output)}, {h}, {Ex.P(output.Weight)}, rows: n, inFeatures: {output.InFeatures}, outFeatures: {output.OutFeatures}, accumulate: !main._overwrite);");
