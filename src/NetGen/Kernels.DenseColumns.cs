@@ -1,13 +1,12 @@
 using System;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Threading;
 
 namespace NetGen;
 
 // A dense layer in blocks of its output features, each block on a thread of its own, with exactly the bits of
-// the whole layer: generated networks split a pair of dense layers by the first one's units this way when a
-// batch is too small to split by samples (the units' weights and gradients then stay with one core).
+// the whole layer: generated networks split an MLP by its hidden layers' units this way when a batch is too
+// small to split by samples (the units' weights and gradients then stay with one core).
 public static partial class Kernels
 {
     /// <summary>Blocks of output features computed so far by the kernels below (for the tests).</summary>
@@ -129,18 +128,7 @@ public static partial class Kernels
         ReadOnlySpan<float> dy = dOutput.Slice(0, rows * outFeatures);
         if (!dBias.IsEmpty)
         {
-            Span<float> db = dBias.Slice(first, count);
-            int r = 0;
-            if (!accumulate)
-            {
-                dy.Slice(first, count).CopyTo(db);
-                r = 1;
-            }
-
-            for (; r < rows; r++)
-            {
-                TensorPrimitives.Add(db, dy.Slice((r * outFeatures) + first, count), db);
-            }
+            ColumnSums(dBias.Slice(first, count), dy.Slice(first), rows, outFeatures, accumulate);
         }
 
         // Rows [first, first + count) of dW = dyᵀ·x: A = dyᵀ through strides (1, outFeatures), from column first.

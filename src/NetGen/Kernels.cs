@@ -103,18 +103,7 @@ public static partial class Kernels
         ReadOnlySpan<float> dy = dOutput.Slice(0, rows * outFeatures);
         if (!dBias.IsEmpty)
         {
-            Span<float> db = dBias.Slice(0, outFeatures);
-            int r = 0;
-            if (!accumulate)
-            {
-                dy.Slice(0, outFeatures).CopyTo(db);
-                r = 1;
-            }
-
-            for (; r < rows; r++)
-            {
-                TensorPrimitives.Add(db, dy.Slice(r * outFeatures, outFeatures), db);
-            }
+            ColumnSums(dBias.Slice(0, outFeatures), dy, rows, outFeatures, accumulate);
         }
 
         // dW[o, i] (+)= Σ_r dy[r, o] · x[r, i]: A = dyᵀ through strides (1, outFeatures). Empty
@@ -128,6 +117,23 @@ public static partial class Kernels
         {
             // dx[r, i] = Σ_o dy[r, o] · W[o, i].
             MatMul.Multiply(dInput, dy, outFeatures, 1, weight, rows, inFeatures, outFeatures, accumulate: false, threads);
+        }
+    }
+
+    // sums[j] (+)= Σ_r values[r·stride + j] for the sums' columns, row by row in order (the bias gradient of a dense
+    // layer, or of a block of its features: the same additions, so the same bits); overwritten unless accumulate.
+    private static void ColumnSums(Span<float> sums, ReadOnlySpan<float> values, int rows, int stride, bool accumulate)
+    {
+        int columns = sums.Length, r = 0;
+        if (!accumulate)
+        {
+            values.Slice(0, columns).CopyTo(sums);
+            r = 1;
+        }
+
+        for (; r < rows; r++)
+        {
+            TensorPrimitives.Add(sums, values.Slice(r * stride, columns), sums);
         }
     }
 

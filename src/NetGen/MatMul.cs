@@ -71,7 +71,7 @@ public static partial class MatMul
     internal static void MultiplyTransposedCore(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, bool part = false)
     {
         bool vectors = UseVectors && k >= Vector256<float>.Count;
-        if (vectors && !part && TakesWideDots(m, n, k))
+        if (!part && TakesDots(m, n, k))
         {
             MultiplyTransposedWideDots(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate);
             return;
