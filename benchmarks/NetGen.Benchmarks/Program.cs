@@ -47,6 +47,8 @@ using NetGen.Benchmarks;
 //   --loop W [T] [S]     workload W (mlp-256, cnn-adam-64, gpt-12...) stepped on T threads for S seconds: for perf
 // NETGEN_SPLIT_UNITS=0: a small batch of a pair of dense layers has its products split instead (for alternating processes).
 NetGen.Kernels.SplitUnits = Environment.GetEnvironmentVariable("NETGEN_SPLIT_UNITS") != "0";
+// NETGEN_AWAY=0: the first block of a dense layer split by units read upwards, as before session 19.
+NetGen.MatMul.AwayFromNeighbours = Environment.GetEnvironmentVariable("NETGEN_AWAY") != "0";
 switch (args)
 {
     case ["--gpt2-scale"]:
@@ -71,6 +73,9 @@ switch (args)
     case ["--gemm"] or ["--gemm", "256"]:
         NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
         Breakdown.Gemm();
+        return;
+    case ["--neighbours"]:
+        NeighboursProbe.Run();
         return;
     case ["--crossing"]:
         CrossingProbe.Run();

@@ -19,7 +19,8 @@ public static partial class MatMul
     // Strips of width 32 (512-bit vectors) or 16; with 512-bit vectors a last strip of 16 columns goes through
     // here too (width 16, 8-row tiles of one Vector512 a row) rather than the dot products.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int MultiplyTransposedPacked(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, int width)
+    // descending: with width 32, A's 8-row tiles from the last to the first (see MultiplyTransposedColumns).
+    private static int MultiplyTransposedPacked(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, int width, bool descending = false)
     {
         const int KCP = 128;
         int strips0 = PackedStrips;
@@ -45,7 +46,21 @@ public static partial class MatMul
                 }
 
                 int i = 0;
-                if (width == 32)
+                if (width == 32 && descending && m % 8 == 0)
+                {
+                    // The same tiles from the other end: each is computed on its own, the same bits.
+                    for (int t = m - 8; t >= 0; t -= 8)
+                    {
+                        ref float at = ref Unsafe.Add(ref ra, (t * k) + p0);
+                        for (int s = 0; s < strips; s++)
+                        {
+                            Outer8x32(ref Unsafe.Add(ref rc, (t * ldc) + j0 + (s * width)), ldc, ref at, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
+                        }
+                    }
+
+                    i = m;
+                }
+                else if (width == 32)
                 {
                     for (; i + 8 <= m; i += 8)
                     {
@@ -147,7 +162,7 @@ public static partial class MatMul
     // and columns are whole tiles both ways (multiples of 32, or 16 without 512-bit vectors), so every value
     // is the same chain of fused multiply-adds over k in the same order as without the swap: the same bits.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyTransposedSwapped(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate)
+    private static void MultiplyTransposedSwapped(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, bool descending = false)
     {
         float[] buffer = t_swapped ??= new float[MaxSwappedValues];
         ref float rt = ref MemoryMarshal.GetArrayDataReference(buffer);
@@ -162,7 +177,7 @@ public static partial class MatMul
             }
         }
 
-        MultiplyTransposedPacked(ref rt, m, ref rb, ref ra, n, m, k, accumulate, Use512 ? 32 : 16);
+        MultiplyTransposedPacked(ref rt, m, ref rb, ref ra, n, m, k, accumulate, Use512 ? 32 : 16, descending);
         for (int j = 0; j < n; j += 8)
         {
             for (int i = 0; i < m; i += 8)

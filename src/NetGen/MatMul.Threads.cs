@@ -86,8 +86,19 @@ public static partial class MatMul
     internal static void MultiplyTransposedColumns(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, int first, int count, bool accumulate)
     {
         CheckTransposed(c.Length, a.Length, b.Length, m, n, k);
-        MultiplyTransposedCore(ref Unsafe.Add(ref MemoryMarshal.GetReference(c), first), n, ref MemoryMarshal.GetReference(a), ref Unsafe.Add(ref MemoryMarshal.GetReference(b), first * k), m, count, k, accumulate, part: true);
+
+        // The first of several blocks reads its rows of B from the last tile to the first, away from the next
+        // block's rows. Read upwards, the hardware prefetcher ran on into the next block's rows (its thread's
+        // weights in the split by units), and that thread's optimizer then had to take back every line from this
+        // core before writing it: on the 784-128-10 MLP at batch 32 on 2 threads, its half of the step 12-14 µs
+        // against the caller's 4 (`--trace mlp-32 2`), 6-7.5 with the first block read downwards (session 19,
+        // benchmarks/README.md). The last block reads upwards, past the end of the weight. Same bits either way.
+        bool descending = AwayFromNeighbours && first == 0 && count < n;
+        MultiplyTransposedCore(ref Unsafe.Add(ref MemoryMarshal.GetReference(c), first), n, ref MemoryMarshal.GetReference(a), ref Unsafe.Add(ref MemoryMarshal.GetReference(b), first * k), m, count, k, accumulate, part: true, descending);
     }
+
+    /// <summary>Whether the first block of <see cref="MultiplyTransposedColumns"/> is read downwards (benchmarks compare).</summary>
+    internal static bool AwayFromNeighbours { get; set; } = true;
 
     /// <summary>Whether A·Bᵀ of m x n x k is computed by the dot products of few rows, which a part of it is not.</summary>
     internal static bool TakesDots(int m, int n, int k) => UseVectors && k >= Vector256<float>.Count && TakesWideDots(m, n, k);

@@ -68,7 +68,7 @@ public static partial class MatMul
     // A part never takes the wide dot products, which depend on its shape: a product that takes them whole
     // is not split (TransposedSplit), so that every part computes its values as the whole product would.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void MultiplyTransposedCore(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, bool part = false)
+    internal static void MultiplyTransposedCore(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, bool part = false, bool descending = false)
     {
         bool vectors = UseVectors && k >= Vector256<float>.Count;
         if (!part && TakesDots(m, n, k))
@@ -79,7 +79,7 @@ public static partial class MatMul
 
         if (vectors && Avx.IsSupported && SwapOperands && m < n && (long)m * n <= MaxSwappedValues && m % (Use512 ? 32 : 16) == 0 && n % (Use512 ? 32 : 16) == 0)
         {
-            MultiplyTransposedSwapped(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate);
+            MultiplyTransposedSwapped(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate, descending);
             return;
         }
 
