@@ -46,28 +46,16 @@ public static partial class MatMul
                 }
 
                 int i = 0;
-                if (width == 32 && descending && m % 8 == 0)
+                if (width == 32)
                 {
-                    // The same tiles from the other end: each is computed on its own, the same bits.
-                    for (int t = m - 8; t >= 0; t -= 8)
-                    {
-                        ref float at = ref Unsafe.Add(ref ra, (t * k) + p0);
-                        for (int s = 0; s < strips; s++)
-                        {
-                            Outer8x32(ref Unsafe.Add(ref rc, (t * ldc) + j0 + (s * width)), ldc, ref at, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
-                        }
-                    }
-
-                    i = m;
-                }
-                else if (width == 32)
-                {
+                    bool down = descending && m % 8 == 0; // the same tiles from the other end: each is its own, the same bits
                     for (; i + 8 <= m; i += 8)
                     {
-                        ref float ai = ref Unsafe.Add(ref ra, (i * k) + p0);
+                        int r = down ? m - 8 - i : i; // the tile's first row
+                        ref float ai = ref Unsafe.Add(ref ra, (r * k) + p0);
                         for (int s = 0; s < strips; s++)
                         {
-                            Outer8x32(ref Unsafe.Add(ref rc, (i * ldc) + j0 + (s * width)), ldc, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
+                            Outer8x32(ref Unsafe.Add(ref rc, (r * ldc) + j0 + (s * width)), ldc, ref ai, k, 1, ref Unsafe.Add(ref rp, s * panel), 32, kc, acc);
                         }
                     }
                 }
