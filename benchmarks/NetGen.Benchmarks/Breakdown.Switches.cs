@@ -59,41 +59,50 @@ public static partial class Breakdown
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
         foreach (string workload in Environment.GetEnvironmentVariable("NETGEN_WORKLOADS")?.Split(',') ?? new[] { "mlp-256", "mlp-32", "mlp-32-split", "cnn-adam-64", "gpt-12" })
         {
-            var nets = new[] { new Workloads { Workload = workload, Threads = 1 }, new Workloads { Workload = workload, Threads = 2 } };
-            var blocks = new[] { new List<double>(), new List<double>() };
-            foreach (var net in nets)
-            {
-                net.Setup();
-                for (int i = 0; i < 20; i++)
-                {
-                    net.Step();
-                }
-            }
-
-            for (int round = 0; round < 12; round++)
-            {
-                for (int k = 0; k < 2; k++)
-                {
-                    int which = (round + k) % 2;
-                    var times = new List<double>();
-                    var clock = Stopwatch.StartNew();
-                    while (clock.ElapsedMilliseconds < 250 || times.Count < 3)
-                    {
-                        long start = Stopwatch.GetTimestamp();
-                        nets[which].Step();
-                        times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                    }
-
-                    times.Sort();
-                    blocks[which].Add(times[times.Count / 2]);
-                }
-            }
-
-            blocks[0].Sort();
-            blocks[1].Sort();
-            double one = blocks[0][blocks[0].Count / 2], two = blocks[1][blocks[1].Count / 2];
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {workload} | {Ms(one)} ms | {Ms(two)} ms | {one / two:F2}x | {blocks[0].Count} |"));
+            (double one, double two, int blocks) = AlternateThreads(workload, rounds: 12);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {workload} | {Ms(one)} ms | {Ms(two)} ms | {one / two:F2}x | {blocks} |"));
         }
+    }
+
+    /// <summary>
+    /// <paramref name="workload"/>'s step on 1 and on 2 threads in alternating blocks of 250 ms, <paramref name="rounds"/>
+    /// of each, after 20 warm-up steps of each: the median of the blocks' medians (ms) for each thread count.
+    /// </summary>
+    public static (double One, double Two, int Blocks) AlternateThreads(string workload, int rounds)
+    {
+        var nets = new[] { new Workloads { Workload = workload, Threads = 1 }, new Workloads { Workload = workload, Threads = 2 } };
+        var blocks = new[] { new List<double>(), new List<double>() };
+        foreach (var net in nets)
+        {
+            net.Setup();
+            for (int i = 0; i < 20; i++)
+            {
+                net.Step();
+            }
+        }
+
+        for (int round = 0; round < rounds; round++)
+        {
+            for (int k = 0; k < 2; k++)
+            {
+                int which = (round + k) % 2;
+                var times = new List<double>();
+                var clock = Stopwatch.StartNew();
+                while (clock.ElapsedMilliseconds < 250 || times.Count < 3)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    nets[which].Step();
+                    times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
+
+                times.Sort();
+                blocks[which].Add(times[times.Count / 2]);
+            }
+        }
+
+        blocks[0].Sort();
+        blocks[1].Sort();
+        return (blocks[0][blocks[0].Count / 2], blocks[1][blocks[1].Count / 2], blocks[0].Count);
     }
 
     /// <summary>The matrix products of the sample CNN's second convolution (15 samples per product) and of the GPT's output layer, in GFLOP/s.</summary>

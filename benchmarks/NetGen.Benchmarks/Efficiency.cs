@@ -204,8 +204,8 @@ public class Workloads
         {
             $"One-core FMA peak ({(Vector512.IsHardwareAccelerated ? "Vector512" : "Vector256")}): {peakGflops:F1} GFLOP/s (the fastest of {peak.ResultStatistics.N} runs; their median {medianGflops:F1}), {Environment.ProcessorCount} cores.",
             "",
-            "| workload | threads | median | GFLOP/s | share of one core's peak | speed-up over 1 thread |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            "| workload | threads | median | GFLOP/s | share of one core's peak | speed-up over 1 thread | the same, alternating in one process |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         };
         var medians = new Dictionary<(string, int), double>();
         foreach (BenchmarkReport report in steps)
@@ -219,8 +219,19 @@ public class Workloads
         {
             double gflops = Flops(workload) / ns;
             string speedup = threads > 1 && medians.TryGetValue((workload, 1), out double one) ? (one / ns).ToString("F2", CultureInfo.InvariantCulture) + "x" : "";
+            string alternating = "";
+            if (threads == 2 && Environment.GetEnvironmentVariable("NETGEN_ALTERNATE") != "0")
+            {
+                // BenchmarkDotNet runs the 1- and 2-thread cases in processes minutes apart, and the host's spells
+                // moved that ratio by up to 1.3x between runs of the same code (session 19: the GPT 1.47x, then
+                // 1.88x). Here both thread counts take turns in one process, 8 blocks of 250 ms each, so that
+                // both see the same spells (--threads-blocks; NETGEN_ALTERNATE=0 leaves this column out).
+                (double a, double b, _) = Breakdown.AlternateThreads(workload, rounds: 8);
+                alternating = (a / b).ToString("F2", CultureInfo.InvariantCulture) + "x";
+            }
+
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {workload} | {threads} | {Time(ns)} | {gflops:F1} | {100 * gflops / peakGflops:F0} % | {speedup} |"));
+                $"| {workload} | {threads} | {Time(ns)} | {gflops:F1} | {100 * gflops / peakGflops:F0} % | {speedup} | {alternating} |"));
         }
 
         foreach (string line in lines)
