@@ -18,8 +18,8 @@ public static partial class MatMul
     // re-read its 393 KB input 211 times with one), and C is written in rows of up to 512 columns.
     // Strips of width 32 (512-bit vectors) or 16; with 512-bit vectors a last strip of 16 columns goes through
     // here too (width 16, 8-row tiles of one Vector512 a row) rather than the dot products.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     // descending: with width 32, A's 8-row tiles from the last to the first (see MultiplyTransposedColumns).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int MultiplyTransposedPacked(ref float rc, int ldc, ref float ra, ref float rb, int m, int n, int k, bool accumulate, int width, bool descending = false)
     {
         const int KCP = 128;
