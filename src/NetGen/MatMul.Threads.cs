@@ -88,7 +88,8 @@ public static partial class MatMul
         CheckTransposed(c.Length, a.Length, b.Length, m, n, k);
 
         // The first of several blocks reads its rows of B from the last tile to the first, away from the next
-        // block's rows. Read upwards, the hardware prefetcher ran on into the next block's rows (its thread's
+        // block's rows (where the block takes the swapped, packed path: a small batch with 512-bit vectors; the
+        // other paths keep their order). Read upwards, the hardware prefetcher ran on into the next block's rows (its thread's
         // weights in the split by units), and that thread's optimizer then had to take back every line from this
         // core before writing it: on the 784-128-10 MLP at batch 32 on 2 threads, its half of the step 12-14 µs
         // against the caller's 4 (`--trace mlp-32 2`), 6-7.5 with the first block read downwards (session 19,
