@@ -146,6 +146,37 @@ public class Workloads
                 break;
             }
 
+            case "mlp-256-forward" or "cnn-forward-64" or "gpt-forward-12":
+            {
+                // Not in the table (no goal): Forward, split by samples on 2 threads since session 20 (on the
+                // calling thread alone before): NETGEN_WORKLOADS=mlp-256-forward,cnn-forward-64,gpt-forward-12 --threads-blocks.
+                if (Workload == "gpt-forward-12")
+                {
+                    var gpt = new TangPoet(12, seed: 1) { Threads = Threads };
+                    var random = new SeededRandom(2);
+                    int[] tokens = Enumerable.Range(0, 12 * TangPoet.InputSize).Select(_ => random.NextInt(TangPoet.Vocabulary)).ToArray();
+                    float[] probabilities = new float[12 * TangPoet.OutputSize];
+                    _step = () =>
+                    {
+                        gpt.Forward(tokens, probabilities);
+                        return probabilities[0];
+                    };
+                    break;
+                }
+
+                int batch = Workload == "mlp-256-forward" ? 256 : 64;
+                INetwork<float> net = Workload == "mlp-256-forward"
+                    ? new FashionMlp(batch, seed: 1) { Threads = Threads }
+                    : new global::FashionMnist.FashionCnn(batch, seed: 1) { Threads = Threads };
+                float[] x = Data.Batch(batch).Inputs, outputs = new float[batch * net.OutputSize];
+                _step = () =>
+                {
+                    net.Forward(x, outputs);
+                    return outputs[0];
+                };
+                break;
+            }
+
             case "sample-mlp-64":
             {
                 // Not in the table (no goal): the sample's default MLP and batch, Adam, for --loop and --units-ab.

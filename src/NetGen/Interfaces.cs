@@ -99,7 +99,7 @@ public interface ITrainableNetwork<TInput, TTarget> : INetwork<TInput>
     where TTarget : unmanaged
 {
     /// <summary>
-    /// Threads a batch is split across in training and evaluation (default 1; see the generated property).
+    /// Threads a batch is split across in training, evaluation and Forward (default 1; see the generated property).
     /// The same count gives the same bits on every run.
     /// </summary>
     int Threads { get; set; }

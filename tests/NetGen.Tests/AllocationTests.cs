@@ -111,6 +111,7 @@ public class AllocationTests
         var momentum = new Sgd(0.01f, momentum: 0.9f);
         float[] x1 = Reference.RandomFloats(32 * FashionMlp.InputSize, 1), x2 = Reference.RandomFloats(16 * RegularizedNet.InputSize, 2);
         int[] labels = Enumerable.Range(0, 32).Select(i => i % 4).ToArray();
+        float[] outputs1 = new float[32 * FashionMlp.OutputSize], outputs2 = new float[16 * RegularizedNet.OutputSize];
         void Step()
         {
             mlp.TrainStep(x1, labels, adam);
@@ -118,6 +119,8 @@ public class AllocationTests
             regularized.TrainStep(x2, labels.AsSpan(0, 16), sgd);
             regularized.Evaluate(x2, labels.AsSpan(0, 16));
             _ = regularized.LastOutputs;
+            mlp.Forward(x1, outputs1); // split as the batch is: its shards read the inputs pinned
+            regularized.Forward(x2, outputs2);
         }
 
         WarmUp(Step); // and the worker threads' start

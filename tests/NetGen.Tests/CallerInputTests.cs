@@ -7,6 +7,12 @@ namespace NetGen.Tests;
 [MeanSquaredError]
 public partial class EchoNet;
 
+[Network]
+[Input(2)]
+[Dense(8)]
+[MeanSquaredError]
+public partial class WideningNet;
+
 /// <summary>
 /// A first Dense or Conv2D layer reads the caller's inputs where they lie instead of a copy in the
 /// arena. Inputs that lie in the network's own buffers (its LastOutputs, its Gradients), which the
@@ -79,6 +85,28 @@ public class CallerInputTests
         twin.Forward(twin.LastOutputs.ToArray(), expected);
         net.Forward(net.LastOutputs, actual);
         Assert.Equal(expected, actual);
+    }
+
+    // A split batch's outputs, gathered for LastOutputs where a split Forward writes its shards' outputs, read
+    // as the inputs of twice as many samples (2 values a sample, 8 outputs): copied before the shards run, or
+    // the first shard's outputs would overwrite the rows the second has yet to read.
+    [Fact]
+    public void Forward_reads_inputs_in_a_split_batchs_gathered_outputs_as_a_copy()
+    {
+        WideningNet net = new(32, seed: 3) { Threads = 2, MinSamplesPerThread = 1 }, twin = new(32, seed: 3) { Threads = 2, MinSamplesPerThread = 1 };
+        float[] x = Reference.RandomFloats(4 * WideningNet.InputSize, 7);
+        float[] t = Reference.RandomFloats(4 * WideningNet.OutputSize, 8);
+        twin.Evaluate(x, t);
+        float[] expected = new float[16 * WideningNet.OutputSize], actual = new float[16 * WideningNet.OutputSize];
+        twin.Forward(twin.LastOutputs.ToArray(), expected);
+        for (int call = 0; call < 20; call++) // the first shard often runs before the second starts, not always
+        {
+            net.Evaluate(x, t);
+            ReadOnlySpan<float> gathered = net.LastOutputs; // 4 samples' 32 outputs: 16 samples' inputs
+            Assert.Equal(16 * WideningNet.InputSize, gathered.Length);
+            net.Forward(gathered, actual);
+            Assert.Equal(expected, actual);
+        }
     }
 
     [Fact]

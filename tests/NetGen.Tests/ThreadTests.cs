@@ -184,6 +184,21 @@ public class ThreadTests
         AssertClose(single.Gradients.ToArray(), net.Gradients.ToArray(), Tolerance, "gradients of a split batch");
     }
 
+    // A split Forward runs the shards on rows of its own batch; LastOutputs still gathers the rows of the last
+    // ComputeGradients or Evaluate, as it was split.
+    [Fact]
+    public void A_split_Forward_leaves_the_evaluations_outputs_to_LastOutputs()
+    {
+        var net = new FashionMlp(160, seed: 2) { Threads = 2 };
+        float[] x = Reference.RandomFloats(160 * FashionMlp.InputSize, 22);
+        net.Evaluate(x, Labels(160, 10));
+        float[] evaluated = net.LastOutputs.ToArray();
+        float[] outputs = new float[140 * FashionMlp.OutputSize];
+        net.Forward(x.AsSpan(20 * FashionMlp.InputSize), outputs); // 140 samples: two shares of 70
+        Assert.Equal(evaluated, net.LastOutputs.ToArray());
+        AssertClose(evaluated.AsSpan(20 * FashionMlp.OutputSize).ToArray(), outputs, Tolerance, "Forward's outputs");
+    }
+
     [Fact]
     public void Fewer_shares_than_threads_get_arenas_large_enough()
     {
@@ -273,6 +288,14 @@ public class ThreadTests
         float e1 = one.Evaluate(inputs, targets), e2 = many.Evaluate(inputs, targets);
         Assert.True(Math.Abs(e1 - e2) <= Tolerance * Math.Max(1, Math.Abs(e1)), $"evaluation loss {e1} on one thread, {e2} on {threads}");
         AssertClose(one.LastOutputs.ToArray(), many.LastOutputs.ToArray(), Tolerance, "evaluation outputs");
+
+        // Forward splits the batch as Evaluate does: the same outputs as one thread's, and as the evaluation's.
+        float[] evaluated = many.LastOutputs.ToArray();
+        float[] f1 = new float[evaluated.Length], f2 = new float[evaluated.Length];
+        one.Forward(inputs, f1);
+        many.Forward(inputs, f2);
+        AssertClose(f1, f2, Tolerance, "Forward's outputs");
+        AssertClose(evaluated, f2, Tolerance, "Forward's outputs against the evaluation's");
     }
 
     // Relative to the largest value, not to each (Reference.AssertClose's atol + rtol·|expected|): two

@@ -56,6 +56,43 @@ public class WorkerTraceTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerTrace(0));
     }
 
+    // Forward splits a batch by samples where Evaluate does (twice MinSamplesPerThread or more): one run of a
+    // shard a thread on the pool; a smaller batch stays on the calling thread, as before.
+    [Fact]
+    public void Forward_splits_a_batch_worth_splitting_into_one_run_on_the_pool()
+    {
+        var net = new FashionMlp(160, seed: 2) { Threads = 2 };
+        var single = new FashionMlp(160, seed: 2);
+        float[] x = Reference.RandomFloats(160 * FashionMlp.InputSize, 21);
+        float[] outputs = new float[160 * FashionMlp.OutputSize], expected = new float[outputs.Length];
+        single.Forward(x, expected);
+        net.Forward(x, outputs); // the pool's thread started
+        var trace = new WorkerTrace(1024);
+        Workers.Trace = trace;
+        int small;
+        try
+        {
+            net.Forward(x.AsSpan(0, 64 * FashionMlp.InputSize), outputs.AsSpan(0, 64 * FashionMlp.OutputSize));
+            small = trace.Count;
+            Array.Clear(outputs);
+            net.Forward(x, outputs);
+        }
+        finally
+        {
+            Workers.Trace = null;
+        }
+
+        Assert.Equal(0, small);
+        var events = Enumerable.Range(0, trace.Count).Select(i => trace[i]).ToList();
+        var start = Assert.Single(events, e => e.Kind == WorkerTrace.Kind.RunStart);
+        Assert.Equal(2, start.Shard); // a run's start records its shard count
+        Assert.Equal(2, events.Count(e => e.Kind == WorkerTrace.Kind.ShardEnd));
+        for (int i = 0; i < outputs.Length; i++)
+        {
+            Assert.True(Math.Abs(outputs[i] - expected[i]) <= 1e-6, $"outputs[{i}]: {outputs[i]} on 2 threads, {expected[i]} on one");
+        }
+    }
+
     private sealed class Counting : IShardedWork
     {
         private int _ran;

@@ -40,9 +40,22 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
-        w.Line("// Whether the inputs lie in this network's own activations or gradients, which a step writes.");
+        if (plan.Loss is null)
+        {
+            w.Line("// Whether the inputs lie in this network's own activations or gradients, which a step writes.");
+        }
+        else
+        {
+            w.Line("// Whether the inputs lie in this network's own activations or gradients, which a step writes, or in the");
+            w.Line("// outputs of a split batch gathered for LastOutputs, where a split Forward writes.");
+        }
+
         w.Line($"private bool Owns({Ex.ReadOnlySpan} inputs) =>");
         w.Line($"    global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_activations))");
-        w.Line($"    || global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_gradients));");
+        w.Line($"    || global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_gradients)){(plan.Loss is null ? ";" : string.Empty)}");
+        if (plan.Loss is not null)
+        {
+            w.Line($"    || global::System.MemoryExtensions.Overlaps(inputs, new {Ex.ReadOnlySpan}(_gathered));");
+        }
     }
 }

@@ -16,9 +16,7 @@ internal static partial class CoreEmitter
             w.Line("int n = _shardRows;");
             if (plan.PassesInput)
             {
-                w.Line($"{Ex.ReadOnlySpan} input = _pinnedInput.Length > 0 // the share's samples: where the caller passed them, or copied in by the network");
-                w.Line("    ? _pinnedInput.Slice(_shardStart * InputSize, n * InputSize)");
-                w.Line("    : A(Input, InputSize, n);");
+                EmitShardInput(w);
             }
 
             using (w.Block("switch (phase)"))
@@ -98,6 +96,27 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
+        w.Line("// Forward's phase: this shard's rows in inference mode, their outputs written into `outputs`.");
+        using (w.Block($"private void ForwardShard({Span} outputs)"))
+        {
+            w.Line("int n = _shardRows;");
+            if (plan.PassesInput)
+            {
+                EmitShardInput(w);
+            }
+
+            w.Line($"ForwardPass(n, training: false{InputArgument(plan, "input")});");
+            w.Line("WriteOutputs(n, outputs);");
+        }
+
+        w.Line();
+    }
+
+    private static void EmitShardInput(IndentedWriter w)
+    {
+        w.Line($"{Ex.ReadOnlySpan} input = _pinnedInput.Length > 0 // the share's samples: where the caller passed them, or copied in by the network");
+        w.Line("    ? _pinnedInput.Slice(_shardStart * InputSize, n * InputSize)");
+        w.Line("    : A(Input, InputSize, n);");
     }
 
     private static void OpenCase(IndentedWriter w, string label)

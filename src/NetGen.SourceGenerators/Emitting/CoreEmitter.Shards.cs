@@ -38,6 +38,7 @@ internal static partial class CoreEmitter
             w.Line("private global::NetGen.PinnedInput _pinnedInput; // the caller's batch while this shard reads its rows in place (Length 0: copied in)");
             w.Line("private int _shardStart; // this shard's first row of the batch");
             w.Line("private bool _splitTraining; // whether the split batch is trained or evaluated");
+            w.Line("private bool _splitForward; // whether the split batch is only run forward (Forward: no targets, no loss)");
         }
 
         if (UnitChainOf(plan) is not null)
@@ -134,7 +135,10 @@ internal static partial class CoreEmitter
                 {
                     w.Line(copy);
                 }
-                w.Line($"{targets}.Slice({Times("start", targetsPerSample)}, {Times("rows", targetsPerSample)}).CopyTo(shard._shardTargets);");
+                using (w.Block($"if (!{targets}.IsEmpty) // empty: Forward, which has no loss"))
+                {
+                    w.Line($"{targets}.Slice({Times("start", targetsPerSample)}, {Times("rows", targetsPerSample)}).CopyTo(shard._shardTargets);");
+                }
             }
 
             if (dropouts.Count > 0)
@@ -187,6 +191,12 @@ internal static partial class CoreEmitter
 
                 using (w.Block("try"))
                 {
+                    using (w.Block("if (_splitForward)"))
+                    {
+                        w.Line("RunShards(ForwardPhase, k);");
+                        w.Line("return 0; // Forward has no loss");
+                    }
+
                     w.Line(chain is null
                         ? "return _splitTraining ? BackpropagateSplit(n, k) : EvaluateSplit(n, k);"
                         : "return _unitSplit ? RunUnits(n, k) : _splitTraining ? BackpropagateSplit(n, k) : EvaluateSplit(n, k);");
@@ -248,6 +258,40 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
+        w.Line("// Forward on a batch split across the threads: each shard writes its rows' outputs into _gathered, where");
+        w.Line("// Forward copies them from (LastOutputs' scratch too, which it fills afresh from the shards when it is read).");
+        using (w.Block($"private void ForwardShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x})"))
+        {
+            if (plan.PassesInput)
+            {
+                w.Line($"bool copy = Owns({x});");
+                w.Line($"int k = Split(n, {x}, default, training: false, copyInputs: copy);");
+                using (w.Block("if (copy)"))
+                {
+                    w.Line("RunShards(ForwardPhase, k);");
+                    w.Line("return;");
+                }
+
+                w.Line();
+                w.Line("_splitForward = true;");
+                using (w.Block("try"))
+                {
+                    w.Line($"global::NetGen.PinnedInput.Run({x}, this);");
+                }
+
+                using (w.Block("finally"))
+                {
+                    w.Line("_splitForward = false;");
+                }
+            }
+            else
+            {
+                w.Line($"int k = Split(n, {x}, default, training: false);");
+                w.Line("RunShards(ForwardPhase, k);");
+            }
+        }
+
+        w.Line();
         w.Line("// The whole batch's loss, the shards' parts added in order; the split is over.");
         using (w.Block("private float JoinShards(int n, int k)"))
         {
@@ -271,6 +315,8 @@ internal static partial class CoreEmitter
         w.Line();
         w.Line($"private const int EvaluatePhase = {2 + (2 * batchNorms.Count)};");
         w.Line();
+        w.Line($"private const int ForwardPhase = {3 + (2 * batchNorms.Count)};");
+        w.Line();
         using (w.Block("private void RunShards(int phase, int k)"))
         {
             w.Line("_shardPhase = phase;");
@@ -283,6 +329,12 @@ internal static partial class CoreEmitter
             using (w.Block("if (_shardPhase == ReducePhase)"))
             {
                 w.Line("ReduceGradients(shard, _shardCount);");
+            }
+
+            using (w.Block("else if (_shardPhase == ForwardPhase)"))
+            {
+                w.Line($"{core} part = Shard(shard);");
+                w.Line("part.ForwardShard(new global::System.Span<float>(_gathered, ShardStart(shard, _shardCount, part._batchRows) * OutputSize, part._shardRows * OutputSize));");
             }
 
             if (chain is not null)
@@ -324,8 +376,8 @@ internal static partial class CoreEmitter
             w.Line("int offset = 0;");
             using (w.Block("for (int s = 0; s < _lastShards; s++)"))
             {
-                w.Line($"{core} shard = Shard(s);");
-                w.Line($"global::System.Span<float> part = shard.A({outputs.Const}, {outputs.Size}, shard._shardRows);");
+                w.Line("int rows = ShardStart(s + 1, _lastShards, _lastBatch) - ShardStart(s, _lastShards, _lastBatch); // the rows each shard had then (a split Forward since may have split another batch)");
+                w.Line($"global::System.Span<float> part = Shard(s).A({outputs.Const}, {outputs.Size}, rows);");
                 w.Line("part.CopyTo(new global::System.Span<float>(_gathered, offset, part.Length));");
                 w.Line("offset += part.Length;");
             }

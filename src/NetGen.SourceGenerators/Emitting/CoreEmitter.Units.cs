@@ -142,7 +142,7 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
-        w.Line("private const int UnitsPhase = EvaluatePhase + 1;");
+        w.Line("private const int UnitsPhase = ForwardPhase + 1;");
         w.Line();
         w.Line("// Step `step` of shard `part` of k of a batch split by units, in its own arena: each shard writes only its own");
         w.Line("// buffers and its rows of `main`'s gradients (main is the network), so that no cache line is written by two threads.");

@@ -285,19 +285,39 @@ internal static partial class CoreEmitter
             w.Line($"int n = {Ex.Guard}.BatchSize({x}.Length, InputSize, MaxBatchSize, nameof({x}));");
             w.Line($"{Ex.Guard}.Length(outputs.Length, n * OutputSize, nameof(outputs), \"batch size times OutputSize\");");
             EmitTokenCheck(w, plan);
+            if (plan.Loss is not null)
+            {
+                using (w.Block("if (ShardsFor(n) > 1)"))
+                {
+                    w.Line($"ForwardShards(n, {x});");
+                    w.Line("new global::System.ReadOnlySpan<float>(_gathered, 0, n * OutputSize).CopyTo(outputs);");
+                    w.Line("return;");
+                }
+            }
+
             EmitCopyInput(w, plan);
             w.Line($"ForwardPass(n, training: false{InputArgument(plan, "input")});");
-            if (plan.Loss is { } loss)
+            if (plan.Loss is null)
             {
-                loss.EmitOutputs(w, plan);
+                w.Line($"{Ex.A(plan.Last!)}.CopyTo(outputs);");
             }
             else
             {
-                w.Line($"{Ex.A(plan.Last!)}.CopyTo(outputs);");
+                w.Line("WriteOutputs(n, outputs);");
             }
         }
 
         w.Line();
+        if (plan.Loss is { } loss)
+        {
+            w.Line("// What Forward returns, from the last layer's activations of n samples (on each shard of a split batch too).");
+            using (w.Block($"private void WriteOutputs(int n, {Span} outputs)"))
+            {
+                loss.EmitOutputs(w, plan);
+            }
+
+            w.Line();
+        }
         if (DeferredDense(plan) is null)
         {
             w.Line("public void ZeroGrad() => global::System.Array.Clear(_gradients);");

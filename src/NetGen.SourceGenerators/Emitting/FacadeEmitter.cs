@@ -34,7 +34,7 @@ internal static class FacadeEmitter
         if (plan.Loss is not null)
         {
             w.Line("/// <summary>");
-            w.Line("/// Threads that ComputeGradients, AccumulateGradients, TrainStep and Evaluate split a batch across (default 1).");
+            w.Line("/// Threads that ComputeGradients, AccumulateGradients, TrainStep, Evaluate and Forward split a batch across (default 1).");
             w.Line("/// Each thread takes a contiguous share of the batch's samples, with activations and gradients of its own");
             w.Line("/// (allocated here, when the count changes); dropout masks are drawn before the split and BatchNorm");
             w.Line("/// statistics merged across the shares, so the result is the batch's, and the same thread count gives the");
