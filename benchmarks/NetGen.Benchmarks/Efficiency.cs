@@ -146,10 +146,10 @@ public class Workloads
                 break;
             }
 
-            case "mlp-256-forward" or "cnn-forward-64" or "gpt-forward-12":
+            case "mlp-256-forward" or "mlp-32-forward" or "cnn-forward-64" or "gpt-forward-12":
             {
-                // Not in the table (no goal): Forward, split by samples on 2 threads since session 20 (on the
-                // calling thread alone before): NETGEN_WORKLOADS=mlp-256-forward,cnn-forward-64,gpt-forward-12 --threads-blocks.
+                // Not in the table (no goal): Forward, split on 2 threads since session 20 as Evaluate is (the MLP at 32
+                // by units; on the calling thread alone before): NETGEN_WORKLOADS=mlp-256-forward,... --threads-blocks.
                 if (Workload == "gpt-forward-12")
                 {
                     var gpt = new TangPoet(12, seed: 1) { Threads = Threads };
@@ -164,8 +164,8 @@ public class Workloads
                     break;
                 }
 
-                int batch = Workload == "mlp-256-forward" ? 256 : 64;
-                INetwork<float> net = Workload == "mlp-256-forward"
+                int batch = Workload switch { "mlp-256-forward" => 256, "mlp-32-forward" => 32, _ => 64 };
+                INetwork<float> net = Workload.StartsWith("mlp", StringComparison.Ordinal)
                     ? new FashionMlp(batch, seed: 1) { Threads = Threads }
                     : new global::FashionMnist.FashionCnn(batch, seed: 1) { Threads = Threads };
                 float[] x = Data.Batch(batch).Inputs, outputs = new float[batch * net.OutputSize];

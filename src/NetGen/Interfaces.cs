@@ -134,6 +134,7 @@ public interface ITrainableNetwork<TInput, TTarget> : INetwork<TInput>
     /// The outputs of the last <see cref="ComputeGradients"/> or <see cref="Evaluate"/> call
     /// (probabilities for the cross-entropy losses), batch size times <see cref="INetwork.OutputSize"/> values.
     /// </summary>
+    /// <exception cref="InvalidOperationException">Forward has run since, in the same activations, and written over them.</exception>
     ReadOnlySpan<float> LastOutputs { get; }
 }
 

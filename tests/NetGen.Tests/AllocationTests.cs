@@ -120,6 +120,7 @@ public class AllocationTests
             regularized.Evaluate(x2, labels.AsSpan(0, 16));
             _ = regularized.LastOutputs;
             mlp.Forward(x1, outputs1); // split as the batch is: its shards read the inputs pinned
+            products.Forward(x1, outputs1); // split by units
             regularized.Forward(x2, outputs2);
         }
 

@@ -184,19 +184,28 @@ public class ThreadTests
         AssertClose(single.Gradients.ToArray(), net.Gradients.ToArray(), Tolerance, "gradients of a split batch");
     }
 
-    // A split Forward runs the shards on rows of its own batch; LastOutputs still gathers the rows of the last
-    // ComputeGradients or Evaluate, as it was split.
+    // Forward writes over the activations LastOutputs reads (on one thread, split by samples or by units, each at a
+    // batch size of its own): LastOutputs then refuses, rather than return what is left, until the next Evaluate.
     [Fact]
-    public void A_split_Forward_leaves_the_evaluations_outputs_to_LastOutputs()
+    public void After_a_Forward_LastOutputs_refuses_until_the_next_evaluation()
     {
+        var single = new FashionMlp(160, seed: 2);
         var net = new FashionMlp(160, seed: 2) { Threads = 2 };
         float[] x = Reference.RandomFloats(160 * FashionMlp.InputSize, 22);
-        net.Evaluate(x, Labels(160, 10));
-        float[] evaluated = net.LastOutputs.ToArray();
-        float[] outputs = new float[140 * FashionMlp.OutputSize];
-        net.Forward(x.AsSpan(20 * FashionMlp.InputSize), outputs); // 140 samples: two shares of 70
-        Assert.Equal(evaluated, net.LastOutputs.ToArray());
-        AssertClose(evaluated.AsSpan(20 * FashionMlp.OutputSize).ToArray(), outputs, Tolerance, "Forward's outputs");
+        int[] labels = Labels(160, 10);
+        float[] outputs = new float[160 * FashionMlp.OutputSize];
+        foreach ((FashionMlp network, int batch) in new[] { (single, 100), (net, 140), (net, 100) }) // one thread; 2 shares of 70; by units
+        {
+            network.Evaluate(x, labels);
+            float[] evaluated = network.LastOutputs.ToArray();
+            Span<float> forward = outputs.AsSpan(0, batch * FashionMlp.OutputSize);
+            network.Forward(x.AsSpan(0, batch * FashionMlp.InputSize), forward);
+            AssertClose(evaluated.AsSpan(0, forward.Length).ToArray(), forward.ToArray(), Tolerance, $"Forward's outputs, batch {batch}");
+            var e = Assert.Throws<InvalidOperationException>(() => network.LastOutputs.ToArray());
+            Assert.Contains("Forward has run since the last ComputeGradients or Evaluate", e.Message, StringComparison.Ordinal);
+            network.Evaluate(x, labels);
+            Assert.Equal(evaluated, network.LastOutputs.ToArray());
+        }
     }
 
     [Fact]

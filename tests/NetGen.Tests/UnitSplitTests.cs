@@ -173,7 +173,7 @@ public class UnitSplitTests
     }
 
     // One thread against `threads`, from the same seed on the same batch: ComputeGradients, AccumulateGradients,
-    // three Adam steps and Evaluate give the same bits, each pass taking the split by units (counted: its blocks).
+    // three Adam steps, Evaluate and Forward give the same bits, each pass taking the split by units (counted: its blocks).
     private static void SameAsOneThread<TTarget>(Func<int, int, ITrainableNetwork<float, TTarget>> create, int batch, int inputSize, int threads, TTarget[] targets, params (int In, int Out)[] hidden)
         where TTarget : unmanaged
     {
@@ -204,5 +204,12 @@ public class UnitSplitTests
         Assert.Equal(before + (6 * perPass), Kernels.s_columnBlocks); // evaluation splits by units too
         Assert.True(one.LastOutputs.SequenceEqual(many.LastOutputs), "outputs of Evaluate");
         Assert.True(one.Gradients.SequenceEqual(many.Gradients), "gradients untouched by Evaluate");
+
+        float[] outputsOne = new float[batch * one.OutputSize], outputsMany = new float[batch * one.OutputSize];
+        one.Forward(x, outputsOne);
+        many.Forward(x, outputsMany);
+        Assert.Equal(before + (7 * perPass), Kernels.s_columnBlocks); // Forward splits by units too
+        Assert.Equal(outputsOne, outputsMany);
+        Assert.Throws<InvalidOperationException>(() => many.LastOutputs.ToArray()); // written over by Forward
     }
 }

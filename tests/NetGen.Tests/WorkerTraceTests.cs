@@ -56,10 +56,11 @@ public class WorkerTraceTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerTrace(0));
     }
 
-    // Forward splits a batch by samples where Evaluate does (twice MinSamplesPerThread or more): one run of a
-    // shard a thread on the pool; a smaller batch stays on the calling thread, as before.
+    // Forward splits a batch as Evaluate does: by samples from twice MinSamplesPerThread (65) on, one run of a
+    // shard a thread on the pool; a smaller one by the hidden units (a run for the hidden layer, one for the output
+    // layer); 4 samples (less than 2^18 multiply-adds a thread in the hidden layer) stay on the calling thread.
     [Fact]
-    public void Forward_splits_a_batch_worth_splitting_into_one_run_on_the_pool()
+    public void Forward_splits_a_batch_worth_splitting_into_runs_on_the_pool()
     {
         var net = new FashionMlp(160, seed: 2) { Threads = 2 };
         var single = new FashionMlp(160, seed: 2);
@@ -67,30 +68,33 @@ public class WorkerTraceTests
         float[] outputs = new float[160 * FashionMlp.OutputSize], expected = new float[outputs.Length];
         single.Forward(x, expected);
         net.Forward(x, outputs); // the pool's thread started
-        var trace = new WorkerTrace(1024);
-        Workers.Trace = trace;
-        int small;
-        try
+        var runs = new List<int[]>();
+        foreach (int batch in new[] { 4, 64, 160 })
         {
-            net.Forward(x.AsSpan(0, 64 * FashionMlp.InputSize), outputs.AsSpan(0, 64 * FashionMlp.OutputSize));
-            small = trace.Count;
-            Array.Clear(outputs);
-            net.Forward(x, outputs);
-        }
-        finally
-        {
-            Workers.Trace = null;
+            var trace = new WorkerTrace(1024);
+            Workers.Trace = trace;
+            try
+            {
+                Array.Clear(outputs);
+                net.Forward(x.AsSpan(0, batch * FashionMlp.InputSize), outputs.AsSpan(0, batch * FashionMlp.OutputSize));
+            }
+            finally
+            {
+                Workers.Trace = null;
+            }
+
+            var events = Enumerable.Range(0, trace.Count).Select(i => trace[i]).ToList();
+            runs.Add(events.Where(e => e.Kind == WorkerTrace.Kind.RunStart).Select(e => e.Shard).ToArray()); // a run's start records its shard count
+            Assert.Equal(runs[^1].Sum(), events.Count(e => e.Kind == WorkerTrace.Kind.ShardEnd));
+            for (int i = 0; i < batch * FashionMlp.OutputSize; i++)
+            {
+                Assert.True(Math.Abs(outputs[i] - expected[i]) <= 1e-6, $"batch {batch}, outputs[{i}]: {outputs[i]} on 2 threads, {expected[i]} on one");
+            }
         }
 
-        Assert.Equal(0, small);
-        var events = Enumerable.Range(0, trace.Count).Select(i => trace[i]).ToList();
-        var start = Assert.Single(events, e => e.Kind == WorkerTrace.Kind.RunStart);
-        Assert.Equal(2, start.Shard); // a run's start records its shard count
-        Assert.Equal(2, events.Count(e => e.Kind == WorkerTrace.Kind.ShardEnd));
-        for (int i = 0; i < outputs.Length; i++)
-        {
-            Assert.True(Math.Abs(outputs[i] - expected[i]) <= 1e-6, $"outputs[{i}]: {outputs[i]} on 2 threads, {expected[i]} on one");
-        }
+        Assert.Empty(runs[0]);
+        Assert.Equal(new[] { 2, 2 }, runs[1]);
+        Assert.Equal(new[] { 2 }, runs[2]);
     }
 
     private sealed class Counting : IShardedWork

@@ -259,7 +259,7 @@ internal static partial class CoreEmitter
 
         w.Line();
         w.Line("// Forward on a batch split across the threads: each shard writes its rows' outputs into _gathered, where");
-        w.Line("// Forward copies them from (LastOutputs' scratch too, which it fills afresh from the shards when it is read).");
+        w.Line("// Forward copies them from (LastOutputs' scratch too, which refuses after a Forward).");
         using (w.Block($"private void ForwardShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x})"))
         {
             if (plan.PassesInput)
@@ -376,8 +376,8 @@ internal static partial class CoreEmitter
             w.Line("int offset = 0;");
             using (w.Block("for (int s = 0; s < _lastShards; s++)"))
             {
-                w.Line("int rows = ShardStart(s + 1, _lastShards, _lastBatch) - ShardStart(s, _lastShards, _lastBatch); // the rows each shard had then (a split Forward since may have split another batch)");
-                w.Line($"global::System.Span<float> part = Shard(s).A({outputs.Const}, {outputs.Size}, rows);");
+                w.Line($"{core} shard = Shard(s);");
+                w.Line($"global::System.Span<float> part = shard.A({outputs.Const}, {outputs.Size}, shard._shardRows);");
                 w.Line("part.CopyTo(new global::System.Span<float>(_gathered, offset, part.Length));");
                 w.Line("offset += part.Length;");
             }

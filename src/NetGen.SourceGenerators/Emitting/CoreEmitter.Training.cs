@@ -159,7 +159,11 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
-        w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => _lastShards > 1 ? Gathered() : A({outputs.Const}, {outputs.Size}, _lastBatch);");
+        w.Line("public global::System.ReadOnlySpan<float> LastOutputs => _lastBatch == ForwardRan");
+        w.Line("    ? throw new global::System.InvalidOperationException(\"LastOutputs: Forward has run since the last ComputeGradients or Evaluate and written over their outputs; Forward's outputs are in the span it was given.\")");
+        w.Line($"    : _lastShards > 1 ? Gathered() : A({outputs.Const}, {outputs.Size}, _lastBatch);");
+        w.Line();
+        w.Line("private const int ForwardRan = -1;");
         w.Line();
         using (w.Block($"public float TrainStep({parameters}, global::NetGen.IOptimizer optimizer, global::NetGen.INetwork owner)"))
         {

@@ -62,6 +62,7 @@ internal static partial class CoreEmitter
     {
         w.Line("private bool _unitSplit; // whether the pinned inputs are for a batch split by units (see SplitUnits)");
         w.Line("private bool _unitTraining; // whether the batch split by units is trained or evaluated");
+        w.Line("private bool _unitForward; // whether the batch split by units is only run forward (Forward: its outputs into _gathered)");
     }
 
     // In Backpropagate and Evaluate, after the split by samples: the split by units where it applies.
@@ -111,7 +112,10 @@ internal static partial class CoreEmitter
                 w.Line($"{core} shard = Shard(s);");
                 w.Line("shard._shardRows = n;");
                 w.Line("shard._batchRows = n;");
-                w.Line($"{targets}.Slice(0, {Times("n", perSample)}).CopyTo(shard._shardTargets);");
+                using (w.Block($"if (!{targets}.IsEmpty) // empty: Forward, which has no loss"))
+                {
+                    w.Line($"{targets}.Slice(0, {Times("n", perSample)}).CopyTo(shard._shardTargets);");
+                }
             }
 
             w.Line("_shardCount = k;");
@@ -136,9 +140,32 @@ internal static partial class CoreEmitter
                 w.Line("RunShards(UnitsPhase + step, k);");
             }
 
+            using (w.Block("if (_unitForward)"))
+            {
+                w.Line("return 0; // Forward: no loss, and LastOutputs refuses (see Forward)");
+            }
+
+            w.Line();
             w.Line("_lastBatch = n;");
             w.Line("_lastShards = 1; // this network's arena holds the whole batch's outputs");
             w.Line("return _shardLoss;");
+        }
+
+        w.Line();
+        w.Line("// Forward on a batch split by units: the hidden layers' runs, then shard 0 the output layer, writing the");
+        w.Line("// outputs into _gathered, where Forward copies them from.");
+        using (w.Block($"private void ForwardUnits(int n, {Ex.ReadOnlySpan} {plan.InputName})"))
+        {
+            w.Line("_unitForward = true;");
+            using (w.Block("try"))
+            {
+                w.Line($"SplitUnits(n, {plan.InputName}, default, training: false);");
+            }
+
+            using (w.Block("finally"))
+            {
+                w.Line("_unitForward = false;");
+            }
         }
 
         w.Line();
@@ -223,6 +250,13 @@ internal static partial class CoreEmitter
         string bias = output.Bias is null ? "default" : Ex.P(output.Bias);
         string h = Ex.A(last.Activation.Output);
         w.Line($"{Ex.Kernels}.DenseForward({Ex.A(output.Output)}, {h}, {Ex.P(output.Weight)}, {bias}, rows: n, inFeatures: {output.InFeatures}, outFeatures: {output.OutFeatures});");
+        using (w.Block("if (main._unitForward)"))
+        {
+            w.Line("WriteOutputs(n, new global::System.Span<float>(main._gathered, 0, n * OutputSize));");
+            w.Line("break;");
+        }
+
+        w.Line();
         loss.EmitLoss(w, plan, "_shardTargets", null);
         w.Line("_shardLoss = loss;");
         using (w.Block("if (!main._unitTraining)"))

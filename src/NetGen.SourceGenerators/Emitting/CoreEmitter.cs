@@ -154,7 +154,7 @@ internal static partial class CoreEmitter
 
         if (plan.Loss is { } loss)
         {
-            w.Line("private int _lastBatch;");
+            w.Line("private int _lastBatch; // the rows LastOutputs holds; ForwardRan once a Forward has written over them");
             EmitShardFields(w, plan, loss);
         }
 
@@ -287,11 +287,22 @@ internal static partial class CoreEmitter
             EmitTokenCheck(w, plan);
             if (plan.Loss is not null)
             {
+                w.Line("_lastBatch = ForwardRan; // its activations are written over: LastOutputs refuses until the next evaluation");
                 using (w.Block("if (ShardsFor(n) > 1)"))
                 {
                     w.Line($"ForwardShards(n, {x});");
                     w.Line("new global::System.ReadOnlySpan<float>(_gathered, 0, n * OutputSize).CopyTo(outputs);");
                     w.Line("return;");
+                }
+
+                if (UnitChainOf(plan) is not null)
+                {
+                    using (w.Block($"if (UnitShardsFor(n) > 1 && !Owns({x}))"))
+                    {
+                        w.Line($"ForwardUnits(n, {x});");
+                        w.Line("new global::System.ReadOnlySpan<float>(_gathered, 0, n * OutputSize).CopyTo(outputs);");
+                        w.Line("return;");
+                    }
                 }
             }
 

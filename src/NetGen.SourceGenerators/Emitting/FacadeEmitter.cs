@@ -255,6 +255,7 @@ internal static class FacadeEmitter
         EmitGuarded(w, plan.Name, $"public float Evaluate({parameters})", "Evaluate", $"return {Net}.Evaluate({x}, {targets});");
         w.Line();
         w.Line("/// <summary>The outputs of the last <see cref=\"ComputeGradients\"/> or <see cref=\"Evaluate\"/> call, batch size times <see cref=\"OutputSize\"/> values.</summary>");
+        w.Line("/// <exception cref=\"global::System.InvalidOperationException\"><see cref=\"Forward\"/> has run since, in the same activations (its outputs are in the span it was given).</exception>");
         w.Line($"public global::System.ReadOnlySpan<float> LastOutputs => {Net}.LastOutputs;");
         w.Line();
         w.Line("/// <summary><see cref=\"ComputeGradients\"/>, then one step of <paramref name=\"optimizer\"/> on the parameters.</summary>");
