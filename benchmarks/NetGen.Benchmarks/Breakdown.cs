@@ -173,7 +173,7 @@ public static partial class Breakdown
             times.Add(Median(() => net.Step(), 10));
         }
 
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{workload}, {threads} thread(s): {Median(times):F3} ms a step ({times.Count * 10} steps)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{workload}, {threads} thread(s): {Median(times) * 1000:F2} µs a step ({times.Count * 10} steps)"));
     }
 
     private static double Median(List<double> values)

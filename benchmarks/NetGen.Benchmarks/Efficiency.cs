@@ -146,7 +146,7 @@ public class Workloads
                 break;
             }
 
-            case "mlp-256-forward" or "mlp-32-forward" or "cnn-forward-64" or "gpt-forward-12":
+            case "mlp-256-forward" or "mlp-32-forward" or "mlp-1-forward" or "cnn-forward-64" or "gpt-forward-12":
             {
                 // Not in the table (no goal): Forward, split on 2 threads since session 20 as Evaluate is (the MLP at 32
                 // by units; on the calling thread alone before): NETGEN_WORKLOADS=mlp-256-forward,... --threads-blocks.
@@ -164,7 +164,7 @@ public class Workloads
                     break;
                 }
 
-                int batch = Workload switch { "mlp-256-forward" => 256, "mlp-32-forward" => 32, _ => 64 };
+                int batch = Workload switch { "mlp-256-forward" => 256, "mlp-32-forward" => 32, "mlp-1-forward" => 1, _ => 64 };
                 INetwork<float> net = Workload.StartsWith("mlp", StringComparison.Ordinal)
                     ? new FashionMlp(batch, seed: 1) { Threads = Threads }
                     : new global::FashionMnist.FashionCnn(batch, seed: 1) { Threads = Threads };
