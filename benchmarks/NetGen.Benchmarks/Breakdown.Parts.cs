@@ -272,6 +272,42 @@ public static partial class Breakdown
     }
 
     /// <summary>
+    /// Generation on 1 and on 2 threads (the output layer's product split across them since session 20): a
+    /// context of 64 tokens appended one at a time, in alternating blocks; the medians per token, and whether the
+    /// two gave the same logits.
+    /// </summary>
+    public static void GenerationThreads()
+    {
+        var nets = new[] { new TangPoet(1, seed: 1) { Threads = 1 }, new TangPoet(1, seed: 1) { Threads = 2 } };
+        var logits = new[] { new float[TangPoet.Vocabulary], new float[TangPoet.Vocabulary] };
+        int[] context = Enumerable.Range(0, TangPoet.InputSize).Select(i => (i * 97) % TangPoet.Vocabulary).ToArray();
+        var times = new[] { new List<double>(), new List<double>() };
+        for (int round = 0; round < 24; round++)
+        {
+            for (int v = 0; v < 2; v++)
+            {
+                int which = (round + v) % 2;
+                double perToken = Median(() =>
+                {
+                    nets[which].ResetContext();
+                    foreach (int token in context)
+                    {
+                        nets[which].Append(token, logits[which]);
+                    }
+                }, 20) / context.Length;
+                if (round > 0)
+                {
+                    times[which].Add(perToken);
+                }
+            }
+        }
+
+        bool same = logits[0].AsSpan().SequenceEqual(logits[1]);
+        double one = Median(times[0]), two = Median(times[1]);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"a cached token: 1 thread {one * 1000:F1} us, 2 threads {two * 1000:F1} us ({one / two:F2}x); the same logits: {same}"));
+    }
+
+    /// <summary>
     /// What bounds a cached generation step: its time per token, the output layer's matrix-vector
     /// product alone, and one core's read bandwidth over a buffer the size of the weights (6.6 MB)
     /// and over one far larger than the caches (64 MB).

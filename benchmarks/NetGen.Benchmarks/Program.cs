@@ -25,6 +25,7 @@ using NetGen.Benchmarks;
 //                        pool's serial gap, the caller's and the others'
 //                        time in shards, and each shard's time on each thread (Workers.Trace)
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
+//   --generation-threads a cached GPT token on 1 and on 2 threads, alternating blocks
 //   --optimizers         each optimizer's update of 101,770 parameters, and the floors under it on this core
 //   --fresh-ab           the MLP's step with gradients written afresh against cleared then added to, interleaved
 //   --panels-ab          op(A)·B with B copied into panels against read in place: products and workloads
@@ -145,6 +146,9 @@ switch (args)
         return;
     case ["--generation"]:
         Breakdown.Generation();
+        return;
+    case ["--generation-threads"]:
+        Breakdown.GenerationThreads();
         return;
     case ["--optimizers"]:
         OptimizerFloors.Run();

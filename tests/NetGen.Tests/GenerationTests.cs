@@ -65,6 +65,31 @@ public class GenerationTests
         }
     }
 
+    // An output layer of 4,096 x 128 multiply-adds a token (two threads' worth, 2^18 each) is split across Threads,
+    // with the bits of one thread: the same logits at every position (the context sliding once), the same tokens drawn.
+    [Fact]
+    public void Generation_splits_the_output_layer_across_threads_with_the_bits_of_one_thread()
+    {
+        var one = new WideVocabularyLm(1, seed: 56);
+        var two = new WideVocabularyLm(1, seed: 56) { Threads = 2 };
+        float[] a = new float[WideVocabularyLm.Vocabulary], b = new float[WideVocabularyLm.Vocabulary];
+        int before = MatMul.t_splitProducts;
+        foreach (int token in new[] { 3, 1000, 4095, 7, 42, 9 })
+        {
+            one.Append(token, a);
+            Assert.Equal(before, MatMul.t_splitProducts);
+            two.Append(token, b);
+            Assert.True(MatMul.t_splitProducts > before, $"token {token}: the output layer not split");
+            before = MatMul.t_splitProducts;
+            Assert.Equal(a, b);
+        }
+
+        int[] drawnOne = new int[6], drawnTwo = new int[6];
+        one.Generate(new[] { 5 }, drawnOne, new TokenSampler(WideVocabularyLm.Vocabulary, 1f, seed: 3));
+        two.Generate(new[] { 5 }, drawnTwo, new TokenSampler(WideVocabularyLm.Vocabulary, 1f, seed: 3));
+        Assert.Equal(drawnOne, drawnTwo);
+    }
+
     [Fact]
     public void Bad_tokens_and_an_empty_context_are_refused()
     {

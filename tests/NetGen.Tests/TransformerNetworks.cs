@@ -120,3 +120,13 @@ public partial class WideDecoder;
 [Dense(40, UseBias = false, TiedTo = "transformer.wte", Name = "lm_head")]
 [SoftmaxCrossEntropy]
 public partial class WideGpt;
+
+/// <summary>A language model with an output layer large enough to split across threads in generation (4,096 x 128).</summary>
+[Network]
+[Input(4, Kind = InputKind.Tokens)]
+[Embedding(4096, 128, Name = "wte", InitStd = 0.5)]
+[PositionalEmbedding(Name = "wpe", InitStd = 0.5)]
+[LayerNorm(Name = "ln_f")]
+[Dense(4096, UseBias = false, Name = "lm_head")]
+[SoftmaxCrossEntropy]
+public partial class WideVocabularyLm;

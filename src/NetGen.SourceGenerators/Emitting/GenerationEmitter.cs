@@ -11,7 +11,7 @@ internal static class GenerationEmitter
 {
     private const string Net = NetworkEmitter.Field;
 
-    public static void EmitFacade(IndentedWriter w, string network)
+    public static void EmitFacade(IndentedWriter w, string network, bool threads)
     {
         w.Line("/// <summary>Tokens in the generation context (the key/value cache): 0 after <see cref=\"ResetContext\"/>, at most <see cref=\"InputSize\"/>.</summary>");
         w.Line($"public int ContextPositions => {Net}.ContextPositions;");
@@ -24,6 +24,12 @@ internal static class GenerationEmitter
         w.Line("/// logits of the token that follows it. The keys and values of earlier positions are cached, so a token costs");
         w.Line("/// one position. When the context is full (<see cref=\"InputSize\"/> tokens), it slides: the newest half is kept");
         w.Line("/// and recomputed, and the token goes after it. Inference mode (no dropout); allocates only on the first call.");
+        if (threads)
+        {
+            w.Line("/// A dense product of at least twice 2^18 multiply-adds (an output layer over a large vocabulary) is split");
+            w.Line("/// across <see cref=\"Threads\"/>, with the bits of one thread.");
+        }
+
         w.Line("/// </summary>");
         w.Line("/// <param name=\"token\">A token id in [0, <see cref=\"Vocabulary\"/>).</param>");
         w.Line("/// <param name=\"logits\"><see cref=\"Vocabulary\"/> values: the unnormalised scores of the next token.</param>");

@@ -147,7 +147,7 @@ internal static class NetworkEmitter
             FacadeEmitter.Emit(w, plan);
             if (generation is not null)
             {
-                GenerationEmitter.EmitFacade(w, plan.Name);
+                GenerationEmitter.EmitFacade(w, plan.Name, threads: plan.Loss is not null);
             }
 
             CoreEmitter.Emit(w, plan, generation);

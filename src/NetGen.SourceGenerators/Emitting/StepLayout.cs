@@ -21,6 +21,12 @@ internal sealed class StepLayout
     /// <summary>Values in the step arena.</summary>
     public int Size { get; private set; }
 
+    /// <summary>
+    /// The threads a position's dense products may use (the network's Threads; null where it has none, without a
+    /// loss): the output layer's product over the vocabulary is split across them where it is large enough.
+    /// </summary>
+    public string? Threads { get; private init; }
+
     /// <summary>Offset of T values of scratch (the attention scores of one query).</summary>
     public int Scores { get; private set; }
 
@@ -37,7 +43,7 @@ internal sealed class StepLayout
         }
 
         int length = plan.InputSize;
-        var layout = new StepLayout(length);
+        var layout = new StepLayout(length) { Threads = plan.Loss is null ? null : "_threads" };
         var caches = new HashSet<string>(plan.Ops.OfType<AttentionOp>().Select(a => a.Input.Const));
         int offset = 0;
         foreach (Tensor t in plan.Tensors)

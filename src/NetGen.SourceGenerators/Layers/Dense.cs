@@ -235,7 +235,8 @@ internal sealed record DenseOp : PlanOp
     public override bool EmitStep(IndentedWriter w, StepLayout s)
     {
         string bias = Bias is { } b ? Ex.P(b) : "default";
-        w.Line($"{Ex.Kernels}.DenseForward({s.Row(Output)}, {s.Row(Input)}, {Ex.P(Weight)}, {bias}, rows: 1, inFeatures: {InFeatures}, outFeatures: {OutFeatures});");
+        string threads = s.Threads is { } t ? $", threads: {t}" : string.Empty; // the same bits on any thread count
+        w.Line($"{Ex.Kernels}.DenseForward({s.Row(Output)}, {s.Row(Input)}, {Ex.P(Weight)}, {bias}, rows: 1, inFeatures: {InFeatures}, outFeatures: {OutFeatures}{threads});");
         return true;
     }
 
