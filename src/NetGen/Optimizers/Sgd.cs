@@ -147,6 +147,16 @@ public sealed class Sgd : Optimizer
             pi -= lr * gi;
         }
     }
+
+    /// <summary>
+    /// At batch 1 (one batch row), each row of the weight taken two 512-bit vectors at a time with its output
+    /// gradient held in a register: the same operations on each value, so the same bits. The MLP's batch-1 SGD step
+    /// went from 11.0-12.2 µs to 9.0-10.6 (alternating blocks, session 20: the general loop re-read the broadcast
+    /// gradient from the stack and ran its loop over the batch rows at every vector; one vector at a time with the
+    /// gradient hoisted, 10.9-11.1; four at a time, no better than two). A property: benchmarks compare the two.
+    /// </summary>
+    internal static bool SingleRowPairs { get; set; } = true;
+
     /// <summary>
     /// Plain SGD (no momentum) on whole rows of a deferred weight gradient of up to 8 batch rows: each
     /// gradient value is computed as <see cref="MatMul.Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/> computes it (a fused multiply-add
@@ -197,6 +207,20 @@ public sealed class Sgd : Optimizer
             int c = 0;
             if (wide)
             {
+                if (k == 1 && SingleRowPairs)
+                {
+                    var r0 = row[0];
+                    for (; c + 32 <= vectorEnd; c += 32)
+                    {
+                        var g0 = Simd.Fma(r0, Vector512.LoadUnsafe(ref x, (nuint)c), Vector512<float>.Zero);
+                        var g1 = Simd.Fma(r0, Vector512.LoadUnsafe(ref x, (nuint)(c + 16)), Vector512<float>.Zero);
+                        var p0 = Vector512.LoadUnsafe(ref p, (nuint)c);
+                        var p1 = Vector512.LoadUnsafe(ref p, (nuint)(c + 16));
+                        (p0 - (wlr * (g0 + (wwd * p0)))).StoreUnsafe(ref p, (nuint)c);
+                        (p1 - (wlr * (g1 + (wwd * p1)))).StoreUnsafe(ref p, (nuint)(c + 16));
+                    }
+                }
+
                 for (; c + 16 <= vectorEnd; c += 16)
                 {
                     var g = Simd.Fma(row[0], Vector512.LoadUnsafe(ref x, (nuint)c), Vector512<float>.Zero);
