@@ -119,6 +119,21 @@ internal static partial class CoreEmitter
         w.Line("    : A(Input, InputSize, n);");
     }
 
+    // `flag = true;` then `statement` with the flag cleared again in a finally, however it ends.
+    private static void EmitFlagged(IndentedWriter w, string flag, string statement)
+    {
+        w.Line($"{flag} = true;");
+        using (w.Block("try"))
+        {
+            w.Line(statement);
+        }
+
+        using (w.Block("finally"))
+        {
+            w.Line($"{flag} = false;");
+        }
+    }
+
     private static void OpenCase(IndentedWriter w, string label)
     {
         w.Line($"case {label}:");

@@ -273,16 +273,7 @@ internal static partial class CoreEmitter
                 }
 
                 w.Line();
-                w.Line("_splitForward = true;");
-                using (w.Block("try"))
-                {
-                    w.Line($"global::NetGen.PinnedInput.Run({x}, this);");
-                }
-
-                using (w.Block("finally"))
-                {
-                    w.Line("_splitForward = false;");
-                }
+                EmitFlagged(w, "_splitForward", $"global::NetGen.PinnedInput.Run({x}, this);");
             }
             else
             {

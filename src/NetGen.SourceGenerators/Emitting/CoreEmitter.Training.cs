@@ -30,16 +30,7 @@ internal static partial class CoreEmitter
             w.Line("ClearAddedGradients();");
             if (overwrites)
             {
-                w.Line("_overwrite = true;");
-                using (w.Block("try"))
-                {
-                    w.Line($"return Backpropagate(n, {x}, {targets});");
-                }
-
-                using (w.Block("finally"))
-                {
-                    w.Line("_overwrite = false;");
-                }
+                EmitFlagged(w, "_overwrite", $"return Backpropagate(n, {x}, {targets});");
             }
             else
             {

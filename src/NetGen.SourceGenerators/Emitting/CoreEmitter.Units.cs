@@ -119,17 +119,8 @@ internal static partial class CoreEmitter
             }
 
             w.Line("_shardCount = k;");
-            w.Line("_unitSplit = true;");
             w.Line("_unitTraining = training;");
-            using (w.Block("try"))
-            {
-                w.Line($"return global::NetGen.PinnedInput.Run({plan.InputName}, this);");
-            }
-
-            using (w.Block("finally"))
-            {
-                w.Line("_unitSplit = false;");
-            }
+            EmitFlagged(w, "_unitSplit", $"return global::NetGen.PinnedInput.Run({plan.InputName}, this);");
         }
 
         w.Line();
@@ -156,16 +147,7 @@ internal static partial class CoreEmitter
         w.Line("// outputs into _gathered, where Forward copies them from.");
         using (w.Block($"private void ForwardUnits(int n, {Ex.ReadOnlySpan} {plan.InputName})"))
         {
-            w.Line("_unitForward = true;");
-            using (w.Block("try"))
-            {
-                w.Line($"SplitUnits(n, {plan.InputName}, default, training: false);");
-            }
-
-            using (w.Block("finally"))
-            {
-                w.Line("_unitForward = false;");
-            }
+            EmitFlagged(w, "_unitForward", $"SplitUnits(n, {plan.InputName}, default, training: false);");
         }
 
         w.Line();
