@@ -147,9 +147,6 @@ public static partial class Breakdown
         MatMul.Use512 = saved;
     }
 
-    /// <summary>The MLP's batch-1 SGD step with each weight row updated two vectors at a time against the general loop, alternating.</summary>
-    public static void SgdPairsAb() => SwitchAb("two vectors at a time", "the general loop", on => Sgd.SingleRowPairs = on, "mlp-1", 1000);
-
     public static void AdamRowsAb() => SwitchAb("rows made in the update", "a block written", on => Adam.DeferredRows = on, "mlp-adam-1", 1000);
 
     // A workload's step (the sample CNN's unless named) on 1 and 2 threads with a switch on and off, in alternating

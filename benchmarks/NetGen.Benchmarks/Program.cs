@@ -38,8 +38,6 @@ using NetGen.Benchmarks;
 //                        against im2col, alternating
 //   --adam-block-ab [256] the MLP's batch-1 Adam step with a block of the deferred gradient's rows updated in one loop
 //                        against a call a row, alternating (256: with 512-bit vectors switched off)
-//   --sgd-pairs-ab       the MLP's batch-1 SGD step with each weight row updated two 512-bit vectors at a time against
-//                        the general loop, alternating
 //   --adam-rows-ab       the MLP's batch-1 Adam step with the deferred gradient made where Adam applies it against
 //                        written into a block first, alternating
 //   --dots-ab            the sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against packed, alternating
@@ -76,9 +74,6 @@ switch (args)
     case ["--gemm"] or ["--gemm", "256"]:
         NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
         Breakdown.Gemm();
-        return;
-    case ["--sgd-pairs-ab"]:
-        Breakdown.SgdPairsAb();
         return;
     case ["--neighbours"]:
         NeighboursProbe.Run();

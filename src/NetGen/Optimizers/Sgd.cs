@@ -149,15 +149,6 @@ public sealed class Sgd : Optimizer
     }
 
     /// <summary>
-    /// At batch 1 (one batch row), each row of the weight taken two 512-bit vectors at a time with its output
-    /// gradient held in a register: the same operations on each value, so the same bits. The MLP's batch-1 SGD step
-    /// went from 11.0-12.2 µs to 9.0-10.6 (alternating blocks, session 20: the general loop re-read the broadcast
-    /// gradient from the stack and ran its loop over the batch rows at every vector; one vector at a time with the
-    /// gradient hoisted, 10.9-11.1; four at a time, no better than two). A property: benchmarks compare the two.
-    /// </summary>
-    internal static bool SingleRowPairs { get; set; } = true;
-
-    /// <summary>
     /// Plain SGD (no momentum) on whole rows of a deferred weight gradient of up to 8 batch rows: each
     /// gradient value is computed as <see cref="MatMul.Multiply(Span{float}, ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, int, int, bool)"/> computes it (a fused multiply-add
     /// chain from zero over the batch rows on the vector columns, 4-wide ones included; a sum of products
@@ -177,6 +168,14 @@ public sealed class Sgd : Optimizer
         ReadOnlySpan<float> dy = deferred.OutputGradient;
         ref float x = ref MemoryMarshal.GetReference(deferred.Input);
         bool vectors = MatMul.UseVectors, wide = vectors && MatMul.Use512;
+        // At batch 1 each row is taken two 512-bit vectors at a time with its factor dy in a register: the same
+        // operations on each value, so the same bits. The MLP's batch-1 SGD step (session 20): 8.8 µs against
+        // 10.2-11.0 with the loop below alone, alternating blocks in one process (one vector at a time with dy
+        // hoisted, 10.9-11.1; four at a time, no better than two); 8.9-10.3 against 10.2-12.4 before, alternating
+        // processes. No static of this class may be read here: this method is compiled for full speed before its
+        // first call, when the class's statics may not have been read yet, and gets a class-initialisation check;
+        // with one (a switch for the comparison above) the two-vector loop took 10.6-12.4 µs, no gain.
+        bool pairs = wide && k == 1;
         int vectorEnd = vectors ? columns - (columns % 8) : 0;
         Span<Vector512<float>> row = stackalloc Vector512<float>[8]; // dy[b, o] for the row's batch rows, broadcast
         var wlr = Vector512.Create(lr);
@@ -207,7 +206,7 @@ public sealed class Sgd : Optimizer
             int c = 0;
             if (wide)
             {
-                if (k == 1 && SingleRowPairs)
+                if (pairs)
                 {
                     var r0 = row[0];
                     for (; c + 32 <= vectorEnd; c += 32)
