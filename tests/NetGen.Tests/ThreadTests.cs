@@ -208,6 +208,20 @@ public class ThreadTests
         }
     }
 
+    // An inference context has activations of its own and no shares: its Forward runs on the calling thread,
+    // whatever the network's Threads, with the outputs the network's split Forward gives (to rounding).
+    [Fact]
+    public void An_inference_context_of_a_network_on_two_threads_runs_on_the_calling_thread()
+    {
+        var net = new FashionMlp(160, seed: 2) { Threads = 2 };
+        var context = net.CreateInferenceContext(160);
+        float[] x = Reference.RandomFloats(160 * FashionMlp.InputSize, 23);
+        float[] split = new float[160 * FashionMlp.OutputSize], alone = new float[split.Length];
+        net.Forward(x, split);
+        context.Forward(x, alone);
+        AssertClose(split, alone, Tolerance, "the context's outputs");
+    }
+
     [Fact]
     public void Fewer_shares_than_threads_get_arenas_large_enough()
     {

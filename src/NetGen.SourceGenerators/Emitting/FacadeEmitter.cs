@@ -151,7 +151,9 @@ internal static class FacadeEmitter
             w.Line("/// <summary>The largest batch this context takes.</summary>");
             w.Line("public int MaxBatchSize => _net.MaxBatchSize;");
             w.Line();
-            w.Line($"/// <summary>As the network's Forward, with this context's activations.</summary>");
+            w.Line(plan.Loss is null
+                ? "/// <summary>As the network's Forward, with this context's activations.</summary>"
+                : "/// <summary>As the network's Forward, with this context's activations, on the calling thread (the network's Threads split its own calls only).</summary>");
             EmitInputParam(w, plan);
             w.Line("/// <param name=\"outputs\">Batch size times OutputSize values.</param>");
             using (w.Block($"public void Forward(global::System.ReadOnlySpan<{plan.InputType}> {x}, {Span} outputs)"))
