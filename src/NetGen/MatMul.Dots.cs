@@ -103,6 +103,123 @@ public static partial class MatMul
         DotStore(ref c, o + 3 * ldc, s30, accumulate); DotStore(ref c, o + 3 * ldc + 1, s31, accumulate);
     }
 
+    // C = A·Bᵀ's rows by dot products, its columns from `first` on (those before, the packed kernel's): four rows
+    // at a time, then two, then one. Dot4x2, Dot2x4 and Dot1x4 sum a value alike (one 256-bit accumulator, its
+    // sum, the scalar rest), and the columns a pair or a single row leaves (n mod 4) go through DotVector alike:
+    // below four rows, a row's values are those it has alone.
+    private static void DotRows(ref float rc, int ldc, ref float ra, ref float rb, int m, int first, int n, int k, bool accumulate, bool vectors)
+    {
+        int i = 0;
+        if (vectors)
+        {
+            for (; i + 4 <= m; i += 4)
+            {
+                int j = first;
+                for (; j + 2 <= n; j += 2)
+                {
+                    Dot4x2(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
+                }
+
+                for (; j < n; j++)
+                {
+                    for (int r = 0; r < 4; r++)
+                    {
+                        DotStore(ref rc, (i + r) * ldc + j, DotVector(ref Unsafe.Add(ref ra, (i + r) * k), ref Unsafe.Add(ref rb, j * k), k), accumulate);
+                    }
+                }
+            }
+
+            // Two rows against four of B: B's rows read once for both (a batch of 2 or 3 reads the weight once
+            // rather than a time a row).
+            for (; i + 2 <= m; i += 2)
+            {
+                int j = first;
+                for (; j + 4 <= n; j += 4)
+                {
+                    Dot2x4(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
+                }
+
+                for (; j < n; j++)
+                {
+                    for (int r = 0; r < 2; r++)
+                    {
+                        DotStore(ref rc, (i + r) * ldc + j, DotVector(ref Unsafe.Add(ref ra, (i + r) * k), ref Unsafe.Add(ref rb, j * k), k), accumulate);
+                    }
+                }
+            }
+        }
+
+        for (; i < m; i++)
+        {
+            int j = first;
+            if (vectors)
+            {
+                for (; j + 4 <= n; j += 4)
+                {
+                    Dot1x4(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
+                }
+            }
+
+            for (; j < n; j++)
+            {
+                float dot = vectors
+                    ? DotVector(ref Unsafe.Add(ref ra, i * k), ref Unsafe.Add(ref rb, j * k), k)
+                    : DotScalar(ref Unsafe.Add(ref ra, i * k), ref Unsafe.Add(ref rb, j * k), k);
+                DotStore(ref rc, i * ldc + j, dot, accumulate);
+            }
+        }
+    }
+
+    // Two rows of A against four rows of B: 8 accumulators, 6 loads per 8 products; each value as Dot1x4 sums it.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot2x4(ref float c, ref float a, ref float b, int i, int j, int ldc, int k, bool accumulate)
+    {
+        int w = Vector256<float>.Count;
+        ref float a0 = ref Unsafe.Add(ref a, i * k);
+        ref float a1 = ref Unsafe.Add(ref a0, k);
+        ref float b0 = ref Unsafe.Add(ref b, j * k);
+        ref float b1 = ref Unsafe.Add(ref b0, k);
+        ref float b2 = ref Unsafe.Add(ref b1, k);
+        ref float b3 = ref Unsafe.Add(ref b2, k);
+        Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        int p = 0;
+        for (; p + w <= k; p += w)
+        {
+            var vb0 = Vector256.LoadUnsafe(ref b0, (nuint)p);
+            var vb1 = Vector256.LoadUnsafe(ref b1, (nuint)p);
+            var vb2 = Vector256.LoadUnsafe(ref b2, (nuint)p);
+            var vb3 = Vector256.LoadUnsafe(ref b3, (nuint)p);
+            var va = Vector256.LoadUnsafe(ref a0, (nuint)p);
+            c00 = Simd.Fma(va, vb0, c00);
+            c01 = Simd.Fma(va, vb1, c01);
+            c02 = Simd.Fma(va, vb2, c02);
+            c03 = Simd.Fma(va, vb3, c03);
+            va = Vector256.LoadUnsafe(ref a1, (nuint)p);
+            c10 = Simd.Fma(va, vb0, c10);
+            c11 = Simd.Fma(va, vb1, c11);
+            c12 = Simd.Fma(va, vb2, c12);
+            c13 = Simd.Fma(va, vb3, c13);
+        }
+
+        float s00 = Vector256.Sum(c00), s01 = Vector256.Sum(c01), s02 = Vector256.Sum(c02), s03 = Vector256.Sum(c03);
+        float s10 = Vector256.Sum(c10), s11 = Vector256.Sum(c11), s12 = Vector256.Sum(c12), s13 = Vector256.Sum(c13);
+        for (; p < k; p++)
+        {
+            float x0 = Unsafe.Add(ref a0, p), x1 = Unsafe.Add(ref a1, p);
+            s00 += x0 * Unsafe.Add(ref b0, p); s01 += x0 * Unsafe.Add(ref b1, p);
+            s02 += x0 * Unsafe.Add(ref b2, p); s03 += x0 * Unsafe.Add(ref b3, p);
+            s10 += x1 * Unsafe.Add(ref b0, p); s11 += x1 * Unsafe.Add(ref b1, p);
+            s12 += x1 * Unsafe.Add(ref b2, p); s13 += x1 * Unsafe.Add(ref b3, p);
+        }
+
+        int o = i * ldc + j;
+        DotStore(ref c, o, s00, accumulate); DotStore(ref c, o + 1, s01, accumulate);
+        DotStore(ref c, o + 2, s02, accumulate); DotStore(ref c, o + 3, s03, accumulate);
+        DotStore(ref c, o + ldc, s10, accumulate); DotStore(ref c, o + ldc + 1, s11, accumulate);
+        DotStore(ref c, o + ldc + 2, s12, accumulate); DotStore(ref c, o + ldc + 3, s13, accumulate);
+    }
+
     // One row of A against four rows of B (batch-1 inference): 4 accumulators, 5 loads per 4 products.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot1x4(ref float c, ref float a, ref float b, int i, int j, int ldc, int k, bool accumulate)

@@ -98,46 +98,7 @@ public static partial class MatMul
             }
         }
 
-        int i = 0;
-        if (vectors)
-        {
-            for (; i + 4 <= m; i += 4)
-            {
-                int j = first;
-                for (; j + 2 <= n; j += 2)
-                {
-                    Dot4x2(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
-                }
-
-                for (; j < n; j++)
-                {
-                    for (int r = 0; r < 4; r++)
-                    {
-                        DotStore(ref rc, (i + r) * ldc + j, DotVector(ref Unsafe.Add(ref ra, (i + r) * k), ref Unsafe.Add(ref rb, j * k), k), accumulate);
-                    }
-                }
-            }
-        }
-
-        for (; i < m; i++)
-        {
-            int j = first;
-            if (vectors)
-            {
-                for (; j + 4 <= n; j += 4)
-                {
-                    Dot1x4(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
-                }
-            }
-
-            for (; j < n; j++)
-            {
-                float dot = vectors
-                    ? DotVector(ref Unsafe.Add(ref ra, i * k), ref Unsafe.Add(ref rb, j * k), k)
-                    : DotScalar(ref Unsafe.Add(ref ra, i * k), ref Unsafe.Add(ref rb, j * k), k);
-                DotStore(ref rc, i * ldc + j, dot, accumulate);
-            }
-        }
+        DotRows(ref rc, ldc, ref ra, ref rb, m, first, n, k, accumulate, vectors);
     }
 
     /// <summary>

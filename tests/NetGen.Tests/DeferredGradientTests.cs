@@ -169,7 +169,7 @@ public class DeferredGradientTests
         // Rows of 9 000 columns would not fit a block: 1 to 8 192 columns only. 50 rows at offset 17, 13
         // parameters after them: blocks of whole rows (8 192 / 300 = 27, whole 8-row tiles: 24). SGD computes
         // each row's values where it applies them (UpdateDeferredRows), Adam at batch 1; RMSprop writes the block.
-        foreach (int rows in new[] { 1, 3 })
+        foreach (int rows in new[] { 1, 2, 3 }) // 1 and 2: SGD's rows with their factors in registers
         {
             Deferred(rows, inFeatures);
         }

@@ -38,6 +38,29 @@ public class MatMulPathTests
         }
     }
 
+    // Two and three rows (a batch of 2 or 3: the rows in pairs against four of B, which they read once for both,
+    // then one alone): each row's values have the bits of that row multiplied alone, written or added to C.
+    [Theory]
+    [InlineData(2, 4, 8)]
+    [InlineData(2, 13, 37)] // three columns left to single dot products; k with a scalar rest
+    [InlineData(3, 7, 5)] // k shorter than a vector
+    [InlineData(3, 128, 784)] // the MLP's first layer
+    public void Below_four_rows_a_row_of_A_times_B_transposed_has_its_bits_alone(int m, int n, int k)
+    {
+        float[] a = Reference.RandomFloats(m * k, 11), b = Reference.RandomFloats(n * k, 12), c0 = Reference.RandomFloats(m * n, 13);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] c = (float[])c0.Clone();
+            MatMul.MultiplyTransposed(c, a, b, m, n, k, accumulate);
+            for (int i = 0; i < m; i++)
+            {
+                float[] row = c0.AsSpan(i * n, n).ToArray();
+                MatMul.MultiplyTransposed(row, a.AsSpan(i * k, k), b, 1, n, k, accumulate);
+                Assert.True(row.AsSpan().SequenceEqual(c.AsSpan(i * n, n)), $"row {i} of {m}, accumulate {accumulate}");
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(KernelTests.Sizes), MemberType = typeof(KernelTests))]
     public void MatMul_matches_naive_products_on_vector_and_scalar_paths(int m, int n, int k)
