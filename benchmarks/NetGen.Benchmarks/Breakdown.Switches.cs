@@ -147,6 +147,13 @@ public static partial class Breakdown
         MatMul.Use512 = saved;
     }
 
+    /// <summary>The MLP's SGD step at batch 4 and 6 with A·Bᵀ of 4 to 7 rows by dot products against packed, alternating.</summary>
+    public static void FewRowsAb()
+    {
+        SwitchAb("dot products", "packed", on => MatMul.FewRowsByDots = on, "mlp-4", 1000);
+        SwitchAb("dot products", "packed", on => MatMul.FewRowsByDots = on, "mlp-6", 1000);
+    }
+
     public static void AdamRowsAb() => SwitchAb("rows made in the update", "a block written", on => Adam.DeferredRows = on, "mlp-adam-1", 1000);
 
     // A workload's step (the sample CNN's unless named) on 1 and 2 threads with a switch on and off, in alternating

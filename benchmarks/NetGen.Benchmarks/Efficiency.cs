@@ -122,15 +122,15 @@ public class Workloads
     {
         switch (Workload)
         {
-            case "mlp-256" or "mlp-256-products" or "mlp-32" or "mlp-32-split" or "mlp-1" or "mlp-adam-1" or "mlp-2" or "mlp-4":
+            case "mlp-256" or "mlp-256-products" or "mlp-32" or "mlp-32-split" or "mlp-1" or "mlp-adam-1" or "mlp-2" or "mlp-4" or "mlp-6":
             {
-                // mlp-2, mlp-4 (not in the table): the deferred weight gradient's batches above 1.
+                // mlp-2, mlp-4, mlp-6 (not in the table): small batches, the first two with the deferred weight gradient.
                 // mlp-32-split: batch 32 split across the threads (16 samples each), below the default
                 // MinSamplesPerThread (65), under which the MLP is split by its hidden units instead (its products
                 // before session 18); mlp-256-products: batch 256 not split by samples (MinSamplesPerThread 257), so
                 // split by units too (the name is older than that split).
                 int batch = Workload.StartsWith("mlp-256", StringComparison.Ordinal) ? 256 : Workload.StartsWith("mlp-32", StringComparison.Ordinal) ? 32
-                    : Workload == "mlp-2" ? 2 : Workload == "mlp-4" ? 4 : 1;
+                    : Workload == "mlp-2" ? 2 : Workload == "mlp-4" ? 4 : Workload == "mlp-6" ? 6 : 1;
                 int minSamples = Workload switch { "mlp-32-split" => 1, "mlp-256-products" => 257, _ => 65 };
                 var net = new FashionMlp(batch, seed: 1) { Threads = Threads, MinSamplesPerThread = minSamples };
                 IOptimizer optimizer = Workload == "mlp-adam-1" ? new Adam(0f) : new Sgd(0f);

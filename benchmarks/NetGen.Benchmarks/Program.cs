@@ -38,6 +38,7 @@ using NetGen.Benchmarks;
 //                        against im2col, alternating
 //   --adam-block-ab [256] the MLP's batch-1 Adam step with a block of the deferred gradient's rows updated in one loop
 //                        against a call a row, alternating (256: with 512-bit vectors switched off)
+//   --few-rows-ab        the MLP's SGD step at batch 4 and 6 with A·Bᵀ of 4 to 7 rows by dot products against packed
 //   --adam-rows-ab       the MLP's batch-1 Adam step with the deferred gradient made where Adam applies it against
 //                        written into a block first, alternating
 //   --dots-ab            the sample CNN's step with A·Bᵀ of few rows by 512-bit dot products against packed, alternating
@@ -74,6 +75,9 @@ switch (args)
     case ["--gemm"] or ["--gemm", "256"]:
         NetGen.MatMul.Use512 = args.Length == 1 && NetGen.MatMul.Use512;
         Breakdown.Gemm();
+        return;
+    case ["--few-rows-ab"]:
+        Breakdown.FewRowsAb();
         return;
     case ["--neighbours"]:
         NeighboursProbe.Run();

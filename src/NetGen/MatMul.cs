@@ -83,12 +83,12 @@ public static partial class MatMul
             return;
         }
 
-        // Four rows or more: the columns in strips of 32 (16 without 512-bit vectors) go through the
-        // outer-product kernel on a packed, transposed panel of B (no horizontal sums), then with 512-bit
-        // vectors a last 16 the same way (a convolution of 16 filters' weight gradient, a 784-wide layer);
-        // the rest by dot products below.
+        // Eight rows or more (four with k below 128): the columns in strips of 32 (16 without 512-bit vectors)
+        // go through the outer-product kernel on a packed, transposed panel of B (no horizontal sums), then with
+        // 512-bit vectors a last 16 the same way (a convolution of 16 filters' weight gradient, a 784-wide
+        // layer); the rest by dot products below.
         int first = 0;
-        if (vectors && m >= 4)
+        if (vectors && m >= 4 && !(FewRowsByDots && m < 8 && k >= 128))
         {
             int width = Use512 ? 32 : 16;
             first = n >= width ? MultiplyTransposedPacked(ref rc, ldc, ref ra, ref rb, m, n, k, accumulate, width) : 0;
@@ -350,6 +350,12 @@ public static partial class MatMul
     /// (alternating blocks, two runs). A switch so that one process can time both forms.
     /// </summary>
     internal static bool PackLast16 { get; set; } = true;
+
+    // A·Bᵀ of 4 to 7 rows and k of 128 or more by dot products, B read in place, rather than packed: packing B
+    // (a layer's whole weight at a batch of 4 to 7) costs more than the few row tiles that would use the panels
+    // gain (the MLP's SGD step at batch 4: 1.12-1.24x, at 6: 1.16-1.29x, alternating blocks, session 20). With
+    // k below 128 each value's horizontal sum would weigh more. A property: benchmarks compare the two.
+    internal static bool FewRowsByDots { get; set; } = true;
 
     /// <summary>
     /// Whether Multiply runs the strips of B outermost where A's block fits in L1 beside one: a convolution's
