@@ -96,19 +96,7 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
-        w.Line("// Forward's phase: this shard's rows in inference mode, their outputs written into `outputs`.");
-        using (w.Block($"private void ForwardShard({Span} outputs)"))
-        {
-            w.Line("int n = _shardRows;");
-            if (plan.PassesInput)
-            {
-                EmitShardInput(w);
-            }
-
-            w.Line($"ForwardPass(n, training: false{InputArgument(plan, "input")});");
-            w.Line("WriteOutputs(n, outputs);");
-        }
-
+        EmitForwardShard(w, plan);
         w.Line();
     }
 

@@ -258,31 +258,7 @@ internal static partial class CoreEmitter
         }
 
         w.Line();
-        w.Line("// Forward on a batch split across the threads: each shard writes its rows' outputs into _gathered, where");
-        w.Line("// Forward copies them from (LastOutputs' scratch too, which refuses after a Forward).");
-        using (w.Block($"private void ForwardShards(int n, global::System.ReadOnlySpan<{plan.InputType}> {x})"))
-        {
-            if (plan.PassesInput)
-            {
-                w.Line($"bool copy = Owns({x});");
-                w.Line($"int k = Split(n, {x}, default, training: false, copyInputs: copy);");
-                using (w.Block("if (copy)"))
-                {
-                    w.Line("RunShards(ForwardPhase, k);");
-                    w.Line("return;");
-                }
-
-                w.Line();
-                EmitFlagged(w, "_splitForward", $"global::NetGen.PinnedInput.Run({x}, this);");
-            }
-            else
-            {
-                w.Line($"int k = Split(n, {x}, default, training: false);");
-                w.Line("RunShards(ForwardPhase, k);");
-            }
-        }
-
-        w.Line();
+        EmitForwardShards(w, plan);
         w.Line("// The whole batch's loss, the shards' parts added in order; the split is over.");
         using (w.Block("private float JoinShards(int n, int k)"))
         {

@@ -99,8 +99,9 @@ internal static partial class CoreEmitter
         w.Line($"private int UnitShardsFor(int n) => {blocks};");
         w.Line();
         w.Line($"// A batch too small to split by samples, on Threads threads: the MLP split by the units of {names}, {m * 2} runs");
-        w.Line($"// in training ({m + 1} to evaluate). Shard s computes its block of each hidden layer's units for the whole batch; then");
-        w.Line("// every shard computes the output layer and the loss for the whole batch (shard 0 alone to evaluate), and");
+        w.Line($"// in training ({m + 1} to evaluate or run Forward). Shard s computes its block of each hidden layer's units for the");
+        w.Line("// whole batch; then every shard computes the output layer and the loss for the whole batch (shard 0 alone to");
+        w.Line("// evaluate, or to write Forward's outputs), and");
         w.Line("// backpropagates into its own units of each hidden layer, writing their rows of its gradients. Every value is");
         w.Line("// computed as on one thread: the same bits. The units' weights and gradients stay with one thread each, step");
         w.Line("// after step (the optimizer's split step updates them there).");
