@@ -47,6 +47,9 @@ using NetGen.Benchmarks;
 //   --bn-parts           the sample CNN's BatchNorm + ReLU + MaxPool stages in parts, caches warm and cold, with
 //                        BatchNorm's prefetching on and off
 //   --loop W [T] [S]     workload W (mlp-256, cnn-adam-64, gpt-12...) stepped on T threads for S seconds: for perf
+//                        (with DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0, so that perf names the JIT's code);
+//                        also mlp-2, mlp-4, mlp-6 (small batches) and mlp-1-forward, mlp-32-forward, mlp-256-forward,
+//                        cnn-forward-64, gpt-forward-12 (Forward alone)
 // NETGEN_SPLIT_UNITS=0: a small batch of a pair of dense layers has its products split instead (for alternating processes).
 NetGen.Kernels.SplitUnits = Environment.GetEnvironmentVariable("NETGEN_SPLIT_UNITS") != "0";
 // NETGEN_AWAY=0: the first block of a dense layer split by units read upwards, as before session 19.
