@@ -120,13 +120,7 @@ public static partial class MatMul
                     Dot4x2(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
                 }
 
-                for (; j < n; j++)
-                {
-                    for (int r = 0; r < 4; r++)
-                    {
-                        DotStore(ref rc, (i + r) * ldc + j, DotVector(ref Unsafe.Add(ref ra, (i + r) * k), ref Unsafe.Add(ref rb, j * k), k), accumulate);
-                    }
-                }
+                DotColumns(ref rc, ldc, ref ra, ref rb, i, 4, j, n, k, accumulate);
             }
 
             // Two rows against four of B: B's rows read once for both (a batch of 2 or 3 reads the weight once
@@ -139,13 +133,7 @@ public static partial class MatMul
                     Dot2x4(ref rc, ref ra, ref rb, i, j, ldc, k, accumulate);
                 }
 
-                for (; j < n; j++)
-                {
-                    for (int r = 0; r < 2; r++)
-                    {
-                        DotStore(ref rc, (i + r) * ldc + j, DotVector(ref Unsafe.Add(ref ra, (i + r) * k), ref Unsafe.Add(ref rb, j * k), k), accumulate);
-                    }
-                }
+                DotColumns(ref rc, ldc, ref ra, ref rb, i, 2, j, n, k, accumulate);
             }
         }
 
@@ -166,6 +154,18 @@ public static partial class MatMul
                     ? DotVector(ref Unsafe.Add(ref ra, i * k), ref Unsafe.Add(ref rb, j * k), k)
                     : DotScalar(ref Unsafe.Add(ref ra, i * k), ref Unsafe.Add(ref rb, j * k), k);
                 DotStore(ref rc, i * ldc + j, dot, accumulate);
+            }
+        }
+    }
+
+    // Columns [j, n) of rows [i, i + rows) by single dot products: the columns a tile of several rows leaves.
+    private static void DotColumns(ref float rc, int ldc, ref float ra, ref float rb, int i, int rows, int j, int n, int k, bool accumulate)
+    {
+        for (; j < n; j++)
+        {
+            for (int r = i; r < i + rows; r++)
+            {
+                DotStore(ref rc, r * ldc + j, DotVector(ref Unsafe.Add(ref ra, r * k), ref Unsafe.Add(ref rb, j * k), k), accumulate);
             }
         }
     }
