@@ -32,6 +32,15 @@ public static class CrossingProbe
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {kb} KB | {crossed:F1} µs | {own:F1} µs | {kb * 1.024 / crossed:F1} | {kb * 1.024 / own:F1} | {wCrossed:F1} µs | {wOwn:F1} µs |"));
         }
 
+        Console.WriteLine();
+        Console.WriteLine("| buffer | written over after both cores read it | after only this core read it |");
+        Console.WriteLine("| ---: | ---: | ---: |");
+        foreach (int kb in new[] { 16, 64, 200, 400 })
+        {
+            (double held, double alone) = MeasureHeld(kb * 256);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {kb} KB | {held:F1} µs | {alone:F1} µs |"));
+        }
+
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flag round trip between the two threads: {RoundTrip():F2} µs (median of {Rounds * 10})"));
     }
 
@@ -93,6 +102,55 @@ public static class CrossingProbe
         writer.Join();
         GC.KeepAlive(sink);
         return (Median(crossed), Median(own));
+    }
+
+    // Medians (µs) of this thread writing over a buffer it wrote, after the other thread read it too (each line then
+    // held by both cores), and over one that only this thread read.
+    private static (double Held, double Alone) MeasureHeld(int floats)
+    {
+        float[] shared = new float[floats], mine = new float[floats];
+        var held = new List<double>();
+        var alone = new List<double>();
+        int turn = 0; // odd: the other thread's turn to read
+        float otherSink = 0;
+        var other = new Thread(() =>
+        {
+            for (int r = 0; r < Rounds; r++)
+            {
+                while (Volatile.Read(ref turn) != (2 * r) + 1)
+                {
+                    Thread.SpinWait(1);
+                }
+
+                otherSink += TensorPrimitives.Sum(shared);
+                Volatile.Write(ref turn, 2 * (r + 1));
+            }
+        });
+        other.Start();
+        float sink = 0;
+        for (int r = 0; r < Rounds; r++)
+        {
+            shared.AsSpan().Fill(r);
+            sink += TensorPrimitives.Sum(shared);
+            Volatile.Write(ref turn, (2 * r) + 1);
+            while (Volatile.Read(ref turn) != 2 * (r + 1))
+            {
+                Thread.SpinWait(1);
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            shared.AsSpan().Fill(-r);
+            held.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            mine.AsSpan().Fill(r);
+            sink += TensorPrimitives.Sum(mine);
+            start = Stopwatch.GetTimestamp();
+            mine.AsSpan().Fill(-r);
+            alone.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+
+        other.Join();
+        GC.KeepAlive(sink + otherSink);
+        return (Median(held), Median(alone));
     }
 
     private static double RoundTrip()

@@ -198,7 +198,7 @@ public class Workloads
                 break;
             }
 
-            default:
+            case "gpt-12":
             {
                 var net = new TangPoet(12, seed: 1) { Threads = Threads };
                 var adamw = new AdamW(0f, beta2: 0.99f, weightDecay: 0.1f);
@@ -209,6 +209,10 @@ public class Workloads
                 _step = () => net.TrainStep(tokens, targets, adamw);
                 break;
             }
+
+            default:
+                // A misspelt name ran the GPT before (session 21: "mlp-1-adam" timed 56 ms "steps").
+                throw new ArgumentException($"No workload '{Workload}': see the cases of Workloads.Setup (mlp-256, mlp-32, mlp-1, mlp-adam-1, cnn-adam-64, gpt-12, ...).");
         }
     }
 

@@ -21,6 +21,8 @@ using NetGen.Benchmarks;
 //   --units-ab           the MLP at batch 32 split by hidden units against its products split, alternating blocks
 //   --columns            a dense layer's forward and weight gradient whole and in two blocks of units, one thread
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
+//   --together           the MLP's parts of a 2-thread step, each thread on its own copies (nothing shared), alone
+//                        and both at once: what running together costs the two vCPUs
 //   --trace W T          workload W (or units-32, units-256: the prototype above) on T threads: each run on the
 //                        pool's serial gap, the caller's and the others'
 //                        time in shards, and each shard's time on each thread (Workers.Trace)
@@ -147,6 +149,9 @@ switch (args)
         return;
     case ["--trace", var workload, var threads]:
         TraceProbe.Run(workload, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
+        return;
+    case ["--together"]:
+        TogetherProbe.Run();
         return;
     case ["--peaks"]:
         Breakdown.Peaks();

@@ -214,7 +214,7 @@ internal static class ColumnsProbe
 {
     public static void Run()
     {
-        foreach ((int rows, int inFeatures, int outFeatures) in new[] { (64, 784, 256), (64, 256, 128), (32, 784, 128) })
+        foreach ((int rows, int inFeatures, int outFeatures) in new[] { (64, 784, 256), (64, 256, 128), (32, 784, 128), (256, 784, 128), (128, 784, 128) })
         {
             float[] x = Data.Batch(rows).Inputs.AsSpan(0, rows * Math.Min(784, inFeatures)).ToArray();
             if (x.Length < rows * inFeatures)

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace NetGen.Benchmarks;
+
+/// <summary>
+/// <c>--together</c>: what running at once costs the two vCPUs when they share nothing. Each thread has its own copy
+/// of everything (input, weight, outputs, weight gradient: no cache line is read or written by both), and the two
+/// threads start each call together (a spin barrier); each call is timed on its thread, against the same call timed
+/// with the other thread idle, in alternating rounds. The shapes are the parts a 2-thread step of the 784-128-10 MLP
+/// gives each thread: at batch 32 and 256, a block of 64 of the first layer's units for the whole batch (the split by
+/// units), and at 256 all 128 units for half of the batch (the split by samples). Whatever the 2-thread step loses
+/// beyond these parts' slowdown is its own (crossings, waits); the slowdown itself is the machine's.
+/// </summary>
+internal static class TogetherProbe
+{
+    private const int In = 784, Out = 128, Calls = 60, Rounds = 12;
+
+    public static void Run()
+    {
+        Console.WriteLine("| part | call | alone (median) | both at once, caller | both at once, other | slower by |");
+        Console.WriteLine("| --- | --- | ---: | ---: | ---: | ---: |");
+        foreach ((string name, int rows, int units) in new[] { ("units, batch 32", 32, 64), ("units, batch 256", 256, 64), ("samples, batch 256", 128, 128) })
+        {
+            var parts = new[] { new Part(rows, units, seed: 1), new Part(rows, units, seed: 2) };
+            foreach ((string call, Action<Part> work) in new (string, Action<Part>)[] { ("forward", p => p.Forward()), ("weight gradient", p => p.WeightGradient()) })
+            {
+                var alone = new List<double>();
+                var both = new[] { new List<double>(), new List<double>() };
+                for (int round = 0; round < Rounds; round++)
+                {
+                    alone.AddRange(TimeAlone(parts[0], work));
+                    (double[] mine, double[] other) = TimeTogether(parts, work);
+                    both[0].AddRange(mine);
+                    both[1].AddRange(other);
+                }
+
+                double a = Median(alone), b0 = Median(both[0]), b1 = Median(both[1]);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} ({rows} rows, {units} units) | {call} | {a:F1} µs | {b0:F1} µs | {b1:F1} µs | {((b0 + b1) / (2 * a)) - 1:P0} |"));
+            }
+        }
+    }
+
+    private static double[] TimeAlone(Part part, Action<Part> work)
+    {
+        var times = new double[Calls];
+        for (int i = 0; i < Calls; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            work(part);
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+
+        return times;
+    }
+
+    // Both threads call `work` on their own part Calls times, meeting at a spin barrier before each call.
+    private static (double[] Mine, double[] Other) TimeTogether(Part[] parts, Action<Part> work)
+    {
+        var times = new[] { new double[Calls], new double[Calls] };
+        int arrived = 0;
+        void Loop(int thread)
+        {
+            for (int i = 0; i < Calls; i++)
+            {
+                Interlocked.Increment(ref arrived);
+                while (Volatile.Read(ref arrived) < 2 * (i + 1))
+                {
+                    Thread.SpinWait(1);
+                }
+
+                long start = Stopwatch.GetTimestamp();
+                work(parts[thread]);
+                times[thread][i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            }
+        }
+
+        var other = new Thread(() => Loop(1));
+        other.Start();
+        Loop(0);
+        other.Join();
+        return (times[0], times[1]);
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    // One thread's own tensors: the layer [rows, 784] -> [rows, 128], of which it computes `units` units.
+    private sealed class Part(int rows, int units, int seed)
+    {
+        private readonly float[] _x = Filled(rows * In, seed);
+        private readonly float[] _w = Filled(Out * In, seed + 10);
+        private readonly float[] _b = new float[Out];
+        private readonly float[] _y = new float[rows * Out];
+        private readonly float[] _dy = Filled(rows * Out, seed + 20);
+        private readonly float[] _dw = new float[Out * In];
+
+        public void Forward() => Kernels.DenseForwardColumns(_y, _x, _w, _b, rows, In, Out, 0, units);
+
+        public void WeightGradient() => Kernels.DenseBackwardColumns(_dw, default, _dy, _x, rows, In, Out, 0, units, accumulate: false);
+
+        private static float[] Filled(int length, int seed)
+        {
+            var random = new SeededRandom(seed);
+            var values = new float[length];
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i] = random.NextSingle() - 0.5f;
+            }
+
+            return values;
+        }
+    }
+}
