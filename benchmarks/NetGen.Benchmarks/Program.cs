@@ -18,12 +18,15 @@ using NetGen.Benchmarks;
 //                        against after this one did, and a flag's round trip
 //   --units-split        the MLP split across 2 threads by hidden units (a hand-written prototype) against the
 //                        generated network on 1 and 2 threads, alternating blocks, at batch 32 and 256
+//   --inputs-split       the MLP at batch 256 on 2 threads with its first layer split by input features (a
+//                        hand-written prototype: no weight crosses between the cores) against the generated network
 //   --units-ab           the MLP at batch 32 split by hidden units against its products split, alternating blocks
 //   --columns            a dense layer's forward and weight gradient whole and in two blocks of units, one thread
 //   --peaks              the FMA peak on 1 and on 2 threads at once (do the cores have a vector unit each?)
+//   --gaps               how often and for how long the host takes each vCPU away (a thread a vCPU spinning on the clock)
 //   --together           the MLP's parts of a 2-thread step, each thread on its own copies (nothing shared), alone
 //                        and both at once: what running together costs the two vCPUs
-//   --trace W T          workload W (or units-32, units-256: the prototype above) on T threads: each run on the
+//   --trace W T          workload W (or units-32, units-256, inputs-256: the prototypes above) on T threads: each run on the
 //                        pool's serial gap, the caller's and the others'
 //                        time in shards, and each shard's time on each thread (Workers.Trace)
 //   --generation         a cached GPT token against the output layer's product and the core's read bandwidth
@@ -93,6 +96,9 @@ switch (args)
     case ["--columns"]:
         ColumnsProbe.Run();
         return;
+    case ["--inputs-split"]:
+        InputSplitMlp.Run();
+        return;
     case ["--units-ab"]:
         Breakdown.UnitsAb();
         return;
@@ -149,6 +155,9 @@ switch (args)
         return;
     case ["--trace", var workload, var threads]:
         TraceProbe.Run(workload, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
+        return;
+    case ["--gaps"]:
+        GapsProbe.Run();
         return;
     case ["--together"]:
         TogetherProbe.Run();

@@ -21,6 +21,10 @@ public static class TraceProbe
         {
             step = UnitSplitMlp.Stepper(int.Parse(workload["units-".Length..], CultureInfo.InvariantCulture), threads);
         }
+        else if (workload == "inputs-256")
+        {
+            step = InputSplitMlp.Stepper(threads);
+        }
         else
         {
             var w = new Workloads { Workload = workload, Threads = threads };
