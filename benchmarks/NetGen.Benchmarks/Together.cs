@@ -10,7 +10,9 @@ namespace NetGen.Benchmarks;
 /// with the other thread idle, in alternating rounds. The shapes are the parts a 2-thread step of the 784-128-10 MLP
 /// gives each thread: at batch 32 and 256, a block of 64 of the first layer's units for the whole batch (the split by
 /// units), and at 256 all 128 units for half of the batch (the split by samples). Whatever the 2-thread step loses
-/// beyond these parts' slowdown is its own (crossings, waits); the slowdown itself is the machine's.
+/// beyond these parts' slowdown is its own (crossings, waits); the slowdown itself is the machine's. Each shape
+/// runs warm (one copy, called again and again: in L2) and cold (each call on the next of four copies, which
+/// together do not fit in L2: from L3, as in a step, whose tensors do not all fit either).
 /// </summary>
 internal static class TogetherProbe
 {
@@ -20,9 +22,9 @@ internal static class TogetherProbe
     {
         Console.WriteLine("| part | call | alone (median) | both at once, caller | both at once, other | slower by |");
         Console.WriteLine("| --- | --- | ---: | ---: | ---: | ---: |");
-        foreach ((string name, int rows, int units) in new[] { ("units, batch 32", 32, 64), ("units, batch 256", 256, 64), ("samples, batch 256", 128, 128) })
+        foreach ((string name, int rows, int units, int copies) in new[] { ("units, batch 32", 32, 64, 1), ("units, batch 256", 256, 64, 1), ("samples, batch 256", 128, 128, 1), ("units, batch 32, cold", 32, 64, 4), ("samples, batch 256, cold", 128, 128, 4) })
         {
-            var parts = new[] { new Part(rows, units, seed: 1), new Part(rows, units, seed: 2) };
+            var parts = new[] { new Part(rows, units, seed: 1, copies), new Part(rows, units, seed: 2, copies) };
             foreach ((string call, Action<Part> work) in new (string, Action<Part>)[] { ("forward", p => p.Forward()), ("weight gradient", p => p.WeightGradient()) })
             {
                 var alone = new List<double>();
@@ -88,19 +90,33 @@ internal static class TogetherProbe
         return values[values.Count / 2];
     }
 
-    // One thread's own tensors: the layer [rows, 784] -> [rows, 128], of which it computes `units` units.
-    private sealed class Part(int rows, int units, int seed)
+    // One thread's own tensors, in `copies` copies taken in turn: the layer [rows, 784] -> [rows, 128], of which it
+    // computes `units` units.
+    private sealed class Part(int rows, int units, int seed, int copies)
     {
-        private readonly float[] _x = Filled(rows * In, seed);
-        private readonly float[] _w = Filled(Out * In, seed + 10);
+        private readonly float[][] _x = Copies(copies, () => Filled(rows * In, seed));
+        private readonly float[][] _w = Copies(copies, () => Filled(Out * In, seed + 10));
         private readonly float[] _b = new float[Out];
-        private readonly float[] _y = new float[rows * Out];
-        private readonly float[] _dy = Filled(rows * Out, seed + 20);
-        private readonly float[] _dw = new float[Out * In];
+        private readonly float[][] _y = Copies(copies, () => new float[rows * Out]);
+        private readonly float[][] _dy = Copies(copies, () => Filled(rows * Out, seed + 20));
+        private readonly float[][] _dw = Copies(copies, () => new float[Out * In]);
+        private int _next;
 
-        public void Forward() => Kernels.DenseForwardColumns(_y, _x, _w, _b, rows, In, Out, 0, units);
+        public void Forward()
+        {
+            int c = Next();
+            Kernels.DenseForwardColumns(_y[c], _x[c], _w[c], _b, rows, In, Out, 0, units);
+        }
 
-        public void WeightGradient() => Kernels.DenseBackwardColumns(_dw, default, _dy, _x, rows, In, Out, 0, units, accumulate: false);
+        public void WeightGradient()
+        {
+            int c = Next();
+            Kernels.DenseBackwardColumns(_dw[c], default, _dy[c], _x[c], rows, In, Out, 0, units, accumulate: false);
+        }
+
+        private int Next() => _next = (_next + 1) % copies;
+
+        private static float[][] Copies(int count, Func<float[]> make) => Enumerable.Range(0, count).Select(_ => make()).ToArray();
 
         private static float[] Filled(int length, int seed)
         {
