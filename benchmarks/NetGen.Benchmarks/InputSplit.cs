@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Numerics.Tensors;
 
@@ -189,30 +188,7 @@ internal sealed class InputSplitMlp : IShardedWork
         var two = new FashionMlp(Batch, seed: 1) { Threads = 2 };
         Sgd zero1 = new(0f), zero2 = new(0f);
         var steps = new Action[] { () => one.TrainStep(x, labels, zero1), () => two.TrainStep(x, labels, zero2), () => proto.Step(x, labels, 0f, 2) };
-        var blocks = steps.Select(_ => new List<double>()).ToArray();
-        for (int round = 0; round < 25; round++)
-        {
-            for (int k = 0; k < steps.Length; k++)
-            {
-                int which = (round + k) % steps.Length;
-                var times = new List<double>();
-                var clock = Stopwatch.StartNew();
-                while (clock.ElapsedMilliseconds < 250 || times.Count < 3)
-                {
-                    long start = Stopwatch.GetTimestamp();
-                    steps[which]();
-                    times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                }
-
-                if (round > 0)
-                {
-                    times.Sort();
-                    blocks[which].Add(times[times.Count / 2]);
-                }
-            }
-        }
-
-        double[] m = blocks.Select(b => b.Order().ElementAt(b.Count / 2)).ToArray();
+        double[] m = AlternatingBlocks.Medians(steps, rounds: 25);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"batch {Batch}: generated 1 thread {m[0]:F4} ms, 2 threads {m[1]:F4} ms ({m[0] / m[1]:F2}x); by inputs on 2 {m[2]:F4} ms ({m[0] / m[2]:F2}x)"));
     }
 

@@ -177,30 +177,7 @@ internal sealed class UnitSplitMlp : IShardedWork
             var two = new FashionMlp(batch, seed: 1) { Threads = 2 };
             Sgd zero1 = new(0f), zero2 = new(0f);
             var steps = new Action[] { () => one.TrainStep(x, labels, zero1), () => two.TrainStep(x, labels, zero2), () => proto.Step(x, labels, 0f, 2), () => proto.Step(x, labels, 0f, 1), () => proto.StepAfter(x, labels, 0f) };
-            var blocks = steps.Select(_ => new List<double>()).ToArray();
-            for (int round = 0; round < 13; round++)
-            {
-                for (int k = 0; k < steps.Length; k++)
-                {
-                    int which = (round + k) % steps.Length;
-                    var times = new List<double>();
-                    var clock = Stopwatch.StartNew();
-                    while (clock.ElapsedMilliseconds < 250 || times.Count < 3)
-                    {
-                        long start = Stopwatch.GetTimestamp();
-                        steps[which]();
-                        times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                    }
-
-                    if (round > 0)
-                    {
-                        times.Sort();
-                        blocks[which].Add(times[times.Count / 2]);
-                    }
-                }
-            }
-
-            double[] m = blocks.Select(b => b.Order().ElementAt(b.Count / 2)).ToArray();
+            double[] m = AlternatingBlocks.Medians(steps, rounds: 13);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"batch {batch}: generated 1 thread {m[0]:F4} ms, 2 threads {m[1]:F4} ms ({m[0] / m[1]:F2}x); by hidden units on 2 {m[2]:F4} ms ({m[0] / m[2]:F2}x), both shares on 1 {m[3]:F4} ms; the optimizer's split step after {m[4]:F4} ms ({m[0] / m[4]:F2}x)"));
         }
     }
