@@ -36,4 +36,16 @@ internal static class AlternatingBlocks
 
         return blocks.Select(b => b.Order().ElementAt(b.Count / 2)).ToArray();
     }
+
+    /// <summary>The largest difference between two parameter buffers, relative to the first's values (at least 1e-3).</summary>
+    public static double LargestRelativeDifference(ReadOnlySpan<float> reference, ReadOnlySpan<float> other)
+    {
+        double worst = 0;
+        for (int i = 0; i < reference.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(reference[i] - other[i]) / Math.Max(1e-3, Math.Abs(reference[i])));
+        }
+
+        return worst;
+    }
 }

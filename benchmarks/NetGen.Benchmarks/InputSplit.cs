@@ -175,14 +175,7 @@ internal sealed class InputSplitMlp : IShardedWork
             l2 = proto.Step(x, labels, 0.05f, threads: 2);
         }
 
-        double worst = 0;
-        ReadOnlySpan<float> a = reference.Parameters;
-        float[] b = proto.Parameters();
-        for (int i = 0; i < a.Length; i++)
-        {
-            worst = Math.Max(worst, Math.Abs(a[i] - b[i]) / Math.Max(1e-3, Math.Abs(a[i])));
-        }
-
+        double worst = AlternatingBlocks.LargestRelativeDifference(reference.Parameters, proto.Parameters());
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"batch {Batch}: losses after 30 steps {l1:F6} / {l2:F6}, largest relative parameter difference {worst:E2}"));
         var one = new FashionMlp(Batch, seed: 1) { Threads = 1 };
         var two = new FashionMlp(Batch, seed: 1) { Threads = 2 };

@@ -164,13 +164,7 @@ internal sealed class UnitSplitMlp : IShardedWork
                 l2 = i % 2 == 0 ? proto.Step(x, labels, 0.05f, threads: 2) : proto.StepAfter(x, labels, 0.05f);
             }
 
-            double worst = 0;
-            ReadOnlySpan<float> a = reference.Parameters;
-            for (int i = 0; i < a.Length; i++)
-            {
-                worst = Math.Max(worst, Math.Abs(a[i] - proto._p[i]) / Math.Max(1e-3, Math.Abs(a[i])));
-            }
-
+            double worst = AlternatingBlocks.LargestRelativeDifference(reference.Parameters, proto._p);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"batch {batch}: losses after 30 steps {l1:F6} / {l2:F6}, largest relative parameter difference {worst:E2}"));
 
             var one = new FashionMlp(batch, seed: 1) { Threads = 1 };
