@@ -12,7 +12,8 @@ namespace NetGen.Benchmarks;
 /// units), and at 256 all 128 units for half of the batch (the split by samples). Whatever the 2-thread step loses
 /// beyond these parts' slowdown is its own (crossings, waits); the slowdown itself is the machine's. Each shape
 /// runs warm (one copy, called again and again: in L2) and cold (each call on the next of four copies, which
-/// together do not fit in L2: from L3, as in a step, whose tensors do not all fit either).
+/// together do not fit in L2: from L3, as in a step, whose tensors do not all fit either); and the blocks of units
+/// once more with one input that both threads read, as the split by units' blocks read the batch.
 /// </summary>
 internal static class TogetherProbe
 {
@@ -22,9 +23,15 @@ internal static class TogetherProbe
     {
         Console.WriteLine("| part | call | alone (median) | both at once, caller | both at once, other | slower by |");
         Console.WriteLine("| --- | --- | ---: | ---: | ---: | ---: |");
-        foreach ((string name, int rows, int units, int copies) in new[] { ("units, batch 32", 32, 64, 1), ("units, batch 256", 256, 64, 1), ("samples, batch 256", 128, 128, 1), ("units, batch 32, cold", 32, 64, 4), ("samples, batch 256, cold", 128, 128, 4) })
+        foreach ((string name, int rows, int units, int copies, bool shareInput) in new[]
         {
-            var parts = new[] { new Part(rows, units, seed: 1, copies), new Part(rows, units, seed: 2, copies) };
+            ("units, batch 32", 32, 64, 1, false), ("units, batch 256", 256, 64, 1, false), ("samples, batch 256", 128, 128, 1, false),
+            ("units, batch 32, cold", 32, 64, 4, false), ("samples, batch 256, cold", 128, 128, 4, false),
+            ("units, batch 32, one input read by both", 32, 64, 1, true), ("units, batch 256, one input read by both", 256, 64, 1, true),
+        })
+        {
+            var first = new Part(rows, units, seed: 1, copies, input: null);
+            var parts = new[] { first, new Part(rows, units, seed: 2, copies, input: shareInput ? first.Input : null) };
             foreach ((string call, Action<Part> work) in new (string, Action<Part>)[] { ("forward", p => p.Forward()), ("weight gradient", p => p.WeightGradient()) })
             {
                 var alone = new List<double>();
@@ -92,15 +99,18 @@ internal static class TogetherProbe
 
     // One thread's own tensors, in `copies` copies taken in turn: the layer [rows, 784] -> [rows, 128], of which it
     // computes `units` units.
-    private sealed class Part(int rows, int units, int seed, int copies)
+    private sealed class Part(int rows, int units, int seed, int copies, float[][]? input)
     {
-        private readonly float[][] _x = Copies(copies, () => Filled(rows * In, seed));
+        private readonly float[][] _x = input ?? Copies(copies, () => Filled(rows * In, seed));
         private readonly float[][] _w = Copies(copies, () => Filled(Out * In, seed + 10));
         private readonly float[] _b = new float[Out];
         private readonly float[][] _y = Copies(copies, () => new float[rows * Out]);
         private readonly float[][] _dy = Copies(copies, () => Filled(rows * Out, seed + 20));
         private readonly float[][] _dw = Copies(copies, () => new float[Out * In]);
         private int _next;
+
+        /// <summary>The input's copies, for a part that reads the same input (as both blocks of a split by units do).</summary>
+        public float[][] Input => _x;
 
         public void Forward()
         {
