@@ -183,7 +183,7 @@ public static partial class Breakdown
     }
 
     // Values in [-0.5, 0.5) from a seeded generator.
-    private static float[] Values(int length, int seed)
+    internal static float[] Values(int length, int seed)
     {
         var random = new SeededRandom(seed);
         var values = new float[length];

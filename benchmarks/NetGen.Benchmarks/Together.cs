@@ -101,11 +101,11 @@ internal static class TogetherProbe
     // computes `units` units.
     private sealed class Part(int rows, int units, int seed, int copies, float[][]? input)
     {
-        private readonly float[][] _x = input ?? Copies(copies, () => Filled(rows * In, seed));
-        private readonly float[][] _w = Copies(copies, () => Filled(Out * In, seed + 10));
+        private readonly float[][] _x = input ?? Copies(copies, () => Breakdown.Values(rows * In, seed));
+        private readonly float[][] _w = Copies(copies, () => Breakdown.Values(Out * In, seed + 10));
         private readonly float[] _b = new float[Out];
         private readonly float[][] _y = Copies(copies, () => new float[rows * Out]);
-        private readonly float[][] _dy = Copies(copies, () => Filled(rows * Out, seed + 20));
+        private readonly float[][] _dy = Copies(copies, () => Breakdown.Values(rows * Out, seed + 20));
         private readonly float[][] _dw = Copies(copies, () => new float[Out * In]);
         private int _next;
 
@@ -127,17 +127,5 @@ internal static class TogetherProbe
         private int Next() => _next = (_next + 1) % copies;
 
         private static float[][] Copies(int count, Func<float[]> make) => Enumerable.Range(0, count).Select(_ => make()).ToArray();
-
-        private static float[] Filled(int length, int seed)
-        {
-            var random = new SeededRandom(seed);
-            var values = new float[length];
-            for (int i = 0; i < values.Length; i++)
-            {
-                values[i] = random.NextSingle() - 0.5f;
-            }
-
-            return values;
-        }
     }
 }
